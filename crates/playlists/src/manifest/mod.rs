@@ -1,0 +1,1 @@
+//! LL-HLS media and multivariant playlists (§4.4).

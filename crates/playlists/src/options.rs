@@ -1,0 +1,173 @@
+//! Sizing and timing of a [`Playlists`](crate::Playlists) instance, validated once.
+
+use crate::error::{Error, Result};
+
+/// Sizes and timings shared by every stream of one [`Playlists`](crate::Playlists) (and of a
+/// bare [`ChunkCache`](crate::ChunkCache)).
+///
+/// Every cache is allocated from these numbers once, at construction, and never grows: memory
+/// is `num_playlists × max_segments × max_parts_per_segment` chunk slots plus
+/// `num_playlists × playlist_versions` playlist versions, whatever the traffic.
+/// [`Options::validate`] rejects zero and absurd values with [`Error::InvalidOption`];
+/// every constructor calls it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// How many streams can be live at once. Registering one more is
+    /// [`Error::StreamsExhausted`]. Default 5.
+    pub num_playlists: usize,
+    /// Segments a stream keeps: the playlist window and the ring depth. Default 32.
+    pub max_segments: usize,
+    /// Parts a segment may hold. Together with `max_segments` this sizes each stream's ring
+    /// (`max_segments × max_parts_per_segment` chunks). Default 128.
+    pub max_parts_per_segment: usize,
+    /// A new segment starts at the first independent part once the current segment has lasted
+    /// this long. Default 1500 ms.
+    pub segment_min_ms: u64,
+    /// EXT-X-TARGETDURATION in whole seconds; fixed for the life of a stream (§4.4.3.1).
+    /// Default 4.
+    pub target_duration_s: u32,
+    /// PART-TARGET of EXT-X-PART-INF in milliseconds; fixed for the life of a stream
+    /// (§4.4.3.7). Default 200 ms.
+    pub part_target_ms: u32,
+    /// Rendered playlist versions each stream keeps for `_HLS_msn`/`_HLS_part` requests, so the
+    /// same URL is answered with the same bytes. Default 64.
+    pub playlist_versions: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            num_playlists: 5,
+            max_segments: 32,
+            max_parts_per_segment: 128,
+            segment_min_ms: 1500,
+            target_duration_s: 4,
+            part_target_ms: 200,
+            playlist_versions: 64,
+        }
+    }
+}
+
+/// Upper bounds past which a value is a typo, not a configuration: they keep a mistyped
+/// option from reserving gigabytes up front.
+const MAX_PLAYLISTS: usize = 4096;
+const MAX_SEGMENTS: usize = 4096;
+const MAX_PARTS_PER_SEGMENT: usize = 4096;
+/// Chunk slots across all streams (each slot is one cache line).
+const MAX_TOTAL_SLOTS: usize = 1 << 24;
+const MAX_TARGET_DURATION_S: u32 = 3600;
+const MAX_PLAYLIST_VERSIONS: usize = 65_536;
+
+impl Options {
+    /// Slots in one stream's ring: `max_segments × max_parts_per_segment`.
+    pub fn slots_per_stream(&self) -> usize {
+        self.max_segments.saturating_mul(self.max_parts_per_segment)
+    }
+
+    /// Checks every field; the first offending one is reported.
+    pub fn validate(&self) -> Result<()> {
+        range("num_playlists", self.num_playlists, 1, MAX_PLAYLISTS)?;
+        range("max_segments", self.max_segments, 1, MAX_SEGMENTS)?;
+        range(
+            "max_parts_per_segment",
+            self.max_parts_per_segment,
+            1,
+            MAX_PARTS_PER_SEGMENT,
+        )?;
+        let total = self.slots_per_stream().saturating_mul(self.num_playlists);
+        if total > MAX_TOTAL_SLOTS {
+            return Err(invalid(
+                "max_segments",
+                self.max_segments,
+                "num_playlists × max_segments × max_parts_per_segment exceeds 16 Mi slots",
+            ));
+        }
+        range(
+            "target_duration_s",
+            self.target_duration_s as usize,
+            1,
+            MAX_TARGET_DURATION_S as usize,
+        )?;
+        range(
+            "part_target_ms",
+            self.part_target_ms as usize,
+            10,
+            self.target_duration_s as usize * 1000,
+        )?;
+        range(
+            "segment_min_ms",
+            self.segment_min_ms as usize,
+            1,
+            self.target_duration_s as usize * 1000,
+        )?;
+        range(
+            "playlist_versions",
+            self.playlist_versions,
+            1,
+            MAX_PLAYLIST_VERSIONS,
+        )?;
+        Ok(())
+    }
+}
+
+fn range(name: &'static str, value: usize, min: usize, max: usize) -> Result<()> {
+    if value < min {
+        return Err(invalid(name, value, "below the minimum"));
+    }
+    if value > max {
+        return Err(invalid(name, value, "above the maximum"));
+    }
+    Ok(())
+}
+
+fn invalid(name: &'static str, value: impl ToString, reason: &'static str) -> Error {
+    Error::InvalidOption {
+        name,
+        value: value.to_string(),
+        reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_match_the_seed() {
+        let o = Options::default();
+        o.validate().unwrap();
+        assert_eq!(
+            (o.max_segments, o.num_playlists, o.max_parts_per_segment),
+            (32, 5, 128)
+        );
+        assert_eq!(o.segment_min_ms, 1500);
+    }
+
+    #[test]
+    fn zero_values_are_rejected_by_name() {
+        for (name, o) in [
+            ("num_playlists", Options { num_playlists: 0, ..Default::default() }),
+            ("max_segments", Options { max_segments: 0, ..Default::default() }),
+            ("max_parts_per_segment", Options { max_parts_per_segment: 0, ..Default::default() }),
+            ("segment_min_ms", Options { segment_min_ms: 0, ..Default::default() }),
+            ("target_duration_s", Options { target_duration_s: 0, ..Default::default() }),
+            ("part_target_ms", Options { part_target_ms: 0, ..Default::default() }),
+            ("playlist_versions", Options { playlist_versions: 0, ..Default::default() }),
+        ] {
+            match o.validate() {
+                Err(Error::InvalidOption { name: got, .. }) => assert_eq!(got, name),
+                other => panic!("{name}: expected InvalidOption, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn absurd_values_are_rejected() {
+        let huge = Options { num_playlists: 4096, max_segments: 4096, max_parts_per_segment: 4096, ..Default::default() };
+        assert!(matches!(huge.validate(), Err(Error::InvalidOption { .. })));
+        let part_over_target = Options { part_target_ms: 5000, ..Default::default() };
+        assert!(matches!(part_over_target.validate(), Err(Error::InvalidOption { name: "part_target_ms", .. })));
+        let usize_overflow = Options { max_segments: usize::MAX, ..Default::default() };
+        assert!(usize_overflow.validate().is_err());
+    }
+}
