@@ -75,6 +75,29 @@ pub enum Error {
     /// A part that the playlist builder cannot accept (zero duration, zero timescale, …).
     #[error("invalid part: {0}")]
     InvalidPart(String),
+    /// The first part of a stream came without an init section, so no EXT-X-MAP could name one.
+    #[error("stream `{0}` has no init section; its first part must carry one")]
+    MissingInit(String),
+    /// `_HLS_msn` is more than two segments past the newest one (§6.2.5.2).
+    #[error("_HLS_msn={requested} is beyond the last media sequence number {last} + 2")]
+    MsnTooFar {
+        /// The requested media sequence number.
+        requested: u64,
+        /// The newest media sequence number of the playlist.
+        last: u64,
+    },
+    /// `_HLS_part` is further ahead of the newest part than the Advance Part Limit (§6.2.5.2).
+    #[error("_HLS_part={requested} of msn {msn} is {ahead} parts ahead; the advance part limit is {limit}")]
+    PartTooFar {
+        /// The requested media sequence number.
+        msn: u64,
+        /// The requested part index.
+        requested: u32,
+        /// How many parts past the newest one it lies.
+        ahead: u64,
+        /// The Advance Part Limit.
+        limit: u64,
+    },
     /// A wait ended at its deadline before the awaited position was published.
     #[error("timed out after {0:?} waiting for the stream to reach the requested position")]
     WaitTimeout(Duration),

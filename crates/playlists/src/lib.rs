@@ -1,15 +1,81 @@
 //! # Playlists — the core of an LL-HLS origin
 //!
-//! (crate map written when the modules land)
+//! An encoder's parts (CMAF chunks) come in; LL-HLS playlists, parts, segments and init
+//! sections go out, with sub-second freshness. This crate holds everything between the two
+//! and nothing of HTTP, sockets or files, so it can sit inside any server.
+//!
+//! ```text
+//!  source ──Part──▶ Playlists::add ──▶ ChunkCache     part bytes: a fixed ring of slots per stream
+//!                                  ├─▶ M3u8Manifest   rolls parts into segments, renders §4.4 playlists
+//!                                  ├─▶ M3u8Cache      every rendered version, gzip'd once
+//!                                  └─▶ wait::Event    wakes every request blocked on the stream
+//!  server ◀── StreamRef::{wait_playlist, wait_part, segment, init} ◀── the same caches
+//! ```
+//!
+//! * [`ChunkCache`] — `num_playlists × max_segments × max_parts_per_segment` slots allocated
+//!   once. `get` returns exactly the bytes stored under an id or nothing; reads clone a
+//!   [`bytes::Bytes`] (a reference count, never the payload); `last()` is one atomic load;
+//!   streams never share a lock. It stores opaque bytes and is usable on its own.
+//! * [`M3u8Manifest`] — the LL-HLS media playlist of one stream (RFC 8216bis §4.4, the rules of
+//!   `llhls-rules.md`), deterministic: the same parts give the same bytes on any machine.
+//! * [`M3u8Cache`] — recent playlist versions keyed by the position of their newest part, so a
+//!   blocking request `_HLS_msn=M&_HLS_part=P` always gets the same bytes.
+//! * [`Playlists`] — the registry: stream names → slots, publishing, ending, listing.
+//! * [`wait::Event`] — the wait primitive: thousands of tasks await one publish, no polling.
+//!
+//! Everything is sized by [`Options`] and validated once; every refusal is an [`Error`].
+//!
+//! ## Example
+//!
+//! ```
+//! use bytes::Bytes;
+//! use playlists::{Init, Options, Part, Playlists};
+//!
+//! # fn main() -> Result<(), playlists::Error> {
+//! let playlists = Playlists::new(Options::default())?;
+//! let init = Init {
+//!     bytes: Bytes::from_static(b"ftyp+moov bytes from the encoder"),
+//!     codecs: "avc1.64001f".to_owned(),
+//!     resolution: Some((640, 360)),
+//!     frame_rate: Some(30.0),
+//! };
+//! // Ten 200 ms parts (timescale 1000), a keyframe every fifth.
+//! for i in 0..10u64 {
+//!     playlists.add("cam1", Part {
+//!         bytes: Bytes::from(vec![0u8; 1500]),
+//!         duration: 200,
+//!         timescale: 1000,
+//!         decode_time: i * 200,
+//!         independent: i % 5 == 0,
+//!         init: Some(init.clone()),
+//!         wallclock_ms: Some(1_700_000_000_000),
+//!     })?;
+//! }
+//! let cam1 = playlists.stream("cam1").expect("registered by add");
+//! let playlist = cam1.playlist().expect("one version per part");
+//! assert!(playlist.full.plain.starts_with(b"#EXTM3U"));
+//! // The part bytes are served from the ring without a copy.
+//! let first = cam1.part(playlists::PartPosition { msn: 0, part: 0 }).expect("still kept");
+//! assert_eq!(first.bytes.len(), 1500);
+//! # Ok(())
+//! # }
+//! ```
 
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
 pub mod chunk_cache;
 mod error;
+pub mod m3u8_cache;
 pub mod manifest;
 mod options;
+mod registry;
 mod sync;
 pub mod wait;
 
 pub use error::{Error, Result};
+pub use m3u8_cache::{InitSection, M3u8Cache, PlaylistVersion, Rendered};
 pub use options::Options;
+pub use registry::{
+    advance_part_limit, group_of, rendition_of, BlockingRequest, Init, Part, Playlists, Segment,
+    StreamRef, StreamStatus,
+};

@@ -1,0 +1,99 @@
+//! What a source hands to [`Playlists::add`](crate::Playlists::add), and what the registry
+//! reports back about a stream.
+
+use bytes::Bytes;
+
+use crate::manifest::PartPosition;
+
+/// One part (a CMAF chunk: `moof`+`mdat`) as a source delivers it.
+///
+/// The library never parses media: the source (e.g. the server's fMP4 ingest) reads these
+/// fields from the boxes and the library stores `bytes` as they are.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Part {
+    /// The part's bytes, served as-is (and concatenated with its siblings as the segment).
+    pub bytes: Bytes,
+    /// Duration in `timescale` ticks. Must be > 0.
+    pub duration: u64,
+    /// Ticks per second of `duration` and `decode_time`. Must be > 0.
+    pub timescale: u32,
+    /// Decode time of the first sample (`tfdt`), in ticks. A jump marks a discontinuity.
+    pub decode_time: u64,
+    /// The part starts with a sync sample, so a segment may start here (§4.4.4.9 INDEPENDENT).
+    pub independent: bool,
+    /// The init section the part needs. Required with the first part of a stream; after that
+    /// only needed when it changes (an encoder restart). Passing the same bytes again is free.
+    pub init: Option<Init>,
+    /// Wall-clock time (ms since the Unix epoch) of `decode_time`. Read from the first part of
+    /// a stream only, to anchor EXT-X-PROGRAM-DATE-TIME; when absent the registry uses the
+    /// system clock at that moment. Sources that want two origins fed the same input to serve
+    /// byte-identical playlists pass a value taken from the input (e.g. an fMP4 `prft` box).
+    pub wallclock_ms: Option<u64>,
+}
+
+/// An init section (`ftyp`+`moov`) and what the multivariant playlist needs to know of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Init {
+    /// The bytes served as the EXT-X-MAP target.
+    pub bytes: Bytes,
+    /// RFC 6381 codec strings of every track, comma-separated (`avc1.64001f,mp4a.40.2`).
+    pub codecs: String,
+    /// Width and height of the video track, if any.
+    pub resolution: Option<(u32, u32)>,
+    /// Frames per second of the video track, if known.
+    pub frame_rate: Option<f64>,
+}
+
+/// A snapshot of one stream's state, for listings, metrics and the multivariant playlist.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamStatus {
+    /// The stream's name (`cam1`, `live/720p`).
+    pub name: String,
+    /// The group the stream belongs to: the part of the name before `/`, or the whole name.
+    pub group: String,
+    /// The newest part's position, if any.
+    pub last: Option<PartPosition>,
+    /// EXT-X-ENDLIST has been published.
+    pub ended: bool,
+    /// Parts published since the stream started.
+    pub parts_published: u64,
+    /// Part bytes published since the stream started.
+    pub bytes_published: u64,
+    /// EXT-X-TARGETDURATION, seconds.
+    pub target_duration_s: u32,
+    /// PART-TARGET, seconds.
+    pub part_target_secs: f64,
+    /// Codec strings of the current init section.
+    pub codecs: String,
+    /// Video resolution of the current init section.
+    pub resolution: Option<(u32, u32)>,
+    /// Video frame rate of the current init section.
+    pub frame_rate: Option<f64>,
+    /// Peak segment bit rate (§4.1), bits per second; 0 until one segment is complete.
+    pub peak_bps: u64,
+    /// Average segment bit rate, bits per second; 0 until one segment is complete.
+    pub average_bps: u64,
+}
+
+/// The group part of a stream name: `live` for `live/720p`, `cam1` for `cam1`.
+pub fn group_of(name: &str) -> &str {
+    name.split_once('/').map_or(name, |(group, _)| group)
+}
+
+/// The rendition part of a stream name: `720p` for `live/720p`, `None` for `cam1`.
+pub fn rendition_of(name: &str) -> Option<&str> {
+    name.split_once('/').map(|(_, rendition)| rendition)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_split_into_group_and_rendition() {
+        assert_eq!(group_of("live/720p"), "live");
+        assert_eq!(rendition_of("live/720p"), Some("720p"));
+        assert_eq!(group_of("cam1"), "cam1");
+        assert_eq!(rendition_of("cam1"), None);
+    }
+}

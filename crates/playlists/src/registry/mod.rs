@@ -1,0 +1,553 @@
+//! [`Playlists`]: the registry that ties the caches and the playlist builder together.
+//!
+//! ```text
+//!  add(stream, part) ──▶ ChunkCache::append        (the part's bytes, id = part sequence)
+//!                   ├──▶ M3u8Manifest::push        (roll into segments)
+//!                   ├──▶ render full (+ delta) ──▶ M3u8Cache::publish (gzip once)
+//!                   └──▶ Event::notify_all         (wake blocking requests)
+//! ```
+//!
+//! Per stream slot, three pieces of state with different readers:
+//!
+//! * `writer` — a mutex only publishers take: it serialises `add`/`fin` of one stream and owns
+//!   the render buffer, so rendering allocates nothing but the published bytes.
+//! * `state` — the manifest and stream metadata behind a read-write lock. Publishers hold the
+//!   write side only for `push` (a few µs) and render under the read side, so HTTP lookups
+//!   (part ids, segment ranges, wait checks) never wait for a render.
+//! * `last` — the newest position packed in one atomic, for rendition reports of sibling
+//!   streams and for metrics, read without any lock.
+//!
+//! Streams never share any of these, so publishing on one never delays another.
+
+mod input;
+mod stream;
+
+pub use input::{group_of, rendition_of, Init, Part, StreamStatus};
+pub use stream::{advance_part_limit, BlockingRequest, Segment, StreamRef};
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::chunk_cache::{ChunkCache, StreamIdx};
+use crate::error::{Error, Result};
+use crate::m3u8_cache::{M3u8Cache, PlaylistVersion, Rendered};
+use crate::manifest::{M3u8Manifest, PartMeta, PartPosition, RenditionReport, Skip};
+use crate::options::Options;
+use crate::sync::{AtomicU64, Mutex, Ordering, RwLock};
+use crate::wait::Event;
+
+/// The registry of live streams: at most `num_playlists` of them, each with its chunk ring,
+/// its playlist builder and its cached playlist versions.
+///
+/// All methods take `&self`; share it as `Arc<Playlists>` between the sources that publish
+/// and the server that reads.
+#[derive(Debug)]
+pub struct Playlists {
+    opts: Options,
+    chunks: ChunkCache,
+    m3u8: M3u8Cache,
+    slots: Box<[StreamSlot]>,
+    /// Held while a name is registered or a slot evicted, so two sources starting streams at
+    /// once cannot both evict the same ended stream. Never taken on the publish or read path
+    /// of an existing stream.
+    registering: Mutex<()>,
+}
+
+/// One stream slot; `StreamIdx::index()` of the chunk cache picks it.
+#[derive(Debug, Default)]
+pub(crate) struct StreamSlot {
+    /// Serialises publishers of this slot; see the module docs.
+    writer: Mutex<Writer>,
+    /// The stream's builder and metadata; `None` until the first part of a stream.
+    pub(crate) state: RwLock<Option<StreamState>>,
+    /// Woken after every published version and when the stream ends or is removed.
+    pub(crate) event: Event,
+    /// [`pack`]ed newest position, 0 before the first part. Written by the publisher after
+    /// the version is in the M3u8Cache (Release), read by siblings and metrics (Acquire).
+    last: AtomicU64,
+}
+
+/// What only the publisher of a slot touches.
+#[derive(Debug, Default)]
+struct Writer {
+    /// Size of the last rendered playlist, so the next render allocates once.
+    last_len: usize,
+    /// xxh3 of the current init section's bytes, to tell a changed init from a repeated one.
+    init_hash: Option<u64>,
+}
+
+/// The part of a stream readers look at.
+#[derive(Debug)]
+pub(crate) struct StreamState {
+    pub(crate) idx: StreamIdx,
+    pub(crate) name: String,
+    pub(crate) manifest: M3u8Manifest,
+    pub(crate) init: Init,
+    pub(crate) init_id: u32,
+    pub(crate) ended: bool,
+    pub(crate) parts_published: u64,
+    pub(crate) bytes_published: u64,
+}
+
+/// Positions packed into one `u64` for [`StreamSlot::last`]: the part index takes the low 16
+/// bits (`max_parts_per_segment` ≤ 4096), and 0 means "nothing yet".
+fn pack(p: PartPosition) -> u64 {
+    ((p.msn + 1) << 16) | u64::from(p.part)
+}
+
+fn unpack(v: u64) -> Option<PartPosition> {
+    (v != 0).then(|| PartPosition {
+        msn: (v >> 16) - 1,
+        part: (v & 0xffff) as u32,
+    })
+}
+
+impl Playlists {
+    /// Allocates every cache for `opts.num_playlists` streams up front.
+    pub fn new(opts: Options) -> Result<Self> {
+        opts.validate()?;
+        let chunks = ChunkCache::new(&opts)?;
+        let m3u8 = M3u8Cache::new(&opts)?;
+        let slots = (0..opts.num_playlists).map(|_| StreamSlot::default()).collect();
+        Ok(Self {
+            opts,
+            chunks,
+            m3u8,
+            slots,
+            registering: Mutex::new(()),
+        })
+    }
+
+    /// The options this instance was built with.
+    pub fn options(&self) -> &Options {
+        &self.opts
+    }
+
+    /// The chunk cache holding every part's bytes.
+    pub fn chunk_cache(&self) -> &ChunkCache {
+        &self.chunks
+    }
+
+    /// The cache of rendered playlist versions and init sections.
+    pub fn m3u8_cache(&self) -> &M3u8Cache {
+        &self.m3u8
+    }
+
+    pub(crate) fn slot(&self, idx: StreamIdx) -> Option<&StreamSlot> {
+        self.slots.get(idx.index())
+    }
+
+    /// Publishes one part on `stream`, starting the stream if it is not live.
+    ///
+    /// On return the part's bytes are in the chunk cache, a playlist version listing it is in
+    /// the M3u8Cache, and every request waiting for it has been woken. A stream that has
+    /// ended starts over under the same name. On error nothing already published changes.
+    ///
+    /// # Errors
+    /// [`Error::InvalidPart`] for a zero duration or timescale or an empty part,
+    /// [`Error::MissingInit`] for a new stream without an init section,
+    /// [`Error::InvalidStreamName`], [`Error::StreamsExhausted`] when every slot holds a live
+    /// stream, and what the playlist builder refuses.
+    pub fn add(&self, stream: &str, part: Part) -> Result<PartPosition> {
+        if part.duration == 0 || part.timescale == 0 || part.bytes.is_empty() {
+            return Err(Error::InvalidPart(format!(
+                "part of `{stream}` has duration {} / timescale {} / {} bytes; all must be > 0",
+                part.duration,
+                part.timescale,
+                part.bytes.len()
+            )));
+        }
+        let idx = self.open(stream)?;
+        let slot = self.slot(idx).ok_or(Error::StaleStream {
+            index: idx.index(),
+            generation: idx.generation(),
+        })?;
+        let mut writer = slot.writer.lock();
+        let init_id = self.update_init(slot, &mut writer, idx, stream, &part)?;
+
+        // The bytes go in first: once a playlist names the part, it must be fetchable.
+        let len = part.bytes.len() as u64;
+        let chunk = self.chunks.append(idx, part.bytes)?;
+        let meta = PartMeta {
+            id: chunk.id,
+            duration: part.duration,
+            timescale: part.timescale,
+            decode_time: part.decode_time,
+            independent: part.independent,
+            len,
+            init_id,
+        };
+        let position = {
+            let mut state = slot.state.write();
+            let st = live_state(&mut state, idx, stream)?;
+            let position = st.manifest.push(meta)?;
+            st.parts_published += 1;
+            st.bytes_published += len;
+            position
+        };
+        self.publish(slot, &mut writer, idx, position, false)?;
+        Ok(position)
+    }
+
+    /// Ends `stream`: the final playlist version carries EXT-X-ENDLIST and no preload hint,
+    /// waiting requests are answered with it, and the stream stays readable until its slot is
+    /// needed by a new stream or [`remove`](Self::remove) frees it. Ending an ended stream is
+    /// a no-op.
+    pub fn fin(&self, stream: &str) -> Result<()> {
+        let idx = self
+            .chunks
+            .lookup(stream)
+            .ok_or_else(|| Error::UnknownStream(stream.to_owned()))?;
+        let slot = self.slot(idx).ok_or_else(|| Error::UnknownStream(stream.to_owned()))?;
+        let mut writer = slot.writer.lock();
+        let position = {
+            let mut state = slot.state.write();
+            let st = match state.as_mut() {
+                Some(st) if st.idx == idx => st,
+                _ => return Err(Error::UnknownStream(stream.to_owned())),
+            };
+            if st.ended {
+                return Ok(());
+            }
+            st.ended = true;
+            st.manifest.finish();
+            st.manifest.last_position()
+        };
+        match position {
+            Some(position) => self.publish(slot, &mut writer, idx, position, true),
+            None => Ok(()),
+        }
+    }
+
+    /// Frees `stream`'s slot: its parts, playlists and name are forgotten at once (without
+    /// allocating), and requests waiting on it end with [`Error::StaleStream`].
+    pub fn remove(&self, stream: &str) -> Result<()> {
+        let _registering = self.registering.lock();
+        let idx = self
+            .chunks
+            .lookup(stream)
+            .ok_or_else(|| Error::UnknownStream(stream.to_owned()))?;
+        self.remove_idx(idx)
+    }
+
+    fn remove_idx(&self, idx: StreamIdx) -> Result<()> {
+        let slot = self.slot(idx).ok_or(Error::StaleStream {
+            index: idx.index(),
+            generation: idx.generation(),
+        })?;
+        let _writer = slot.writer.lock();
+        // The chunk cache bumps the generation first, so every handle to the old stream
+        // stops matching before any data is cleared.
+        self.chunks.fin(idx)?;
+        self.m3u8.clear(idx);
+        let old = slot.state.write().take();
+        slot.last.store(0, Ordering::Release);
+        slot.event.notify_all();
+        drop(old);
+        Ok(())
+    }
+
+    /// The handle of a live stream for `add`, registering it (and evicting the oldest ended
+    /// stream when every slot is taken) if needed.
+    fn open(&self, name: &str) -> Result<StreamIdx> {
+        if let Some(idx) = self.chunks.lookup(name) {
+            if !self.is_ended(idx) {
+                return Ok(idx);
+            }
+        }
+        let _registering = self.registering.lock();
+        if let Some(idx) = self.chunks.lookup(name) {
+            if !self.is_ended(idx) {
+                return Ok(idx);
+            }
+            // An ended stream restarts from scratch under its name.
+            self.remove_idx(idx)?;
+        }
+        match self.chunks.register(name) {
+            Err(Error::StreamsExhausted { .. }) => {
+                let Some(victim) = self.oldest_ended() else {
+                    return self.chunks.register(name);
+                };
+                self.remove_idx(victim)?;
+                self.chunks.register(name)
+            }
+            other => other,
+        }
+    }
+
+    fn is_ended(&self, idx: StreamIdx) -> bool {
+        self.slot(idx).is_some_and(|slot| {
+            matches!(&*slot.state.read(), Some(st) if st.idx == idx && st.ended)
+        })
+    }
+
+    /// An ended stream whose slot a new stream may take. Any will do; the first in slot order
+    /// keeps the choice deterministic.
+    fn oldest_ended(&self) -> Option<StreamIdx> {
+        self.slots.iter().find_map(|slot| match &*slot.state.read() {
+            Some(st) if st.ended => Some(st.idx),
+            _ => None,
+        })
+    }
+
+    /// Stores a changed init section and returns the init id the part belongs to. Starts the
+    /// stream's state on its first part.
+    fn update_init(
+        &self,
+        slot: &StreamSlot,
+        writer: &mut Writer,
+        idx: StreamIdx,
+        name: &str,
+        part: &Part,
+    ) -> Result<u32> {
+        let mut state = slot.state.write();
+        let current = state.as_ref().filter(|st| st.idx == idx);
+        let Some(init) = &part.init else {
+            return current
+                .map(|st| st.init_id)
+                .ok_or_else(|| Error::MissingInit(name.to_owned()));
+        };
+        let hash = xxhash_rust::xxh3::xxh3_64(&init.bytes);
+        if let Some(st) = current {
+            if writer.init_hash == Some(hash) {
+                return Ok(st.init_id);
+            }
+        }
+        let init_id = current.map_or(0, |st| st.init_id + 1);
+        if current.is_none() {
+            let start_ms = part.wallclock_ms.unwrap_or_else(now_ms);
+            *state = Some(StreamState {
+                idx,
+                name: name.to_owned(),
+                manifest: M3u8Manifest::new(&self.opts, start_ms)?,
+                init: init.clone(),
+                init_id,
+                ended: false,
+                parts_published: 0,
+                bytes_published: 0,
+            });
+        } else if let Some(st) = state.as_mut() {
+            st.init = init.clone();
+            st.init_id = init_id;
+        }
+        self.m3u8.set_init(idx, init_id, init.bytes.clone())?;
+        writer.init_hash = Some(hash);
+        Ok(init_id)
+    }
+
+    /// Renders the version at `position`, stores it and wakes waiters.
+    fn publish(
+        &self,
+        slot: &StreamSlot,
+        writer: &mut Writer,
+        idx: StreamIdx,
+        position: PartPosition,
+        finished: bool,
+    ) -> Result<()> {
+        let reports = self.rendition_reports(idx);
+        let version = {
+            let state = slot.state.read();
+            let st = match state.as_ref() {
+                Some(st) if st.idx == idx => st,
+                _ => return Err(Error::StaleStream {
+                    index: idx.index(),
+                    generation: idx.generation(),
+                }),
+            };
+            let full = render(&st.manifest, Skip::No, &reports, &mut writer.last_len);
+            let delta = (st.manifest.can_skip() && !finished)
+                .then(|| render(&st.manifest, Skip::Yes, &reports, &mut 0));
+            PlaylistVersion {
+                position,
+                full,
+                delta,
+                finished,
+            }
+        };
+        self.m3u8.publish(idx, version)?;
+        // Release: a sibling that reads this position (Acquire) renders a report for a version
+        // that is already answerable.
+        slot.last.store(pack(position), Ordering::Release);
+        slot.event.notify_all();
+        Ok(())
+    }
+
+    /// EXT-X-RENDITION-REPORT entries (§4.4.5.4) for every other live stream of `idx`'s group.
+    fn rendition_reports(&self, idx: StreamIdx) -> Vec<RenditionReport> {
+        let Some(name) = self
+            .slot(idx)
+            .and_then(|s| s.state.read().as_ref().map(|st| st.name.clone()))
+        else {
+            return Vec::new();
+        };
+        if rendition_of(&name).is_none() {
+            return Vec::new();
+        }
+        let group = group_of(&name);
+        let mut reports: Vec<RenditionReport> = self
+            .slots
+            .iter()
+            .filter_map(|slot| {
+                let state = slot.state.read();
+                let st = state.as_ref()?;
+                if st.idx == idx || st.ended || group_of(&st.name) != group {
+                    return None;
+                }
+                let rendition = rendition_of(&st.name)?;
+                let last = unpack(slot.last.load(Ordering::Acquire))?;
+                Some(RenditionReport {
+                    uri: format!("../{rendition}/index.m3u8"),
+                    last_msn: last.msn,
+                    last_part: last.part,
+                })
+            })
+            .collect();
+        // Slot order depends on registration order; sort so two origins render the same bytes.
+        reports.sort_by(|a, b| a.uri.cmp(&b.uri));
+        reports
+    }
+
+    /// The live stream called `name`, for reading.
+    pub fn stream(&self, name: &str) -> Option<StreamRef<'_>> {
+        let idx = self.chunks.lookup(name)?;
+        let slot = self.slot(idx)?;
+        Some(StreamRef::new(self, idx, slot))
+    }
+
+    /// Every stream that has published a part and not been removed, ended ones included,
+    /// sorted by name.
+    pub fn list(&self) -> Vec<StreamStatus> {
+        let mut out: Vec<StreamStatus> = self
+            .slots
+            .iter()
+            .filter_map(|slot| slot.state.read().as_ref().map(status_of))
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
+    /// The streams that are live (not ended), sorted by name.
+    pub fn active(&self) -> Vec<StreamStatus> {
+        let mut list = self.list();
+        list.retain(|s| !s.ended);
+        list
+    }
+
+    /// The multivariant playlist (§4.4.6) of `group`: one EXT-X-STREAM-INF per live stream
+    /// of the group, ordered by bandwidth. `None` when the group has no live stream.
+    pub fn multivariant(&self, group: &str) -> Option<Rendered> {
+        let mut variants: Vec<crate::manifest::Variant> = self
+            .active()
+            .into_iter()
+            .filter(|s| s.group == group)
+            .map(|s| {
+                let uri = match rendition_of(&s.name) {
+                    Some(rendition) => format!("{rendition}/index.m3u8"),
+                    None => "index.m3u8".to_owned(),
+                };
+                let average = if s.average_bps > 0 {
+                    s.average_bps
+                } else {
+                    estimate_bps(&s)
+                };
+                crate::manifest::Variant {
+                    uri,
+                    bandwidth: s.peak_bps.max(average),
+                    average_bandwidth: average,
+                    codecs: s.codecs,
+                    resolution: s.resolution,
+                    frame_rate: s.frame_rate,
+                }
+            })
+            .collect();
+        if variants.is_empty() {
+            return None;
+        }
+        variants.sort_by(|a, b| a.bandwidth.cmp(&b.bandwidth).then(a.uri.cmp(&b.uri)));
+        let mut out = Vec::new();
+        crate::manifest::render_multivariant(&variants, &mut out);
+        Some(Rendered::new(out))
+    }
+}
+
+fn status_of(st: &StreamState) -> StreamStatus {
+    let bandwidth = st.manifest.bandwidth();
+    StreamStatus {
+        name: st.name.clone(),
+        group: group_of(&st.name).to_owned(),
+        last: st.manifest.last_position(),
+        ended: st.ended,
+        parts_published: st.parts_published,
+        bytes_published: st.bytes_published,
+        target_duration_s: st.manifest.target_duration_s(),
+        part_target_secs: st.manifest.part_target_secs(),
+        codecs: st.init.codecs.clone(),
+        resolution: st.init.resolution,
+        frame_rate: st.init.frame_rate,
+        peak_bps: bandwidth.peak_bps,
+        average_bps: bandwidth.average_bps,
+    }
+}
+
+/// Until a segment completes the builder has no measured bit rate; a multivariant playlist
+/// still needs a BANDWIDTH, so estimate from what was published over the parts' nominal time.
+fn estimate_bps(s: &StreamStatus) -> u64 {
+    let secs = s.parts_published as f64 * s.part_target_secs;
+    if secs > 0.0 {
+        (s.bytes_published as f64 * 8.0 / secs) as u64
+    } else {
+        0
+    }
+}
+
+/// The state of the stream `idx`, or the reason there is none.
+fn live_state<'a>(
+    state: &'a mut Option<StreamState>,
+    idx: StreamIdx,
+    name: &str,
+) -> Result<&'a mut StreamState> {
+    match state.as_mut() {
+        Some(st) if st.idx == idx && st.ended => Err(Error::StreamFinished(name.to_owned())),
+        Some(st) if st.idx == idx => Ok(st),
+        _ => Err(Error::StaleStream {
+            index: idx.index(),
+            generation: idx.generation(),
+        }),
+    }
+}
+
+/// Renders into a buffer sized from the previous render (`last_len`), which becomes the
+/// published bytes: one allocation per version, no copy.
+fn render(
+    manifest: &M3u8Manifest,
+    skip: Skip,
+    reports: &[RenditionReport],
+    last_len: &mut usize,
+) -> Rendered {
+    let mut buf = Vec::with_capacity(*last_len + 512);
+    manifest.render(skip, reports, &mut buf);
+    *last_len = buf.len();
+    Rendered::new(buf)
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_pack_and_unpack() {
+        for p in [
+            PartPosition { msn: 0, part: 0 },
+            PartPosition { msn: 7, part: 4095 },
+            PartPosition { msn: 1 << 40, part: 3 },
+        ] {
+            assert_eq!(unpack(pack(p)), Some(p));
+        }
+        assert_eq!(unpack(0), None);
+    }
+}

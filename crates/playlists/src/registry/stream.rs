@@ -1,0 +1,263 @@
+//! [`StreamRef`]: the read side of one stream, as the HTTP layer uses it.
+
+use std::sync::Arc;
+
+use tokio::time::Instant;
+
+use super::{status_of, Playlists, StreamSlot, StreamState};
+use crate::chunk_cache::{Chunk, StreamIdx};
+use crate::error::{Error, Result};
+use crate::m3u8_cache::{InitSection, PlaylistVersion};
+use crate::manifest::PartPosition;
+
+/// A borrowed handle to one stream. Cheap to make ([`Playlists::stream`]); every read checks
+/// that the stream is still the one the handle was made for, so a handle that outlives its
+/// stream reads nothing rather than the next stream's data.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamRef<'a> {
+    playlists: &'a Playlists,
+    idx: StreamIdx,
+    slot: &'a StreamSlot,
+}
+
+/// A complete segment as the sequence of its parts' chunks: served by writing the parts one
+/// after another, so the segment is never copied into one buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    /// The parts, in order.
+    pub parts: Vec<Chunk>,
+    /// Total length in bytes.
+    pub len: u64,
+    /// xxh3 over the parts' hashes: a strong validator for the whole segment.
+    pub hash: u64,
+}
+
+/// What a blocking playlist request waits for (§6.2.5.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockingRequest {
+    /// `_HLS_msn`.
+    pub msn: u64,
+    /// `_HLS_part`, if given.
+    pub part: Option<u32>,
+}
+
+impl<'a> StreamRef<'a> {
+    pub(super) fn new(playlists: &'a Playlists, idx: StreamIdx, slot: &'a StreamSlot) -> Self {
+        Self {
+            playlists,
+            idx,
+            slot,
+        }
+    }
+
+    /// The chunk-cache handle of the stream.
+    pub fn idx(&self) -> StreamIdx {
+        self.idx
+    }
+
+    fn stale(&self) -> Error {
+        Error::StaleStream {
+            index: self.idx.index(),
+            generation: self.idx.generation(),
+        }
+    }
+
+    /// Runs `f` on the stream's state if the handle still names it.
+    fn with_state<T>(&self, f: impl FnOnce(&StreamState) -> T) -> Option<T> {
+        let state = self.slot.state.read();
+        state.as_ref().filter(|st| st.idx == self.idx).map(f)
+    }
+
+    /// A snapshot of the stream's state; `None` once the stream is gone.
+    pub fn status(&self) -> Option<crate::StreamStatus> {
+        self.with_state(status_of)
+    }
+
+    /// The newest playlist version.
+    pub fn playlist(&self) -> Option<Arc<PlaylistVersion>> {
+        self.playlists.m3u8.latest(self.idx)
+    }
+
+    /// Checks a blocking request against §6.2.5.2 without waiting: `_HLS_msn` more than two
+    /// past the newest segment is [`Error::MsnTooFar`] (rule 7), and `_HLS_part` further
+    /// ahead of the newest part than the Advance Part Limit is [`Error::PartTooFar`] (rule 8).
+    /// An ended stream accepts anything: its directives are ignored (rule 13).
+    pub fn check(&self, req: BlockingRequest) -> Result<()> {
+        self.with_state(|st| {
+            let Some(last) = st.manifest.last_position() else {
+                return Ok(());
+            };
+            if st.ended {
+                return Ok(());
+            }
+            if req.msn > last.msn + 2 {
+                return Err(Error::MsnTooFar {
+                    requested: req.msn,
+                    last: last.msn,
+                });
+            }
+            let Some(part) = req.part else {
+                return Ok(());
+            };
+            // Parts of a segment after the open one are counted from its start; how many
+            // parts the open segment will still get is unknown, so the distance is the
+            // smallest it can be (§6.2.5.2 speaks of the limit as a bound on how far ahead
+            // the client may ask; a lower estimate never rejects a legitimate request).
+            let ahead = if req.msn == last.msn {
+                u64::from(part).saturating_sub(u64::from(last.part))
+            } else if req.msn > last.msn {
+                u64::from(part) + 1
+            } else {
+                0
+            };
+            let limit = advance_part_limit(st.manifest.part_target_secs());
+            if ahead > limit {
+                return Err(Error::PartTooFar {
+                    msn: req.msn,
+                    requested: part,
+                    ahead,
+                    limit,
+                });
+            }
+            Ok(())
+        })
+        .unwrap_or_else(|| Err(self.stale()))
+    }
+
+    /// The playlist version a blocking request is answered with, waiting (without polling)
+    /// until it exists or `deadline` passes.
+    ///
+    /// * with `part`: the version whose newest part is `(msn, part)`; a part index past the
+    ///   end of a complete segment means part 0 of the next one (rule 11);
+    /// * without `part`: the version in which segment `msn` is complete, which is the one
+    ///   that lists the first part of segment `msn + 1`;
+    /// * a position older than the versions kept → the newest version (rule 12);
+    /// * once the stream has ended → the final version, whatever was asked (rule 13).
+    ///
+    /// Call [`check`](Self::check) first to reject requests too far ahead (rules 7, 8).
+    ///
+    /// # Errors
+    /// [`Error::WaitTimeout`] at the deadline (the server answers 503, rule 10),
+    /// [`Error::StaleStream`] if the stream is removed meanwhile.
+    pub async fn wait_playlist(
+        &self,
+        req: BlockingRequest,
+        deadline: Instant,
+    ) -> Result<Arc<PlaylistVersion>> {
+        let target = match req.part {
+            Some(part) => PartPosition { msn: req.msn, part },
+            None => PartPosition {
+                msn: req.msn.saturating_add(1),
+                part: 0,
+            },
+        };
+        let started = Instant::now();
+        loop {
+            // Listen before checking: a publish between the check and the await is not lost.
+            let listener = self.slot.event.listen();
+            let ready = self
+                .with_state(|st| {
+                    let normalized = st.manifest.normalize(target);
+                    let reached = st.manifest.last_position().is_some_and(|l| l >= normalized);
+                    (st.ended, reached.then_some(normalized))
+                })
+                .ok_or_else(|| self.stale())?;
+            match ready {
+                (true, _) => return self.playlist().ok_or_else(|| self.stale()),
+                (false, Some(position)) => {
+                    let m3u8 = &self.playlists.m3u8;
+                    return m3u8
+                        .at(self.idx, position)
+                        .or_else(|| m3u8.latest(self.idx))
+                        .ok_or_else(|| self.stale());
+                }
+                (false, None) => {}
+            }
+            if tokio::time::timeout_at(deadline, listener).await.is_err() {
+                return Err(Error::WaitTimeout(deadline.saturating_duration_since(started)));
+            }
+        }
+    }
+
+    /// The published part at `pos`, if it is still kept.
+    pub fn part(&self, pos: PartPosition) -> Option<Chunk> {
+        let id = self.with_state(|st| st.manifest.part_id(pos)).flatten()?;
+        self.playlists.chunks.get(self.idx, id)
+    }
+
+    /// The part at `pos`, waiting until it is complete when `pos` is the preload-hinted part
+    /// (rule 22). `Ok(None)` when the part is unknown, expired, not the hinted one, or the hint
+    /// was abandoned because a new segment started instead (rule 24: the server answers 404).
+    ///
+    /// # Errors
+    /// [`Error::WaitTimeout`] at the deadline, [`Error::StaleStream`] if the stream goes away.
+    pub async fn wait_part(&self, pos: PartPosition, deadline: Instant) -> Result<Option<Chunk>> {
+        let started = Instant::now();
+        loop {
+            let listener = self.slot.event.listen();
+            let found = self
+                .with_state(|st| match st.manifest.part_id(pos) {
+                    Some(id) => Ok(Some(id)),
+                    None if !st.ended && st.manifest.preload_hint() == Some(pos) => Err(()),
+                    None => Ok(None),
+                })
+                .ok_or_else(|| self.stale())?;
+            match found {
+                Ok(Some(id)) => return Ok(self.playlists.chunks.get(self.idx, id)),
+                Ok(None) => return Ok(None),
+                Err(()) => {}
+            }
+            if tokio::time::timeout_at(deadline, listener).await.is_err() {
+                return Err(Error::WaitTimeout(deadline.saturating_duration_since(started)));
+            }
+        }
+    }
+
+    /// The complete segment `msn`, if every one of its parts is still kept.
+    pub fn segment(&self, msn: u64) -> Option<Segment> {
+        let parts = self.with_state(|st| st.manifest.segment(msn)).flatten()?;
+        if !parts.complete {
+            return None;
+        }
+        let chunks = (0..u64::from(parts.count))
+            .map(|i| self.playlists.chunks.get(self.idx, parts.first_id + i))
+            .collect::<Option<Vec<Chunk>>>()?;
+        let len = chunks.iter().map(|c| c.bytes.len() as u64).sum();
+        let hashes: Vec<u8> = chunks.iter().flat_map(|c| c.hash.to_le_bytes()).collect();
+        Some(Segment {
+            parts: chunks,
+            len,
+            hash: xxhash_rust::xxh3::xxh3_64(&hashes),
+        })
+    }
+
+    /// Init section `id` (`init.mp4` is 0, `init-{id}.mp4` the later ones).
+    pub fn init(&self, id: u32) -> Option<InitSection> {
+        self.playlists.m3u8.init(self.idx, id)
+    }
+}
+
+/// The Advance Part Limit of §6.2.5.2: 3 divided by PART-TARGET when PART-TARGET is under one
+/// second, otherwise 3 (PART-TARGET 0.2 s ⇒ 15 parts).
+pub fn advance_part_limit(part_target_secs: f64) -> u64 {
+    if part_target_secs > 0.0 && part_target_secs < 1.0 {
+        // Rounded up (a fractional limit never rejects a part the spec allows); the epsilon
+        // keeps 3 / 0.2 = 15.000000000000002 from becoming 16.
+        ((3.0 / part_target_secs) - 1e-9).ceil() as u64
+    } else {
+        3
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn advance_part_limit_follows_6_2_5_2() {
+        assert_eq!(advance_part_limit(0.2), 15);
+        assert_eq!(advance_part_limit(0.5), 6);
+        assert_eq!(advance_part_limit(1.0), 3);
+        assert_eq!(advance_part_limit(2.0), 3);
+    }
+}

@@ -1,0 +1,420 @@
+//! The registry end to end: publishing, reading, waiting, ending and evicting streams.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use playlists::{
+    BlockingRequest, Error, Init, Options, Part, PartPosition, Playlists,
+};
+use tokio::time::Instant;
+
+const TIMESCALE: u32 = 1000;
+const PART_MS: u64 = 200;
+const START_MS: u64 = 1_700_000_000_000;
+
+fn options() -> Options {
+    Options {
+        num_playlists: 3,
+        max_segments: 8,
+        max_parts_per_segment: 16,
+        segment_min_ms: 1000,
+        target_duration_s: 2,
+        part_target_ms: 200,
+        playlist_versions: 16,
+    }
+}
+
+fn init(tag: &str) -> Init {
+    Init {
+        bytes: Bytes::from(format!("init of {tag}")),
+        codecs: "avc1.64001f,mp4a.40.2".to_owned(),
+        resolution: Some((640, 360)),
+        frame_rate: Some(30.0),
+    }
+}
+
+/// Part `n` of a stream: 200 ms, a keyframe every fifth part (1 s GOP), bytes derived from `n`
+/// and the stream name so a mix-up is visible.
+fn part(stream: &str, n: u64) -> Part {
+    Part {
+        bytes: Bytes::from(format!("{stream}:{n:08}").repeat(10)),
+        duration: PART_MS,
+        timescale: TIMESCALE,
+        decode_time: n * PART_MS,
+        independent: n % 5 == 0,
+        init: Some(init(stream)),
+        wallclock_ms: Some(START_MS),
+    }
+}
+
+fn publish(p: &Playlists, stream: &str, parts: std::ops::Range<u64>) -> Vec<PartPosition> {
+    parts.map(|n| p.add(stream, part(stream, n)).unwrap()).collect()
+}
+
+fn text(b: &Bytes) -> String {
+    String::from_utf8(b.to_vec()).unwrap()
+}
+
+#[test]
+fn parts_roll_into_segments_and_are_served_without_copies() {
+    let p = Playlists::new(options()).unwrap();
+    let positions = publish(&p, "cam1", 0..12);
+    // 1 s minimum, keyframe every 5 parts: segments of 5 parts.
+    assert_eq!(positions[0], PartPosition { msn: 0, part: 0 });
+    assert_eq!(positions[5], PartPosition { msn: 1, part: 0 });
+    assert_eq!(positions[11], PartPosition { msn: 2, part: 1 });
+
+    let cam1 = p.stream("cam1").unwrap();
+    let chunk = cam1.part(PartPosition { msn: 1, part: 2 }).unwrap();
+    assert_eq!(chunk.bytes, part("cam1", 7).bytes);
+    assert_eq!(chunk.hash, xxhash_rust::xxh3::xxh3_64(&chunk.bytes));
+
+    let segment = cam1.segment(1).unwrap();
+    let joined: Vec<u8> = segment.parts.iter().flat_map(|c| c.bytes.to_vec()).collect();
+    let expected: Vec<u8> = (5..10).flat_map(|n| part("cam1", n).bytes.to_vec()).collect();
+    assert_eq!(joined, expected);
+    assert_eq!(segment.len as usize, expected.len());
+    assert!(cam1.segment(2).is_none(), "the open segment is not a segment yet");
+
+    let playlist = cam1.playlist().unwrap();
+    assert_eq!(playlist.position, positions[11]);
+    let body = text(&playlist.full.plain);
+    assert!(body.contains("s1.mp4"), "{body}");
+    assert!(body.contains("p2.1.mp4"), "{body}");
+    assert_eq!(cam1.init(0).unwrap().chunk.bytes, init("cam1").bytes);
+}
+
+#[test]
+fn gzip_is_the_same_playlist() {
+    use std::io::Read;
+    let p = Playlists::new(options()).unwrap();
+    publish(&p, "cam1", 0..7);
+    let v = p.stream("cam1").unwrap().playlist().unwrap();
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(&v.full.gzip[..])
+        .read_to_end(&mut out)
+        .unwrap();
+    assert_eq!(out, v.full.plain);
+}
+
+#[test]
+fn a_new_stream_needs_an_init_and_bad_parts_change_nothing() {
+    let p = Playlists::new(options()).unwrap();
+    let mut first = part("cam1", 0);
+    first.init = None;
+    assert_eq!(p.add("cam1", first), Err(Error::MissingInit("cam1".into())));
+
+    publish(&p, "cam1", 0..3);
+    let before = p.stream("cam1").unwrap().playlist().unwrap();
+    let mut zero = part("cam1", 3);
+    zero.duration = 0;
+    assert!(matches!(p.add("cam1", zero), Err(Error::InvalidPart(_))));
+    let mut empty = part("cam1", 3);
+    empty.bytes = Bytes::new();
+    assert!(matches!(p.add("cam1", empty), Err(Error::InvalidPart(_))));
+    assert!(matches!(
+        p.add("../etc", part("x", 0)),
+        Err(Error::InvalidStreamName { .. })
+    ));
+    assert_eq!(p.stream("cam1").unwrap().playlist().unwrap(), before);
+}
+
+#[test]
+fn more_live_streams_than_slots_is_an_error_and_ended_streams_make_room() {
+    let p = Playlists::new(options()).unwrap();
+    for name in ["a", "b", "c"] {
+        publish(&p, name, 0..2);
+    }
+    assert!(matches!(
+        p.add("d", part("d", 0)),
+        Err(Error::StreamsExhausted { capacity: 3, .. })
+    ));
+    // Nothing of the others was touched.
+    for name in ["a", "b", "c"] {
+        let s = p.stream(name).unwrap();
+        assert_eq!(
+            s.part(PartPosition { msn: 0, part: 1 }).unwrap().bytes,
+            part(name, 1).bytes
+        );
+    }
+    p.fin("b").unwrap();
+    publish(&p, "d", 0..2);
+    assert!(p.stream("b").is_none(), "the ended stream gave its slot to d");
+    let d = p.stream("d").unwrap();
+    assert_eq!(
+        d.part(PartPosition { msn: 0, part: 0 }).unwrap().bytes,
+        part("d", 0).bytes
+    );
+    let names: Vec<String> = p.active().into_iter().map(|s| s.name).collect();
+    assert_eq!(names, ["a", "c", "d"]);
+}
+
+#[test]
+fn fin_publishes_endlist_and_keeps_the_stream_readable() {
+    let p = Playlists::new(options()).unwrap();
+    publish(&p, "cam1", 0..8);
+    p.fin("cam1").unwrap();
+    p.fin("cam1").unwrap();
+    let s = p.stream("cam1").unwrap();
+    let v = s.playlist().unwrap();
+    assert!(v.finished);
+    let body = text(&v.full.plain);
+    assert!(body.contains("#EXT-X-ENDLIST"), "{body}");
+    assert!(!body.contains("PRELOAD-HINT"), "{body}");
+    assert!(s.part(PartPosition { msn: 0, part: 0 }).is_some());
+    assert!(p.active().is_empty());
+    assert_eq!(p.list().len(), 1);
+    // Publishing again restarts the stream from scratch.
+    let restarted = p.add("cam1", part("cam1", 0)).unwrap();
+    assert_eq!(restarted, PartPosition { msn: 0, part: 0 });
+    assert!(!p.stream("cam1").unwrap().playlist().unwrap().finished);
+}
+
+#[test]
+fn remove_forgets_everything() {
+    let p = Playlists::new(options()).unwrap();
+    publish(&p, "cam1", 0..4);
+    let stale = p.stream("cam1").unwrap();
+    p.remove("cam1").unwrap();
+    assert!(p.stream("cam1").is_none());
+    assert!(stale.playlist().is_none());
+    assert!(stale.part(PartPosition { msn: 0, part: 0 }).is_none());
+    publish(&p, "other", 0..1);
+    assert!(stale.part(PartPosition { msn: 0, part: 0 }).is_none());
+    assert_eq!(p.remove("cam1"), Err(Error::UnknownStream("cam1".into())));
+}
+
+#[test]
+fn rule_7_and_8_requests_too_far_ahead_are_refused() {
+    let p = Playlists::new(options()).unwrap();
+    publish(&p, "cam1", 0..7); // last = (1, 1)
+    let s = p.stream("cam1").unwrap();
+    let req = |msn, part| BlockingRequest { msn, part };
+    assert!(s.check(req(3, None)).is_ok());
+    assert!(matches!(
+        s.check(req(4, None)),
+        Err(Error::MsnTooFar { requested: 4, last: 1 })
+    ));
+    // Advance Part Limit for PART-TARGET 0.2 s is 15 parts.
+    assert!(s.check(req(1, Some(16))).is_ok());
+    assert!(matches!(
+        s.check(req(1, Some(17))),
+        Err(Error::PartTooFar { limit: 15, .. })
+    ));
+    assert!(s.check(req(2, Some(14))).is_ok());
+    assert!(s.check(req(2, Some(15))).is_err());
+    // Rule 13: an ended stream ignores directives.
+    p.fin("cam1").unwrap();
+    assert!(s.check(req(100, Some(100))).is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocking_request_is_answered_with_the_version_at_its_position() {
+    let p = Arc::new(Playlists::new(options()).unwrap());
+    publish(&p, "cam1", 0..3); // last = (0, 2)
+    let waiters: Vec<_> = (0..200)
+        .map(|_| {
+            let p = p.clone();
+            tokio::spawn(async move {
+                let s = p.stream("cam1").unwrap();
+                let deadline = Instant::now() + Duration::from_secs(5);
+                s.wait_playlist(BlockingRequest { msn: 0, part: Some(4) }, deadline)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    publish(&p, "cam1", 3..6);
+    for w in waiters {
+        let v = w.await.unwrap();
+        assert_eq!(v.position, PartPosition { msn: 0, part: 4 });
+        assert!(text(&v.full.plain).contains("p0.4.mp4"));
+        assert!(!text(&v.full.plain).contains("p1.0.mp4"), "answered with a later version");
+    }
+    // The same request later gets the same bytes.
+    let s = p.stream("cam1").unwrap();
+    let again = s
+        .wait_playlist(
+            BlockingRequest { msn: 0, part: Some(4) },
+            Instant::now() + Duration::from_secs(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.position, PartPosition { msn: 0, part: 4 });
+}
+
+#[tokio::test]
+async fn rule_11_a_part_past_the_end_of_a_segment_is_part_0_of_the_next() {
+    let p = Playlists::new(options()).unwrap();
+    publish(&p, "cam1", 0..6); // segment 0 has parts 0..=4, last = (1, 0)
+    let s = p.stream("cam1").unwrap();
+    let v = s
+        .wait_playlist(
+            BlockingRequest { msn: 0, part: Some(9) },
+            Instant::now() + Duration::from_secs(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(v.position, PartPosition { msn: 1, part: 0 });
+    // Without _HLS_part: the version in which segment 0 is complete.
+    let v = s
+        .wait_playlist(
+            BlockingRequest { msn: 0, part: None },
+            Instant::now() + Duration::from_secs(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(v.position, PartPosition { msn: 1, part: 0 });
+}
+
+#[tokio::test]
+async fn rule_12_a_position_no_longer_kept_gets_the_current_playlist() {
+    let p = Playlists::new(options()).unwrap();
+    publish(&p, "cam1", 0..40); // 16 versions kept
+    let s = p.stream("cam1").unwrap();
+    let v = s
+        .wait_playlist(
+            BlockingRequest { msn: 0, part: Some(1) },
+            Instant::now() + Duration::from_secs(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(v.position, s.playlist().unwrap().position);
+}
+
+#[tokio::test(start_paused = true)]
+async fn rule_10_a_wait_ends_at_its_deadline() {
+    let p = Playlists::new(options()).unwrap();
+    publish(&p, "cam1", 0..2);
+    let s = p.stream("cam1").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(6);
+    let err = s
+        .wait_playlist(BlockingRequest { msn: 0, part: Some(3) }, deadline)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::WaitTimeout(_)), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rule_13_waiters_are_answered_with_the_final_playlist_when_the_stream_ends() {
+    let p = Arc::new(Playlists::new(options()).unwrap());
+    publish(&p, "cam1", 0..2);
+    let waiter = {
+        let p = p.clone();
+        tokio::spawn(async move {
+            let s = p.stream("cam1").unwrap();
+            s.wait_playlist(
+                BlockingRequest { msn: 5, part: None },
+                Instant::now() + Duration::from_secs(5),
+            )
+            .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    p.fin("cam1").unwrap();
+    let v = waiter.await.unwrap().unwrap();
+    assert!(v.finished);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rule_22_the_hinted_part_is_sent_once_complete_and_rule_24_others_are_not_found() {
+    let p = Arc::new(Playlists::new(options()).unwrap());
+    publish(&p, "cam1", 0..2); // hint = (0, 2)
+    let s = p.stream("cam1").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    // Not hinted, not published: nothing to wait for.
+    assert_eq!(
+        s.wait_part(PartPosition { msn: 0, part: 3 }, deadline).await,
+        Ok(None)
+    );
+    let waiter = {
+        let p = p.clone();
+        tokio::spawn(async move {
+            let s = p.stream("cam1").unwrap();
+            s.wait_part(PartPosition { msn: 0, part: 2 }, deadline).await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    publish(&p, "cam1", 2..3);
+    let chunk = waiter.await.unwrap().unwrap().unwrap();
+    assert_eq!(chunk.bytes, part("cam1", 2).bytes);
+
+    // A hint abandoned because the next part opened a new segment: 404.
+    publish(&p, "cam1", 3..5); // hint = (0, 5) but part 5 is a keyframe after 1 s
+    let waiter = {
+        let p = p.clone();
+        tokio::spawn(async move {
+            let s = p.stream("cam1").unwrap();
+            s.wait_part(PartPosition { msn: 0, part: 5 }, deadline).await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    publish(&p, "cam1", 5..6);
+    assert_eq!(waiter.await.unwrap(), Ok(None));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_a_stream_ends_its_waiters() {
+    let p = Arc::new(Playlists::new(options()).unwrap());
+    publish(&p, "cam1", 0..2);
+    let waiter = {
+        let p = p.clone();
+        tokio::spawn(async move {
+            let s = p.stream("cam1").unwrap();
+            s.wait_playlist(
+                BlockingRequest { msn: 3, part: None },
+                Instant::now() + Duration::from_secs(5),
+            )
+            .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    p.remove("cam1").unwrap();
+    assert!(matches!(
+        waiter.await.unwrap(),
+        Err(Error::StaleStream { .. })
+    ));
+}
+
+#[test]
+fn renditions_of_a_group_report_each_other_and_share_a_multivariant_playlist() {
+    let p = Playlists::new(options()).unwrap();
+    for n in 0..7 {
+        p.add("live/720p", part("live/720p", n)).unwrap();
+        p.add("live/360p", part("live/360p", n)).unwrap();
+    }
+    let v = p.stream("live/720p").unwrap().playlist().unwrap();
+    let body = text(&v.full.plain);
+    // 720p's part 6 was published while 360p's newest part was its part 5, i.e. (1, 0).
+    let report = body
+        .lines()
+        .find(|l| l.starts_with("#EXT-X-RENDITION-REPORT:"))
+        .unwrap_or_else(|| panic!("no rendition report: {body}"));
+    for attr in ["URI=\"../360p/index.m3u8\"", "LAST-MSN=1", "LAST-PART=0"] {
+        assert!(report.contains(attr), "{report}");
+    }
+    assert!(!body.contains("../720p/"), "a playlist does not report itself: {body}");
+    let master = text(&p.multivariant("live").unwrap().plain);
+    assert!(master.contains("720p/index.m3u8"), "{master}");
+    assert!(master.contains("360p/index.m3u8"), "{master}");
+    assert!(master.contains("CODECS=\"avc1.64001f,mp4a.40.2\""), "{master}");
+    assert!(p.multivariant("nope").is_none());
+}
+
+#[test]
+fn two_registries_fed_the_same_parts_render_the_same_bytes() {
+    let a = Playlists::new(options()).unwrap();
+    let b = Playlists::new(options()).unwrap();
+    // b has an unrelated stream first, so slot indices differ.
+    publish(&b, "other", 0..1);
+    for n in 0..30 {
+        a.add("cam1", part("cam1", n)).unwrap();
+        b.add("cam1", part("cam1", n)).unwrap();
+        let va = a.stream("cam1").unwrap().playlist().unwrap();
+        let vb = b.stream("cam1").unwrap().playlist().unwrap();
+        assert_eq!(va.full.plain, vb.full.plain);
+        assert_eq!(va.delta, vb.delta);
+    }
+}
