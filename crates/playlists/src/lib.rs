@@ -72,10 +72,16 @@ mod registry;
 mod sync;
 pub mod wait;
 
+pub use chunk_cache::{Chunk, ChunkCache, StreamIdx};
 pub use error::{Error, Result};
 pub use m3u8_cache::{InitSection, M3u8Cache, PlaylistVersion, Rendered};
+pub use manifest::{
+    render_multivariant, Bandwidth, M3u8Manifest, PartMeta, PartPosition, RenditionReport,
+    SegmentParts, Skip, Variant,
+};
 pub use options::Options;
 pub use registry::{
     advance_part_limit, group_of, rendition_of, BlockingRequest, Init, Part, Playlists, Segment,
     StreamRef, StreamStatus,
 };
+pub use wait::{Event, Listener};

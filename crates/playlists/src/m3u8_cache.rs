@@ -123,12 +123,10 @@ impl M3u8Cache {
     }
 
     fn slot(&self, stream: StreamIdx) -> Result<&RwLock<Versions>> {
-        self.streams
-            .get(stream.index())
-            .ok_or(Error::StaleStream {
-                index: stream.index(),
-                generation: stream.generation(),
-            })
+        self.streams.get(stream.index()).ok_or(Error::StaleStream {
+            index: stream.index(),
+            generation: stream.generation(),
+        })
     }
 
     /// Stores a new version. Versions must be published in position order; a version whose
@@ -143,7 +141,9 @@ impl M3u8Cache {
             Self::claim(&mut v, stream);
             if let Some(latest) = v.ring.back() {
                 let in_order = version.position > latest.position
-                    || (version.finished && !latest.finished && version.position == latest.position);
+                    || (version.finished
+                        && !latest.finished
+                        && version.position == latest.position);
                 if !in_order {
                     return Err(Error::InvalidPart(format!(
                         "playlist version {:?} published after {:?}",

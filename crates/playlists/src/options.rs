@@ -146,13 +146,55 @@ mod tests {
     #[test]
     fn zero_values_are_rejected_by_name() {
         for (name, o) in [
-            ("num_playlists", Options { num_playlists: 0, ..Default::default() }),
-            ("max_segments", Options { max_segments: 0, ..Default::default() }),
-            ("max_parts_per_segment", Options { max_parts_per_segment: 0, ..Default::default() }),
-            ("segment_min_ms", Options { segment_min_ms: 0, ..Default::default() }),
-            ("target_duration_s", Options { target_duration_s: 0, ..Default::default() }),
-            ("part_target_ms", Options { part_target_ms: 0, ..Default::default() }),
-            ("playlist_versions", Options { playlist_versions: 0, ..Default::default() }),
+            (
+                "num_playlists",
+                Options {
+                    num_playlists: 0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "max_segments",
+                Options {
+                    max_segments: 0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "max_parts_per_segment",
+                Options {
+                    max_parts_per_segment: 0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "segment_min_ms",
+                Options {
+                    segment_min_ms: 0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "target_duration_s",
+                Options {
+                    target_duration_s: 0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "part_target_ms",
+                Options {
+                    part_target_ms: 0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "playlist_versions",
+                Options {
+                    playlist_versions: 0,
+                    ..Default::default()
+                },
+            ),
         ] {
             match o.validate() {
                 Err(Error::InvalidOption { name: got, .. }) => assert_eq!(got, name),
@@ -163,11 +205,28 @@ mod tests {
 
     #[test]
     fn absurd_values_are_rejected() {
-        let huge = Options { num_playlists: 4096, max_segments: 4096, max_parts_per_segment: 4096, ..Default::default() };
+        let huge = Options {
+            num_playlists: 4096,
+            max_segments: 4096,
+            max_parts_per_segment: 4096,
+            ..Default::default()
+        };
         assert!(matches!(huge.validate(), Err(Error::InvalidOption { .. })));
-        let part_over_target = Options { part_target_ms: 5000, ..Default::default() };
-        assert!(matches!(part_over_target.validate(), Err(Error::InvalidOption { name: "part_target_ms", .. })));
-        let usize_overflow = Options { max_segments: usize::MAX, ..Default::default() };
+        let part_over_target = Options {
+            part_target_ms: 5000,
+            ..Default::default()
+        };
+        assert!(matches!(
+            part_over_target.validate(),
+            Err(Error::InvalidOption {
+                name: "part_target_ms",
+                ..
+            })
+        ));
+        let usize_overflow = Options {
+            max_segments: usize::MAX,
+            ..Default::default()
+        };
         assert!(usize_overflow.validate().is_err());
     }
 }

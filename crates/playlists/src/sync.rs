@@ -30,7 +30,9 @@ impl<T> Mutex<T> {
     }
 
     pub(crate) fn lock(&self) -> impl std::ops::DerefMut<Target = T> + '_ {
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -44,10 +46,14 @@ impl<T> RwLock<T> {
     }
 
     pub(crate) fn read(&self) -> impl std::ops::Deref<Target = T> + '_ {
-        self.0.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub(crate) fn write(&self) -> impl std::ops::DerefMut<Target = T> + '_ {
-        self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

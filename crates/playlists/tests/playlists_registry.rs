@@ -4,9 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use playlists::{
-    BlockingRequest, Error, Init, Options, Part, PartPosition, Playlists,
-};
+use playlists::{BlockingRequest, Error, Init, Options, Part, PartPosition, Playlists};
 use tokio::time::Instant;
 
 const TIMESCALE: u32 = 1000;
@@ -49,7 +47,9 @@ fn part(stream: &str, n: u64) -> Part {
 }
 
 fn publish(p: &Playlists, stream: &str, parts: std::ops::Range<u64>) -> Vec<PartPosition> {
-    parts.map(|n| p.add(stream, part(stream, n)).unwrap()).collect()
+    parts
+        .map(|n| p.add(stream, part(stream, n)).unwrap())
+        .collect()
 }
 
 fn text(b: &Bytes) -> String {
@@ -71,11 +71,20 @@ fn parts_roll_into_segments_and_are_served_without_copies() {
     assert_eq!(chunk.hash, xxhash_rust::xxh3::xxh3_64(&chunk.bytes));
 
     let segment = cam1.segment(1).unwrap();
-    let joined: Vec<u8> = segment.parts.iter().flat_map(|c| c.bytes.to_vec()).collect();
-    let expected: Vec<u8> = (5..10).flat_map(|n| part("cam1", n).bytes.to_vec()).collect();
+    let joined: Vec<u8> = segment
+        .parts
+        .iter()
+        .flat_map(|c| c.bytes.to_vec())
+        .collect();
+    let expected: Vec<u8> = (5..10)
+        .flat_map(|n| part("cam1", n).bytes.to_vec())
+        .collect();
     assert_eq!(joined, expected);
     assert_eq!(segment.len as usize, expected.len());
-    assert!(cam1.segment(2).is_none(), "the open segment is not a segment yet");
+    assert!(
+        cam1.segment(2).is_none(),
+        "the open segment is not a segment yet"
+    );
 
     let playlist = cam1.playlist().unwrap();
     assert_eq!(playlist.position, positions[11]);
@@ -140,7 +149,10 @@ fn more_live_streams_than_slots_is_an_error_and_ended_streams_make_room() {
     }
     p.fin("b").unwrap();
     publish(&p, "d", 0..2);
-    assert!(p.stream("b").is_none(), "the ended stream gave its slot to d");
+    assert!(
+        p.stream("b").is_none(),
+        "the ended stream gave its slot to d"
+    );
     let d = p.stream("d").unwrap();
     assert_eq!(
         d.part(PartPosition { msn: 0, part: 0 }).unwrap().bytes,
@@ -194,7 +206,10 @@ fn rule_7_and_8_requests_too_far_ahead_are_refused() {
     assert!(s.check(req(3, None)).is_ok());
     assert!(matches!(
         s.check(req(4, None)),
-        Err(Error::MsnTooFar { requested: 4, last: 1 })
+        Err(Error::MsnTooFar {
+            requested: 4,
+            last: 1
+        })
     ));
     // Advance Part Limit for PART-TARGET 0.2 s is 15 parts.
     assert!(s.check(req(1, Some(16))).is_ok());
@@ -219,9 +234,15 @@ async fn a_blocking_request_is_answered_with_the_version_at_its_position() {
             tokio::spawn(async move {
                 let s = p.stream("cam1").unwrap();
                 let deadline = Instant::now() + Duration::from_secs(5);
-                s.wait_playlist(BlockingRequest { msn: 0, part: Some(4) }, deadline)
-                    .await
-                    .unwrap()
+                s.wait_playlist(
+                    BlockingRequest {
+                        msn: 0,
+                        part: Some(4),
+                    },
+                    deadline,
+                )
+                .await
+                .unwrap()
             })
         })
         .collect();
@@ -231,13 +252,19 @@ async fn a_blocking_request_is_answered_with_the_version_at_its_position() {
         let v = w.await.unwrap();
         assert_eq!(v.position, PartPosition { msn: 0, part: 4 });
         assert!(text(&v.full.plain).contains("p0.4.mp4"));
-        assert!(!text(&v.full.plain).contains("p1.0.mp4"), "answered with a later version");
+        assert!(
+            !text(&v.full.plain).contains("p1.0.mp4"),
+            "answered with a later version"
+        );
     }
     // The same request later gets the same bytes.
     let s = p.stream("cam1").unwrap();
     let again = s
         .wait_playlist(
-            BlockingRequest { msn: 0, part: Some(4) },
+            BlockingRequest {
+                msn: 0,
+                part: Some(4),
+            },
             Instant::now() + Duration::from_secs(1),
         )
         .await
@@ -252,7 +279,10 @@ async fn rule_11_a_part_past_the_end_of_a_segment_is_part_0_of_the_next() {
     let s = p.stream("cam1").unwrap();
     let v = s
         .wait_playlist(
-            BlockingRequest { msn: 0, part: Some(9) },
+            BlockingRequest {
+                msn: 0,
+                part: Some(9),
+            },
             Instant::now() + Duration::from_secs(1),
         )
         .await
@@ -276,7 +306,10 @@ async fn rule_12_a_position_no_longer_kept_gets_the_current_playlist() {
     let s = p.stream("cam1").unwrap();
     let v = s
         .wait_playlist(
-            BlockingRequest { msn: 0, part: Some(1) },
+            BlockingRequest {
+                msn: 0,
+                part: Some(1),
+            },
             Instant::now() + Duration::from_secs(1),
         )
         .await
@@ -291,7 +324,13 @@ async fn rule_10_a_wait_ends_at_its_deadline() {
     let s = p.stream("cam1").unwrap();
     let deadline = Instant::now() + Duration::from_secs(6);
     let err = s
-        .wait_playlist(BlockingRequest { msn: 0, part: Some(3) }, deadline)
+        .wait_playlist(
+            BlockingRequest {
+                msn: 0,
+                part: Some(3),
+            },
+            deadline,
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, Error::WaitTimeout(_)), "{err:?}");
@@ -326,14 +365,16 @@ async fn rule_22_the_hinted_part_is_sent_once_complete_and_rule_24_others_are_no
     let deadline = Instant::now() + Duration::from_secs(5);
     // Not hinted, not published: nothing to wait for.
     assert_eq!(
-        s.wait_part(PartPosition { msn: 0, part: 3 }, deadline).await,
+        s.wait_part(PartPosition { msn: 0, part: 3 }, deadline)
+            .await,
         Ok(None)
     );
     let waiter = {
         let p = p.clone();
         tokio::spawn(async move {
             let s = p.stream("cam1").unwrap();
-            s.wait_part(PartPosition { msn: 0, part: 2 }, deadline).await
+            s.wait_part(PartPosition { msn: 0, part: 2 }, deadline)
+                .await
         })
     };
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -347,7 +388,8 @@ async fn rule_22_the_hinted_part_is_sent_once_complete_and_rule_24_others_are_no
         let p = p.clone();
         tokio::spawn(async move {
             let s = p.stream("cam1").unwrap();
-            s.wait_part(PartPosition { msn: 0, part: 5 }, deadline).await
+            s.wait_part(PartPosition { msn: 0, part: 5 }, deadline)
+                .await
         })
     };
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -395,11 +437,17 @@ fn renditions_of_a_group_report_each_other_and_share_a_multivariant_playlist() {
     for attr in ["URI=\"../360p/index.m3u8\"", "LAST-MSN=1", "LAST-PART=0"] {
         assert!(report.contains(attr), "{report}");
     }
-    assert!(!body.contains("../720p/"), "a playlist does not report itself: {body}");
+    assert!(
+        !body.contains("../720p/"),
+        "a playlist does not report itself: {body}"
+    );
     let master = text(&p.multivariant("live").unwrap().plain);
     assert!(master.contains("720p/index.m3u8"), "{master}");
     assert!(master.contains("360p/index.m3u8"), "{master}");
-    assert!(master.contains("CODECS=\"avc1.64001f,mp4a.40.2\""), "{master}");
+    assert!(
+        master.contains("CODECS=\"avc1.64001f,mp4a.40.2\""),
+        "{master}"
+    );
     assert!(p.multivariant("nope").is_none());
 }
 

@@ -107,7 +107,9 @@ impl Playlists {
         opts.validate()?;
         let chunks = ChunkCache::new(&opts)?;
         let m3u8 = M3u8Cache::new(&opts)?;
-        let slots = (0..opts.num_playlists).map(|_| StreamSlot::default()).collect();
+        let slots = (0..opts.num_playlists)
+            .map(|_| StreamSlot::default())
+            .collect();
         Ok(Self {
             opts,
             chunks,
@@ -197,7 +199,9 @@ impl Playlists {
             .chunks
             .lookup(stream)
             .ok_or_else(|| Error::UnknownStream(stream.to_owned()))?;
-        let slot = self.slot(idx).ok_or_else(|| Error::UnknownStream(stream.to_owned()))?;
+        let slot = self
+            .slot(idx)
+            .ok_or_else(|| Error::UnknownStream(stream.to_owned()))?;
         let mut writer = slot.writer.lock();
         let position = {
             let mut state = slot.state.write();
@@ -275,18 +279,20 @@ impl Playlists {
     }
 
     fn is_ended(&self, idx: StreamIdx) -> bool {
-        self.slot(idx).is_some_and(|slot| {
-            matches!(&*slot.state.read(), Some(st) if st.idx == idx && st.ended)
-        })
+        self.slot(idx).is_some_and(
+            |slot| matches!(&*slot.state.read(), Some(st) if st.idx == idx && st.ended),
+        )
     }
 
     /// An ended stream whose slot a new stream may take. Any will do; the first in slot order
     /// keeps the choice deterministic.
     fn oldest_ended(&self) -> Option<StreamIdx> {
-        self.slots.iter().find_map(|slot| match &*slot.state.read() {
-            Some(st) if st.ended => Some(st.idx),
-            _ => None,
-        })
+        self.slots
+            .iter()
+            .find_map(|slot| match &*slot.state.read() {
+                Some(st) if st.ended => Some(st.idx),
+                _ => None,
+            })
     }
 
     /// Stores a changed init section and returns the init id the part belongs to. Starts the
@@ -348,10 +354,12 @@ impl Playlists {
             let state = slot.state.read();
             let st = match state.as_ref() {
                 Some(st) if st.idx == idx => st,
-                _ => return Err(Error::StaleStream {
-                    index: idx.index(),
-                    generation: idx.generation(),
-                }),
+                _ => {
+                    return Err(Error::StaleStream {
+                        index: idx.index(),
+                        generation: idx.generation(),
+                    })
+                }
             };
             let full = render(&st.manifest, Skip::No, &reports, &mut writer.last_len);
             let delta = (st.manifest.can_skip() && !finished)
@@ -544,7 +552,10 @@ mod tests {
         for p in [
             PartPosition { msn: 0, part: 0 },
             PartPosition { msn: 7, part: 4095 },
-            PartPosition { msn: 1 << 40, part: 3 },
+            PartPosition {
+                msn: 1 << 40,
+                part: 3,
+            },
         ] {
             assert_eq!(unpack(pack(p)), Some(p));
         }

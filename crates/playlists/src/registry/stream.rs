@@ -155,26 +155,27 @@ impl<'a> StreamRef<'a> {
         loop {
             // Listen before checking: a publish between the check and the await is not lost.
             let listener = self.slot.event.listen();
-            let ready = self
-                .with_state(|st| {
-                    let normalized = st.manifest.normalize(target);
-                    let reached = st.manifest.last_position().is_some_and(|l| l >= normalized);
-                    (st.ended, reached.then_some(normalized))
-                })
+            let (ended, normalized) = self
+                .with_state(|st| (st.ended, st.manifest.normalize(target)))
                 .ok_or_else(|| self.stale())?;
-            match ready {
-                (true, _) => return self.playlist().ok_or_else(|| self.stale()),
-                (false, Some(position)) => {
-                    let m3u8 = &self.playlists.m3u8;
-                    return m3u8
-                        .at(self.idx, position)
-                        .or_else(|| m3u8.latest(self.idx))
-                        .ok_or_else(|| self.stale());
-                }
-                (false, None) => {}
+            // Decide from the *published* versions, not the builder: the builder learns of a
+            // part before its version is in the cache, and answering in between would hand
+            // out an older version.
+            let latest = self.playlist().ok_or_else(|| self.stale())?;
+            if ended || latest.finished {
+                return Ok(latest);
+            }
+            if latest.position >= normalized {
+                return Ok(self
+                    .playlists
+                    .m3u8
+                    .at(self.idx, normalized)
+                    .unwrap_or(latest));
             }
             if tokio::time::timeout_at(deadline, listener).await.is_err() {
-                return Err(Error::WaitTimeout(deadline.saturating_duration_since(started)));
+                return Err(Error::WaitTimeout(
+                    deadline.saturating_duration_since(started),
+                ));
             }
         }
     }
@@ -208,7 +209,9 @@ impl<'a> StreamRef<'a> {
                 Err(()) => {}
             }
             if tokio::time::timeout_at(deadline, listener).await.is_err() {
-                return Err(Error::WaitTimeout(deadline.saturating_duration_since(started)));
+                return Err(Error::WaitTimeout(
+                    deadline.saturating_duration_since(started),
+                ));
             }
         }
     }
