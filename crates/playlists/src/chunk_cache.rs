@@ -370,12 +370,15 @@ impl ChunkCache {
         // before it; one that does not may still touch a slot, but entries are tagged with
         // the old generation, so nothing of them is ever returned under a new handle.
         ring.generation.fetch_add(1, Ordering::AcqRel);
-        ring.last.store(0, Ordering::Release);
-        ring.next.store(0, Ordering::Release);
         for slot in ring.slots.iter() {
             let old = std::mem::replace(&mut *slot.0.write(), Entry::empty());
             drop(old);
         }
+        // Only now: a writer that passed its generation check raises `last` while it still
+        // holds its slot lock (see `add`), so once every slot lock has been taken above, no
+        // write of the old stream can raise the counters after they are reset here.
+        ring.last.store(0, Ordering::Release);
+        ring.next.store(0, Ordering::Release);
         ring.event.notify_all();
         names[stream.index()] = None;
         Ok(())
@@ -414,7 +417,7 @@ impl ChunkCache {
                     });
                 }
             }
-            std::mem::replace(
+            let old = std::mem::replace(
                 &mut *entry,
                 Entry {
                     id,
@@ -422,14 +425,18 @@ impl ChunkCache {
                     hash,
                     bytes: bytes.clone(),
                 },
-            )
+            );
+            // Still under the slot lock, so that `fin` (which takes every slot lock before it
+            // resets the counters) can never be overtaken by this write: a late writer of a
+            // finished stream would otherwise hand its `last` to the next stream of the ring.
+            // Release: pairs with the Acquire in `last`; a reader that sees id+1 finds the
+            // entry. fetch_max: an older id added after a newer one never moves `last` back.
+            ring.last.fetch_max(id + 1, Ordering::AcqRel);
+            ring.next.fetch_max(id + 1, Ordering::AcqRel);
+            old
         };
         // The old payload may be the last reference to a large buffer: free it unlocked.
         drop(old);
-        // Release: pairs with the Acquire in `last`; a reader that sees id+1 finds the entry.
-        // fetch_max: an older id added after a newer one never moves `last` backwards.
-        ring.last.fetch_max(id + 1, Ordering::AcqRel);
-        ring.next.fetch_max(id + 1, Ordering::AcqRel);
         ring.event.notify_all();
         Ok(Chunk { id, hash, bytes })
     }
@@ -442,7 +449,9 @@ impl ChunkCache {
     pub fn append(&self, stream: StreamIdx, bytes: Bytes) -> Result<Chunk> {
         let ring = self.ring(stream).ok_or_else(|| stream.stale())?;
         // Relaxed: the counter only has to hand out distinct ids; the slot lock and `last`
-        // publish the data.
+        // publish the data. An appender holding a handle that `fin` makes stale meanwhile may
+        // still bump the next stream's counter (its own write is then refused): the new
+        // stream's first id is 1 instead of 0, which no reader can tell from a gap.
         let id = ring.next.fetch_add(1, Ordering::Relaxed);
         self.add(stream, id, bytes)
     }

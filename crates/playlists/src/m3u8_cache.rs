@@ -98,7 +98,7 @@ struct Versions {
 }
 
 /// Per-stream rings of recent playlist versions plus init sections; memory is bounded by
-/// `num_playlists × playlist_versions` versions and [`MAX_INITS`] inits per stream.
+/// `num_playlists × playlist_versions` versions and eight init sections per stream.
 ///
 /// Lookups take a per-stream read lock for a binary search and an `Arc` clone; publishing
 /// takes the write lock for a push. Streams never contend with each other.

@@ -78,25 +78,30 @@ impl Event {
     pub fn listen(&self) -> Listener<'_> {
         Listener {
             event: self,
-            // SeqCst: pairs with the SeqCst increment in `notify_all`; a notify that happened
-            // before this load is not waited for, one after it always completes the listener.
-            epoch: self.epoch.load(Ordering::SeqCst),
+            // An RMW read (see `notify_all`): the newest epoch, so a notify that happened
+            // before this call is not waited for, and one after it always completes the
+            // listener (a plain load could return an older epoch: a spurious wake-up).
+            epoch: self.epoch.fetch_add(0, Ordering::AcqRel),
             key: None,
         }
     }
 
     /// Wakes every listener created before this call.
     pub fn notify_all(&self) {
-        // SeqCst on both: with `poll`'s "count myself parked, then re-check the epoch" this is
-        // a Dekker pair — either the poller sees the new epoch, or we see it parked.
-        self.epoch.fetch_add(1, Ordering::SeqCst);
-        if self.parked.load(Ordering::SeqCst) == 0 {
+        // With `poll`'s "count myself parked, then re-check the epoch" this is a Dekker pair:
+        // either the poller sees the new epoch, or we see it parked. Both sides read with a
+        // read-modify-write (`fetch_add(0)`) rather than a SeqCst load: an RMW reads the
+        // newest value of its atomic, so the argument needs only acquire/release (RMW chains
+        // order the two sides), which is also what `loom` can check exhaustively.
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        if self.parked.fetch_add(0, Ordering::AcqRel) == 0 {
             return;
         }
         let wakers = {
             let mut waiters = self.waiters.lock();
             waiters.drained = waiters.drained.wrapping_add(1);
-            self.parked.store(0, Ordering::SeqCst);
+            // Under the lock, like every other write of `parked`.
+            self.parked.store(0, Ordering::Release);
             std::mem::take(&mut waiters.wakers)
         };
         // Outside the lock: waking runs executor code, and parked tasks re-listen at once.
@@ -130,8 +135,8 @@ pub struct Listener<'a> {
 
 impl Listener<'_> {
     fn notified(&self) -> bool {
-        // SeqCst: see `Event::notify_all`.
-        self.event.epoch.load(Ordering::SeqCst) != self.epoch
+        // An RMW read of the newest epoch: see `Event::notify_all`.
+        self.event.epoch.fetch_add(0, Ordering::AcqRel) != self.epoch
     }
 
     /// Removes our waker if it is still in the current slab generation.
@@ -139,7 +144,7 @@ impl Listener<'_> {
         if let Some((key, drained)) = self.key.take() {
             let mut waiters = self.event.waiters.lock();
             if waiters.drained == drained && waiters.wakers.try_remove(key).is_some() {
-                self.event.parked.fetch_sub(1, Ordering::SeqCst);
+                self.event.parked.fetch_sub(1, Ordering::AcqRel);
             }
         }
     }
@@ -167,7 +172,7 @@ impl Future for Listener<'_> {
             // Not parked yet, or drained by a notify we have not observed yet: park anew.
             _ => {
                 let key = waiters.wakers.insert(cx.waker().clone());
-                event.parked.fetch_add(1, Ordering::SeqCst);
+                event.parked.fetch_add(1, Ordering::AcqRel);
                 self.key = Some((key, waiters.drained));
             }
         }
