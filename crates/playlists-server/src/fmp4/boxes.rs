@@ -24,12 +24,20 @@ impl FourCC {
     /// `prft`: producer reference time (wall clock of a media time).
     pub const PRFT: Self = Self(*b"prft");
 
-    /// Whether every byte is printable ASCII. Real box types are (ISO/IEC 14496-12 lets any
-    /// 32-bit value through, but no registered top-level box uses another); a stream whose
-    /// "type" is not is not ISO BMFF at all (an MPEG-TS packet, an HTTP error page), and
-    /// saying so beats reporting an absurd size.
+    /// Whether every byte is printable ASCII.
     pub fn is_printable(self) -> bool {
         self.0.iter().all(|b| (0x20..0x7f).contains(b))
+    }
+
+    /// Whether this can be the type of a top-level box: ASCII letters, digits and spaces.
+    /// ISO/IEC 14496-12 lets any 32-bit value through, but every registered top-level box
+    /// (`ftyp`, `moov`, `moof`, `mdat`, `styp`, `sidx`, `prft`, `emsg`, `free`, `uuid`, …)
+    /// is such a code; a stream whose "type" is not is not ISO BMFF at all (an MPEG-TS
+    /// packet, an HTML error page), and saying so beats reporting an absurd size.
+    pub fn is_plausible_top_level(self) -> bool {
+        self.0
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b' ')
     }
 }
 

@@ -110,14 +110,14 @@ impl Walk {
                     // `largesize` it may announce.
                     if let Some(t) = rest.get(4..8) {
                         let fourcc = FourCC([t[0], t[1], t[2], t[3]]);
-                        if !fourcc.is_printable() {
+                        if !fourcc.is_plausible_top_level() {
                             return Err(Fmp4Error::NotIsoBmff { offset, fourcc });
                         }
                     }
                     return Ok(Scan::Need(pos + needed));
                 }
                 Err(HeaderError::TooSmall { fourcc, size }) => {
-                    return Err(if fourcc.is_printable() {
+                    return Err(if fourcc.is_plausible_top_level() {
                         Fmp4Error::BoxTooSmall {
                             offset,
                             fourcc,
@@ -129,7 +129,7 @@ impl Walk {
                 }
             };
             let fourcc = header.fourcc;
-            if !fourcc.is_printable() {
+            if !fourcc.is_plausible_top_level() {
                 return Err(Fmp4Error::NotIsoBmff { offset, fourcc });
             }
             let size = header.size.ok_or(Fmp4Error::SizeToEnd { offset, fourcc })?;
