@@ -6,5 +6,6 @@
 
 #![warn(missing_docs, missing_debug_implementations)]
 
+pub mod demo;
 pub mod fmp4;
 pub mod ingest;
