@@ -1,5 +1,6 @@
 //! Real encoder output fed to the splitter in random chunkings (as HTTP delivers it: chunks
-//! that ignore box boundaries) gives exactly the units of a single push.
+//! that ignore box boundaries) gives exactly the units of a single push; corrupted output
+//! gives errors or parts, never a panic.
 
 mod common;
 
@@ -43,5 +44,31 @@ proptest! {
         splitter.finish().unwrap();
         prop_assert_eq!(events.len(), whole.len());
         prop_assert_eq!(events, whole);
+    }
+
+    #[test]
+    fn corrupted_streams_never_panic(
+        name in proptest::sample::select(FIXTURES.to_vec()),
+        flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+        chunk in 1usize..5000,
+    ) {
+        let mut bytes = fixture(name).to_vec();
+        // Corrupt the metadata-dense start (init section and first fragments) most of all.
+        let hot = bytes.len().min(4096);
+        for (i, (at, value)) in flips.iter().enumerate() {
+            let len = if i % 2 == 0 { hot } else { bytes.len() };
+            bytes[at.index(len)] = *value;
+        }
+        let mut splitter = Splitter::new(Limits::default());
+        let mut result = Ok(());
+        for c in bytes.chunks(chunk) {
+            if let Err(e) = splitter.push(Bytes::copy_from_slice(c)) {
+                result = Err(e);
+                break;
+            }
+        }
+        if let Err(e) = result.and_then(|()| splitter.finish()) {
+            prop_assert!(!e.to_string().is_empty());
+        }
     }
 }
