@@ -21,15 +21,16 @@
 //!
 //! **Zero-copy.** A unit that lies within one pushed chunk is handed out as a slice of that
 //! chunk (a reference count, no copy). Only a unit that straddles chunks is assembled in a
-//! buffer, and then each byte is copied once: the buffer is reserved to the size the box
-//! headers announce, and only the bytes that complete the unit are taken from the next chunk;
-//! the rest of that chunk is sliced again. That is why this walker is hand-written rather
+//! buffer: only the bytes that complete the unit are taken from the next chunk, and the rest
+//! of that chunk is sliced again. That is why this walker is hand-written rather
 //! than a general MP4 decoder: it reads box headers only, and parses just the `moov` (once)
 //! and the `moof` of each part. (`mp4-atom`, the maintained decoder, also needs Rust 1.88
 //! where this workspace supports 1.85, and decodes every box into owned structs.)
 //!
 //! **Bounded.** Every header is checked against [`Limits`] before its body is waited for, so
-//! the buffer never holds more than one unit of at most `max_part_size`/`max_init_size`.
+//! the buffer never holds more than one unit of at most `max_part_size`/`max_init_size`. The
+//! buffer grows with the bytes actually received, never to the size a header merely
+//! announces: 24 bytes of headers must not make the server allocate 32 MiB per connection.
 
 use std::sync::Arc;
 
@@ -232,6 +233,12 @@ impl Splitter {
         self.init.as_ref()
     }
 
+    /// Capacity of the buffer holding a unit that straddles pushes (what the splitter holds
+    /// on to between calls).
+    pub fn buffered_capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
     /// Bytes consumed into complete units so far (the stream offset of the unfinished one).
     pub fn offset(&self) -> u64 {
         self.walk.unit_offset
@@ -267,7 +274,6 @@ impl Splitter {
                 Scan::Need(n) => {
                     let want = n - self.buf.len();
                     let take = want.min(chunk.len());
-                    self.buf.reserve(want);
                     self.buf.extend_from_slice(&chunk[..take]);
                     chunk.advance(take);
                     if take < want {
@@ -283,8 +289,7 @@ impl Splitter {
         // Units wholly inside this chunk are slices of it.
         while !chunk.is_empty() {
             match self.walk.scan(&chunk)? {
-                Scan::Need(n) => {
-                    self.buf.reserve(n);
+                Scan::Need(_) => {
                     self.buf.extend_from_slice(&chunk);
                     return Ok(());
                 }

@@ -352,3 +352,18 @@ fn malformed_moofs_are_errors_not_panics() {
 fn find(bytes: &[u8], fourcc: &[u8; 4]) -> usize {
     bytes.windows(4).position(|w| w == fourcc).unwrap() + 4
 }
+
+#[test]
+fn announced_sizes_are_not_allocated_up_front() {
+    // A moof, then an mdat header announcing 16 MiB (within the part limit) and 10 bytes.
+    let mut stream = video_init();
+    let mut f = fragment(1, &[TestTraf::new(1, 0, 1, 512)]);
+    let moof_len = u32::from_be_bytes([f[0], f[1], f[2], f[3]]) as usize;
+    f.truncate(moof_len);
+    stream.extend(f);
+    stream.extend(header(16 << 20, b"mdat"));
+    stream.extend([0u8; 10]);
+    let mut s = Splitter::new(Limits::default());
+    assert_eq!(s.push(Bytes::from(stream)).unwrap().len(), 1); // the init section
+    assert!(s.buffered_capacity() < 1 << 20, "{}", s.buffered_capacity());
+}
