@@ -5,3 +5,7 @@
 //! and `main.rs` is wiring.
 
 #![warn(missing_docs, missing_debug_implementations)]
+
+pub mod demo;
+pub mod fmp4;
+pub mod ingest;
