@@ -452,7 +452,14 @@ impl ChunkCache {
         // publish the data. An appender holding a handle that `fin` makes stale meanwhile may
         // still bump the next stream's counter (its own write is then refused): the new
         // stream's first id is 1 instead of 0, which no reader can tell from a gap.
-        let id = ring.next.fetch_add(1, Ordering::Relaxed);
+        // Saturating at the reserved id: a plain `fetch_add` would wrap to 0 once the id space
+        // is used up and start handing out ids the ring has long moved past.
+        let id = ring
+            .next
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < EMPTY).then(|| n + 1)
+            })
+            .map_err(Error::IdOutOfRange)?;
         self.add(stream, id, bytes)
     }
 
