@@ -68,8 +68,9 @@ impl XorShift {
 
 /// Two streams on rings of 8 slots. Stream 0 has two writers adding interleaved ids (even and
 /// odd) with `add`; stream 1 has one writer using `append`, which must hand out 0, 1, 2, ….
-/// Three readers pick a stream and either `get` an id around the ring's window or
-/// `get_last`, and check every answer; `last` must never move backwards for a reader.
+/// Four readers (as many as a slot has replicas, see `chunk_cache::Slot`) pick a stream and
+/// either `get` an id around the ring's window or `get_last`, and check every answer; `last`
+/// must never move backwards for a reader.
 #[test]
 fn readers_see_exact_bytes_across_wrap_arounds() {
     const SLOTS: usize = 8;
@@ -123,7 +124,7 @@ fn readers_see_exact_bytes_across_wrap_arounds() {
         })
     };
 
-    let readers: Vec<_> = (0..3u64)
+    let readers: Vec<_> = (0..4u64)
         .map(|r| {
             let (cache, stop) = (Arc::clone(&cache), Arc::clone(&stop));
             thread::spawn(move || {
