@@ -12,9 +12,12 @@
 //!   threads calling `get_last` (24 threads);
 //! * `w3_1000_reader_tasks` — one stream on a 2-worker tokio runtime: 1 writer task appending
 //!   and 1000 reader tasks calling `get_last`, every task yielding after each operation (a
-//!   task stands for one request); `w3_1000_reader_tasks_yield128` is the same with readers
-//!   yielding every 128 reads, as tokio's coop budget made the seed's own harness do
-//!   (context, no target);
+//!   task stands for one request);
+//! * context, no targets — the seed's own harness shape: `w3_1000_reader_tasks_yield128` and
+//!   `w2_8_streams_1w_2r_tasks_yield128` (W2 as 24 tasks on 2 workers), every task yielding
+//!   every 128 operations, as tokio's cooperative budget made the seed's never-yielding tasks
+//!   do. There readers only get the CPU that writers leave, so read rates follow write cost;
+//!   that is where the seed's low W2 read figure (and the 20× target) comes from;
 //! * `mem_new_default` / `mem_w2_filled` — RSS right after `new(Options::default())`, and after
 //!   filling W2's 8 rings with distinct 64 KiB payloads; each measured in a fresh child process
 //!   (this binary, re-run with `PLAYLISTS_BENCH_CHILD` set), so no allocator state leaks
@@ -30,6 +33,8 @@
 //! by name: `cargo bench -p playlists --bench chunk_cache -- w2 mem`. Under `cargo test
 //! --all-targets` (no `--bench` argument) it makes a silent smoke run of a second or two.
 
+#[path = "support/harness.rs"]
+mod harness;
 #[path = "support/reference.rs"]
 mod reference;
 #[path = "support/report.rs"]
@@ -41,9 +46,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use harness::{compare, run_for, Contender};
 use playlists::{ChunkCache, Options, StreamIdx};
 use reference::Reference;
-use report::{duration, median, rounds, rss_bytes, selected, smoke, Figures, Line};
+use report::{duration, rss_bytes, selected, smoke, Figures, Line};
 
 const PAYLOAD: usize = 64 * 1024;
 const MIB: f64 = 1024.0 * 1024.0;
@@ -67,13 +73,35 @@ fn main() -> BenchResult {
     // A task stands for one request: it yields after each read. Scheduling then costs about
     // as much as a read, which caps the ratio; the target applies here, the conservative case.
     if selected("w3_1000_reader_tasks") {
-        w3("w3_1000_reader_tasks", 1, &[("reads_per_s", 2.0)])?;
+        let load = TaskLoad {
+            streams: 1,
+            readers: W3_READERS,
+            writes_per_yield: 1,
+            reads_per_yield: 1,
+        };
+        task_workload("w3_1000_reader_tasks", load, &[("reads_per_s", 2.0)])?;
     }
-    // Context, no target: the seed's own harness never yielded, so tokio's cooperative budget
-    // made its reader tasks yield every 128 lock acquisitions; here every task yields every
-    // 128 reads, for both implementations.
+    // Context, no targets: the seed's own harness. Its tasks never yielded, so tokio's
+    // cooperative budget made each yield every 128 lock acquisitions; here every task of both
+    // implementations yields every 128 operations. On two workers, readers then get the CPU
+    // the writers leave, so read rates follow the cost of a write.
     if selected("w3_1000_reader_tasks_yield128") {
-        w3("w3_1000_reader_tasks_yield128", 128, &[])?;
+        let load = TaskLoad {
+            streams: 1,
+            readers: W3_READERS,
+            writes_per_yield: 128,
+            reads_per_yield: 128,
+        };
+        task_workload("w3_1000_reader_tasks_yield128", load, &[])?;
+    }
+    if selected("w2_8_streams_1w_2r_tasks_yield128") {
+        let load = TaskLoad {
+            streams: W2_STREAMS,
+            readers: 2,
+            writes_per_yield: 128,
+            reads_per_yield: 128,
+        };
+        task_workload("w2_8_streams_1w_2r_tasks_yield128", load, &[])?;
     }
     for (bench, probe) in [("mem_new_default", "new"), ("mem_w2_filled", "w2_filled")] {
         // Filling 2 GiB twice is the one slow probe; a smoke run skips it.
@@ -108,132 +136,6 @@ fn options(num_playlists: usize) -> Options {
 
 fn mb_per_s(ops: f64) -> f64 {
     ops * PAYLOAD as f64 / MIB
-}
-
-/// One implementation under test: its `impl` name, the fields printed with its figures, and
-/// a closure making one run.
-struct Contender<'a> {
-    name: &'static str,
-    fields: Vec<(&'static str, report::Value)>,
-    run: Box<dyn FnMut() -> Result<Figures, Box<dyn std::error::Error>> + 'a>,
-}
-
-impl<'a> Contender<'a> {
-    fn new(
-        name: &'static str,
-        run: impl FnMut() -> Result<Figures, Box<dyn std::error::Error>> + 'a,
-    ) -> Self {
-        Self {
-            name,
-            fields: Vec::new(),
-            run: Box::new(run),
-        }
-    }
-
-    fn with(mut self, key: &'static str, value: impl Into<report::Value>) -> Self {
-        self.fields.push((key, value.into()));
-        self
-    }
-}
-
-/// Runs every contender `rounds()` times, alternating so that a noisy neighbour hits each
-/// alike, prints each one's median figures, then the ratio line of the first contender
-/// (playlists) over the second (reference): the ratio of medians for each figure, the
-/// smallest and largest ratio of two back-to-back runs, and whether each
-/// `(figure, at_least)` target was met by the ratio of medians.
-fn compare(
-    bench: &str,
-    mut contenders: Vec<Contender<'_>>,
-    targets: &[(&str, f64)],
-) -> BenchResult {
-    let rounds = rounds();
-    let mut runs: Vec<Vec<Figures>> = vec![Vec::new(); contenders.len()];
-    for _ in 0..rounds {
-        for (c, runs) in contenders.iter_mut().zip(&mut runs) {
-            runs.push((c.run)()?);
-        }
-    }
-    let keys: Vec<&'static str> = runs[0][0].iter().map(|(k, _)| *k).collect();
-    let value = |runs: &[Figures], round: usize, key: &str| {
-        runs[round].iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
-    };
-    let mut medians = Vec::new();
-    for (c, runs) in contenders.into_iter().zip(&runs) {
-        let mut line = Line::new(bench, c.name);
-        for &key in &keys {
-            let mut xs: Vec<f64> = (0..rounds).filter_map(|r| value(runs, r, key)).collect();
-            line = line.with(key, median(&mut xs));
-        }
-        line = line
-            .with("runs", rounds)
-            .with("secs_per_run", duration().as_secs_f64());
-        for (k, v) in c.fields {
-            line = line.with(k, v);
-        }
-        line.print();
-        medians.push(line);
-    }
-    let mut line = Line::new(bench, "ratio");
-    let mut met = true;
-    let mut described = Vec::new();
-    for &key in &keys {
-        let r = medians[0]
-            .num(key)
-            .zip(medians[1].num(key))
-            .map(|(a, b)| a / b);
-        line = line.with(key, r);
-        let mut per_round: Vec<f64> = (0..rounds)
-            .filter_map(|i| Some(value(&runs[0], i, key)? / value(&runs[1], i, key)?))
-            .collect();
-        per_round.sort_by(f64::total_cmp);
-        if let Some(&(_, at_least)) = targets.iter().find(|(k, _)| *k == key) {
-            met &= r.is_some_and(|r| r >= at_least);
-            described.push(format!("{key} >= {at_least}"));
-            line = line
-                .with(min_key(key), per_round.first().copied())
-                .with(max_key(key), per_round.last().copied());
-        }
-    }
-    if !targets.is_empty() {
-        line = line
-            .with("target", described.join(" and "))
-            .with("met", met);
-    }
-    line.print();
-    Ok(())
-}
-
-/// `"{key}_min"` for the figures that have targets.
-fn min_key(key: &str) -> &'static str {
-    match key {
-        "writes_per_s" => "writes_per_s_min",
-        "reads_per_s" => "reads_per_s_min",
-        _ => "min",
-    }
-}
-
-/// `"{key}_max"` for the figures that have targets.
-fn max_key(key: &str) -> &'static str {
-    match key {
-        "writes_per_s" => "writes_per_s_max",
-        "reads_per_s" => "reads_per_s_max",
-        _ => "max",
-    }
-}
-
-/// Runs `op` until `secs` have passed; returns (operations, seconds).
-fn run_for(secs: Duration, mut op: impl FnMut()) -> (u64, f64) {
-    let start = Instant::now();
-    let mut n = 0u64;
-    loop {
-        for _ in 0..8 {
-            op();
-        }
-        n += 8;
-        if start.elapsed() >= secs {
-            return (n, start.elapsed().as_secs_f64());
-        }
-    }
 }
 
 fn w1() -> BenchResult {
@@ -416,44 +318,17 @@ fn w2() -> BenchResult {
     )
 }
 
-/// Spawns the W3 tasks on a fresh 2-worker runtime: `writer` once and `reader` 1000 times,
-/// each a future that runs until the flag is set and returns its operation count.
-fn tasks_w3<W, WF, R, RF>(
-    secs: Duration,
-    writer: W,
-    reader: R,
-) -> Result<(u64, u64, f64), std::io::Error>
-where
-    W: FnOnce(Arc<AtomicBool>) -> WF,
-    WF: std::future::Future<Output = u64> + Send + 'static,
-    R: Fn(Arc<AtomicBool>) -> RF,
-    RF: std::future::Future<Output = u64> + Send + 'static,
-{
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_time()
-        .build()?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let (writes, reads, t) = rt.block_on(async {
-        let w = tokio::spawn(writer(Arc::clone(&stop)));
-        let rs: Vec<_> = (0..W3_READERS)
-            .map(|_| tokio::spawn(reader(Arc::clone(&stop))))
-            .collect();
-        let t0 = Instant::now();
-        tokio::time::sleep(secs).await;
-        stop.store(true, Ordering::Relaxed);
-        let t = t0.elapsed().as_secs_f64();
-        let mut reads = 0;
-        for r in rs {
-            reads += r.await.expect("reader task");
-        }
-        (w.await.expect("writer task"), reads, t)
-    });
-    rt.shutdown_timeout(Duration::from_secs(1));
-    Ok((writes, reads, t))
+/// A workload of tokio tasks on a 2-worker runtime: per stream one writer task appending and
+/// `readers` tasks calling `get_last`, yielding every `writes_per_yield` writes and every
+/// `reads_per_yield` reads.
+struct TaskLoad {
+    streams: usize,
+    readers: usize,
+    writes_per_yield: u64,
+    reads_per_yield: u64,
 }
 
-fn w3_figures(writes: u64, reads: u64, t: f64) -> Figures {
+fn task_figures(writes: u64, reads: u64, t: f64) -> Figures {
     vec![
         ("writes_per_s", writes as f64 / t),
         ("reads_per_s", reads as f64 / t),
@@ -461,87 +336,130 @@ fn w3_figures(writes: u64, reads: u64, t: f64) -> Figures {
     ]
 }
 
-/// W3 with reader tasks that yield after every `yield_every` reads.
-fn w3(bench: &str, yield_every: u64, targets: &[(&str, f64)]) -> BenchResult {
+fn task_workload(bench: &str, load: TaskLoad, targets: &[(&str, f64)]) -> BenchResult {
     let secs = duration();
-    let payloads = Arc::new(pool(0));
+    let TaskLoad {
+        streams,
+        readers,
+        writes_per_yield,
+        reads_per_yield,
+    } = load;
+    let pools: Arc<Vec<Vec<Bytes>>> = Arc::new((0..streams).map(pool).collect());
+    // Every reader task reads stream `reader % streams`.
+    let reader_streams = move || (0..streams * readers).map(move |r| r % streams);
     let playlists = || {
-        let cache = Arc::new(ChunkCache::new(&Options::default())?);
-        let s = cache.register("w3")?;
-        cache.append(s, payloads[0].clone())?;
-        let (c, p) = (Arc::clone(&cache), Arc::clone(&payloads));
-        let (writes, reads, t) = tasks_w3(
+        let cache = Arc::new(ChunkCache::new(&options(streams))?);
+        let handles: Arc<Vec<StreamIdx>> = Arc::new(
+            (0..streams)
+                .map(|s| cache.register(&format!("t{s}")))
+                .collect::<Result<_, _>>()?,
+        );
+        for (s, h) in handles.iter().enumerate() {
+            cache.append(*h, pools[s][0].clone())?;
+        }
+        let (writes, reads, t) = harness::tasks(
             secs,
-            move |stop| async move {
-                let mut n = 0u64;
-                while !stop.load(Ordering::Relaxed) {
-                    if c.append(s, p[n as usize % POOL].clone()).is_ok() {
-                        n += 1;
-                    }
-                    tokio::task::yield_now().await;
-                }
-                n
+            |stop| {
+                (0..streams)
+                    .map(|s| {
+                        let (c, h, p) = (Arc::clone(&cache), handles[s], Arc::clone(&pools));
+                        let stop = Arc::clone(stop);
+                        async move {
+                            let mut n = 0u64;
+                            while !stop.load(Ordering::Relaxed) {
+                                for _ in 0..writes_per_yield {
+                                    let payload = p[s][n as usize % POOL].clone();
+                                    n += u64::from(c.append(h, payload).is_ok());
+                                }
+                                tokio::task::yield_now().await;
+                            }
+                            n
+                        }
+                    })
+                    .collect()
             },
             |stop| {
-                let c = Arc::clone(&cache);
-                async move {
-                    let mut n = 0u64;
-                    while !stop.load(Ordering::Relaxed) {
-                        for _ in 0..yield_every {
-                            n += u64::from(c.get_last(s).is_some());
+                reader_streams()
+                    .map(|s| {
+                        let (c, h, stop) = (Arc::clone(&cache), handles[s], Arc::clone(stop));
+                        async move {
+                            let mut n = 0u64;
+                            while !stop.load(Ordering::Relaxed) {
+                                for _ in 0..reads_per_yield {
+                                    n += u64::from(c.get_last(h).is_some());
+                                }
+                                tokio::task::yield_now().await;
+                            }
+                            n
                         }
-                        tokio::task::yield_now().await;
-                    }
-                    n
-                }
+                    })
+                    .collect()
             },
         )?;
-        Ok(w3_figures(writes, reads, t))
+        Ok(task_figures(writes, reads, t))
     };
     let reference = || {
-        let reference = Arc::new(Reference::new(1, Options::default().slots_per_stream()));
-        let (r, p) = (Arc::clone(&reference), Arc::clone(&payloads));
-        let (writes, reads, t) = tasks_w3(
+        let reference = Arc::new(Reference::new(streams, options(1).slots_per_stream()));
+        for s in 0..streams {
+            reference.append_blocking(s, &pools[s][0]);
+        }
+        let (writes, reads, t) = harness::tasks(
             secs,
-            move |stop| async move {
-                let mut n = 0u64;
-                while !stop.load(Ordering::Relaxed) {
-                    r.append(0, &p[n as usize % POOL]).await;
-                    n += 1;
-                    tokio::task::yield_now().await;
-                }
-                n
+            |stop| {
+                (0..streams)
+                    .map(|s| {
+                        let (r, p, stop) =
+                            (Arc::clone(&reference), Arc::clone(&pools), Arc::clone(stop));
+                        async move {
+                            let mut n = 0u64;
+                            while !stop.load(Ordering::Relaxed) {
+                                for _ in 0..writes_per_yield {
+                                    r.append(s, &p[s][n as usize % POOL]).await;
+                                    n += 1;
+                                }
+                                tokio::task::yield_now().await;
+                            }
+                            n
+                        }
+                    })
+                    .collect()
             },
             |stop| {
-                let r = Arc::clone(&reference);
-                async move {
-                    let mut n = 0u64;
-                    while !stop.load(Ordering::Relaxed) {
-                        for _ in 0..yield_every {
-                            n += u64::from(r.get_last(0).await.is_some());
+                reader_streams()
+                    .map(|s| {
+                        let (r, stop) = (Arc::clone(&reference), Arc::clone(stop));
+                        async move {
+                            let mut n = 0u64;
+                            while !stop.load(Ordering::Relaxed) {
+                                for _ in 0..reads_per_yield {
+                                    n += u64::from(r.get_last(s).await.is_some());
+                                }
+                                tokio::task::yield_now().await;
+                            }
+                            n
                         }
-                        tokio::task::yield_now().await;
-                    }
-                    n
-                }
+                    })
+                    .collect()
             },
         )?;
-        Ok(w3_figures(writes, reads, t))
+        Ok(task_figures(writes, reads, t))
     };
-    compare(
-        bench,
-        vec![
-            Contender::new("playlists", playlists)
-                .with("tasks", W3_READERS + 1)
-                .with("workers", 2usize)
-                .with("reads_per_yield", yield_every),
-            Contender::new("reference", reference)
-                .with("tasks", W3_READERS + 1)
-                .with("workers", 2usize)
-                .with("reads_per_yield", yield_every),
-        ],
-        targets,
-    )
+    let fields = [
+        ("tasks", streams * (1 + readers)),
+        ("workers", 2),
+        ("writes_per_yield", writes_per_yield as usize),
+        ("reads_per_yield", reads_per_yield as usize),
+    ];
+    let mut contenders = vec![
+        Contender::new("playlists", playlists),
+        Contender::new("reference", reference),
+    ];
+    for c in &mut contenders {
+        for (k, v) in fields {
+            c.fields.push((k, v.into()));
+        }
+    }
+    compare(bench, contenders, targets)
 }
 
 /// Runs the memory probe `probe` for both implementations, each in a fresh child process.
