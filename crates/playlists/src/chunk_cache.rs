@@ -581,7 +581,8 @@ impl ChunkCache {
     ///
     /// # Errors
     /// [`Error::WaitTimeout`] at `deadline`; [`Error::StaleStream`] if the stream is finished
-    /// meanwhile; [`Error::IdTooOld`] if the ring has moved past `id` without holding it.
+    /// meanwhile; [`Error::IdTooOld`] if a newer id has been published and `id` is not held
+    /// (overwritten by wrap-around, or skipped).
     pub async fn wait_for(&self, stream: StreamIdx, id: u64, deadline: Instant) -> Result<Chunk> {
         let started = Instant::now();
         let event = self.event(stream).ok_or_else(|| stream.stale())?;
@@ -595,6 +596,12 @@ impl ChunkCache {
             }
             if let Some(last) = self.last(stream) {
                 if last >= id {
+                    // `id` may have been stored between the `get` above and this load of
+                    // `last`: look once more before calling it gone. `last` only grows and is
+                    // raised after the entry is in place, so a miss now is a real one.
+                    if let Some(chunk) = self.get(stream, id) {
+                        return Ok(chunk);
+                    }
                     return Err(Error::IdTooOld {
                         id,
                         last,

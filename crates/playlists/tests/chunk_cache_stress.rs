@@ -324,3 +324,47 @@ fn fin_and_reregister_race_readers_holding_stale_handles() {
         "hits {hits}, stale reads {stale_reads}"
     );
 }
+
+/// Waiters follow a fast appender id by id with `wait_for`. The ring holds every id, so each
+/// wait must end with exactly that id's bytes: never `IdTooOld` because the id was written
+/// between the waiter's look at the slot and its look at `last`.
+#[test]
+fn waiters_following_an_appender_get_every_id() {
+    // Several rounds: the window this guards is a few instructions wide.
+    for _round in 0..10 {
+        const IDS: u64 = 4000;
+        let cache = Arc::new(ChunkCache::with_capacity(1, 4096).unwrap());
+        let s = cache.register("follow").unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_time()
+            .build()
+            .unwrap();
+        let waiters: Vec<_> = (0..3)
+            .map(|_| {
+                let cache = Arc::clone(&cache);
+                rt.spawn(async move {
+                    for id in 0..IDS {
+                        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+                        let chunk = cache.wait_for(s, id, deadline).await.unwrap();
+                        check(&chunk, 7, Some(id));
+                    }
+                })
+            })
+            .collect();
+        let writer = {
+            let cache = Arc::clone(&cache);
+            thread::spawn(move || {
+                for id in 0..IDS {
+                    cache.append(s, payload(7, id)).unwrap();
+                }
+            })
+        };
+        writer.join().unwrap();
+        rt.block_on(async {
+            for w in waiters {
+                w.await.unwrap();
+            }
+        });
+    }
+}
