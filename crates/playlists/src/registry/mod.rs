@@ -30,7 +30,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::chunk_cache::{ChunkCache, StreamIdx};
 use crate::error::{Error, Result};
 use crate::m3u8_cache::{M3u8Cache, PlaylistVersion, Rendered};
-use crate::manifest::{M3u8Manifest, PartMeta, PartPosition, RenditionReport, Skip};
+use crate::manifest::{
+    render_multivariant, valid_codecs, M3u8Manifest, PartMeta, PartPosition, RenditionReport, Skip,
+    Variant,
+};
 use crate::options::Options;
 use crate::sync::{AtomicU64, Mutex, Ordering, RwLock};
 use crate::wait::Event;
@@ -69,8 +72,10 @@ pub(crate) struct StreamSlot {
 /// What only the publisher of a slot touches.
 #[derive(Debug, Default)]
 struct Writer {
-    /// Size of the last rendered playlist, so the next render allocates once.
+    /// Size of the last rendered full playlist, so the next render allocates once.
     last_len: usize,
+    /// The same for the delta update.
+    last_delta_len: usize,
     /// xxh3 of the current init section's bytes, to tell a changed init from a repeated one.
     init_hash: Option<u64>,
 }
@@ -177,6 +182,7 @@ impl Playlists {
             independent: part.independent,
             len,
             init_id,
+            wallclock_ms: part.wallclock_ms,
         };
         let position = {
             let mut state = slot.state.write();
@@ -312,6 +318,13 @@ impl Playlists {
                 .map(|st| st.init_id)
                 .ok_or_else(|| Error::MissingInit(name.to_owned()));
         };
+        if !init.codecs.is_empty() && !valid_codecs(&init.codecs) {
+            return Err(Error::InvalidPart(format!(
+                "init section of `{name}` has codecs {:?}; expected comma-separated RFC 6381 \
+                 identifiers",
+                init.codecs.chars().take(64).collect::<String>()
+            )));
+        }
         let hash = xxhash_rust::xxh3::xxh3_64(&init.bytes);
         if let Some(st) = current {
             if writer.init_hash == Some(hash) {
@@ -362,8 +375,17 @@ impl Playlists {
                 }
             };
             let full = render(&st.manifest, Skip::No, &reports, &mut writer.last_len);
-            let delta = (st.manifest.can_skip() && !finished)
-                .then(|| render(&st.manifest, Skip::Yes, &reports, &mut 0));
+            // `_HLS_skip=YES` and `v2` are answered with this one delta: with no date ranges
+            // the two differ only by an empty RECENTLY-REMOVED-DATERANGES, and
+            // CAN-SKIP-DATERANGES is not advertised, so clients ask for YES (§6.3.7).
+            let delta = (st.manifest.can_skip() && !finished).then(|| {
+                render(
+                    &st.manifest,
+                    Skip::Yes,
+                    &reports,
+                    &mut writer.last_delta_len,
+                )
+            });
             PlaylistVersion {
                 position,
                 full,
@@ -443,7 +465,7 @@ impl Playlists {
     /// The multivariant playlist (§4.4.6) of `group`: one EXT-X-STREAM-INF per live stream
     /// of the group, ordered by bandwidth. `None` when the group has no live stream.
     pub fn multivariant(&self, group: &str) -> Option<Rendered> {
-        let mut variants: Vec<crate::manifest::Variant> = self
+        let mut variants: Vec<Variant> = self
             .active()
             .into_iter()
             .filter(|s| s.group == group)
@@ -457,13 +479,14 @@ impl Playlists {
                 } else {
                     estimate_bps(&s)
                 };
-                crate::manifest::Variant {
+                Variant {
                     uri,
                     bandwidth: s.peak_bps.max(average),
                     average_bandwidth: average,
                     codecs: s.codecs,
                     resolution: s.resolution,
                     frame_rate: s.frame_rate,
+                    independent_segments: s.independent_segments,
                 }
             })
             .collect();
@@ -472,7 +495,7 @@ impl Playlists {
         }
         variants.sort_by(|a, b| a.bandwidth.cmp(&b.bandwidth).then(a.uri.cmp(&b.uri)));
         let mut out = Vec::new();
-        crate::manifest::render_multivariant(&variants, &mut out);
+        render_multivariant(&variants, &mut out);
         Some(Rendered::new(out))
     }
 }
@@ -493,6 +516,8 @@ fn status_of(st: &StreamState) -> StreamStatus {
         frame_rate: st.init.frame_rate,
         peak_bps: bandwidth.peak_bps,
         average_bps: bandwidth.average_bps,
+        independent_segments: st.manifest.independent_segments(),
+        anomalies: st.manifest.anomalies(),
     }
 }
 
