@@ -198,6 +198,8 @@ struct Segment {
     /// Closed: listed with EXTINF and a URI. Only the last segment can be open.
     complete: bool,
     parts: Vec<PartEntry>,
+    /// The segment's own lines, each written once (see [`render`]'s module docs).
+    text: render::SegmentText,
 }
 
 impl Segment {

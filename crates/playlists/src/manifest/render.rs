@@ -3,13 +3,20 @@
 //! Durations are printed from integer ticks with five decimals ([`numbers`](super::numbers)),
 //! the configured targets (PART-TARGET, hold-backs, CAN-SKIP-UNTIL), whole milliseconds, with
 //! three, dates with millisecond precision: the text is a pure function of the builder's
-//! state. Rendering appends to the caller's buffer and allocates nothing else.
+//! state.
+//!
+//! A playlist is rendered once per published part (twice, with the delta update), and all but
+//! a few of its lines belong to segments that no longer change. So each segment keeps its own
+//! lines ([`SegmentText`]), formatted once: the date when it opens, a line per part as it is
+//! pushed, EXTINF and URI when it closes. Rendering writes the header, decides per segment
+//! whether DISCONTINUITY, MAP and the part lines go in, and copies the rest; it appends to the
+//! caller's buffer and allocates nothing else.
 
 use std::io::{self, Write};
 use std::time::{Duration, UNIX_EPOCH};
 
 use super::numbers::{write_duration, write_millis};
-use super::{M3u8Manifest, RenditionReport, Segment, Skip};
+use super::{M3u8Manifest, PartEntry, RenditionReport, Segment, Skip};
 
 /// 9999-12-31T23:59:59.999Z, the last date RFC 3339's four-digit year can print.
 const LAST_PRINTABLE_US: u64 = 253_402_300_799_999_000;
@@ -98,15 +105,12 @@ impl M3u8Manifest {
                 writeln!(out, "#EXT-X-MAP:URI=\"{}\"", InitUri(seg.init_id))?;
                 map = Some(seg.init_id);
             }
-            write_pdt(out, seg.pdt_us)?;
+            out.extend_from_slice(&seg.text.date);
             if !seg.complete || seg.start_us >= parts_from_us {
-                write_parts(out, seg)?;
+                out.extend_from_slice(&seg.text.parts);
             }
-            if seg.complete {
-                out.extend_from_slice(b"#EXTINF:");
-                write_duration(out, seg.duration, seg.timescale)?;
-                writeln!(out, ",\ns{}.mp4", seg.msn)?;
-            }
+            // Empty until the segment is complete.
+            out.extend_from_slice(&seg.text.extinf);
         }
         if let Some(hint) = self.preload_hint() {
             // Rule 23: one hint, for the next part. A whole resource, so no BYTERANGE-START or
@@ -162,17 +166,52 @@ impl M3u8Manifest {
     }
 }
 
-fn write_parts(out: &mut Vec<u8>, seg: &Segment) -> io::Result<()> {
-    for (i, part) in seg.parts.iter().enumerate() {
+/// The lines a segment contributes to every playlist that lists it, formatted once.
+#[derive(Debug, Clone, Default)]
+pub(super) struct SegmentText {
+    /// `#EXT-X-PROGRAM-DATE-TIME:…` (§4.4.4.6).
+    date: Vec<u8>,
+    /// One `#EXT-X-PART:…` per part (§4.4.4.9), listed near the live edge only (rule 18).
+    parts: Vec<u8>,
+    /// `#EXTINF:…,` and the URI line, once the segment is complete (§4.4.4.1).
+    extinf: Vec<u8>,
+}
+
+impl SegmentText {
+    pub(super) fn new(pdt_us: u64) -> Self {
+        let mut date = Vec::with_capacity(56);
+        // io::Write into a Vec never fails.
+        let _ = write_pdt(&mut date, pdt_us);
+        Self {
+            date,
+            parts: Vec::new(),
+            extinf: Vec::new(),
+        }
+    }
+
+    /// Appends the line of part `index` of segment `msn`.
+    pub(super) fn add_part(&mut self, msn: u64, index: u32, part: PartEntry, timescale: u32) {
+        let out = &mut self.parts;
         out.extend_from_slice(b"#EXT-X-PART:DURATION=");
-        write_duration(out, part.duration, seg.timescale)?;
-        write!(out, ",URI=\"p{}.{i}.mp4\"", seg.msn)?;
+        let _ = write_duration(out, part.duration, timescale);
+        let _ = write!(out, ",URI=\"p{msn}.{index}.mp4\"");
         if part.independent {
             out.extend_from_slice(b",INDEPENDENT=YES");
         }
         out.push(b'\n');
     }
-    Ok(())
+}
+
+impl Segment {
+    /// Marks the segment complete and writes its EXTINF and URI.
+    pub(super) fn close(&mut self) {
+        self.complete = true;
+        let out = &mut self.text.extinf;
+        out.clear();
+        out.extend_from_slice(b"#EXTINF:");
+        let _ = write_duration(out, self.duration, self.timescale);
+        let _ = write!(out, ",\ns{}.mp4\n", self.msn);
+    }
 }
 
 /// EXT-X-PROGRAM-DATE-TIME in UTC with milliseconds (§4.4.4.6: `YYYY-MM-DDThh:mm:ss.SSSZ`).

@@ -3,6 +3,7 @@
 //! of [`manifest`](super) for the policy).
 
 use super::numbers::{rounds_above, ticks_to_us};
+use super::render::SegmentText;
 use super::{check_date, M3u8Manifest, PartEntry, PartMeta, PartPosition, Run, Segment};
 use crate::error::{Error, Result};
 
@@ -76,11 +77,14 @@ impl M3u8Manifest {
             .segments
             .back_mut()
             .ok_or_else(|| Error::InvalidPart("no open segment".to_owned()))?;
-        open.parts.push(PartEntry {
+        let entry = PartEntry {
             id: part.id,
             duration: part.duration,
             independent: part.independent,
-        });
+        };
+        open.text
+            .add_part(open.msn, open.part_count(), entry, open.timescale);
+        open.parts.push(entry);
         open.duration += part.duration;
         open.bytes += part.len;
         let position = PartPosition {
@@ -105,7 +109,7 @@ impl M3u8Manifest {
         }
         if let Some(open) = self.segments.back_mut() {
             if !open.complete {
-                open.complete = true;
+                open.close();
                 self.window_us += open.duration_us();
             }
         }
@@ -169,7 +173,7 @@ impl M3u8Manifest {
         let prev = match self.segments.back_mut() {
             Some(prev) => {
                 if !prev.complete {
-                    prev.complete = true;
+                    prev.close();
                     self.window_us += prev.duration_us();
                 }
                 Some((prev.msn, prev.end_us(), prev.pdt_us, prev.duration_us()))
@@ -189,6 +193,7 @@ impl M3u8Manifest {
             bytes: 0,
             complete: false,
             parts: Vec::new(),
+            text: SegmentText::new(pdt_us),
         });
         self.slide_window();
         self.retire();

@@ -3,7 +3,7 @@
 //! ```text
 //!  add(stream, part) ──▶ ChunkCache::append        (the part's bytes, id = part sequence)
 //!                   ├──▶ M3u8Manifest::push        (roll into segments)
-//!                   ├──▶ render full (+ delta) ──▶ M3u8Cache::publish (gzip once)
+//!                   ├──▶ render full (+ delta), gzip once ──▶ M3u8Cache::publish
 //!                   └──▶ Event::notify_all         (wake blocking requests)
 //! ```
 //!
@@ -19,6 +19,7 @@
 //!
 //! Streams never share any of these, so publishing on one never delays another.
 
+mod compress;
 mod input;
 mod stream;
 
@@ -496,7 +497,7 @@ impl Playlists {
         variants.sort_by(|a, b| a.bandwidth.cmp(&b.bandwidth).then(a.uri.cmp(&b.uri)));
         let mut out = Vec::new();
         render_multivariant(&variants, &mut out);
-        Some(Rendered::new(out))
+        Some(compress::rendered(out))
     }
 }
 
@@ -549,7 +550,7 @@ fn live_state<'a>(
 }
 
 /// Renders into a buffer sized from the previous render (`last_len`), which becomes the
-/// published bytes: one allocation per version, no copy.
+/// published bytes (one allocation per version, no copy), and compresses it once.
 fn render(
     manifest: &M3u8Manifest,
     skip: Skip,
@@ -559,7 +560,7 @@ fn render(
     let mut buf = Vec::with_capacity(*last_len + 512);
     manifest.render(skip, reports, &mut buf);
     *last_len = buf.len();
-    Rendered::new(buf)
+    compress::rendered(buf)
 }
 
 fn now_ms() -> u64 {
