@@ -6,6 +6,7 @@ use super::numbers::{rounds_above, ticks_to_us};
 use super::render::SegmentText;
 use super::{check_date, M3u8Manifest, PartEntry, PartMeta, PartPosition, Run, Segment};
 use crate::error::{Error, Result};
+use crate::options::Options;
 
 /// Whether a part starts a new segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,7 +20,38 @@ enum Cut {
     Forced,
 }
 
+/// The refusals of [`M3u8Manifest::push`] that do not depend on what the builder was fed.
+fn check_part(target_duration_s: u32, part: &PartMeta) -> Result<()> {
+    if part.duration == 0 || part.timescale == 0 {
+        return Err(Error::InvalidPart(format!(
+            "duration {} / timescale {}: both must be > 0",
+            part.duration, part.timescale
+        )));
+    }
+    if let Some(ms) = part.wallclock_ms {
+        check_date(ms)?;
+    }
+    if rounds_above(part.duration, part.timescale, target_duration_s) {
+        return Err(Error::InvalidPart(format!(
+            "a part of {} ticks at {} Hz is longer than TARGETDURATION {} s allows (rule 1); \
+             the encoder's fragments must be shorter",
+            part.duration, part.timescale, target_duration_s
+        )));
+    }
+    Ok(())
+}
+
 impl M3u8Manifest {
+    /// Whether a builder made from `opts` would refuse `part` whatever it was fed before
+    /// (everything [`push`](Self::push) checks but the id and the end of the stream). Call it
+    /// before storing the part's bytes, so that a refused part leaves nothing behind.
+    ///
+    /// # Errors
+    /// [`Error::InvalidPart`], as [`push`](Self::push).
+    pub fn check_part(opts: &Options, part: &PartMeta) -> Result<()> {
+        check_part(opts.target_duration_s, part)
+    }
+
     /// Adds a part and returns its position.
     ///
     /// # Errors
@@ -32,12 +64,7 @@ impl M3u8Manifest {
         if self.finished {
             return Err(Error::StreamFinished(String::from("(manifest)")));
         }
-        if part.duration == 0 || part.timescale == 0 {
-            return Err(Error::InvalidPart(format!(
-                "duration {} / timescale {}: both must be > 0",
-                part.duration, part.timescale
-            )));
-        }
+        check_part(self.target_duration_s, &part)?;
         if let Some(last) = self.last_id {
             if part.id != last.wrapping_add(1) {
                 return Err(Error::InvalidPart(format!(
@@ -45,16 +72,6 @@ impl M3u8Manifest {
                     part.id
                 )));
             }
-        }
-        if let Some(ms) = part.wallclock_ms {
-            check_date(ms)?;
-        }
-        if rounds_above(part.duration, part.timescale, self.target_duration_s) {
-            return Err(Error::InvalidPart(format!(
-                "a part of {} ticks at {} Hz is longer than TARGETDURATION {} s allows (rule 1); \
-                 the encoder's fragments must be shorter",
-                part.duration, part.timescale, self.target_duration_s
-            )));
         }
         let discontinuity = self.is_discontinuity(&part);
         let cut = match self.segments.back() {
