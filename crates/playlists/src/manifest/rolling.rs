@@ -279,18 +279,22 @@ impl M3u8Manifest {
     /// Forgets retired segments once no client may still ask for them: a segment's URI stays
     /// valid until its first appearance plus its Availability Duration (its duration plus the
     /// longest playlist, rule 20), its parts 3 × TD past their removal from the playlist
-    /// (rule 18), both measured on the media clock. At most `max_segments` are retired at
-    /// once: the chunk ring holds no more parts than that anyway.
+    /// (rule 18), both measured on the media clock. Memory stays bounded: no more segments are
+    /// retired than `max_segments` or the listed ones, whichever is more (the window's length
+    /// is what the availability duration is made of).
     fn retire(&mut self) {
         let now = self.end_us();
         let td_us = u64::from(self.target_duration_s) * 1_000_000;
+        let cap = self
+            .max_segments
+            .max(self.segments.len() - self.first_listed);
         while self.first_listed > 0 {
             let oldest = &self.segments[0];
             // It appeared (with a URI) when it was completed, at its end.
             let uri_until = oldest.end_us() + oldest.duration_us() + self.longest_window_us;
             // Its parts left the playlist once its start was 3 × TD from the end.
             let parts_until = oldest.start_us + 6 * td_us;
-            if now < uri_until.max(parts_until) && self.first_listed <= self.max_segments {
+            if now < uri_until.max(parts_until) && self.first_listed <= cap {
                 break;
             }
             self.segments.pop_front();
