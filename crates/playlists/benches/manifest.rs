@@ -15,6 +15,9 @@
 //! * `impl: "render only"` — push and renders without compression, to split the cost.
 //!
 //! The target is under 50 µs per part: 100 live streams × 5 parts/s then cost < 3 % of a core.
+//!
+//! `cargo test --all-targets` runs this binary too (without `--bench`, unoptimised): it then
+//! only checks that every variant runs, with a few parts and one round.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -28,7 +31,10 @@ const PART_TICKS: u64 = 18_000; // 200 ms
 const GOP: u64 = 10; // 2 s
 /// Parts pushed before measuring: the 32-segment window is full and sliding.
 const WARMUP: u64 = 32 * GOP + 50;
+/// Parts measured per run under `cargo bench`.
 const MEASURED: u64 = 20_000;
+/// Parts per run when `cargo test` runs the binary as a smoke test.
+const SMOKE: u64 = 20;
 const START_MS: u64 = 1_700_000_000_000;
 
 fn meta(n: u64) -> PartMeta {
@@ -86,7 +92,7 @@ struct Sizes {
 }
 
 /// Pushes and publishes `MEASURED` parts after a warm-up; returns µs per part.
-fn run(zip: Zip) -> (f64, Sizes) {
+fn run(zip: Zip, measured: u64) -> (f64, Sizes) {
     let opts = Options::default();
     let mut m = M3u8Manifest::new(&opts, START_MS).expect("default options are valid");
     for n in 0..WARMUP {
@@ -100,7 +106,7 @@ fn run(zip: Zip) -> (f64, Sizes) {
     let (mut full_len, mut delta_len) = (8192, 8192);
     let mut sizes = Sizes::default();
     let started = Instant::now();
-    for n in WARMUP..WARMUP + MEASURED {
+    for n in WARMUP..WARMUP + measured {
         m.push(meta(n)).expect("valid part");
         // As the registry does: buffers sized from the previous render, one allocation each.
         let mut full = Vec::with_capacity(full_len + 512);
@@ -126,12 +132,12 @@ fn run(zip: Zip) -> (f64, Sizes) {
             }
         }
     }
-    let us = started.elapsed().as_secs_f64() * 1e6 / MEASURED as f64;
+    let us = started.elapsed().as_secs_f64() * 1e6 / measured as f64;
     (us, sizes)
 }
 
 /// The whole publish path: `Playlists::add` on `live/720p` while `live/360p` publishes too.
-fn run_registry() -> f64 {
+fn run_registry(measured: u64) -> f64 {
     let playlists = Playlists::new(Options::default()).expect("default options are valid");
     let init = Init {
         bytes: Bytes::from_static(b"ftyp+moov"),
@@ -154,16 +160,22 @@ fn run_registry() -> f64 {
         playlists.add("live/720p", part(n)).expect("valid part");
     }
     let mut spent = 0.0;
-    for n in WARMUP..WARMUP + MEASURED {
+    for n in WARMUP..WARMUP + measured {
         playlists.add("live/360p", part(n)).expect("valid part");
         let started = Instant::now();
         black_box(playlists.add("live/720p", part(n)).expect("valid part"));
         spent += started.elapsed().as_secs_f64();
     }
-    spent * 1e6 / MEASURED as f64
+    spent * 1e6 / measured as f64
 }
 
 fn main() {
+    // `cargo bench` passes `--bench`; `cargo test` does not.
+    let (measured, rounds) = if std::env::args().any(|a| a == "--bench") {
+        (MEASURED, 3)
+    } else {
+        (SMOKE, 1)
+    };
     const REFERENCE: usize = 2;
     let variants: [(&str, Option<Zip>); 5] = [
         ("Playlists::add", None),
@@ -172,15 +184,15 @@ fn main() {
         ("render+gzip6 reused", Some(Zip::Reused(6))),
         ("render only", Some(Zip::None)),
     ];
-    // Three runs of each, interleaved so that a noisy moment does not hit one variant only.
+    // Runs of each, interleaved so that a noisy moment does not hit one variant only.
     let mut times = vec![Vec::new(); variants.len()];
     let mut sizes: Vec<Option<Sizes>> = variants.iter().map(|_| None).collect();
-    for _ in 0..3 {
+    for _ in 0..rounds {
         for (i, (_, zip)) in variants.iter().enumerate() {
             match zip {
-                None => times[i].push(run_registry()),
+                None => times[i].push(run_registry(measured)),
                 Some(zip) => {
-                    let (us, s) = run(*zip);
+                    let (us, s) = run(*zip, measured);
                     times[i].push(us);
                     sizes[i] = Some(s);
                 }
@@ -198,7 +210,7 @@ fn main() {
         let runs: Vec<String> = times[i].iter().map(|t| format!("{t:.2}")).collect();
         let mut line = format!(
             "{{\"bench\":\"manifest/publish_part_32_segments\",\"impl\":\"{name}\",\
-             \"us_per_part\":{us:.2},\"runs_us\":[{}],\"parts\":{MEASURED},\
+             \"us_per_part\":{us:.2},\"runs_us\":[{}],\"parts\":{measured},\
              \"reference\":\"{}\",\"vs_reference\":{:.3}",
             runs.join(","),
             variants[REFERENCE].0,
