@@ -466,3 +466,28 @@ fn two_registries_fed_the_same_parts_render_the_same_bytes() {
         assert_eq!(va.delta, vb.delta);
     }
 }
+
+#[test]
+fn a_wall_clock_past_the_year_9998_is_refused() {
+    let p = Playlists::new(options()).unwrap();
+    let mut first = part("cam1", 0);
+    first.wallclock_ms = Some(u64::MAX / 2);
+    assert!(matches!(p.add("cam1", first), Err(Error::InvalidPart(_))));
+}
+
+#[test]
+fn a_part_the_builder_refuses_leaves_nothing_behind() {
+    let p = Playlists::new(options()).unwrap();
+    publish(&p, "cam1", 0..3);
+    let before = p.stream("cam1").unwrap().playlist().unwrap();
+    // 3 s: longer than TARGETDURATION 2 allows for any segment (rule 1).
+    let long = Part {
+        duration: 3000,
+        ..part("cam1", 3)
+    };
+    assert!(matches!(p.add("cam1", long), Err(Error::InvalidPart(_))));
+    assert_eq!(p.stream("cam1").unwrap().playlist().unwrap(), before);
+    // The next parts still publish: no chunk id was used up by the refused part.
+    let positions = publish(&p, "cam1", 3..8);
+    assert_eq!(positions[2], PartPosition { msn: 1, part: 0 });
+}

@@ -4,7 +4,8 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Bandwidth {
     /// The peak segment bit rate: the largest bit rate of any contiguous set of segments
-    /// whose total duration is between 0.5 and 1.5 times the target duration (§4.1).
+    /// whose total duration is between 0.5 times the target duration and 1.5 times it plus
+    /// 0.5 s (§4.1: segments may round up to half a second past the target).
     pub peak_bps: u64,
     /// Total bits over total duration of the listed segments.
     pub average_bps: u64,
@@ -30,7 +31,7 @@ impl Bandwidth {
             for &(s, b) in &segments[start..] {
                 secs += s;
                 bytes += b;
-                if secs > 1.5 * td {
+                if secs > 1.5 * td + 0.5 {
                     break;
                 }
                 if secs >= 0.5 * td {
@@ -61,6 +62,16 @@ mod tests {
         let bw = Bandwidth::measure(&segs, 4);
         assert_eq!(bw.peak_bps, 4_000_000);
         assert_eq!(bw.average_bps, 2_000_000);
+    }
+
+    #[test]
+    fn rule_33_sets_reach_half_a_second_past_one_and_a_half_td() {
+        // TD 2: sets from 1 s to 3.5 s. A lone 3.4 s segment is a set of its own (the
+        // bound without the extra 0.5 s would drop it and report only the average).
+        let segs = [(3.4, 425_000), (0.6, 15_000)];
+        let bw = Bandwidth::measure(&segs, 2);
+        assert_eq!(bw.peak_bps, 1_000_000);
+        assert_eq!(bw.average_bps, 880_000);
     }
 
     #[test]

@@ -6,31 +6,78 @@
 //! parts produce byte-identical playlists (two origins can stand behind one CDN).
 //!
 //! ```text
-//!   retired (kept for lookups, rule 18/20) │ listed window (≥ 3 × TD, rule 19)   │ open
-//!   ┌──────┬──────┐                        │ ┌──────┬──────┬ ─ ─ ┬──────┬──────┐ │ ┌────┐
-//!   │ s3   │ s4   │                        │ │ s5   │ s6   │     │ s35  │ s36  │ │ │s37 │ ◀ push
-//!   └──────┴──────┘                        │ └──────┴──────┴ ─ ─ ┴──────┴──────┘ │ └────┘
-//!                                          MEDIA-SEQUENCE = 5     parts listed for the
-//!                                                                 last 3 × TD (rule 18)
+//!   retired (still served, rule 18/20) │ listed window (≥ 3 × TD, rule 19)   │ open segment
+//!   ┌──────┬──────┐                    │ ┌──────┬──────┬ ─ ─ ┬──────┬──────┐ │ ┌────┐
+//!   │ s3   │ s4   │                    │ │ s5   │ s6   │     │ s35  │ s36  │ │ │s37 │ ◀ push
+//!   └──────┴──────┘                    │ └──────┴──────┴ ─ ─ ┴──────┴──────┘ │ └────┘
+//!                                      MEDIA-SEQUENCE = 5     EXT-X-PART listed for the
+//!                                                             segments within 3 × TD of
+//!                                                             the end (rule 18)
 //! ```
 //!
-//! Rolling (`push`): a part starts a new segment when it is independent and the open segment
-//! has reached `segment_min_ms`; when its timestamps do not continue the previous part or its
-//! init section changed (then with EXT-X-DISCONTINUITY); or, as a last resort, when the open
-//! segment would otherwise round above TARGETDURATION (rule 1) or exceed
-//! `max_parts_per_segment` — such forced cuts are counted ([`M3u8Manifest::forced_cuts`]).
+//! # Rolling ([`M3u8Manifest::push`])
+//!
+//! A part starts a new segment when
+//! * it is independent and the open segment has lasted `segment_min_ms`;
+//! * its timestamps do not continue the previous part, its timescale changed or its init
+//!   section changed: an encoder restart, marked with EXT-X-DISCONTINUITY (§4.4.4.3);
+//! * the open segment would otherwise render an EXTINF that rounds above TARGETDURATION
+//!   (rule 1), or hold more than `max_parts_per_segment` parts. If the part is independent
+//!   this is an ordinary cut; if not (the encoder's GOP is longer than the target duration) the
+//!   segment is cut anyway, because TARGETDURATION is fixed and must never be exceeded, and the
+//!   cut is counted in [`Anomalies::forced_cuts`] for the server to log. Such a segment does
+//!   not start with an independent frame, so the stream stops claiming
+//!   EXT-X-INDEPENDENT-SEGMENTS ([`M3u8Manifest::independent_segments`]).
+//!
+//! # Parts that break rule 2
+//!
+//! PART-TARGET is configured and fixed (§4.4.3.7), and the library never splits media, so a
+//! part it is given is either listed as it is or lost. Losing media is worse than a part off
+//! its target, so a part longer than PART-TARGET is accepted and counted
+//! ([`Anomalies::long_parts`]), and so is a part shorter than 85 % of PART-TARGET that is
+//! neither independent nor the last of its segment ([`Anomalies::short_parts`]); the fix is
+//! the encoder's fragment duration or `part_target_ms`, which the server's log should name.
+//! Only a part whose duration alone renders above TARGETDURATION is refused
+//! ([`Error::InvalidPart`]): no segment could hold it without breaking rule 1.
+//!
+//! # Dates (EXT-X-PROGRAM-DATE-TIME)
+//!
+//! Every segment carries one (§6.2.1 SHOULD for discontinuities; we do it for all). Within a
+//! run of continuous timestamps a segment's date is the run's anchor plus its first part's
+//! decode time minus the run's first decode time. The first run is anchored at the
+//! `start_unix_ms` given to [`M3u8Manifest::new`]; a run after a discontinuity at the part's
+//! [`PartMeta::wallclock_ms`], or at the end of the previous segment when that is absent or
+//! later (dates never go backwards, so the mapping never becomes ambiguous).
 
 mod bandwidth;
 mod multivariant;
+mod numbers;
 mod render;
+mod rolling;
 
 pub use bandwidth::Bandwidth;
-pub use multivariant::{render_multivariant, Variant};
+pub use multivariant::{render_multivariant, valid_codecs, Variant};
 
 use std::collections::VecDeque;
 
-use crate::error::{Error, Result};
+#[cfg(doc)]
+use crate::error::Error;
+use crate::error::Result;
 use crate::options::Options;
+
+/// The latest wall-clock time (ms since the Unix epoch) the builder accepts as a start time or
+/// [`PartMeta::wallclock_ms`]: 9999-01-01T00:00:00Z, a year before EXT-X-PROGRAM-DATE-TIME's
+/// four-digit years run out.
+pub const LATEST_DATE_MS: u64 = 253_370_764_800_000;
+
+fn check_date(ms: u64) -> Result<()> {
+    if ms > LATEST_DATE_MS {
+        return Err(crate::error::Error::InvalidPart(format!(
+            "wall-clock time {ms} ms since the Unix epoch is past the year 9998"
+        )));
+    }
+    Ok(())
+}
 
 /// One part as the builder needs it. Times are in the media timescale.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +95,12 @@ pub struct PartMeta {
     /// Size in bytes, for the bandwidth figures.
     pub len: u64,
     /// The init section (EXT-X-MAP) the part needs: `init.mp4` for 0, `init-{n}.mp4` otherwise.
+    /// A change starts a new segment with EXT-X-DISCONTINUITY.
     pub init_id: u32,
+    /// Wall-clock time of `decode_time` (ms since the Unix epoch), if the source knows it.
+    /// Read only on a part that starts a run after a discontinuity, to date it (see the
+    /// module docs); `None` continues the dates from the previous segment.
+    pub wallclock_ms: Option<u64>,
 }
 
 /// Where a part is: the Media Sequence Number of its segment and its index in that segment.
@@ -66,19 +118,21 @@ pub enum Skip {
     /// The full playlist.
     #[default]
     No,
-    /// A Playlist Delta Update skipping old segments.
+    /// `_HLS_skip=YES`: a Playlist Delta Update skipping old segments.
     Yes,
-    /// As `Yes`, and old date ranges too (this builder emits no EXT-X-DATERANGE, so the
-    /// update is the same as `Yes` plus an empty RECENTLY-REMOVED-DATERANGES).
+    /// `_HLS_skip=v2`: as `Yes`, and old date ranges too. This builder emits no
+    /// EXT-X-DATERANGE, so none is skipped or removed: the update is the `Yes` update plus the
+    /// REQUIRED, here empty, RECENTLY-REMOVED-DATERANGES (§4.4.5.2).
     V2,
 }
 
 /// An EXT-X-RENDITION-REPORT (§4.4.5.4) for another rendition of the same group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenditionReport {
-    /// The rendition's playlist URI, relative to this playlist.
+    /// The rendition's playlist URI, relative to this playlist. Written inside a
+    /// quoted-string, so it must not contain `"`, CR or LF (stream names cannot).
     pub uri: String,
-    /// Its newest Media Sequence Number.
+    /// Its newest Media Sequence Number (that of its newest part).
     pub last_msn: u64,
     /// Its newest part index in that segment.
     pub last_part: u32,
@@ -99,38 +153,53 @@ pub struct SegmentParts {
     pub duration_secs: f64,
 }
 
-/// Whether a part starts a new segment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Cut {
-    /// It continues the open segment.
-    No,
-    /// It starts one: the first part, an independent part after `segment_min_ms`, or a
-    /// discontinuity.
-    Start,
-    /// It starts one although it is not independent, to keep rule 1 or the part limit.
-    Forced,
+/// Counts of input the builder accepted although it could not list it to the letter of the
+/// rules; each names an encoder setting to fix. The server logs changes of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Anomalies {
+    /// Segments cut at a part that is not independent, because the open segment would
+    /// otherwise have exceeded TARGETDURATION (rule 1) or `max_parts_per_segment`: the GOP
+    /// is longer than the target duration allows.
+    pub forced_cuts: u64,
+    /// Parts longer than PART-TARGET (rule 2): the encoder's fragments are longer than
+    /// `part_target_ms`.
+    pub long_parts: u64,
+    /// Parts shorter than 85 % of PART-TARGET that are neither independent nor the last of
+    /// their segment (rule 2).
+    pub short_parts: u64,
 }
 
+/// One part as the builder keeps it.
 #[derive(Debug, Clone, Copy)]
 struct PartEntry {
     id: u64,
+    /// Ticks, in the segment's timescale.
     duration: u64,
     independent: bool,
 }
 
+/// One segment: the open one, a listed one or a retired one.
 #[derive(Debug, Clone)]
 struct Segment {
     msn: u64,
     timescale: u32,
     /// Sum of the parts' durations, in ticks.
     duration: u64,
-    /// Wall-clock time of the first sample, µs since the Unix epoch (PROGRAM-DATE-TIME).
+    /// Where the segment starts on the stream's media clock: the sum of the durations of every
+    /// earlier segment, µs. Distances from the end of the playlist (rules 18, 19, the skip
+    /// boundary) are measured on this clock, not on dates, which jump at discontinuities.
+    start_us: u64,
+    /// Date of the first sample, µs since the Unix epoch (EXT-X-PROGRAM-DATE-TIME).
     pdt_us: u64,
+    /// Preceded by EXT-X-DISCONTINUITY.
     discontinuity: bool,
     init_id: u32,
     bytes: u64,
+    /// Closed: listed with EXTINF and a URI. Only the last segment can be open.
     complete: bool,
     parts: Vec<PartEntry>,
+    /// The segment's own lines, each written once (see [`render`]'s module docs).
+    text: render::SegmentText,
 }
 
 impl Segment {
@@ -139,26 +208,50 @@ impl Segment {
     }
 
     fn duration_us(&self) -> u64 {
-        (u128::from(self.duration) * 1_000_000 / u128::from(self.timescale)) as u64
+        numbers::ticks_to_us(self.duration, self.timescale)
+    }
+
+    fn end_us(&self) -> u64 {
+        self.start_us + self.duration_us()
     }
 
     fn part_count(&self) -> u32 {
         self.parts.len() as u32
     }
+
+    fn starts_independent(&self) -> bool {
+        self.parts.first().is_some_and(|p| p.independent)
+    }
 }
 
-/// How many segments stay known after leaving the listed window, so that their parts and
-/// segment URIs keep resolving while players that saw them still ask (rule 18: parts for
-/// 3 × TD after removal; rule 20).
-const RETIRED: usize = 8;
+/// The timestamps of the current run of continuous parts, to date its segments.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    /// Date of the run's first sample, µs since the Unix epoch.
+    anchor_pdt_us: u64,
+    /// Decode time of the run's first sample, ticks.
+    anchor_decode: u64,
+    timescale: u32,
+}
 
 /// The LL-HLS media playlist of one stream.
 ///
-/// Guarantees: every rendered playlist obeys the playlist rules of `llhls-rules.md`
-/// (TARGETDURATION and PART-TARGET fixed for the stream's life, MEDIA-SEQUENCE and
-/// DISCONTINUITY-SEQUENCE never decrease, the window never below 3 × TD, one PRELOAD-HINT
-/// while live, EXT-X-ENDLIST once finished); rendering is a pure function of the parts pushed
-/// and the start time.
+/// Guarantees, for every playlist [`render`](Self::render) writes (each checked by a test
+/// named after its rule in `llhls-rules.md`):
+/// * EXT-X-VERSION is the lowest §8 allows for the tags present: 6 for EXT-X-MAP, 9 with
+///   EXT-X-SKIP (rule 15);
+/// * TARGETDURATION and PART-TARGET are the configured ones for the stream's whole life, and
+///   no EXTINF rounds above TARGETDURATION (rule 1);
+/// * EXT-X-SERVER-CONTROL is a function of the [`Options`] alone, so it is byte-identical in
+///   every version and in every rendition built from the same options (§6.2.4): PART-HOLD-BACK
+///   = 3 × PART-TARGET, HOLD-BACK = 3 × TD, CAN-SKIP-UNTIL = 6 × TD when the window can ever
+///   reach past it (rules 3–5);
+/// * MEDIA-SEQUENCE and DISCONTINUITY-SEQUENCE never decrease, and the listed duration never
+///   drops below 3 × TD by a removal (rules 19, 21);
+/// * every segment has EXT-X-PROGRAM-DATE-TIME; EXT-X-PART is listed for exactly the segments
+///   that start within 3 × TD of the end (rule 18); exactly one EXT-X-PRELOAD-HINT while live,
+///   none and EXT-X-ENDLIST once finished (rule 23);
+/// * rendering is a pure function of the parts pushed and the start time.
 #[derive(Debug, Clone)]
 pub struct M3u8Manifest {
     target_duration_s: u32,
@@ -167,30 +260,39 @@ pub struct M3u8Manifest {
     max_segments: usize,
     max_parts_per_segment: u32,
     start_unix_ms: u64,
+    /// CAN-SKIP-UNTIL is advertised: `max_segments` segments of at least `segment_min_ms`
+    /// outlast the skip boundary, so delta updates can skip something. Fixed at construction
+    /// so that SERVER-CONTROL never changes (see the type's docs).
+    skip_advertised: bool,
     /// Retired segments, then the listed window, then the open segment (if any).
     segments: VecDeque<Segment>,
     /// Index in `segments` of the first listed segment.
     first_listed: usize,
-    /// Discontinuities before the first listed segment.
+    /// Total duration of the complete listed segments, µs (the playlist duration, §4.1).
+    window_us: u64,
+    /// The largest `window_us` so far: the longest playlist distributed (rule 20).
+    longest_window_us: u64,
+    /// Discontinuities before the first listed segment (EXT-X-DISCONTINUITY-SEQUENCE).
     discontinuity_sequence: u64,
-    /// CAN-SKIP-UNTIL is advertised from the first version whose window reaches past the
-    /// skip boundary, and in every version after (the attribute never disappears).
-    can_skip: bool,
+    run: Option<Run>,
     finished: bool,
     /// `(decode_time + duration, duration, timescale)` of the newest part.
     last_part: Option<(u64, u64, u32)>,
     last_id: Option<u64>,
-    forced_cuts: u64,
+    anomalies: Anomalies,
 }
 
 impl M3u8Manifest {
     /// A builder with `opts`' durations and window. `start_unix_ms` is the wall-clock time of
-    /// the first part's first sample: every PROGRAM-DATE-TIME is it plus media time.
+    /// the first part's first sample: the first run's dates are it plus media time.
     ///
     /// # Errors
-    /// [`Error::InvalidOption`] when `opts` does not validate.
+    /// [`Error::InvalidOption`] when `opts` does not validate, [`Error::InvalidPart`] when
+    /// `start_unix_ms` is past [`LATEST_DATE_MS`].
     pub fn new(opts: &Options, start_unix_ms: u64) -> Result<Self> {
         opts.validate()?;
+        check_date(start_unix_ms)?;
+        let skip_boundary_ms = 6 * u64::from(opts.target_duration_s) * 1000;
         Ok(Self {
             target_duration_s: opts.target_duration_s,
             part_target_ms: opts.part_target_ms,
@@ -198,167 +300,19 @@ impl M3u8Manifest {
             max_segments: opts.max_segments,
             max_parts_per_segment: opts.max_parts_per_segment as u32,
             start_unix_ms,
+            skip_advertised: (opts.max_segments as u64).saturating_mul(opts.segment_min_ms)
+                > skip_boundary_ms,
             segments: VecDeque::new(),
             first_listed: 0,
+            window_us: 0,
+            longest_window_us: 0,
             discontinuity_sequence: 0,
-            can_skip: false,
+            run: None,
             finished: false,
             last_part: None,
             last_id: None,
-            forced_cuts: 0,
+            anomalies: Anomalies::default(),
         })
-    }
-
-    /// Adds a part and returns its position.
-    ///
-    /// # Errors
-    /// [`Error::InvalidPart`] for a zero duration or timescale or an id that does not follow
-    /// the previous one; [`Error::StreamFinished`] after [`finish`](Self::finish). On error
-    /// nothing changes.
-    pub fn push(&mut self, part: PartMeta) -> Result<PartPosition> {
-        if self.finished {
-            return Err(Error::StreamFinished(String::from("(manifest)")));
-        }
-        if part.duration == 0 || part.timescale == 0 {
-            return Err(Error::InvalidPart(format!(
-                "duration {} / timescale {}: both must be > 0",
-                part.duration, part.timescale
-            )));
-        }
-        if let Some(last) = self.last_id {
-            if part.id != last.wrapping_add(1) {
-                return Err(Error::InvalidPart(format!(
-                    "part id {} does not follow {last}",
-                    part.id
-                )));
-            }
-        }
-        let discontinuity = self.is_discontinuity(&part);
-        let cut = match self.segments.back() {
-            None => Cut::Start,
-            Some(open) if open.complete || discontinuity => Cut::Start,
-            Some(open) => self.cut_before(open, &part),
-        };
-        if cut == Cut::Forced {
-            self.forced_cuts += 1;
-        }
-        if cut != Cut::No {
-            self.open_segment(&part, discontinuity);
-        }
-        let open = self
-            .segments
-            .back_mut()
-            .ok_or_else(|| Error::InvalidPart("no open segment".to_owned()))?;
-        open.parts.push(PartEntry {
-            id: part.id,
-            duration: part.duration,
-            independent: part.independent,
-        });
-        open.duration += part.duration;
-        open.bytes += part.len;
-        let position = PartPosition {
-            msn: open.msn,
-            part: open.part_count() - 1,
-        };
-        self.last_part = Some((
-            part.decode_time.saturating_add(part.duration),
-            part.duration,
-            part.timescale,
-        ));
-        self.last_id = Some(part.id);
-        Ok(position)
-    }
-
-    /// Whether `part` does not continue the newest part: its init section changed, its
-    /// timescale changed, or its decode time is off by more than one part duration (an
-    /// encoder restart or a gap).
-    fn is_discontinuity(&self, part: &PartMeta) -> bool {
-        let (Some(open), Some((expected, duration, timescale))) =
-            (self.segments.back(), self.last_part)
-        else {
-            return false;
-        };
-        open.init_id != part.init_id
-            || timescale != part.timescale
-            || expected.abs_diff(part.decode_time) > duration.max(part.duration)
-    }
-
-    /// Whether the open segment ends before `part` (which continues it), and why.
-    fn cut_before(&self, open: &Segment, part: &PartMeta) -> Cut {
-        let elapsed_ms = open.duration * 1000 / u64::from(open.timescale);
-        if part.independent && elapsed_ms >= self.segment_min_ms {
-            return Cut::Start;
-        }
-        // Rule 1: EXTINF rounded to the nearest integer must not exceed TARGETDURATION.
-        let after_us = (u128::from(open.duration + part.duration) * 1_000_000
-            / u128::from(open.timescale)) as u64;
-        let limit_us = u64::from(self.target_duration_s) * 1_000_000 + 500_000;
-        if after_us >= limit_us || open.part_count() >= self.max_parts_per_segment {
-            return Cut::Forced;
-        }
-        Cut::No
-    }
-
-    fn open_segment(&mut self, part: &PartMeta, discontinuity: bool) {
-        let (msn, pdt_us) = match self.segments.back_mut() {
-            Some(prev) => {
-                prev.complete = true;
-                (prev.msn + 1, prev.pdt_us + prev.duration_us())
-            }
-            None => (0, self.start_unix_ms.saturating_mul(1000)),
-        };
-        self.segments.push_back(Segment {
-            msn,
-            timescale: part.timescale,
-            duration: 0,
-            pdt_us,
-            discontinuity,
-            init_id: part.init_id,
-            bytes: 0,
-            complete: false,
-            parts: Vec::new(),
-        });
-        self.slide_window();
-    }
-
-    /// Drops listed segments beyond `max_segments`, never letting the listed duration fall
-    /// below 3 × TD (rule 19), and forgets retired segments beyond [`RETIRED`].
-    fn slide_window(&mut self) {
-        let min_us = 3 * u64::from(self.target_duration_s) * 1_000_000;
-        loop {
-            let listed: Vec<&Segment> = self.listed().filter(|s| s.complete).collect();
-            if listed.len() <= self.max_segments {
-                break;
-            }
-            let total: u64 = listed.iter().map(|s| s.duration_us()).sum();
-            if total - listed[0].duration_us() < min_us {
-                break;
-            }
-            // Rule 21: one more per removed segment; a removed discontinuity counts.
-            if self.segments[self.first_listed].discontinuity {
-                self.discontinuity_sequence += 1;
-            }
-            self.first_listed += 1;
-        }
-        while self.first_listed > RETIRED {
-            self.segments.pop_front();
-            self.first_listed -= 1;
-        }
-        // The skip boundary is 6 × TD; once the window reaches past it, deltas are possible
-        // and stay possible (the window never shrinks below its size again).
-        let skip_us = self.skip_boundary_us();
-        let listed_us: u64 = self
-            .listed()
-            .filter(|s| s.complete)
-            .map(Segment::duration_us)
-            .sum();
-        if listed_us > skip_us + u64::from(self.target_duration_s) * 1_000_000 {
-            self.can_skip = true;
-        }
-    }
-
-    fn skip_boundary_us(&self) -> u64 {
-        6 * u64::from(self.target_duration_s) * 1_000_000
     }
 
     fn listed(&self) -> impl Iterator<Item = &Segment> {
@@ -371,13 +325,13 @@ impl M3u8Manifest {
         self.segments.get(i)
     }
 
-    /// Ends the stream: the open segment is closed, the next render carries EXT-X-ENDLIST and
-    /// no preload hint.
-    pub fn finish(&mut self) {
-        if let Some(open) = self.segments.back_mut() {
-            open.complete = true;
-        }
-        self.finished = true;
+    /// The end of the newest part on the stream's media clock, µs.
+    fn end_us(&self) -> u64 {
+        self.segments.back().map_or(0, Segment::end_us)
+    }
+
+    fn skip_boundary_us(&self) -> u64 {
+        6 * u64::from(self.target_duration_s) * 1_000_000
     }
 
     /// Whether [`finish`](Self::finish) was called.
@@ -385,15 +339,26 @@ impl M3u8Manifest {
         self.finished
     }
 
-    /// Whether CAN-SKIP-UNTIL is advertised, i.e. `_HLS_skip` gets a delta update.
+    /// Whether a `_HLS_skip` request gets a Playlist Delta Update: CAN-SKIP-UNTIL is
+    /// advertised and the stream has not ended (§6.2.5.1, rule 13).
     pub fn can_skip(&self) -> bool {
-        self.can_skip && !self.finished
+        self.skip_advertised && !self.finished
     }
 
-    /// How many segments were cut at a non-independent part to keep rule 1 or the part limit
-    /// (an encoder whose GOP is longer than the target duration).
+    /// How many segments were cut at a part that is not independent (see [`Anomalies`]).
     pub fn forced_cuts(&self) -> u64 {
-        self.forced_cuts
+        self.anomalies.forced_cuts
+    }
+
+    /// Everything accepted although it could not be listed to the letter of the rules.
+    pub fn anomalies(&self) -> Anomalies {
+        self.anomalies
+    }
+
+    /// Whether every segment the builder still serves starts with an independent part, so a
+    /// multivariant playlist may claim EXT-X-INDEPENDENT-SEGMENTS (§4.4.2.1).
+    pub fn independent_segments(&self) -> bool {
+        self.segments.iter().all(Segment::starts_independent)
     }
 
     /// The newest part.
@@ -405,7 +370,7 @@ impl M3u8Manifest {
         })
     }
 
-    /// The part the next PRELOAD-HINT names: the one after the newest, while live.
+    /// The part the PRELOAD-HINT names: the one after the newest, while live.
     pub fn preload_hint(&self) -> Option<PartPosition> {
         if self.finished {
             return None;
@@ -436,7 +401,8 @@ impl M3u8Manifest {
         seg.parts.get(pos.part as usize).map(|p| p.id)
     }
 
-    /// The parts of segment `msn`, while the builder knows it.
+    /// The parts of segment `msn`, while the builder knows it: listed segments and, for the
+    /// availability duration of rules 18 and 20, retired ones.
     pub fn segment(&self, msn: u64) -> Option<SegmentParts> {
         let seg = self.find(msn)?;
         Some(SegmentParts {

@@ -2,53 +2,74 @@
 
 use std::io::{self, Write};
 
-/// One EXT-X-STREAM-INF entry (§4.4.6.2).
+/// One EXT-X-STREAM-INF entry (§4.4.6.2): a variant stream made of one media playlist.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Variant {
-    /// The rendition's media playlist, relative to the multivariant playlist.
+    /// The rendition's media playlist, relative to the multivariant playlist. Written as a URI
+    /// line, so it must not contain CR or LF (stream names cannot).
     pub uri: String,
-    /// Peak segment bit rate, bits/s (BANDWIDTH).
+    /// Peak segment bit rate, bits/s (BANDWIDTH, §4.1). Written as at least 1.
     pub bandwidth: u64,
     /// Average segment bit rate, bits/s (AVERAGE-BANDWIDTH; omitted when 0).
     pub average_bandwidth: u64,
-    /// RFC 6381 codec strings of every format in the rendition, comma-separated.
+    /// RFC 6381 codec strings of every format in the rendition, comma-separated (CODECS;
+    /// omitted when empty or not [`valid_codecs`]).
     pub codecs: String,
-    /// Width × height of the video, if any.
+    /// Width × height of the video, if any (RESOLUTION; omitted if either is 0).
     pub resolution: Option<(u32, u32)>,
-    /// Maximum frame rate of the video, if known.
+    /// Maximum frame rate of the video, if known (FRAME-RATE, rounded to three decimals).
     pub frame_rate: Option<f64>,
+    /// Every segment of the rendition starts with an independent frame
+    /// ([`M3u8Manifest::independent_segments`](super::M3u8Manifest::independent_segments)).
+    pub independent_segments: bool,
+}
+
+/// Whether `codecs` can be written as the CODECS attribute: comma-separated RFC 6381 format
+/// identifiers (`avc1.64001f,mp4a.40.2`), each non-empty and made of ASCII letters, digits and
+/// `.`, `-`, `_`, `+`. Anything else could end the quoted-string early or break the line
+/// (§4.2), so it is refused rather than escaped (quoted-strings have no escapes).
+pub fn valid_codecs(codecs: &str) -> bool {
+    !codecs.is_empty()
+        && codecs.split(',').all(|format| {
+            !format.is_empty()
+                && format
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'+'))
+        })
 }
 
 /// Appends the multivariant playlist of `variants` (in the order given) to `out`.
 ///
-/// Every rendition's segments start with an independent frame (the builder cuts segments on
-/// independent parts), hence EXT-X-INDEPENDENT-SEGMENTS.
+/// No EXT-X-VERSION: nothing written here needs more than protocol version 1 (§8), and the
+/// tag is only required above it. EXT-X-INDEPENDENT-SEGMENTS is written when every variant's
+/// segments start with an independent frame (§4.4.2.1: it then applies to all of them).
 pub fn render_multivariant(variants: &[Variant], out: &mut Vec<u8>) {
     // io::Write into a Vec never fails.
     let _ = write_multivariant(variants, out);
 }
 
 fn write_multivariant(variants: &[Variant], out: &mut Vec<u8>) -> io::Result<()> {
-    writeln!(out, "#EXTM3U")?;
-    writeln!(out, "#EXT-X-VERSION:6")?;
-    writeln!(out, "#EXT-X-INDEPENDENT-SEGMENTS")?;
+    out.extend_from_slice(b"#EXTM3U\n");
+    if !variants.is_empty() && variants.iter().all(|v| v.independent_segments) {
+        out.extend_from_slice(b"#EXT-X-INDEPENDENT-SEGMENTS\n");
+    }
     for v in variants {
-        // BANDWIDTH is REQUIRED and must be at least 1 for players to pick a variant.
+        // BANDWIDTH is REQUIRED, and players skip a variant that claims 0 bits/s.
         write!(out, "#EXT-X-STREAM-INF:BANDWIDTH={}", v.bandwidth.max(1))?;
         if v.average_bandwidth > 0 {
             write!(out, ",AVERAGE-BANDWIDTH={}", v.average_bandwidth)?;
         }
-        if !v.codecs.is_empty() {
+        if valid_codecs(&v.codecs) {
             write!(out, ",CODECS=\"{}\"", v.codecs)?;
         }
-        if let Some((w, h)) = v.resolution {
+        if let Some((w, h)) = v.resolution.filter(|&(w, h)| w > 0 && h > 0) {
             write!(out, ",RESOLUTION={w}x{h}")?;
         }
         if let Some(fps) = v.frame_rate.filter(|f| f.is_finite() && *f > 0.0) {
+            // §4.4.6.2: "rounded to three decimal places".
             write!(out, ",FRAME-RATE={fps:.3}")?;
         }
-        writeln!(out)?;
-        writeln!(out, "{}", v.uri)?;
+        writeln!(out, "\n{}", v.uri)?;
     }
     Ok(())
 }
@@ -57,35 +78,73 @@ fn write_multivariant(variants: &[Variant], out: &mut Vec<u8>) -> io::Result<()>
 mod tests {
     use super::*;
 
+    fn video() -> Variant {
+        Variant {
+            uri: "360p/index.m3u8".into(),
+            bandwidth: 900_000,
+            average_bandwidth: 800_000,
+            codecs: "avc1.64001e,mp4a.40.2".into(),
+            resolution: Some((640, 360)),
+            frame_rate: Some(30_000.0 / 1001.0),
+            independent_segments: true,
+        }
+    }
+
     #[test]
     fn lists_every_variant_with_its_attributes() {
-        let variants = [
-            Variant {
-                uri: "360p/index.m3u8".into(),
-                bandwidth: 900_000,
-                average_bandwidth: 800_000,
-                codecs: "avc1.64001e,mp4a.40.2".into(),
-                resolution: Some((640, 360)),
-                frame_rate: Some(30.0),
-            },
-            Variant {
-                uri: "audio/index.m3u8".into(),
-                bandwidth: 0,
-                average_bandwidth: 0,
-                codecs: "mp4a.40.2".into(),
-                resolution: None,
-                frame_rate: None,
-            },
-        ];
+        let audio = Variant {
+            uri: "audio/index.m3u8".into(),
+            bandwidth: 0,
+            average_bandwidth: 0,
+            codecs: "mp4a.40.2".into(),
+            resolution: None,
+            frame_rate: None,
+            independent_segments: true,
+        };
         let mut out = Vec::new();
-        render_multivariant(&variants, &mut out);
+        render_multivariant(&[video(), audio], &mut out);
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-INDEPENDENT-SEGMENTS\n\
+            "#EXTM3U\n#EXT-X-INDEPENDENT-SEGMENTS\n\
              #EXT-X-STREAM-INF:BANDWIDTH=900000,AVERAGE-BANDWIDTH=800000,\
-             CODECS=\"avc1.64001e,mp4a.40.2\",RESOLUTION=640x360,FRAME-RATE=30.000\n\
+             CODECS=\"avc1.64001e,mp4a.40.2\",RESOLUTION=640x360,FRAME-RATE=29.970\n\
              360p/index.m3u8\n\
              #EXT-X-STREAM-INF:BANDWIDTH=1,CODECS=\"mp4a.40.2\"\naudio/index.m3u8\n"
         );
+    }
+
+    #[test]
+    fn one_variant_with_a_dependent_segment_drops_independent_segments() {
+        let mut other = video();
+        other.independent_segments = false;
+        let mut out = Vec::new();
+        render_multivariant(&[video(), other], &mut out);
+        assert!(!String::from_utf8(out)
+            .unwrap()
+            .contains("INDEPENDENT-SEGMENTS"));
+    }
+
+    #[test]
+    fn codecs_that_could_break_the_quoted_string_are_not_written() {
+        for bad in ["", "avc1\"", "avc1,", "avc1, mp4a.40.2", "a\nb"] {
+            assert!(!valid_codecs(bad), "{bad:?}");
+            let mut v = video();
+            v.codecs = bad.into();
+            let mut out = Vec::new();
+            render_multivariant(&[v], &mut out);
+            assert!(
+                !String::from_utf8(out).unwrap().contains("CODECS"),
+                "{bad:?}"
+            );
+        }
+        for good in [
+            "avc1.64001f",
+            "hvc1.1.6.L93.B0,mp4a.40.2",
+            "opus",
+            "ec-3",
+            "av01.0.04M.08",
+        ] {
+            assert!(valid_codecs(good), "{good:?}");
+        }
     }
 }

@@ -1,29 +1,51 @@
 //! Rendering a media playlist (§4.4) or a Playlist Delta Update (§6.2.5.1).
 //!
-//! Numbers are written with a fixed number of decimals so the text is a pure function of the
-//! builder's state: durations (EXTINF, EXT-X-PART DURATION) with 5, which is finer than one
-//! 90 kHz tick, and the configured targets (PART-TARGET, hold-backs, CAN-SKIP-UNTIL), which are
-//! whole milliseconds, with 3.
+//! Durations are printed from integer ticks with five decimals ([`numbers`](super::numbers)),
+//! the configured targets (PART-TARGET, hold-backs, CAN-SKIP-UNTIL), whole milliseconds, with
+//! three, dates with millisecond precision: the text is a pure function of the builder's
+//! state.
+//!
+//! A playlist is rendered once per published part (twice, with the delta update), and all but
+//! a few of its lines belong to segments that no longer change. So each segment keeps its own
+//! lines ([`SegmentText`]), formatted once: the date when it opens, a line per part as it is
+//! pushed, EXTINF and URI when it closes. Rendering writes the header, decides per segment
+//! whether DISCONTINUITY, MAP and the part lines go in, and copies the rest; it appends to the
+//! caller's buffer and allocates nothing else.
 
 use std::io::{self, Write};
 use std::time::{Duration, UNIX_EPOCH};
 
-use super::{M3u8Manifest, RenditionReport, Segment, Skip};
+use super::numbers::{write_duration, write_millis};
+use super::{M3u8Manifest, PartEntry, RenditionReport, Segment, Skip};
 
-/// The MAP URI of init section `init_id`.
-pub(crate) fn init_uri(init_id: u32) -> String {
-    if init_id == 0 {
-        "init.mp4".to_owned()
-    } else {
-        format!("init-{init_id}.mp4")
+/// 9999-12-31T23:59:59.999Z, the last date RFC 3339's four-digit year can print.
+const LAST_PRINTABLE_US: u64 = 253_402_300_799_999_000;
+
+/// The MAP URI of init section `init_id`: `init.mp4`, then `init-{n}.mp4`.
+struct InitUri(u32);
+
+impl std::fmt::Display for InitUri {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            0 => f.write_str("init.mp4"),
+            n => write!(f, "init-{n}.mp4"),
+        }
     }
 }
 
+/// §8: the lowest EXT-X-VERSION for the tags a media playlist of this builder uses. EXT-X-MAP
+/// without EXT-X-I-FRAMES-ONLY needs 6 (fractional EXTINF needs only 3); EXT-X-PART,
+/// PART-INF, SERVER-CONTROL, PRELOAD-HINT and RENDITION-REPORT need none.
+const VERSION_WITH_MAP: u32 = 6;
+/// §8: EXT-X-SKIP needs 9. 10 is for a SKIP that replaces EXT-X-DATERANGE tags, which never
+/// happens here: the builder writes no date ranges, so even a `v2` update replaces none.
+const VERSION_WITH_SKIP: u32 = 9;
+
 impl M3u8Manifest {
     /// Appends the playlist to `out`: the full playlist for [`Skip::No`], a Playlist Delta
-    /// Update for `Yes`/`V2` when [`can_skip`](Self::can_skip) (the full playlist otherwise,
-    /// as §6.2.5.1 requires the directive to be ignored then). Rendition reports are written
-    /// in the order given.
+    /// Update for `Yes`/`V2` when [`can_skip`](Self::can_skip), and the full playlist
+    /// otherwise, as §6.2.5.1 requires the directive to be ignored then (rule 13). Rendition
+    /// reports are written in the order given.
     pub fn render(&self, skip: Skip, reports: &[RenditionReport], out: &mut Vec<u8>) {
         // io::Write into a Vec never fails.
         let _ = self.write_media(skip, reports, out);
@@ -38,30 +60,22 @@ impl M3u8Manifest {
         let delta = skip != Skip::No && self.can_skip();
         let skipped = if delta { self.skippable() } else { 0 };
         let td = self.target_duration_s;
-        let part_target = self.part_target_secs();
-        // §8: EXT-X-MAP needs 6, EXT-X-SKIP 9, a skip of date ranges (v2) 10 (rule 15).
-        let version = match (delta, skip) {
-            (true, Skip::V2) => 10,
-            (true, _) => 9,
-            _ => 6,
+        let version = if delta {
+            VERSION_WITH_SKIP
+        } else if self.listed().next().is_some() {
+            VERSION_WITH_MAP
+        } else {
+            // Nothing to list yet, so no EXT-X-MAP: nothing needs more than version 1.
+            1
         };
-        writeln!(out, "#EXTM3U")?;
-        writeln!(out, "#EXT-X-VERSION:{version}")?;
-        writeln!(out, "#EXT-X-TARGETDURATION:{td}")?;
-        write!(out, "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES")?;
-        if self.can_skip {
-            // Rule 5: the skip boundary is 6 × TD.
-            write!(out, ",CAN-SKIP-UNTIL={:.3}", 6.0 * f64::from(td))?;
-        }
-        // Rule 3 (PART-HOLD-BACK ≥ 3 × PART-TARGET) and rule 4 (HOLD-BACK ≥ 3 × TD).
-        writeln!(
-            out,
-            ",PART-HOLD-BACK={:.3},HOLD-BACK={:.3}",
-            3.0 * part_target,
-            3.0 * f64::from(td)
-        )?;
-        writeln!(out, "#EXT-X-PART-INF:PART-TARGET={part_target:.3}")?;
-        writeln!(out, "#EXT-X-MEDIA-SEQUENCE:{}", self.media_sequence())?;
+        out.extend_from_slice(b"#EXTM3U\n#EXT-X-VERSION:");
+        write!(out, "{version}\n#EXT-X-TARGETDURATION:{td}\n")?;
+        self.write_server_control(out)?;
+        out.extend_from_slice(b"#EXT-X-PART-INF:PART-TARGET=");
+        write_millis(out, u64::from(self.part_target_ms))?;
+        write!(out, "\n#EXT-X-MEDIA-SEQUENCE:{}\n", self.media_sequence())?;
+        // §4.4.3.3: before the first segment and before any EXT-X-DISCONTINUITY; §6.2.2: needed
+        // once a removed segment could have carried one. Skipping does not change it (§4.4.5.2).
         if self.discontinuity_sequence > 0 || self.listed().any(|s| s.discontinuity) {
             writeln!(
                 out,
@@ -72,38 +86,35 @@ impl M3u8Manifest {
         if delta {
             write!(out, "#EXT-X-SKIP:SKIPPED-SEGMENTS={skipped}")?;
             if skip == Skip::V2 {
-                // No EXT-X-DATERANGE is ever emitted, so none was removed.
-                write!(out, ",RECENTLY-REMOVED-DATERANGES=\"\"")?;
+                // REQUIRED for a v2 request and allowed empty: no date range was ever written,
+                // so none was removed.
+                out.extend_from_slice(b",RECENTLY-REMOVED-DATERANGES=\"\"");
             }
-            writeln!(out)?;
+            out.push(b'\n');
         }
-        let end_us = self
-            .listed()
-            .last()
-            .map_or(0, |s| s.pdt_us + s.duration_us());
-        let parts_from_us = end_us.saturating_sub(3 * u64::from(td) * 1_000_000);
+        // Rule 18: EXT-X-PART only for segments that start within 3 × TD of the end.
+        let parts_from_us = self.end_us().saturating_sub(3 * u64::from(td) * 1_000_000);
         let mut map = None;
         for seg in self.listed().skip(skipped) {
-            // The first segment after a skip gets every tag it needs: DISCONTINUITY, MAP, PDT.
+            // The first segment written (after a skip too) gets every tag it needs:
+            // DISCONTINUITY, MAP and the date, all before its first EXT-X-PART (§4.4.4.9).
             if seg.discontinuity {
-                writeln!(out, "#EXT-X-DISCONTINUITY")?;
+                out.extend_from_slice(b"#EXT-X-DISCONTINUITY\n");
             }
             if map != Some(seg.init_id) {
-                writeln!(out, "#EXT-X-MAP:URI=\"{}\"", init_uri(seg.init_id))?;
+                writeln!(out, "#EXT-X-MAP:URI=\"{}\"", InitUri(seg.init_id))?;
                 map = Some(seg.init_id);
             }
-            write_pdt(out, seg.pdt_us)?;
-            // Rule 18: parts only for segments within 3 × TD of the end.
-            if seg.pdt_us >= parts_from_us || !seg.complete {
-                write_parts(out, seg)?;
+            out.extend_from_slice(&seg.text.date);
+            if !seg.complete || seg.start_us >= parts_from_us {
+                out.extend_from_slice(&seg.text.parts);
             }
-            if seg.complete {
-                writeln!(out, "#EXTINF:{:.5},", seg.secs())?;
-                writeln!(out, "s{}.mp4", seg.msn)?;
-            }
+            // Empty until the segment is complete.
+            out.extend_from_slice(&seg.text.extinf);
         }
         if let Some(hint) = self.preload_hint() {
-            // Rule 23: one hint, for the next part.
+            // Rule 23: one hint, for the next part. A whole resource, so no BYTERANGE-START or
+            // BYTERANGE-LENGTH (rule 25 concerns hints into a larger resource).
             writeln!(
                 out,
                 "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"p{}.{}.mp4\"",
@@ -118,45 +129,97 @@ impl M3u8Manifest {
             )?;
         }
         if self.finished {
-            writeln!(out, "#EXT-X-ENDLIST")?;
+            out.extend_from_slice(b"#EXT-X-ENDLIST\n");
         }
         Ok(())
     }
 
-    /// How many leading listed segments a delta update replaces: those ending further from
-    /// the end of the playlist than the skip boundary (§6.2.5.1). Only complete segments
-    /// qualify, and at least one segment always stays.
+    /// EXT-X-SERVER-CONTROL: a function of the options alone, so it never changes between
+    /// versions and is the same in every rendition of a group (§6.2.4).
+    fn write_server_control(&self, out: &mut Vec<u8>) -> io::Result<()> {
+        let td_ms = u64::from(self.target_duration_s) * 1000;
+        out.extend_from_slice(b"#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES");
+        if self.skip_advertised {
+            // Rule 5: the Skip Boundary is at least 6 × TD.
+            out.extend_from_slice(b",CAN-SKIP-UNTIL=");
+            write_millis(out, 6 * td_ms)?;
+        }
+        // Rule 3: PART-HOLD-BACK ≥ 3 × PART-TARGET (the SHOULD; every rendition shares the
+        // PART-TARGET). Rule 4: HOLD-BACK ≥ 3 × TD.
+        out.extend_from_slice(b",PART-HOLD-BACK=");
+        write_millis(out, 3 * u64::from(self.part_target_ms))?;
+        out.extend_from_slice(b",HOLD-BACK=");
+        write_millis(out, 3 * td_ms)?;
+        out.push(b'\n');
+        Ok(())
+    }
+
+    /// How many leading listed segments a delta update replaces: those whose end lies further
+    /// from the end of the playlist (the end of its last part) than the Skip Boundary
+    /// (§6.2.5.1). Only complete segments qualify.
     fn skippable(&self) -> usize {
-        let Some(last) = self.listed().last() else {
-            return 0;
-        };
-        let end_us = last.pdt_us + last.duration_us();
+        let end_us = self.end_us();
         let boundary = self.skip_boundary_us();
         self.listed()
-            .take_while(|s| s.complete && end_us - (s.pdt_us + s.duration_us()) > boundary)
+            .take_while(|s| s.complete && end_us - s.end_us() > boundary)
             .count()
     }
 }
 
-fn write_parts(out: &mut Vec<u8>, seg: &Segment) -> io::Result<()> {
-    let timescale = f64::from(seg.timescale);
-    for (i, part) in seg.parts.iter().enumerate() {
-        write!(
-            out,
-            "#EXT-X-PART:DURATION={:.5},URI=\"p{}.{i}.mp4\"",
-            part.duration as f64 / timescale,
-            seg.msn
-        )?;
-        if part.independent {
-            write!(out, ",INDEPENDENT=YES")?;
-        }
-        writeln!(out)?;
-    }
-    Ok(())
+/// The lines a segment contributes to every playlist that lists it, formatted once.
+#[derive(Debug, Clone, Default)]
+pub(super) struct SegmentText {
+    /// `#EXT-X-PROGRAM-DATE-TIME:…` (§4.4.4.6).
+    date: Vec<u8>,
+    /// One `#EXT-X-PART:…` per part (§4.4.4.9), listed near the live edge only (rule 18).
+    parts: Vec<u8>,
+    /// `#EXTINF:…,` and the URI line, once the segment is complete (§4.4.4.1).
+    extinf: Vec<u8>,
 }
 
+impl SegmentText {
+    pub(super) fn new(pdt_us: u64) -> Self {
+        let mut date = Vec::with_capacity(56);
+        // io::Write into a Vec never fails.
+        let _ = write_pdt(&mut date, pdt_us);
+        Self {
+            date,
+            parts: Vec::new(),
+            extinf: Vec::new(),
+        }
+    }
+
+    /// Appends the line of part `index` of segment `msn`.
+    pub(super) fn add_part(&mut self, msn: u64, index: u32, part: PartEntry, timescale: u32) {
+        let out = &mut self.parts;
+        out.extend_from_slice(b"#EXT-X-PART:DURATION=");
+        let _ = write_duration(out, part.duration, timescale);
+        let _ = write!(out, ",URI=\"p{msn}.{index}.mp4\"");
+        if part.independent {
+            out.extend_from_slice(b",INDEPENDENT=YES");
+        }
+        out.push(b'\n');
+    }
+}
+
+impl Segment {
+    /// Marks the segment complete and writes its EXTINF and URI.
+    pub(super) fn close(&mut self) {
+        self.complete = true;
+        let out = &mut self.text.extinf;
+        out.clear();
+        out.extend_from_slice(b"#EXTINF:");
+        let _ = write_duration(out, self.duration, self.timescale);
+        let _ = write!(out, ",\ns{}.mp4\n", self.msn);
+    }
+}
+
+/// EXT-X-PROGRAM-DATE-TIME in UTC with milliseconds (§4.4.4.6: `YYYY-MM-DDThh:mm:ss.SSSZ`).
 fn write_pdt(out: &mut Vec<u8>, pdt_us: u64) -> io::Result<()> {
-    let at = UNIX_EPOCH + Duration::from_micros(pdt_us);
+    // humantime refuses years past 9999 with a fmt::Error, which `write!` into a Vec turns
+    // into a panic. Dates are validated far below that (`LATEST_DATE_MS`); the clamp keeps a
+    // stream that ran for millennia from panicking all the same.
+    let at = UNIX_EPOCH + Duration::from_micros(pdt_us.min(LAST_PRINTABLE_US));
     writeln!(
         out,
         "#EXT-X-PROGRAM-DATE-TIME:{}",

@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 
-use crate::manifest::PartPosition;
+use crate::manifest::{Anomalies, PartPosition};
 
 /// One part (a CMAF chunk: `moof`+`mdat`) as a source delivers it.
 ///
@@ -24,10 +24,13 @@ pub struct Part {
     /// The init section the part needs. Required with the first part of a stream; after that
     /// only needed when it changes (an encoder restart). Passing the same bytes again is free.
     pub init: Option<Init>,
-    /// Wall-clock time (ms since the Unix epoch) of `decode_time`. Read from the first part of
-    /// a stream only, to anchor EXT-X-PROGRAM-DATE-TIME; when absent the registry uses the
-    /// system clock at that moment. Sources that want two origins fed the same input to serve
-    /// byte-identical playlists pass a value taken from the input (e.g. an fMP4 `prft` box).
+    /// Wall-clock time (ms since the Unix epoch) of `decode_time`, anchoring
+    /// EXT-X-PROGRAM-DATE-TIME. Read from the first part of a stream (when absent the registry
+    /// uses the system clock at that moment) and from a part that follows a discontinuity
+    /// (when absent, or earlier than the end of the previous segment, dates continue from
+    /// there). Sources that want two origins fed the same input to serve byte-identical
+    /// playlists pass a value taken from the input (e.g. an fMP4 `prft` box). At most
+    /// [`LATEST_DATE_MS`](crate::manifest::LATEST_DATE_MS).
     pub wallclock_ms: Option<u64>,
 }
 
@@ -36,7 +39,9 @@ pub struct Part {
 pub struct Init {
     /// The bytes served as the EXT-X-MAP target.
     pub bytes: Bytes,
-    /// RFC 6381 codec strings of every track, comma-separated (`avc1.64001f,mp4a.40.2`).
+    /// RFC 6381 codec strings of every track, comma-separated (`avc1.64001f,mp4a.40.2`), for
+    /// the multivariant playlist's CODECS. May be empty; otherwise it must pass
+    /// [`valid_codecs`](crate::manifest::valid_codecs) or the part is refused.
     pub codecs: String,
     /// Width and height of the video track, if any.
     pub resolution: Option<(u32, u32)>,
@@ -73,6 +78,12 @@ pub struct StreamStatus {
     pub peak_bps: u64,
     /// Average segment bit rate, bits per second; 0 until one segment is complete.
     pub average_bps: u64,
+    /// Every segment the stream still serves starts with an independent frame, so its
+    /// multivariant playlist may claim EXT-X-INDEPENDENT-SEGMENTS.
+    pub independent_segments: bool,
+    /// Input accepted although it could not be listed to the letter of the rules (forced
+    /// segment cuts, parts off PART-TARGET): the server logs changes of these.
+    pub anomalies: Anomalies,
 }
 
 /// The group part of a stream name: `live` for `live/720p`, `cam1` for `cam1`.

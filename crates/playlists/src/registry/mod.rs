@@ -3,7 +3,7 @@
 //! ```text
 //!  add(stream, part) ──▶ ChunkCache::append        (the part's bytes, id = part sequence)
 //!                   ├──▶ M3u8Manifest::push        (roll into segments)
-//!                   ├──▶ render full (+ delta) ──▶ M3u8Cache::publish (gzip once)
+//!                   ├──▶ render full (+ delta), gzip once ──▶ M3u8Cache::publish
 //!                   └──▶ Event::notify_all         (wake blocking requests)
 //! ```
 //!
@@ -19,7 +19,9 @@
 //!
 //! Streams never share any of these, so publishing on one never delays another.
 
+mod compress;
 mod input;
+mod listing;
 mod stream;
 
 pub use input::{group_of, rendition_of, Init, Part, StreamStatus};
@@ -30,7 +32,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::chunk_cache::{ChunkCache, StreamIdx};
 use crate::error::{Error, Result};
 use crate::m3u8_cache::{M3u8Cache, PlaylistVersion, Rendered};
-use crate::manifest::{M3u8Manifest, PartMeta, PartPosition, RenditionReport, Skip};
+use crate::manifest::{valid_codecs, M3u8Manifest, PartMeta, PartPosition, RenditionReport, Skip};
 use crate::options::Options;
 use crate::sync::{AtomicU64, Mutex, Ordering, RwLock};
 use crate::wait::Event;
@@ -69,8 +71,10 @@ pub(crate) struct StreamSlot {
 /// What only the publisher of a slot touches.
 #[derive(Debug, Default)]
 struct Writer {
-    /// Size of the last rendered playlist, so the next render allocates once.
+    /// Size of the last rendered full playlist, so the next render allocates once.
     last_len: usize,
+    /// The same for the delta update.
+    last_delta_len: usize,
     /// xxh3 of the current init section's bytes, to tell a changed init from a repeated one.
     init_hash: Option<u64>,
 }
@@ -158,26 +162,30 @@ impl Playlists {
                 part.bytes.len()
             )));
         }
+        let len = part.bytes.len() as u64;
+        let mut meta = PartMeta {
+            id: 0, // the chunk cache assigns it
+            duration: part.duration,
+            timescale: part.timescale,
+            decode_time: part.decode_time,
+            independent: part.independent,
+            len,
+            init_id: 0, // known once the init section is stored
+            wallclock_ms: part.wallclock_ms,
+        };
+        // Before anything is stored: once the bytes are in the ring, the builder must take
+        // the part, or the next part's id would not follow.
+        M3u8Manifest::check_part(&self.opts, &meta)?;
         let idx = self.open(stream)?;
         let slot = self.slot(idx).ok_or(Error::StaleStream {
             index: idx.index(),
             generation: idx.generation(),
         })?;
         let mut writer = slot.writer.lock();
-        let init_id = self.update_init(slot, &mut writer, idx, stream, &part)?;
+        meta.init_id = self.update_init(slot, &mut writer, idx, stream, &part)?;
 
         // The bytes go in first: once a playlist names the part, it must be fetchable.
-        let len = part.bytes.len() as u64;
-        let chunk = self.chunks.append(idx, part.bytes)?;
-        let meta = PartMeta {
-            id: chunk.id,
-            duration: part.duration,
-            timescale: part.timescale,
-            decode_time: part.decode_time,
-            independent: part.independent,
-            len,
-            init_id,
-        };
+        meta.id = self.chunks.append(idx, part.bytes)?.id;
         let position = {
             let mut state = slot.state.write();
             let st = live_state(&mut state, idx, stream)?;
@@ -312,6 +320,13 @@ impl Playlists {
                 .map(|st| st.init_id)
                 .ok_or_else(|| Error::MissingInit(name.to_owned()));
         };
+        if !init.codecs.is_empty() && !valid_codecs(&init.codecs) {
+            return Err(Error::InvalidPart(format!(
+                "init section of `{name}` has codecs {:?}; expected comma-separated RFC 6381 \
+                 identifiers",
+                init.codecs.chars().take(64).collect::<String>()
+            )));
+        }
         let hash = xxhash_rust::xxh3::xxh3_64(&init.bytes);
         if let Some(st) = current {
             if writer.init_hash == Some(hash) {
@@ -362,8 +377,17 @@ impl Playlists {
                 }
             };
             let full = render(&st.manifest, Skip::No, &reports, &mut writer.last_len);
-            let delta = (st.manifest.can_skip() && !finished)
-                .then(|| render(&st.manifest, Skip::Yes, &reports, &mut 0));
+            // `_HLS_skip=YES` and `v2` are answered with this one delta: with no date ranges
+            // the two differ only by an empty RECENTLY-REMOVED-DATERANGES, and
+            // CAN-SKIP-DATERANGES is not advertised, so clients ask for YES (§6.3.7).
+            let delta = (st.manifest.can_skip() && !finished).then(|| {
+                render(
+                    &st.manifest,
+                    Skip::Yes,
+                    &reports,
+                    &mut writer.last_delta_len,
+                )
+            });
             PlaylistVersion {
                 position,
                 full,
@@ -379,131 +403,11 @@ impl Playlists {
         Ok(())
     }
 
-    /// EXT-X-RENDITION-REPORT entries (§4.4.5.4) for every other live stream of `idx`'s group.
-    fn rendition_reports(&self, idx: StreamIdx) -> Vec<RenditionReport> {
-        let Some(name) = self
-            .slot(idx)
-            .and_then(|s| s.state.read().as_ref().map(|st| st.name.clone()))
-        else {
-            return Vec::new();
-        };
-        if rendition_of(&name).is_none() {
-            return Vec::new();
-        }
-        let group = group_of(&name);
-        let mut reports: Vec<RenditionReport> = self
-            .slots
-            .iter()
-            .filter_map(|slot| {
-                let state = slot.state.read();
-                let st = state.as_ref()?;
-                if st.idx == idx || st.ended || group_of(&st.name) != group {
-                    return None;
-                }
-                let rendition = rendition_of(&st.name)?;
-                let last = unpack(slot.last.load(Ordering::Acquire))?;
-                Some(RenditionReport {
-                    uri: format!("../{rendition}/index.m3u8"),
-                    last_msn: last.msn,
-                    last_part: last.part,
-                })
-            })
-            .collect();
-        // Slot order depends on registration order; sort so two origins render the same bytes.
-        reports.sort_by(|a, b| a.uri.cmp(&b.uri));
-        reports
-    }
-
     /// The live stream called `name`, for reading.
     pub fn stream(&self, name: &str) -> Option<StreamRef<'_>> {
         let idx = self.chunks.lookup(name)?;
         let slot = self.slot(idx)?;
         Some(StreamRef::new(self, idx, slot))
-    }
-
-    /// Every stream that has published a part and not been removed, ended ones included,
-    /// sorted by name.
-    pub fn list(&self) -> Vec<StreamStatus> {
-        let mut out: Vec<StreamStatus> = self
-            .slots
-            .iter()
-            .filter_map(|slot| slot.state.read().as_ref().map(status_of))
-            .collect();
-        out.sort_by(|a, b| a.name.cmp(&b.name));
-        out
-    }
-
-    /// The streams that are live (not ended), sorted by name.
-    pub fn active(&self) -> Vec<StreamStatus> {
-        let mut list = self.list();
-        list.retain(|s| !s.ended);
-        list
-    }
-
-    /// The multivariant playlist (§4.4.6) of `group`: one EXT-X-STREAM-INF per live stream
-    /// of the group, ordered by bandwidth. `None` when the group has no live stream.
-    pub fn multivariant(&self, group: &str) -> Option<Rendered> {
-        let mut variants: Vec<crate::manifest::Variant> = self
-            .active()
-            .into_iter()
-            .filter(|s| s.group == group)
-            .map(|s| {
-                let uri = match rendition_of(&s.name) {
-                    Some(rendition) => format!("{rendition}/index.m3u8"),
-                    None => "index.m3u8".to_owned(),
-                };
-                let average = if s.average_bps > 0 {
-                    s.average_bps
-                } else {
-                    estimate_bps(&s)
-                };
-                crate::manifest::Variant {
-                    uri,
-                    bandwidth: s.peak_bps.max(average),
-                    average_bandwidth: average,
-                    codecs: s.codecs,
-                    resolution: s.resolution,
-                    frame_rate: s.frame_rate,
-                }
-            })
-            .collect();
-        if variants.is_empty() {
-            return None;
-        }
-        variants.sort_by(|a, b| a.bandwidth.cmp(&b.bandwidth).then(a.uri.cmp(&b.uri)));
-        let mut out = Vec::new();
-        crate::manifest::render_multivariant(&variants, &mut out);
-        Some(Rendered::new(out))
-    }
-}
-
-fn status_of(st: &StreamState) -> StreamStatus {
-    let bandwidth = st.manifest.bandwidth();
-    StreamStatus {
-        name: st.name.clone(),
-        group: group_of(&st.name).to_owned(),
-        last: st.manifest.last_position(),
-        ended: st.ended,
-        parts_published: st.parts_published,
-        bytes_published: st.bytes_published,
-        target_duration_s: st.manifest.target_duration_s(),
-        part_target_secs: st.manifest.part_target_secs(),
-        codecs: st.init.codecs.clone(),
-        resolution: st.init.resolution,
-        frame_rate: st.init.frame_rate,
-        peak_bps: bandwidth.peak_bps,
-        average_bps: bandwidth.average_bps,
-    }
-}
-
-/// Until a segment completes the builder has no measured bit rate; a multivariant playlist
-/// still needs a BANDWIDTH, so estimate from what was published over the parts' nominal time.
-fn estimate_bps(s: &StreamStatus) -> u64 {
-    let secs = s.parts_published as f64 * s.part_target_secs;
-    if secs > 0.0 {
-        (s.bytes_published as f64 * 8.0 / secs) as u64
-    } else {
-        0
     }
 }
 
@@ -524,7 +428,7 @@ fn live_state<'a>(
 }
 
 /// Renders into a buffer sized from the previous render (`last_len`), which becomes the
-/// published bytes: one allocation per version, no copy.
+/// published bytes (one allocation per version, no copy), and compresses it once.
 fn render(
     manifest: &M3u8Manifest,
     skip: Skip,
@@ -534,7 +438,7 @@ fn render(
     let mut buf = Vec::with_capacity(*last_len + 512);
     manifest.render(skip, reports, &mut buf);
     *last_len = buf.len();
-    Rendered::new(buf)
+    compress::rendered(buf)
 }
 
 fn now_ms() -> u64 {

@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use tokio::time::Instant;
 
-use super::{status_of, Playlists, StreamSlot, StreamState};
+use super::listing::status_of;
+use super::{Playlists, StreamSlot, StreamState};
 use crate::chunk_cache::{Chunk, StreamIdx};
 use crate::error::{Error, Result};
 use crate::m3u8_cache::{InitSection, PlaylistVersion};

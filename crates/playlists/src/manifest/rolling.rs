@@ -1,0 +1,304 @@
+//! Rolling parts into segments: where a segment is cut, how it is dated, and when it leaves
+//! the listed window and then the builder's memory (rules 1, 2, 18–21; see the module docs
+//! of [`manifest`](super) for the policy).
+
+use super::numbers::{rounds_above, ticks_to_us};
+use super::render::SegmentText;
+use super::{check_date, M3u8Manifest, PartEntry, PartMeta, PartPosition, Run, Segment};
+use crate::error::{Error, Result};
+use crate::options::Options;
+
+/// Whether a part starts a new segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cut {
+    /// It continues the open segment.
+    No,
+    /// It starts one: the first part, an independent part after `segment_min_ms` (or when the
+    /// open segment is full), or a discontinuity.
+    Start,
+    /// It starts one although it is not independent, to keep rule 1 or the part limit.
+    Forced,
+}
+
+/// The refusals of [`M3u8Manifest::push`] that do not depend on what the builder was fed.
+fn check_part(target_duration_s: u32, part: &PartMeta) -> Result<()> {
+    if part.duration == 0 || part.timescale == 0 {
+        return Err(Error::InvalidPart(format!(
+            "duration {} / timescale {}: both must be > 0",
+            part.duration, part.timescale
+        )));
+    }
+    if let Some(ms) = part.wallclock_ms {
+        check_date(ms)?;
+    }
+    if rounds_above(part.duration, part.timescale, target_duration_s) {
+        return Err(Error::InvalidPart(format!(
+            "a part of {} ticks at {} Hz is longer than TARGETDURATION {} s allows (rule 1); \
+             the encoder's fragments must be shorter",
+            part.duration, part.timescale, target_duration_s
+        )));
+    }
+    Ok(())
+}
+
+impl M3u8Manifest {
+    /// Whether a builder made from `opts` would refuse `part` whatever it was fed before
+    /// (everything [`push`](Self::push) checks but the id and the end of the stream). Call it
+    /// before storing the part's bytes, so that a refused part leaves nothing behind.
+    ///
+    /// # Errors
+    /// [`Error::InvalidPart`], as [`push`](Self::push).
+    pub fn check_part(opts: &Options, part: &PartMeta) -> Result<()> {
+        check_part(opts.target_duration_s, part)
+    }
+
+    /// Adds a part and returns its position.
+    ///
+    /// # Errors
+    /// [`Error::InvalidPart`] for a zero duration or timescale, an id that does not follow
+    /// the previous one, a part that alone renders longer than TARGETDURATION allows
+    /// (rule 1), or a wall-clock time past [`LATEST_DATE_MS`](super::LATEST_DATE_MS);
+    /// [`Error::StreamFinished`] after [`finish`](Self::finish). On error nothing
+    /// changes.
+    pub fn push(&mut self, part: PartMeta) -> Result<PartPosition> {
+        if self.finished {
+            return Err(Error::StreamFinished(String::from("(manifest)")));
+        }
+        check_part(self.target_duration_s, &part)?;
+        if let Some(last) = self.last_id {
+            if part.id != last.wrapping_add(1) {
+                return Err(Error::InvalidPart(format!(
+                    "part id {} does not follow {last}",
+                    part.id
+                )));
+            }
+        }
+        let discontinuity = self.is_discontinuity(&part);
+        let cut = match self.segments.back() {
+            None => Cut::Start,
+            Some(open) if open.complete || discontinuity => Cut::Start,
+            Some(open) => self.cut_before(open, &part),
+        };
+        match cut {
+            Cut::No => self.count_short_predecessor(),
+            Cut::Forced => {
+                self.anomalies.forced_cuts += 1;
+                self.open_segment(&part, false);
+            }
+            Cut::Start => self.open_segment(&part, discontinuity),
+        }
+        if self.is_long(part.duration, part.timescale) {
+            self.anomalies.long_parts += 1;
+        }
+        let open = self
+            .segments
+            .back_mut()
+            .ok_or_else(|| Error::InvalidPart("no open segment".to_owned()))?;
+        let entry = PartEntry {
+            id: part.id,
+            duration: part.duration,
+            independent: part.independent,
+        };
+        open.text
+            .add_part(open.msn, open.part_count(), entry, open.timescale);
+        open.parts.push(entry);
+        open.duration += part.duration;
+        open.bytes += part.len;
+        let position = PartPosition {
+            msn: open.msn,
+            part: open.part_count() - 1,
+        };
+        self.last_part = Some((
+            part.decode_time.saturating_add(part.duration),
+            part.duration,
+            part.timescale,
+        ));
+        self.last_id = Some(part.id);
+        Ok(position)
+    }
+
+    /// Ends the stream: the open segment is closed, the next render carries EXT-X-ENDLIST and
+    /// no preload hint. Nothing is removed from the window (rule 19 no longer binds, but the
+    /// final playlist keeps every segment the last live one listed).
+    pub fn finish(&mut self) {
+        if self.finished {
+            return;
+        }
+        if let Some(open) = self.segments.back_mut() {
+            if !open.complete {
+                open.close();
+                self.window_us += open.duration_us();
+            }
+        }
+        self.longest_window_us = self.longest_window_us.max(self.window_us);
+        self.finished = true;
+    }
+
+    /// Whether `part` does not continue the newest part: its init section changed, its
+    /// timescale changed, or its decode time is off by more than one part duration (an
+    /// encoder restart, or a gap too long to be a dropped frame).
+    fn is_discontinuity(&self, part: &PartMeta) -> bool {
+        let (Some(open), Some((expected, duration, timescale))) =
+            (self.segments.back(), self.last_part)
+        else {
+            return false;
+        };
+        open.init_id != part.init_id
+            || timescale != part.timescale
+            || expected.abs_diff(part.decode_time) > duration.max(part.duration)
+    }
+
+    /// Whether the open segment ends before `part` (which continues its timeline), and why.
+    fn cut_before(&self, open: &Segment, part: &PartMeta) -> Cut {
+        let elapsed_ms = open.duration * 1000 / u64::from(open.timescale);
+        let must_cut = rounds_above(
+            open.duration + part.duration,
+            open.timescale,
+            self.target_duration_s,
+        ) || open.part_count() >= self.max_parts_per_segment;
+        match (part.independent, must_cut) {
+            (true, _) if must_cut || elapsed_ms >= self.segment_min_ms => Cut::Start,
+            (false, true) => Cut::Forced,
+            _ => Cut::No,
+        }
+    }
+
+    /// Rule 2 exempts the last part of a segment from the 85 % minimum; a part continuing the
+    /// segment makes its predecessor not the last, so the minimum now applies to it.
+    fn count_short_predecessor(&mut self) {
+        let Some(open) = self.segments.back() else {
+            return;
+        };
+        if let Some(prev) = open.parts.last() {
+            // duration / timescale < 0.85 × part_target_ms / 1000
+            let short = u128::from(prev.duration) * 100_000
+                < 85 * u128::from(self.part_target_ms) * u128::from(open.timescale);
+            if short && !prev.independent {
+                self.anomalies.short_parts += 1;
+            }
+        }
+    }
+
+    /// duration / timescale > part_target_ms / 1000 (rule 2's maximum), exactly.
+    fn is_long(&self, duration: u64, timescale: u32) -> bool {
+        u128::from(duration) * 1000 > u128::from(self.part_target_ms) * u128::from(timescale)
+    }
+
+    /// Closes the open segment (it now has an EXTINF and a URI) and opens the one `part`
+    /// starts.
+    fn open_segment(&mut self, part: &PartMeta, discontinuity: bool) {
+        let prev = match self.segments.back_mut() {
+            Some(prev) => {
+                if !prev.complete {
+                    prev.close();
+                    self.window_us += prev.duration_us();
+                }
+                Some((prev.msn, prev.end_us(), prev.pdt_us, prev.duration_us()))
+            }
+            None => None,
+        };
+        let pdt_us = self.date(part, discontinuity, prev.map(|p| (p.2, p.3)));
+        let (msn, start_us) = prev.map_or((0, 0), |p| (p.0 + 1, p.1));
+        self.segments.push_back(Segment {
+            msn,
+            timescale: part.timescale,
+            duration: 0,
+            start_us,
+            pdt_us,
+            discontinuity,
+            init_id: part.init_id,
+            bytes: 0,
+            complete: false,
+            parts: Vec::new(),
+            text: SegmentText::new(pdt_us),
+        });
+        self.slide_window();
+        self.retire();
+    }
+
+    /// The date of a segment that `part` starts, after a segment dated `prev` =
+    /// `(pdt_us, duration_us)`. See "Dates" in the module docs.
+    fn date(&mut self, part: &PartMeta, discontinuity: bool, prev: Option<(u64, u64)>) -> u64 {
+        let run = self
+            .run
+            .filter(|run| !discontinuity && run.timescale == part.timescale);
+        match (prev, run) {
+            (Some((prev_pdt, _)), Some(run)) => {
+                let offset = part.decode_time.saturating_sub(run.anchor_decode);
+                let pdt = run
+                    .anchor_pdt_us
+                    .saturating_add(ticks_to_us(offset, run.timescale));
+                // Strictly after the previous segment's date, at the millisecond the tag
+                // prints, whatever the timestamps did within the tolerance of a continuous run.
+                pdt.max(prev_pdt + 1000)
+            }
+            _ => {
+                let anchor_pdt_us = match prev {
+                    None => self.start_unix_ms.saturating_mul(1000),
+                    Some((prev_pdt, prev_us)) => {
+                        let prev_end = prev_pdt + prev_us;
+                        part.wallclock_ms
+                            .map_or(prev_end, |ms| ms.saturating_mul(1000).max(prev_end))
+                    }
+                };
+                self.run = Some(Run {
+                    anchor_pdt_us,
+                    anchor_decode: part.decode_time,
+                    timescale: part.timescale,
+                });
+                anchor_pdt_us
+            }
+        }
+    }
+
+    /// Removes listed segments beyond `max_segments`, never letting the listed duration fall
+    /// below 3 × TD (rule 19); each removal raises MEDIA-SEQUENCE by one, and by one more
+    /// DISCONTINUITY-SEQUENCE if the segment carried EXT-X-DISCONTINUITY (rule 21).
+    fn slide_window(&mut self) {
+        let min_us = 3 * u64::from(self.target_duration_s) * 1_000_000;
+        loop {
+            let open = usize::from(self.segments.back().is_some_and(|s| !s.complete));
+            let complete_listed = self.segments.len() - self.first_listed - open;
+            if complete_listed <= self.max_segments {
+                break;
+            }
+            let first = &self.segments[self.first_listed];
+            let first_us = first.duration_us();
+            if self.window_us - first_us < min_us {
+                break;
+            }
+            if first.discontinuity {
+                self.discontinuity_sequence += 1;
+            }
+            self.window_us -= first_us;
+            self.first_listed += 1;
+        }
+        self.longest_window_us = self.longest_window_us.max(self.window_us);
+    }
+
+    /// Forgets retired segments once no client may still ask for them: a segment's URI stays
+    /// valid until its first appearance plus its Availability Duration (its duration plus the
+    /// longest playlist, rule 20), its parts 3 × TD past their removal from the playlist
+    /// (rule 18), both measured on the media clock. Memory stays bounded: no more segments are
+    /// retired than `max_segments` or the listed ones, whichever is more (the window's length
+    /// is what the availability duration is made of).
+    fn retire(&mut self) {
+        let now = self.end_us();
+        let td_us = u64::from(self.target_duration_s) * 1_000_000;
+        let cap = self
+            .max_segments
+            .max(self.segments.len() - self.first_listed);
+        while self.first_listed > 0 {
+            let oldest = &self.segments[0];
+            // It appeared (with a URI) when it was completed, at its end.
+            let uri_until = oldest.end_us() + oldest.duration_us() + self.longest_window_us;
+            // Its parts left the playlist once its start was 3 × TD from the end.
+            let parts_until = oldest.start_us + 6 * td_us;
+            if now < uri_until.max(parts_until) && self.first_listed <= cap {
+                break;
+            }
+            self.segments.pop_front();
+            self.first_listed -= 1;
+        }
+    }
+}

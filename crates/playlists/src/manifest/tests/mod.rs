@@ -1,0 +1,129 @@
+//! Tests of the playlist builder: one test per playlist rule of `llhls-rules.md` (named
+//! `rule_NN_…`), a property test over random part sequences, and determinism. Every rendered
+//! playlist is read back by a strict reader ([`parse`]) and judged by the rule checks
+//! ([`check`]); snapshots and the independent parser live in `tests/manifest_*.rs`.
+
+mod check;
+mod determinism;
+mod parse;
+mod props;
+mod rules_delivery;
+mod rules_segments;
+
+use self::check::{check, check_delta, Config, History};
+use self::parse::Playlist;
+use super::{M3u8Manifest, PartMeta, PartPosition, Skip};
+use crate::error::Result;
+use crate::options::Options;
+
+/// 2023-11-14T22:13:20.000Z.
+pub(crate) const START_MS: u64 = 1_700_000_000_000;
+
+pub(crate) fn opts(td: u32, part_ms: u32, segment_min_ms: u64, max_segments: usize) -> Options {
+    Options {
+        num_playlists: 1,
+        max_segments,
+        max_parts_per_segment: 64,
+        segment_min_ms,
+        target_duration_s: td,
+        part_target_ms: part_ms,
+        playlist_versions: 4,
+    }
+}
+
+/// Feeds a builder like an encoder would: consecutive ids, decode times that follow on, and
+/// every rendered version checked against the rules.
+pub(crate) struct Feeder {
+    pub m: M3u8Manifest,
+    pub cfg: Config,
+    pub history: History,
+    /// Ticks per second of the next part.
+    pub timescale: u32,
+    /// Decode time of the next part.
+    pub decode: u64,
+    pub init_id: u32,
+    /// `wallclock_ms` of the next part.
+    pub wallclock_ms: Option<u64>,
+    next_id: u64,
+    parts: u64,
+}
+
+impl Feeder {
+    pub fn new(opts: &Options) -> Self {
+        Self {
+            m: M3u8Manifest::new(opts, START_MS).unwrap(),
+            cfg: Config::of(opts),
+            history: History::default(),
+            timescale: 1000,
+            decode: 0,
+            init_id: 0,
+            wallclock_ms: None,
+            next_id: 0,
+            parts: 0,
+        }
+    }
+
+    /// Pushes a part of `ticks` at the current decode time.
+    pub fn push(&mut self, ticks: u64, independent: bool) -> Result<PartPosition> {
+        let pos = self.m.push(PartMeta {
+            id: self.next_id,
+            duration: ticks,
+            timescale: self.timescale,
+            decode_time: self.decode,
+            independent,
+            len: 1000 + ticks,
+            init_id: self.init_id,
+            wallclock_ms: self.wallclock_ms,
+        })?;
+        self.next_id += 1;
+        self.parts += 1;
+        self.decode += ticks;
+        Ok(pos)
+    }
+
+    /// Pushes a part of `ms` milliseconds.
+    pub fn ms(&mut self, ms: u64, independent: bool) -> PartPosition {
+        let ticks = ms * u64::from(self.timescale) / 1000;
+        self.push(ticks, independent).unwrap()
+    }
+
+    /// Pushes `n` parts of `part_ms`, a keyframe on every `gop`-th part the feeder has pushed,
+    /// checking the rules after each.
+    pub fn run(&mut self, n: usize, gop: u64, part_ms: u64) -> Vec<PartPosition> {
+        (0..n)
+            .map(|_| {
+                let pos = self.ms(part_ms, self.parts % gop == 0);
+                self.checked();
+                pos
+            })
+            .collect()
+    }
+
+    pub fn render(&self, skip: Skip) -> String {
+        let mut out = Vec::new();
+        self.m.render(skip, &[], &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    /// Renders the full playlist and the delta update, checks every rule on both and between
+    /// versions, and returns the full one.
+    pub fn checked(&mut self) -> Playlist {
+        let full_text = self.render(Skip::No);
+        let full = check(&full_text, &self.cfg).unwrap_or_else(|e| panic!("{e}\n{full_text}"));
+        self.history
+            .observe(&full)
+            .unwrap_or_else(|e| panic!("{e}\n{full_text}"));
+        for skip in [Skip::Yes, Skip::V2] {
+            let text = self.render(skip);
+            if !self.m.can_skip() {
+                assert_eq!(text, full_text, "rule 13: {skip:?} must be ignored");
+                continue;
+            }
+            let delta = check(&text, &self.cfg).unwrap_or_else(|e| panic!("{e}\n{text}"));
+            check_delta(&full, &delta).unwrap_or_else(|e| panic!("{e}\n{full_text}\n{text}"));
+            let removed = delta.skip.as_ref().and_then(|s| s.1.as_deref());
+            assert_eq!(removed, (skip == Skip::V2).then_some(""), "rule 14\n{text}");
+        }
+        full
+    }
+}

@@ -1,0 +1,194 @@
+//! Renditions of a group through the registry: one SERVER-CONTROL for all (rule 26, §6.2.4),
+//! rendition reports as up to date as the playlist carrying them (§4.4.5.4), the same bytes
+//! whatever order the renditions registered in, and what the multivariant playlist claims.
+
+use bytes::Bytes;
+use playlists::{Error, Init, Options, Part, PartPosition, Playlists};
+
+const START_MS: u64 = 1_700_000_000_000;
+
+fn options() -> Options {
+    Options {
+        num_playlists: 3,
+        max_segments: 8,
+        max_parts_per_segment: 16,
+        segment_min_ms: 1000,
+        target_duration_s: 2,
+        part_target_ms: 200,
+        playlist_versions: 16,
+    }
+}
+
+fn init(tag: &str) -> Init {
+    Init {
+        bytes: Bytes::from(format!("init of {tag}")),
+        codecs: "avc1.64001f,mp4a.40.2".to_owned(),
+        resolution: Some((640, 360)),
+        frame_rate: Some(30.0),
+    }
+}
+
+/// Part `n`: 200 ms at 1 kHz, a keyframe every fifth part.
+fn part(stream: &str, n: u64) -> Part {
+    Part {
+        bytes: Bytes::from(format!("{stream}:{n:08}").repeat(10)),
+        duration: 200,
+        timescale: 1000,
+        decode_time: n * 200,
+        independent: n % 5 == 0,
+        init: Some(init(stream)),
+        wallclock_ms: Some(START_MS),
+    }
+}
+
+fn publish(p: &Playlists, stream: &str, parts: std::ops::Range<u64>) -> Vec<PartPosition> {
+    parts
+        .map(|n| p.add(stream, part(stream, n)).unwrap())
+        .collect()
+}
+
+fn text(b: &Bytes) -> String {
+    String::from_utf8(b.to_vec()).unwrap()
+}
+
+fn server_control(body: &str) -> &str {
+    body.lines()
+        .find(|l| l.starts_with("#EXT-X-SERVER-CONTROL:"))
+        .unwrap()
+}
+
+#[test]
+fn rule_26_renditions_of_a_group_advertise_one_server_control_and_report_each_other() {
+    // Options whose window outlasts the skip boundary, so CAN-SKIP-UNTIL is advertised from
+    // the first version on, in both renditions alike (§6.2.4).
+    let opts = Options {
+        max_segments: 16,
+        ..options()
+    };
+    let p = Playlists::new(opts).unwrap();
+    let audio_part = |n: u64| Part {
+        duration: 9600,
+        timescale: 48_000,
+        decode_time: n * 9600,
+        independent: true,
+        ..part("live/audio", n)
+    };
+    let report = |rendition: &str, pos: PartPosition| {
+        format!(
+            "#EXT-X-RENDITION-REPORT:URI=\"../{rendition}/index.m3u8\",LAST-MSN={},LAST-PART={}\n",
+            pos.msn, pos.part
+        )
+    };
+    let mut audio_last = None;
+    for n in 0..40 {
+        let video_last = p.add("live/720p", part("live/720p", n)).unwrap();
+        let video = text(
+            &p.stream("live/720p")
+                .unwrap()
+                .playlist()
+                .unwrap()
+                .full
+                .plain,
+        );
+        // Reports are as up to date as the playlist carrying them (§4.4.5.4).
+        match audio_last {
+            Some(pos) => assert!(video.contains(&report("audio", pos)), "{video}"),
+            None => assert!(!video.contains("RENDITION-REPORT"), "{video}"),
+        }
+        audio_last = Some(p.add("live/audio", audio_part(n)).unwrap());
+        let audio = text(
+            &p.stream("live/audio")
+                .unwrap()
+                .playlist()
+                .unwrap()
+                .full
+                .plain,
+        );
+        assert!(audio.contains(&report("720p", video_last)), "{audio}");
+        assert_eq!(server_control(&video), server_control(&audio));
+        assert!(server_control(&video).contains("CAN-SKIP-UNTIL=12.000"));
+    }
+    // The delta update exists from the first version on, with the same header.
+    let v = p.stream("live/720p").unwrap().playlist().unwrap();
+    let delta = text(&v.delta.as_ref().unwrap().plain);
+    assert!(delta.contains("#EXT-X-SKIP:SKIPPED-SEGMENTS="), "{delta}");
+    assert_eq!(server_control(&delta), server_control(&text(&v.full.plain)));
+}
+
+#[test]
+fn registries_fed_the_same_group_in_any_registration_order_render_the_same_bytes() {
+    let a = Playlists::new(options()).unwrap();
+    let b = Playlists::new(options()).unwrap();
+    // b registers the renditions in the other order, after an unrelated stream.
+    publish(&b, "other", 0..1);
+    b.add("live/360p", part("live/360p", 0)).unwrap();
+    a.add("live/720p", part("live/720p", 0)).unwrap();
+    a.add("live/360p", part("live/360p", 0)).unwrap();
+    b.add("live/720p", part("live/720p", 0)).unwrap();
+    for n in 1..30 {
+        for p in [&a, &b] {
+            p.add("live/720p", part("live/720p", n)).unwrap();
+            p.add("live/360p", part("live/360p", n)).unwrap();
+        }
+        for name in ["live/720p", "live/360p"] {
+            let va = a.stream(name).unwrap().playlist().unwrap();
+            let vb = b.stream(name).unwrap().playlist().unwrap();
+            assert_eq!(va.full.plain, vb.full.plain, "{name} after part {n}");
+        }
+    }
+    assert_eq!(
+        a.multivariant("live").unwrap().plain,
+        b.multivariant("live").unwrap().plain
+    );
+}
+
+#[test]
+fn codecs_that_cannot_be_written_are_refused_and_change_nothing() {
+    let p = Playlists::new(options()).unwrap();
+    publish(&p, "cam1", 0..3);
+    let before = p.stream("cam1").unwrap().playlist().unwrap();
+    let mut bad = part("cam1", 3);
+    bad.init = Some(Init {
+        codecs: "avc1.64001f\",mp4a".to_owned(),
+        ..init("other")
+    });
+    assert!(matches!(p.add("cam1", bad), Err(Error::InvalidPart(_))));
+    assert_eq!(p.stream("cam1").unwrap().playlist().unwrap(), before);
+    // An empty codecs string is allowed: the multivariant playlist then omits CODECS.
+    let mut silent = part("cam2", 0);
+    silent.init = Some(Init {
+        codecs: String::new(),
+        ..init("cam2")
+    });
+    p.add("cam2", silent).unwrap();
+    let master = text(&p.multivariant("cam2").unwrap().plain);
+    assert!(!master.contains("CODECS"), "{master}");
+}
+
+#[test]
+fn a_gop_longer_than_the_target_duration_shows_in_the_status_and_the_multivariant_playlist() {
+    let p = Playlists::new(options()).unwrap();
+    for n in 0..40 {
+        // A keyframe every 4 s with TD 2: segments are cut between keyframes.
+        p.add(
+            "cam1",
+            Part {
+                independent: n % 20 == 0,
+                ..part("cam1", n)
+            },
+        )
+        .unwrap();
+    }
+    let status = p.stream("cam1").unwrap().status().unwrap();
+    assert!(status.anomalies.forced_cuts > 0, "{status:?}");
+    assert!(!status.independent_segments);
+    let master = text(&p.multivariant("cam1").unwrap().plain);
+    assert!(!master.contains("INDEPENDENT-SEGMENTS"), "{master}");
+    // A well-behaved stream claims it.
+    publish(&p, "cam2", 0..12);
+    let master = text(&p.multivariant("cam2").unwrap().plain);
+    assert!(
+        master.starts_with("#EXTM3U\n#EXT-X-INDEPENDENT-SEGMENTS\n"),
+        "{master}"
+    );
+}
