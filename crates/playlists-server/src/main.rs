@@ -1,5 +1,64 @@
 //! `playlists`: the LL-HLS origin binary. Wiring only; everything lives in the library crates.
 
-fn main() -> anyhow::Result<()> {
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use playlists::Playlists;
+use playlists_server::config::Config;
+use playlists_server::http::{serve, AppState};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let config = Config::load()?;
+    let playlists = Arc::new(Playlists::new(config.library_options()).context("library options")?);
+    let state = Arc::new(AppState::new(
+        Arc::clone(&playlists),
+        config.http_options()?,
+    ));
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let scheme = if config.tls_cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    tracing::info!("serving LL-HLS on {scheme}://{}/", listener.local_addr()?);
+    serve(listener, state, shutdown_signal()).await?;
+    tracing::info!("stopped");
     Ok(())
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
 }

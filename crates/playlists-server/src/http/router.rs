@@ -1,0 +1,364 @@
+//! Routing: a request path becomes a [`Route`], the route's handler produces the response,
+//! and every response gets CORS headers and is counted.
+//!
+//! Paths (DESIGN.md's HTTP contract; the file names are exactly those the library's playlists
+//! write, relative to the playlist):
+//!
+//! | path | route |
+//! |---|---|
+//! | `/` | the page |
+//! | `/healthz`, `/metrics` | liveness, Prometheus metrics |
+//! | `/assets/hls.min.js` | the local hls.js, when configured |
+//! | `/{stream}/index.m3u8` | media playlist (`{stream}` is `name` or `group/rendition`) |
+//! | `/{group}/master.m3u8` | multivariant playlist |
+//! | `/{stream}/init.mp4`, `/{stream}/init-{n}.mp4` | init sections |
+//! | `/{stream}/s{msn}.mp4` | a complete segment |
+//! | `/{stream}/p{msn}.{part}.mp4` | a part (the hinted one is held until it exists) |
+//!
+//! Numbers in file names must be canonical decimals (`s7.mp4`, not `s07.mp4`): one resource,
+//! one URL, one cache entry.
+
+use std::sync::Arc;
+
+use http::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
+use http::{Method, Request, Response, StatusCode};
+use playlists::PartPosition;
+
+use super::body::Body;
+use super::error::HttpError;
+use super::{cors, media, metrics, page, playlist, AppState};
+
+/// A parsed request path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route<'a> {
+    /// `GET /`.
+    Page,
+    /// `GET /assets/hls.min.js`.
+    HlsJs,
+    /// `GET /healthz`.
+    Healthz,
+    /// `GET /metrics`.
+    Metrics,
+    /// A media playlist.
+    MediaPlaylist {
+        /// Stream name.
+        stream: &'a str,
+    },
+    /// A multivariant playlist.
+    Multivariant {
+        /// Group name.
+        group: &'a str,
+    },
+    /// An init section.
+    Init {
+        /// Stream name.
+        stream: &'a str,
+        /// Init id (`init.mp4` is 0).
+        id: u32,
+    },
+    /// A complete segment.
+    Segment {
+        /// Stream name.
+        stream: &'a str,
+        /// Its media sequence number.
+        msn: u64,
+    },
+    /// A part.
+    Part {
+        /// Stream name.
+        stream: &'a str,
+        /// Its position.
+        pos: PartPosition,
+    },
+    /// Nothing here.
+    Unknown,
+}
+
+/// The route label of the request counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
+pub enum RouteKind {
+    /// `/`.
+    Page,
+    /// `/assets/...`.
+    Asset,
+    /// `/healthz`.
+    Healthz,
+    /// `/metrics`.
+    Metrics,
+    /// A media playlist without `_HLS_msn`.
+    Playlist,
+    /// A media playlist with `_HLS_msn` (a blocking reload).
+    BlockingPlaylist,
+    /// A multivariant playlist.
+    Multivariant,
+    /// An init section.
+    Init,
+    /// A segment.
+    Segment,
+    /// A part.
+    Part,
+    /// `OPTIONS` (CORS preflight).
+    Preflight,
+    /// Unknown paths and methods.
+    Other,
+}
+
+impl RouteKind {
+    /// Every kind, in index order.
+    pub const ALL: [RouteKind; 12] = [
+        Self::Page,
+        Self::Asset,
+        Self::Healthz,
+        Self::Metrics,
+        Self::Playlist,
+        Self::BlockingPlaylist,
+        Self::Multivariant,
+        Self::Init,
+        Self::Segment,
+        Self::Part,
+        Self::Preflight,
+        Self::Other,
+    ];
+
+    /// The `route` label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Page => "page",
+            Self::Asset => "asset",
+            Self::Healthz => "healthz",
+            Self::Metrics => "metrics",
+            Self::Playlist => "playlist",
+            Self::BlockingPlaylist => "blocking_playlist",
+            Self::Multivariant => "multivariant",
+            Self::Init => "init",
+            Self::Segment => "segment",
+            Self::Part => "part",
+            Self::Preflight => "preflight",
+            Self::Other => "other",
+        }
+    }
+}
+
+impl<'a> Route<'a> {
+    /// Parses a request path (without the query).
+    pub fn parse(path: &'a str) -> Self {
+        match path {
+            "/" => return Self::Page,
+            "/healthz" => return Self::Healthz,
+            "/metrics" => return Self::Metrics,
+            "/assets/hls.min.js" => return Self::HlsJs,
+            _ => {}
+        }
+        let Some((stream, file)) = path.strip_prefix('/').and_then(|p| p.rsplit_once('/')) else {
+            return Self::Unknown;
+        };
+        if stream.is_empty() || stream.split('/').count() > 2 {
+            return Self::Unknown;
+        }
+        match file {
+            "index.m3u8" => return Self::MediaPlaylist { stream },
+            "master.m3u8" if !stream.contains('/') => return Self::Multivariant { group: stream },
+            "init.mp4" => return Self::Init { stream, id: 0 },
+            _ => {}
+        }
+        let Some(stem) = file.strip_suffix(".mp4") else {
+            return Self::Unknown;
+        };
+        if let Some(id) = stem.strip_prefix("init-").and_then(canonical::<u32>) {
+            // `init-0.mp4` is not a name the playlist uses (id 0 is `init.mp4`).
+            if id > 0 {
+                return Self::Init { stream, id };
+            }
+        } else if let Some(msn) = stem.strip_prefix('s').and_then(canonical::<u64>) {
+            return Self::Segment { stream, msn };
+        } else if let Some((msn, part)) = stem.strip_prefix('p').and_then(|s| s.split_once('.')) {
+            if let (Some(msn), Some(part)) = (canonical::<u64>(msn), canonical::<u32>(part)) {
+                return Self::Part {
+                    stream,
+                    pos: PartPosition { msn, part },
+                };
+            }
+        }
+        Self::Unknown
+    }
+}
+
+/// A canonical decimal: digits only, no leading zero except for `0` itself.
+fn canonical<T: std::str::FromStr>(s: &str) -> Option<T> {
+    let ok = !s.is_empty()
+        && s.bytes().all(|b| b.is_ascii_digit())
+        && (s.len() == 1 || !s.starts_with('0'));
+    ok.then(|| s.parse().ok()).flatten()
+}
+
+/// Answers one request. Never fails: every refusal is a response (see `error.rs`).
+pub async fn handle<B>(state: Arc<AppState>, req: Request<B>) -> Response<Body> {
+    let (parts, _body) = req.into_parts();
+    let route = Route::parse(parts.uri.path());
+    let blocking = matches!(route, Route::MediaPlaylist { .. })
+        && parts
+            .uri
+            .query()
+            .is_some_and(|q| q.split('&').any(|p| p.starts_with("_HLS_msn")));
+    let kind = kind_of(&parts.method, route, blocking);
+    let head = parts.method == Method::HEAD;
+
+    let mut resp = if parts.method == Method::OPTIONS {
+        cors::preflight(&parts.headers)
+    } else if parts.method == Method::GET || head {
+        let answer = dispatch(&state, route, &parts);
+        match tokio::time::timeout(state.opts.request_timeout, answer).await {
+            Ok(Ok(resp)) => resp,
+            Ok(Err(e)) => e.into_response(),
+            Err(_) => HttpError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "no response within the request timeout ({:?})",
+                    state.opts.request_timeout
+                ),
+            )
+            .into_response(),
+        }
+    } else {
+        let mut resp = HttpError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("{} is not allowed here", parts.method),
+        )
+        .into_response();
+        resp.headers_mut()
+            .insert(ALLOW, HeaderValue::from_static("GET, HEAD, OPTIONS"));
+        resp
+    };
+    cors::apply(&state.opts.cors_origin, resp.headers_mut());
+    let len = hyper::body::Body::size_hint(resp.body())
+        .exact()
+        .unwrap_or(0);
+    if head {
+        // Same head as GET, no body; the length stays announced.
+        resp.headers_mut()
+            .insert(CONTENT_LENGTH, HeaderValue::from(len));
+        *resp.body_mut() = Body::empty();
+    }
+    state
+        .metrics
+        .record(kind, resp.status(), if head { 0 } else { len });
+    resp
+}
+
+fn kind_of(method: &Method, route: Route<'_>, blocking: bool) -> RouteKind {
+    if method == Method::OPTIONS {
+        return RouteKind::Preflight;
+    }
+    if method != Method::GET && method != Method::HEAD {
+        return RouteKind::Other;
+    }
+    match route {
+        Route::Page => RouteKind::Page,
+        Route::HlsJs => RouteKind::Asset,
+        Route::Healthz => RouteKind::Healthz,
+        Route::Metrics => RouteKind::Metrics,
+        Route::MediaPlaylist { .. } if blocking => RouteKind::BlockingPlaylist,
+        Route::MediaPlaylist { .. } => RouteKind::Playlist,
+        Route::Multivariant { .. } => RouteKind::Multivariant,
+        Route::Init { .. } => RouteKind::Init,
+        Route::Segment { .. } => RouteKind::Segment,
+        Route::Part { .. } => RouteKind::Part,
+        Route::Unknown => RouteKind::Other,
+    }
+}
+
+async fn dispatch(
+    state: &AppState,
+    route: Route<'_>,
+    req: &http::request::Parts,
+) -> Result<Response<Body>, HttpError> {
+    let headers = &req.headers;
+    match route {
+        Route::Page => Ok(page::render(state)),
+        Route::HlsJs => page::hls_js(state),
+        Route::Healthz => Ok(text("ok\n".into(), "text/plain; charset=utf-8")),
+        Route::Metrics => Ok(text(
+            metrics::render(state).into(),
+            "text/plain; version=0.0.4; charset=utf-8",
+        )),
+        Route::MediaPlaylist { stream } => {
+            playlist::media(state, stream, req.uri.query(), headers).await
+        }
+        Route::Multivariant { group } => playlist::multivariant(state, group, headers),
+        Route::Init { stream, id } => media::init(state, stream, id, headers),
+        Route::Segment { stream, msn } => media::segment(state, stream, msn, headers),
+        Route::Part { stream, pos } => media::part(state, stream, pos, headers).await,
+        Route::Unknown => Err(HttpError::not_found(format!("`{}`", req.uri.path()))),
+    }
+}
+
+fn text(body: Body, content_type: &'static str) -> Response<Body> {
+    let mut resp = Response::new(body);
+    let h = resp.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_parse_to_the_names_the_playlist_uses() {
+        let pos = |msn, part| PartPosition { msn, part };
+        for (path, want) in [
+            ("/", Route::Page),
+            ("/cam1/index.m3u8", Route::MediaPlaylist { stream: "cam1" }),
+            (
+                "/live/720p/index.m3u8",
+                Route::MediaPlaylist {
+                    stream: "live/720p",
+                },
+            ),
+            ("/live/master.m3u8", Route::Multivariant { group: "live" }),
+            ("/live/720p/master.m3u8", Route::Unknown),
+            (
+                "/cam1/init.mp4",
+                Route::Init {
+                    stream: "cam1",
+                    id: 0,
+                },
+            ),
+            (
+                "/cam1/init-3.mp4",
+                Route::Init {
+                    stream: "cam1",
+                    id: 3,
+                },
+            ),
+            ("/cam1/init-0.mp4", Route::Unknown),
+            (
+                "/cam1/s12.mp4",
+                Route::Segment {
+                    stream: "cam1",
+                    msn: 12,
+                },
+            ),
+            ("/cam1/s012.mp4", Route::Unknown),
+            ("/cam1/s-1.mp4", Route::Unknown),
+            (
+                "/cam1/p12.0.mp4",
+                Route::Part {
+                    stream: "cam1",
+                    pos: pos(12, 0),
+                },
+            ),
+            ("/cam1/p12.00.mp4", Route::Unknown),
+            ("/cam1/p12.mp4", Route::Unknown),
+            ("/cam1/p99999999999999999999.0.mp4", Route::Unknown),
+            ("/a/b/c/index.m3u8", Route::Unknown),
+            ("//index.m3u8", Route::Unknown),
+            ("/index.m3u8", Route::Unknown),
+            ("/cam1/other.txt", Route::Unknown),
+        ] {
+            assert_eq!(Route::parse(path), want, "{path}");
+        }
+    }
+}
