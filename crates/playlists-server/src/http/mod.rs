@@ -23,6 +23,7 @@ mod delta_v2;
 mod directives;
 mod encoding;
 mod error;
+mod first_byte;
 mod limits;
 mod media;
 mod metrics;
@@ -269,11 +270,13 @@ async fn serve_io<I>(
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let state_idle = state.opts.idle_timeout;
     let state = Arc::clone(state);
     let service = service_fn(move |req| {
         let state = Arc::clone(&state);
         async move { Ok::<_, Infallible>(router::handle(state, req).await) }
     });
+    let io = first_byte::FirstByteDeadline::new(io, state_idle);
     let conn = builder.serve_connection(TokioIo::new(io), service);
     watcher.watch(conn).await
 }

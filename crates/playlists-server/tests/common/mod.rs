@@ -209,3 +209,13 @@ pub fn lists_part(playlist: &str, msn: u64, part: u32) -> bool {
         "#EXT-X-PART:DURATION=0.20000,URI=\"p{msn}.{part}.mp4\""
     ))
 }
+
+/// Decodes a gzip body.
+pub fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Read as _;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
