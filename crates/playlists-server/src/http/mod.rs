@@ -232,7 +232,9 @@ pub async fn serve(
                     let handshake =
                         tokio::time::timeout(state.opts.idle_timeout, acceptor.accept(tcp));
                     match handshake.await {
-                        Ok(Ok(stream)) => serve_io(&builder, &state, watcher, stream).await,
+                        // Boxed: the TLS stream is large, and an unboxed branch would make
+                        // every plain connection's task as large as a TLS one.
+                        Ok(Ok(stream)) => Box::pin(serve_io(&builder, &state, watcher, stream)).await,
                         Ok(Err(e)) => Err(e.into()),
                         Err(_) => Err("TLS handshake timed out".into()),
                     }

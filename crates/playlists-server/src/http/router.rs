@@ -192,22 +192,91 @@ fn canonical<T: std::str::FromStr>(s: &str) -> Option<T> {
     ok.then(|| s.parse().ok()).flatten()
 }
 
+/// Request headers the handlers read; everything else is dropped before a handler runs.
+const KEPT_HEADERS: [http::header::HeaderName; 5] = [
+    http::header::ACCEPT_ENCODING,
+    http::header::IF_NONE_MATCH,
+    http::header::IF_RANGE,
+    http::header::RANGE,
+    http::header::ACCESS_CONTROL_REQUEST_HEADERS,
+];
+
+/// What a handler needs of a request, copied out of it.
+///
+/// hyper's parsed URI and header values are slices of the connection's 8 KB read buffer, so
+/// holding them for the life of a held request (up to 3 × TD) would pin that buffer while
+/// hyper allocates another for the next read. Copying the few bytes a handler reads lets the
+/// buffer go at once: with 10,000 held requests that is most of their memory.
+#[derive(Debug)]
+pub struct RequestHead {
+    /// The method (standard methods are not allocated).
+    pub method: Method,
+    /// Path and query, e.g. `/cam1/index.m3u8?_HLS_msn=3`.
+    path_and_query: String,
+    /// Length of the path within `path_and_query`.
+    path_len: usize,
+    /// Copies of the [`KEPT_HEADERS`] present.
+    pub headers: http::HeaderMap,
+}
+
+impl RequestHead {
+    /// Copies what the handlers read from `parts`.
+    pub fn new(parts: &http::request::Parts) -> Self {
+        let path = parts.uri.path();
+        let mut path_and_query = String::with_capacity(
+            path.len() + parts.uri.query().map_or(0, |q| q.len() + 1),
+        );
+        path_and_query.push_str(path);
+        if let Some(q) = parts.uri.query() {
+            path_and_query.push('?');
+            path_and_query.push_str(q);
+        }
+        let mut headers = http::HeaderMap::new();
+        for name in KEPT_HEADERS {
+            for value in parts.headers.get_all(&name) {
+                // from_bytes copies: the copy does not share the read buffer.
+                if let Ok(copy) = HeaderValue::from_bytes(value.as_bytes()) {
+                    headers.append(name.clone(), copy);
+                }
+            }
+        }
+        Self {
+            method: parts.method.clone(),
+            path_len: path.len(),
+            path_and_query,
+            headers,
+        }
+    }
+
+    /// The path.
+    pub fn path(&self) -> &str {
+        &self.path_and_query[..self.path_len]
+    }
+
+    /// The query, without `?`.
+    pub fn query(&self) -> Option<&str> {
+        self.path_and_query.get(self.path_len + 1..)
+    }
+}
+
 /// Answers one request. Never fails: every refusal is a response (see `error.rs`).
 pub async fn handle<B>(state: Arc<AppState>, req: Request<B>) -> Response<Body> {
-    let (parts, _body) = req.into_parts();
-    let route = Route::parse(parts.uri.path());
+    let head = {
+        let (parts, _body) = req.into_parts();
+        RequestHead::new(&parts)
+    };
+    let route = Route::parse(head.path());
     let blocking = matches!(route, Route::MediaPlaylist { .. })
-        && parts
-            .uri
+        && head
             .query()
             .is_some_and(|q| q.split('&').any(|p| p.starts_with("_HLS_msn")));
-    let kind = kind_of(&parts.method, route, blocking);
-    let head = parts.method == Method::HEAD;
+    let kind = kind_of(&head.method, route, blocking);
+    let is_head = head.method == Method::HEAD;
 
-    let mut resp = if parts.method == Method::OPTIONS {
-        cors::preflight(&parts.headers)
-    } else if parts.method == Method::GET || head {
-        let answer = dispatch(&state, route, &parts);
+    let mut resp = if head.method == Method::OPTIONS {
+        cors::preflight(&head.headers)
+    } else if head.method == Method::GET || is_head {
+        let answer = dispatch(&state, route, &head);
         match tokio::time::timeout(state.opts.request_timeout, answer).await {
             Ok(Ok(resp)) => resp,
             Ok(Err(e)) => e.into_response(),
@@ -223,7 +292,7 @@ pub async fn handle<B>(state: Arc<AppState>, req: Request<B>) -> Response<Body> 
     } else {
         let mut resp = HttpError::new(
             StatusCode::METHOD_NOT_ALLOWED,
-            format!("{} is not allowed here", parts.method),
+            format!("{} is not allowed here", head.method),
         )
         .into_response();
         resp.headers_mut()
@@ -231,10 +300,8 @@ pub async fn handle<B>(state: Arc<AppState>, req: Request<B>) -> Response<Body> 
         resp
     };
     cors::apply(&state.opts.cors_origin, resp.headers_mut());
-    let len = hyper::body::Body::size_hint(resp.body())
-        .exact()
-        .unwrap_or(0);
-    if head {
+    let len = hyper::body::Body::size_hint(resp.body()).exact().unwrap_or(0);
+    if is_head {
         // Same head as GET, no body; the length stays announced.
         resp.headers_mut()
             .insert(CONTENT_LENGTH, HeaderValue::from(len));
@@ -242,7 +309,7 @@ pub async fn handle<B>(state: Arc<AppState>, req: Request<B>) -> Response<Body> 
     }
     state
         .metrics
-        .record(kind, resp.status(), if head { 0 } else { len });
+        .record(kind, resp.status(), if is_head { 0 } else { len });
     resp
 }
 
@@ -271,7 +338,7 @@ fn kind_of(method: &Method, route: Route<'_>, blocking: bool) -> RouteKind {
 async fn dispatch(
     state: &AppState,
     route: Route<'_>,
-    req: &http::request::Parts,
+    req: &RequestHead,
 ) -> Result<Response<Body>, HttpError> {
     let headers = &req.headers;
     match route {
@@ -283,13 +350,13 @@ async fn dispatch(
             "text/plain; version=0.0.4; charset=utf-8",
         )),
         Route::MediaPlaylist { stream } => {
-            playlist::media(state, stream, req.uri.query(), headers).await
+            playlist::media(state, stream, req.query(), headers).await
         }
         Route::Multivariant { group } => playlist::multivariant(state, group, headers),
         Route::Init { stream, id } => media::init(state, stream, id, headers),
         Route::Segment { stream, msn } => media::segment(state, stream, msn, headers),
         Route::Part { stream, pos } => media::part(state, stream, pos, headers).await,
-        Route::Unknown => Err(HttpError::not_found(format!("`{}`", req.uri.path()))),
+        Route::Unknown => Err(HttpError::not_found(format!("`{}`", req.path()))),
     }
 }
 
