@@ -114,7 +114,9 @@ async fn main() -> Result<()> {
                     let _ = std::io::stdout().flush();
                 } else if line.trim() == "publish" {
                     let bytes = payload(next, part_bytes);
-                    let at = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros());
+                    let at = SystemTime::now()
+                        .duration_since(UNIX_EPOCH)
+                        .map_or(0, |d| d.as_micros());
                     if let Err(e) = playlists.add("bench", part(next, bytes)) {
                         eprintln!("publish failed: {e}");
                     }
@@ -133,7 +135,10 @@ async fn main() -> Result<()> {
 fn dump(playlists: &Playlists, dir: &std::path::Path) -> Result<()> {
     let stream = playlists.stream("bench").context("the bench stream")?;
     std::fs::create_dir_all(dir)?;
-    let last = stream.status().and_then(|s| s.last).context("published parts")?;
+    let last = stream
+        .status()
+        .and_then(|s| s.last)
+        .context("published parts")?;
     for msn in 0..=last.msn {
         for p in 0..16 {
             let pos = playlists::PartPosition { msn, part: p };

@@ -41,7 +41,9 @@ async fn get(addr: &str, path: &str) -> Result<(u16, Bytes)> {
     let tcp = TcpStream::connect(addr).await?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await?;
     tokio::spawn(conn);
-    let req = http::Request::get(path).header("host", addr).body(Empty::<Bytes>::new())?;
+    let req = http::Request::get(path)
+        .header("host", addr)
+        .body(Empty::<Bytes>::new())?;
     let resp = sender.send_request(req).await?;
     let status = resp.status().as_u16();
     Ok((status, resp.into_body().collect().await?.to_bytes()))
@@ -53,8 +55,21 @@ fn rss_bytes(pid: u32) -> Result<u64> {
     Ok(pages * 4096)
 }
 
+/// CPU time (user + system) of a process so far, in ms (procfs clock ticks of 10 ms).
+fn cpu_ms(pid: &str) -> Result<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')').context("stat")?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 =
+        f.get(11).context("utime")?.parse::<u64>()? + f.get(12).context("stime")?.parse::<u64>()?;
+    Ok(ticks * 10)
+}
+
 fn now_us() -> u128 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros())
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -123,7 +138,8 @@ async fn main() -> Result<()> {
         tasks.push(tokio::spawn(async move {
             let permit = gate.acquire_owned().await?;
             let tcp = TcpStream::connect(&addr).await?;
-            let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await?;
+            let (mut sender, conn) =
+                hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await?;
             tokio::spawn(conn);
             if connect_only {
                 drop(permit);
@@ -131,14 +147,17 @@ async fn main() -> Result<()> {
                 drop(sender);
                 return anyhow::Ok((false, 0));
             }
-            let req = http::Request::get(&path).header("host", &addr).body(Empty::<Bytes>::new())?;
+            let req = http::Request::get(&path)
+                .header("host", &addr)
+                .body(Empty::<Bytes>::new())?;
             let pending = sender.send_request(req);
             drop(permit);
             let resp = pending.await?;
             let status = resp.status();
             let body = resp.into_body().collect().await?.to_bytes();
             let at = now_us();
-            let ok = status == http::StatusCode::OK && String::from_utf8_lossy(&body).contains(&expect);
+            let ok =
+                status == http::StatusCode::OK && String::from_utf8_lossy(&body).contains(&expect);
             anyhow::Ok((ok, at))
         }));
     }
@@ -165,13 +184,20 @@ async fn main() -> Result<()> {
         let (_, metrics) = get(&addr, "/metrics").await?;
         let waiting = String::from_utf8_lossy(&metrics)
             .lines()
-            .find_map(|l| l.strip_prefix("playlists_http_waiting_requests ")?.parse::<usize>().ok())
+            .find_map(|l| {
+                l.strip_prefix("playlists_http_waiting_requests ")?
+                    .parse::<usize>()
+                    .ok()
+            })
             .unwrap_or(0);
         if waiting >= args.waiters {
             break;
         }
         if Instant::now() > deadline {
-            bail!("only {waiting} of {} requests held after 60 s", args.waiters);
+            bail!(
+                "only {waiting} of {} requests held after 60 s",
+                args.waiters
+            );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -183,6 +209,7 @@ async fn main() -> Result<()> {
         (heap_waiting.0.saturating_sub(heap_before.0)) / args.waiters.max(1),
         (heap_waiting.1.saturating_sub(heap_before.1)) as f64 / args.waiters.max(1) as f64
     );
+    let (origin_cpu_before, own_cpu_before) = (cpu_ms(&pid.to_string())?, cpu_ms("self")?);
     stdin.write_all(b"publish\n").await?;
     stdin.flush().await?;
     let published: u128 = loop {
@@ -201,13 +228,17 @@ async fn main() -> Result<()> {
             }
         }
     }
+    let origin_cpu = cpu_ms(&pid.to_string())?.saturating_sub(origin_cpu_before);
+    let own_cpu = cpu_ms("self")?.saturating_sub(own_cpu_before);
+    eprintln!("cpu after publish: origin {origin_cpu} ms, load generator {own_cpu} ms");
     latencies.sort_by(f64::total_cmp);
     let within_100ms = latencies.iter().filter(|&&l| l <= 100.0).count();
     println!(
         concat!(
             r#"{{"bench":"blocking_fanout","impl":"playlists","waiters":{},"answered":{},"#,
             r#""within_100ms":{},"p50_ms":{:.2},"p99_ms":{:.2},"max_ms":{:.2},"#,
-            r#""rss_per_waiter_bytes":{},"rss_before_bytes":{},"rss_waiting_bytes":{}}}"#
+            r#""rss_per_waiter_bytes":{},"rss_before_bytes":{},"rss_waiting_bytes":{},"#,
+            r#""origin_cpu_ms":{},"loadgen_cpu_ms":{}}}"#
         ),
         args.waiters,
         answered,
@@ -218,6 +249,8 @@ async fn main() -> Result<()> {
         rss_waiting.saturating_sub(rss_before) / args.waiters.max(1) as u64,
         rss_before,
         rss_waiting,
+        origin_cpu,
+        own_cpu,
     );
     drop(stdin);
     let _ = tokio::time::timeout(Duration::from_secs(15), origin.wait()).await;

@@ -3,25 +3,80 @@
 //! over the defaults.
 //!
 //! One struct serves both: clap parses the flags, serde reads the file, and [`Config::load`]
-//! merges them by field name (a TOML key is the flag's name with `_` for `-`).
+//! merges them by field name (a TOML key is the flag's name with `_` for `-`). [`Cli`] adds
+//! the subcommands (`playlists ingest --stream NAME`).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::parser::ValueSource;
-use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser};
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 use serde::{Deserialize, Serialize};
 
 use crate::http::{HttpOptions, DEFAULT_HLS_JS_URL, MIN_HEADER_BYTES};
 
-/// Settings of the origin. Every field has a default; see `--help`.
-#[derive(Debug, Clone, PartialEq, Parser, Serialize, Deserialize)]
+/// The command line: settings, then an optional subcommand.
+///
+/// With no arguments at all, `playlists` serves the built-in demo stream on 127.0.0.1:8080.
+#[derive(Debug, Clone, Parser)]
 #[command(
     name = "playlists",
     version,
-    about = "An LL-HLS origin: fMP4 in, LL-HLS out"
+    about = "An LL-HLS origin: fMP4 in, LL-HLS out",
+    after_help = "Encoders push with e.g. `ffmpeg ... -f mp4 -method PUT http://HOST/ingest/NAME`, \
+                  or pipe into `playlists ingest --stream NAME`."
 )]
+pub struct Cli {
+    /// Settings (also readable from `--config FILE`).
+    #[command(flatten)]
+    pub config: Config,
+    /// What to do besides serving HTTP.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum Command {
+    /// Serve, and publish the fMP4 byte stream read from stdin as stream NAME
+    /// (`ffmpeg ... -f mp4 -movflags cmaf+empty_moov+default_base_moof - | playlists ingest --stream NAME`).
+    Ingest {
+        /// The stream to publish (`name` or `group/rendition`).
+        #[arg(long)]
+        stream: String,
+    },
+}
+
+impl Cli {
+    /// Parses the process's arguments (see [`Config::load`] for the settings).
+    ///
+    /// # Errors
+    /// As [`Config::from_matches`].
+    pub fn load() -> Result<Self, ConfigError> {
+        let matches = Self::command().get_matches();
+        let mut config = Config::from_matches(&matches)?;
+        // `playlists` alone: show something working at once.
+        if std::env::args_os().len() <= 1 {
+            config.demo = true;
+        }
+        let command = match matches.subcommand() {
+            Some(_) => {
+                Some(
+                    Command::from_arg_matches(&matches).map_err(|e| ConfigError::Invalid {
+                        name: "subcommand",
+                        reason: e.to_string(),
+                    })?,
+                )
+            }
+            None => None,
+        };
+        Ok(Self { config, command })
+    }
+}
+
+/// Settings of the origin. Every field has a default; see `--help`.
+#[derive(Debug, Clone, PartialEq, clap::Args, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// A TOML file with any of these settings (keys as the flags, with `_` for `-`).
@@ -47,6 +102,20 @@ pub struct Config {
     /// A local hls.js file to serve at /assets/hls.min.js and use in the page instead.
     #[arg(long, value_name = "FILE")]
     pub hls_js_file: Option<PathBuf>,
+    /// Require `Authorization: Bearer TOKEN` on PUT/POST /ingest/... (401 otherwise).
+    #[arg(
+        long,
+        env = "PLAYLISTS_INGEST_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub ingest_token: Option<String>,
+    /// Seconds a stream stays live after its encoder disconnects, waiting for a reconnect.
+    #[arg(long, default_value_t = 10)]
+    pub ingest_grace_secs: u64,
+    /// Also publish the built-in demo stream `demo` (on by default when run with no arguments).
+    #[arg(long)]
+    pub demo: bool,
 
     /// Held requests (blocking reloads, hinted parts) per stream; more get 503.
     #[arg(long, default_value_t = 20_000)]
@@ -96,7 +165,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         // The clap defaults are the one source of the default values.
-        Self::parse_from(["playlists"])
+        Cli::parse_from(["playlists"]).config
     }
 }
 
@@ -136,7 +205,7 @@ impl Config {
     /// [`ConfigError`] for an unreadable or invalid file. Bad flags exit with clap's usage
     /// message, as command-line programs do.
     pub fn load() -> Result<Self, ConfigError> {
-        let matches = Self::command().get_matches();
+        let matches = Cli::command().get_matches();
         Self::from_matches(&matches)
     }
 
@@ -150,7 +219,7 @@ impl Config {
         T: Into<std::ffi::OsString> + Clone,
     {
         let matches =
-            Self::command()
+            Cli::command()
                 .try_get_matches_from(args)
                 .map_err(|e| ConfigError::Invalid {
                     name: "arguments",
@@ -268,6 +337,11 @@ impl Config {
             shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
             media_max_age: Duration::from_secs(self.media_max_age_secs),
             tls,
+            ingest_token: self.ingest_token.clone().filter(|t| !t.is_empty()),
+            ingest: crate::ingest::IngestConfig {
+                grace: Duration::from_secs(self.ingest_grace_secs),
+                ..crate::ingest::IngestConfig::default()
+            },
         })
     }
 }

@@ -29,4 +29,7 @@
 #![warn(missing_docs, missing_debug_implementations)]
 
 pub mod config;
+pub mod demo;
+pub mod fmp4;
 pub mod http;
+pub mod ingest;

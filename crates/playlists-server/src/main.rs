@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use playlists::Playlists;
-use playlists_server::config::Config;
+use playlists_server::config::{Cli, Command};
 use playlists_server::http::{serve, AppState};
+use playlists_server::{demo, ingest};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -14,13 +15,11 @@ async fn main() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
+        .with_writer(std::io::stderr)
         .init();
-    let config = Config::load()?;
+    let Cli { config, command } = Cli::load()?;
     let playlists = Arc::new(Playlists::new(config.library_options()).context("library options")?);
-    let state = Arc::new(AppState::new(
-        Arc::clone(&playlists),
-        config.http_options()?,
-    ));
+    let state = Arc::new(AppState::new(playlists, config.http_options()?));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
@@ -30,6 +29,30 @@ async fn main() -> anyhow::Result<()> {
         "http"
     };
     tracing::info!("serving LL-HLS on {scheme}://{}/", listener.local_addr()?);
+
+    // Sources stop when the server starts shutting down.
+    if config.demo {
+        let state = Arc::clone(&state);
+        tokio::spawn(async move {
+            let stopped = state.shutdown.wait();
+            if let Err(e) = demo::run_demo(Arc::clone(&state.ingests), "demo", stopped).await {
+                tracing::error!(error = %e, "demo stream stopped");
+            }
+        });
+    }
+    if let Some(Command::Ingest { stream }) = command {
+        let state = Arc::clone(&state);
+        tokio::spawn(async move {
+            let read = ingest::ingest_reader(&state.ingests, &stream, tokio::io::stdin());
+            tokio::select! {
+                result = read => match result {
+                    Ok(parts) => tracing::info!(%stream, parts, "stdin ended; still serving"),
+                    Err(e) => tracing::error!(error = %e, "stdin ingest stopped"),
+                },
+                () = state.shutdown.wait() => {}
+            }
+        });
+    }
     serve(listener, state, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())

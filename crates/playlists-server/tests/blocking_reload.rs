@@ -3,12 +3,12 @@
 //! Streams here: TD 1 s, PART-TARGET 0.2 s (Advance Part Limit 15), five parts a segment, so
 //! part `i` is at position `(i / 5, i % 5)`.
 
-mod common;
+mod origin;
 
 use std::time::Duration;
 
-use common::{hints, lists_part, settle, within, TestServer};
 use http::StatusCode;
+use origin::{hints, lists_part, settle, within, TestServer};
 
 const PLAYLIST: &str = "/cam1/index.m3u8";
 
@@ -18,7 +18,7 @@ async fn blocking_request_waits_for_the_part_then_answers_with_that_version() {
     server.publish("cam1", 0, 7); // newest (1,1)
     let addr = server.addr;
     let held = tokio::spawn(async move {
-        common::get(addr, &format!("{PLAYLIST}?_HLS_msn=1&_HLS_part=2"), &[]).await
+        origin::get(addr, &format!("{PLAYLIST}?_HLS_msn=1&_HLS_part=2"), &[]).await
     });
     settle().await;
     assert!(!held.is_finished(), "answered before the part existed");
@@ -49,7 +49,7 @@ async fn msn_without_part_waits_until_that_segment_is_complete() {
     let addr = server.addr;
     let held =
         tokio::spawn(
-            async move { common::get(addr, &format!("{PLAYLIST}?_HLS_msn=2"), &[]).await },
+            async move { origin::get(addr, &format!("{PLAYLIST}?_HLS_msn=2"), &[]).await },
         );
     settle().await;
     server.publish("cam1", 11, 4); // (2,4): segment 2 still open
@@ -99,7 +99,7 @@ async fn rule_8_part_beyond_the_advance_part_limit_is_400() {
     // Exactly at the limit the request is held, not refused.
     let addr = server.addr;
     let held = tokio::spawn(async move {
-        common::get(addr, &format!("{PLAYLIST}?_HLS_msn=1&_HLS_part=16"), &[]).await
+        origin::get(addr, &format!("{PLAYLIST}?_HLS_msn=1&_HLS_part=16"), &[]).await
     });
     settle().await;
     assert!(!held.is_finished());
@@ -177,7 +177,7 @@ async fn rule_11_a_part_past_the_end_of_its_segment_is_part_0_of_the_next() {
     // A part past the end of the open segment waits for the next segment's part 0.
     let addr = server.addr;
     let held = tokio::spawn(async move {
-        common::get(addr, &format!("{PLAYLIST}?_HLS_msn=2&_HLS_part=9"), &[]).await
+        origin::get(addr, &format!("{PLAYLIST}?_HLS_msn=2&_HLS_part=9"), &[]).await
     });
     settle().await;
     server.publish("cam1", 11, 4); // (2,4)
@@ -227,7 +227,7 @@ async fn held_requests_end_when_the_stream_ends() {
     server.publish("cam1", 0, 7);
     let addr = server.addr;
     let held = tokio::spawn(async move {
-        common::get(addr, &format!("{PLAYLIST}?_HLS_msn=1&_HLS_part=3"), &[]).await
+        origin::get(addr, &format!("{PLAYLIST}?_HLS_msn=1&_HLS_part=3"), &[]).await
     });
     settle().await;
     server.playlists.fin("cam1").unwrap();

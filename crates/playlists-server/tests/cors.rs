@@ -1,9 +1,9 @@
 //! CORS: every answer readable from any page by default, preflights answered.
 
-mod common;
+mod origin;
 
-use common::TestServer;
 use http::{HeaderValue, StatusCode};
+use origin::TestServer;
 use playlists_server::http::HttpOptions;
 
 #[tokio::test]
@@ -38,7 +38,7 @@ async fn the_allowed_origin_is_configurable() {
         cors_origin: HeaderValue::from_static("https://player.example"),
         ..HttpOptions::default()
     };
-    let server = TestServer::with(common::options(), http).await;
+    let server = TestServer::with(origin::options(), http).await;
     let resp = server.get("/healthz").await;
     assert_eq!(
         resp.header("access-control-allow-origin"),
@@ -50,7 +50,7 @@ async fn the_allowed_origin_is_configurable() {
 #[tokio::test]
 async fn options_preflight_allows_range_and_conditional_requests() {
     let server = TestServer::start().await;
-    let resp = common::request(
+    let resp = origin::request(
         server.addr,
         "OPTIONS",
         "/cam1/p0.0.mp4",

@@ -1,9 +1,9 @@
 //! Playlist Delta Updates over HTTP (§6.2.5.1; rules 13, 14, 15).
 
-mod common;
+mod origin;
 
-use common::{hints, settle, within, TestServer};
 use http::StatusCode;
+use origin::{hints, settle, within, TestServer};
 
 const PLAYLIST: &str = "/cam1/index.m3u8";
 
@@ -74,7 +74,7 @@ async fn rule_14_skip_v2_lists_recently_removed_date_ranges() {
         )
         .await;
     assert_eq!(gz.header("content-encoding"), Some("gzip"));
-    assert_eq!(common::gunzip(&gz.body), text.as_bytes());
+    assert_eq!(origin::gunzip(&gz.body), text.as_bytes());
     server.stop().await;
 }
 
@@ -85,7 +85,7 @@ async fn a_blocking_delta_request_waits_then_answers_with_that_versions_delta() 
     let next = format!("_HLS_msn={}&_HLS_part={}", last.msn, last.part + 1);
     let addr = server.addr;
     let held = tokio::spawn(async move {
-        common::get(addr, &format!("{PLAYLIST}?{next}&_HLS_skip=YES"), &[]).await
+        origin::get(addr, &format!("{PLAYLIST}?{next}&_HLS_skip=YES"), &[]).await
     });
     settle().await;
     assert!(!held.is_finished());
@@ -94,7 +94,7 @@ async fn a_blocking_delta_request_waits_then_answers_with_that_versions_delta() 
     assert_eq!(resp.status, StatusCode::OK);
     let text = resp.text();
     assert!(text.contains("#EXT-X-SKIP:"), "{text}");
-    assert!(common::lists_part(&text, last.msn, last.part + 1), "{text}");
+    assert!(origin::lists_part(&text, last.msn, last.part + 1), "{text}");
     assert_eq!(resp.header("cache-control"), Some("public, max-age=6"));
     server.stop().await;
 }

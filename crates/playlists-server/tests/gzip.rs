@@ -1,9 +1,9 @@
 //! Playlist content negotiation: gzip from the cache when `Accept-Encoding` allows it.
 
-mod common;
+mod origin;
 
-use common::{gunzip, TestServer};
 use http::StatusCode;
+use origin::{gunzip, TestServer};
 
 const PLAYLIST: &str = "/cam1/index.m3u8";
 

@@ -1,12 +1,12 @@
 //! HTTP/2 with prior knowledge (h2c) on the plain port, beside HTTP/1.1.
 
-mod common;
+mod origin;
 
 use bytes::Bytes;
-use common::{part_bytes, settle, within, TestServer};
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use origin::{part_bytes, settle, within, TestServer};
 use tokio::net::TcpStream;
 
 #[tokio::test]
@@ -41,7 +41,7 @@ async fn h2c_multiplexes_a_held_playlist_and_the_hinted_part_on_one_connection()
     server.publish("cam1", 7, 1);
     let (status, text) = within(playlist).await.unwrap();
     assert_eq!(status, StatusCode::OK);
-    assert!(common::lists_part(&String::from_utf8_lossy(&text), 1, 2));
+    assert!(origin::lists_part(&String::from_utf8_lossy(&text), 1, 2));
     let (status, body) = within(part).await.unwrap();
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, part_bytes("cam1", 7));

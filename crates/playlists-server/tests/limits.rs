@@ -1,12 +1,12 @@
 //! Limits with clear errors: held requests per stream and in total, request head size, idle
 //! connections, request time.
 
-mod common;
+mod origin;
 
 use std::time::Duration;
 
-use common::{settle, TestServer};
 use http::StatusCode;
+use origin::{settle, TestServer};
 use playlists_server::http::HttpOptions;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -21,13 +21,13 @@ fn limited(per_stream: usize, total: usize) -> HttpOptions {
 
 #[tokio::test]
 async fn held_requests_beyond_the_per_stream_limit_get_503() {
-    let server = TestServer::with(common::options(), limited(2, 100)).await;
+    let server = TestServer::with(origin::options(), limited(2, 100)).await;
     server.publish("a", 0, 7);
     server.publish("b", 0, 7);
     let addr = server.addr;
     let held: Vec<_> = ["/a/p1.2.mp4", "/a/index.m3u8?_HLS_msn=1&_HLS_part=2"]
         .into_iter()
-        .map(|p| tokio::spawn(async move { common::get(addr, p, &[]).await }))
+        .map(|p| tokio::spawn(async move { origin::get(addr, p, &[]).await }))
         .collect();
     settle().await;
     assert_eq!(
@@ -52,31 +52,31 @@ async fn held_requests_beyond_the_per_stream_limit_get_503() {
         StatusCode::OK
     );
     // Another stream has its own limit.
-    let b = tokio::spawn(async move { common::get(addr, "/b/p1.2.mp4", &[]).await });
+    let b = tokio::spawn(async move { origin::get(addr, "/b/p1.2.mp4", &[]).await });
     settle().await;
     assert!(!b.is_finished());
     server.publish("a", 7, 1);
     server.publish("b", 7, 1);
     for h in held {
-        assert_eq!(common::within(h).await.unwrap().status, StatusCode::OK);
+        assert_eq!(origin::within(h).await.unwrap().status, StatusCode::OK);
     }
-    assert_eq!(common::within(b).await.unwrap().status, StatusCode::OK);
+    assert_eq!(origin::within(b).await.unwrap().status, StatusCode::OK);
     server.stop().await;
 }
 
 #[tokio::test]
 async fn held_requests_beyond_the_total_limit_get_503() {
-    let server = TestServer::with(common::options(), limited(10, 1)).await;
+    let server = TestServer::with(origin::options(), limited(10, 1)).await;
     server.publish("a", 0, 7);
     server.publish("b", 0, 7);
     let addr = server.addr;
-    let held = tokio::spawn(async move { common::get(addr, "/a/p1.2.mp4", &[]).await });
+    let held = tokio::spawn(async move { origin::get(addr, "/a/p1.2.mp4", &[]).await });
     settle().await;
     let refused = server.get("/b/p1.2.mp4").await;
     assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(refused.text().contains("in total"), "{}", refused.text());
     server.publish("a", 7, 1);
-    assert_eq!(common::within(held).await.unwrap().status, StatusCode::OK);
+    assert_eq!(origin::within(held).await.unwrap().status, StatusCode::OK);
     server.stop().await;
 }
 
@@ -97,7 +97,7 @@ async fn an_idle_connection_is_closed_after_the_idle_timeout() {
         idle_timeout: Duration::from_secs(5),
         ..HttpOptions::default()
     };
-    let server = TestServer::with(common::options(), http).await;
+    let server = TestServer::with(origin::options(), http).await;
     let started = tokio::time::Instant::now();
     let mut tcp = TcpStream::connect(server.addr).await.unwrap();
     let mut buf = [0u8; 64];
@@ -136,7 +136,7 @@ async fn a_response_later_than_the_request_timeout_is_503() {
         request_timeout: Duration::from_secs(2),
         ..HttpOptions::default()
     };
-    let mut opts = common::options();
+    let mut opts = origin::options();
     opts.target_duration_s = 4; // holds for up to 12 s
     let server = TestServer::with(opts, http).await;
     server.publish("cam1", 0, 7);

@@ -1,10 +1,10 @@
 //! Init sections, segments and parts over real HTTP (rules 22, 24, 25, 27; §6.2.6).
 
-mod common;
+mod origin;
 
 use bytes::Bytes;
-use common::{part_bytes, settle, within, TestServer};
 use http::StatusCode;
+use origin::{part_bytes, settle, within, TestServer};
 
 #[tokio::test]
 async fn parts_segments_and_init_are_the_published_bytes() {
@@ -33,7 +33,7 @@ async fn parts_segments_and_init_are_the_published_bytes() {
 
     let init = server.get("/cam1/init.mp4").await;
     assert_eq!(init.status, StatusCode::OK);
-    assert_eq!(init.body, common::init_bytes("cam1"));
+    assert_eq!(init.body, origin::init_bytes("cam1"));
     server.stop().await;
 }
 
@@ -110,7 +110,7 @@ async fn rule_22_the_hinted_part_is_held_until_complete_then_sent_whole() {
     let server = TestServer::start().await;
     server.publish("cam1", 0, 7); // hint p1.2
     let addr = server.addr;
-    let held = tokio::spawn(async move { common::get(addr, "/cam1/p1.2.mp4", &[]).await });
+    let held = tokio::spawn(async move { origin::get(addr, "/cam1/p1.2.mp4", &[]).await });
     settle().await;
     assert!(!held.is_finished(), "no byte before the part exists");
     server.publish("cam1", 7, 1);
@@ -156,7 +156,7 @@ async fn rule_24_an_abandoned_hint_is_404() {
     let server = TestServer::start().await;
     server.publish("cam1", 0, 5); // (0,4): hint p0.5
     let addr = server.addr;
-    let held = tokio::spawn(async move { common::get(addr, "/cam1/p0.5.mp4", &[]).await });
+    let held = tokio::spawn(async move { origin::get(addr, "/cam1/p0.5.mp4", &[]).await });
     settle().await;
     // The next part is independent and starts segment 1: p0.5 will never exist.
     server.publish("cam1", 5, 1);
@@ -175,7 +175,7 @@ async fn rule_25_an_open_ended_range_on_the_hinted_part_gets_the_whole_part() {
     let addr = server.addr;
     let held = tokio::spawn(async move {
         // What a client sends for a hint of unknown length (last-byte-pos 2^53 − 1).
-        common::get(
+        origin::get(
             addr,
             "/cam1/p1.2.mp4",
             &[("range", "bytes=0-9007199254740991")],
@@ -200,7 +200,7 @@ async fn head_sends_the_headers_of_get_without_a_body() {
     let server = TestServer::start().await;
     server.publish("cam1", 0, 7);
     let get = server.get("/cam1/s0.mp4").await;
-    let head = common::request(server.addr, "HEAD", "/cam1/s0.mp4", &[]).await;
+    let head = origin::request(server.addr, "HEAD", "/cam1/s0.mp4", &[]).await;
     assert_eq!(head.status, StatusCode::OK);
     assert!(head.body.is_empty());
     assert_eq!(
@@ -208,7 +208,7 @@ async fn head_sends_the_headers_of_get_without_a_body() {
         Some(get.body.len().to_string().as_str())
     );
     assert_eq!(head.header("etag"), get.header("etag"));
-    let post = common::request(server.addr, "DELETE", "/cam1/s0.mp4", &[]).await;
+    let post = origin::request(server.addr, "DELETE", "/cam1/s0.mp4", &[]).await;
     assert_eq!(post.status, StatusCode::METHOD_NOT_ALLOWED);
     server.stop().await;
 }

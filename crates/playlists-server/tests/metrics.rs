@@ -1,9 +1,9 @@
 //! `GET /metrics` (Prometheus text) and `GET /healthz`.
 
-mod common;
+mod origin;
 
-use common::{settle, within, TestServer};
 use http::StatusCode;
+use origin::{settle, within, TestServer};
 
 fn value(metrics: &str, series: &str) -> Option<u64> {
     metrics
@@ -28,7 +28,7 @@ async fn metrics_count_requests_waiters_bytes_and_stream_positions() {
     server.get("/cam1/p99.0.mp4").await;
     server.get("/cam1/index.m3u8").await;
     let addr = server.addr;
-    let held = tokio::spawn(async move { common::get(addr, "/cam1/p1.2.mp4", &[]).await });
+    let held = tokio::spawn(async move { origin::get(addr, "/cam1/p1.2.mp4", &[]).await });
     settle().await;
 
     let resp = server.get("/metrics").await;

@@ -1,10 +1,10 @@
 //! `GET /`: the live streams with hls.js players.
 
-mod common;
+mod origin;
 
 use bytes::Bytes;
-use common::TestServer;
 use http::StatusCode;
+use origin::TestServer;
 use playlists_server::http::{HttpOptions, DEFAULT_HLS_JS_URL};
 
 #[tokio::test]
@@ -43,7 +43,7 @@ async fn a_local_hls_js_is_served_and_used_by_the_page() {
         hls_js: Some(js.clone()),
         ..HttpOptions::default()
     };
-    let server = TestServer::with(common::options(), http).await;
+    let server = TestServer::with(origin::options(), http).await;
     let html = server.get("/").await.text();
     assert!(
         html.contains("<script src=\"/assets/hls.min.js\">"),

@@ -1,9 +1,9 @@
 //! Multivariant playlists, rendition reports and preload hints as served (rules 23, 26).
 
-mod common;
+mod origin;
 
-use common::{hints, TestServer};
 use http::StatusCode;
+use origin::{hints, TestServer};
 
 #[tokio::test]
 async fn rule_23_every_live_playlist_has_exactly_one_preload_hint() {

@@ -1,10 +1,10 @@
 //! Graceful shutdown: held requests are answered 503, in-flight answers finish, the server
 //! stops accepting and returns.
 
-mod common;
+mod origin;
 
-use common::{settle, within, TestServer};
 use http::StatusCode;
+use origin::{settle, within, TestServer};
 use tokio::net::TcpStream;
 
 #[tokio::test]
@@ -14,7 +14,7 @@ async fn held_requests_get_503_and_the_server_returns() {
     let addr = server.addr;
     let held: Vec<_> = ["/cam1/index.m3u8?_HLS_msn=1&_HLS_part=2", "/cam1/p1.2.mp4"]
         .into_iter()
-        .map(|p| tokio::spawn(async move { common::get(addr, p, &[]).await }))
+        .map(|p| tokio::spawn(async move { origin::get(addr, p, &[]).await }))
         .collect();
     settle().await;
     assert_eq!(server.state.waiting.total(), 2);

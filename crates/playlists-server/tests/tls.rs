@@ -1,14 +1,14 @@
 //! HTTPS with a certificate generated in the test: h2 and http/1.1 chosen by ALPN.
 
-mod common;
+mod origin;
 
 use std::sync::Arc;
 
 use bytes::Bytes;
-use common::{part_bytes, TestServer};
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use origin::{part_bytes, TestServer};
 use playlists_server::http::{server_config, HttpOptions};
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
@@ -30,7 +30,7 @@ async fn start(alpn: &[&[u8]]) -> Tls {
         tls: Some(config),
         ..HttpOptions::default()
     };
-    let server = TestServer::with(common::options(), http).await;
+    let server = TestServer::with(origin::options(), http).await;
     server.publish("cam1", 0, 7);
     let mut roots = rustls::RootCertStore::empty();
     roots.add(cert.cert.der().clone()).unwrap();

@@ -1,15 +1,21 @@
-//! The chunk cache on its own: a ring of opaque binary packets per stream, here fed by one
-//! producer thread and read by a consumer that follows the newest id.
+//! The chunk cache on its own: a ring of opaque binary packets per stream, fed by a producer
+//! thread and followed by consumer tasks that *wait* for each next id (no polling), the way
+//! an HTTP handler waits for a part announced by a preload hint.
 //!
 //! `cargo run -p playlists --example chunk_cache`
 
 use std::sync::Arc;
 use std::thread;
+use std::time::Duration;
 
 use bytes::Bytes;
 use playlists::{ChunkCache, Error};
+use tokio::time::Instant;
 
-fn main() -> Result<(), Error> {
+const PACKETS: u64 = 1000;
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<(), Error> {
     // 2 streams × 64 slots, allocated once.
     let cache = Arc::new(ChunkCache::with_capacity(2, 64)?);
     let telemetry = cache.register("telemetry")?;
@@ -17,26 +23,52 @@ fn main() -> Result<(), Error> {
     let producer = {
         let cache = Arc::clone(&cache);
         thread::spawn(move || -> Result<(), Error> {
-            for i in 0..1000u32 {
+            for i in 0..PACKETS {
                 // Any bytes: the cache never looks inside.
                 cache.append(telemetry, Bytes::from(format!("packet {i}")))?;
+                // Bursts of ten, like parts of a few streams arriving together.
+                if i % 10 == 9 {
+                    thread::sleep(Duration::from_millis(1));
+                }
             }
             Ok(())
         })
     };
 
-    let mut seen = 0;
-    while seen < 1000 {
-        if let Some(chunk) = cache.get_last(telemetry) {
-            // `get` answers exactly the bytes stored under an id or nothing: an id the ring has
-            // already overwritten is gone, never another id's bytes.
-            assert_eq!(chunk.bytes, format!("packet {}", chunk.id));
-            seen = chunk.id + 1;
-        }
-        thread::yield_now();
-    }
-    producer.join().expect("producer thread")?;
+    // Three followers, each awaiting every id in turn. A follower that falls more than a
+    // ring behind gets `IdTooOld` and skips to the newest id instead of reading stale data.
+    let followers: Vec<_> = (0..3)
+        .map(|_| {
+            let cache = Arc::clone(&cache);
+            tokio::spawn(async move {
+                let (mut next, mut seen, mut skipped) = (0u64, 0u64, 0u64);
+                while next < PACKETS {
+                    let deadline = Instant::now() + Duration::from_secs(5);
+                    match cache.wait_for(telemetry, next, deadline).await {
+                        Ok(chunk) => {
+                            // Exactly the bytes stored under that id, or an error: never
+                            // another id's bytes.
+                            assert_eq!(chunk.bytes, format!("packet {next}"));
+                            seen += 1;
+                            next += 1;
+                        }
+                        Err(Error::IdTooOld { last, .. }) => {
+                            skipped += last - next;
+                            next = last;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok((seen, skipped))
+            })
+        })
+        .collect();
 
+    producer.join().expect("producer thread")?;
+    for (i, follower) in followers.into_iter().enumerate() {
+        let (seen, skipped) = follower.await.expect("follower task")?;
+        println!("follower {i}: read {seen} packets, skipped {skipped}");
+    }
     println!(
         "last id {:?}; id 0 is {}",
         cache.last(telemetry),

@@ -8,17 +8,33 @@
 //!      ▲ ids 0 and 1 were overwritten by n and n+1: `get(s, 0)` is None, never id n's bytes
 //! ```
 //!
-//! Each slot is an `RwLock<Entry>` where `Entry = (id, generation, xxh3 hash, Bytes)`, padded
-//! to its own cache lines. Why this shape:
+//! Each slot holds `Entry = (id, generation, xxh3 hash, Bytes)` in a few replicas, each an
+//! `Mutex<Entry>` on a cache line of its own:
+//!
+//! ```text
+//!  slot ┌─ replica 0 ─┐┌─ replica 1 ─┐┌─ replica 2 ─┐┌─ replica 3 ─┐   one 64-byte line each
+//!       │ lock│entry  ││ lock│entry  ││ lock│entry  ││ lock│entry  │   same (id, gen, hash),
+//!       └─────────────┘└─────────────┘└─────────────┘└─────────────┘   same payload bytes
+//!         ▲ writers lock this one first and hold it while they swap the others
+//!  a reader locks only the replica of its thread (`sync::replica_hint() % REPLICAS`)
+//! ```
+//!
+//! Why this shape:
 //!
 //! * **Exactly the right bytes or nothing.** The entry carries the id and the stream generation
-//!   it was written under; a reader compares both with what it asked for under the slot's read
-//!   lock, so an id overwritten by wrap-around, never written, or left over from a finished
-//!   stream reads as `None`, and the tuple can never be seen half-written.
-//! * **No copies.** Payloads are [`Bytes`]: a write moves the caller's buffer in, a read clones
-//!   a reference count. The hash (xxh3, SIMD at runtime) is computed *before* the lock is taken,
-//!   and the old payload is dropped *after* it is released, so a writer holds a slot lock for
-//!   one compare and swap and a reader for one compare and clone.
+//!   it was written under; a reader compares both with what it asked for under its replica's
+//!   lock, so an id overwritten by wrap-around, never written, or left over from a
+//!   finished stream reads as `None`, and the tuple can never be seen half-written.
+//! * **No copies.** Payloads are [`Bytes`]: a write moves the caller's buffer in (replicas
+//!   other than the first hold a `Bytes::from_owner` of it: the same bytes, their own
+//!   reference count), a read clones a reference count. The hash (xxh3, SIMD at runtime) is
+//!   computed *before* any lock is taken, and the old payloads are dropped *after* they are
+//!   released, so a writer holds a replica's lock for one swap and a reader for one compare
+//!   and clone.
+//! * **Readers of one slot do not share cache lines.** The newest part is read by every
+//!   player at once; with one lock word and one reference count per slot, every read on every
+//!   core would write the same two lines. Readers on different threads use different
+//!   replicas, so concurrent reads of one slot scale with the cores (see `Slot`).
 //! * **Lock-free `last`.** `last` is an `AtomicU64` raised with `fetch_max`, so an older id
 //!   added late never moves it backwards; reading it is one atomic load.
 //! * **Streams are independent.** Every stream has its own slots, counters and wait event; the
@@ -35,7 +51,7 @@ use tokio::time::Instant;
 
 use crate::error::{Error, Result};
 use crate::options::Options;
-use crate::sync::{AtomicU32, AtomicU64, Mutex, Ordering, RwLock};
+use crate::sync::{AtomicU32, AtomicU64, Mutex, Ordering};
 use crate::wait::Event;
 
 /// `Entry::id` of a slot that holds nothing.
@@ -112,11 +128,43 @@ impl Entry {
     }
 }
 
-/// A slot on cache lines of its own: neighbouring slots are written by one writer and read
-/// by many readers, and sharing a line would make every read bounce it between cores.
+/// How many copies of its entry a slot keeps (see [`Slot`]). Under loom, two: enough to model
+/// the protocol, small enough to explore.
+#[cfg(not(playlists_loom))]
+const REPLICAS: usize = 4;
+#[cfg(playlists_loom)]
+const REPLICAS: usize = 2;
+
+/// One copy of a slot's entry, on a cache line of its own. A mutex, not a reader-writer
+/// lock: each replica is mostly used by one thread, a hold is one compare and clone, and a
+/// `Mutex<Entry>` fits the 64-byte line where an `RwLock<Entry>` (72 bytes) would need two.
 #[derive(Debug)]
-#[repr(align(128))]
-struct Slot(RwLock<Entry>);
+#[repr(align(64))]
+struct Replica(Mutex<Entry>);
+
+/// A slot: `REPLICAS` copies of one entry, each behind its own lock and with its own `Bytes`
+/// handle (replica 0 holds the caller's, the others a `Bytes::from_owner` of it: the same
+/// payload, no copy, but a reference count of their own).
+///
+/// Why copies: the newest part of a live stream is what every player asks for at once, so
+/// its slot is read by every core. With one lock and one `Bytes`, each read writes the lock
+/// word and the payload's reference count, and both cache lines bounce between the cores on
+/// every read. A reader instead uses the replica picked by its thread
+/// ([`crate::sync::replica_hint`]), so readers on different threads mostly touch different
+/// lines. A writer pays for it with `REPLICAS - 1` small allocations and lock swaps, next to
+/// the microseconds of hashing the payload.
+///
+/// Replica 0 also serialises writers: a writer holds its lock while it swaps every other
+/// replica, so all replicas of a slot always hold the same entry once a write returns, and
+/// `fin` (which takes every replica-0 lock) can never be overtaken by a write.
+#[derive(Debug)]
+struct Slot([Replica; REPLICAS]);
+
+impl Slot {
+    fn empty() -> Self {
+        Self(std::array::from_fn(|_| Replica(Mutex::new(Entry::empty()))))
+    }
+}
 
 /// One stream's ring and counters.
 struct Ring {
@@ -266,9 +314,7 @@ impl ChunkCache {
                 next: AtomicU64::new(0),
                 last: AtomicU64::new(0),
                 event: Event::new(),
-                slots: (0..slots_per_stream)
-                    .map(|_| Slot(RwLock::new(Entry::empty())))
-                    .collect(),
+                slots: (0..slots_per_stream).map(|_| Slot::empty()).collect(),
             })
             .collect();
         Ok(Self {
@@ -335,6 +381,17 @@ impl ChunkCache {
             .collect()
     }
 
+    /// The slot of `id` in its ring: `id % slots_per_stream`, as a mask when that is a power
+    /// of two (the default 4096 is), since a 64-bit division is a noticeable part of a read.
+    fn slot_of(&self, id: u64) -> usize {
+        let n = self.slots_per_stream as u64;
+        (if n.is_power_of_two() {
+            id & (n - 1)
+        } else {
+            id % n
+        }) as usize
+    }
+
     /// The ring of a handle that is still current.
     fn ring(&self, stream: StreamIdx) -> Option<&Ring> {
         let ring = self.rings.get(stream.index())?;
@@ -371,12 +428,18 @@ impl ChunkCache {
         // the old generation, so nothing of them is ever returned under a new handle.
         ring.generation.fetch_add(1, Ordering::AcqRel);
         for slot in ring.slots.iter() {
-            let old = std::mem::replace(&mut *slot.0.write(), Entry::empty());
-            drop(old);
+            // The primary first, as writers do: it orders us with any write of this slot.
+            let mut primary = slot.0[0].0.lock();
+            for replica in &slot.0[1..] {
+                let old = std::mem::replace(&mut *replica.0.lock(), Entry::empty());
+                drop(old);
+            }
+            let old = std::mem::replace(&mut *primary, Entry::empty());
+            drop((primary, old));
         }
         // Only now: a writer that passed its generation check raises `last` while it still
-        // holds its slot lock (see `add`), so once every slot lock has been taken above, no
-        // write of the old stream can raise the counters after they are reset here.
+        // holds its slot's primary lock (see `add`), so once every primary lock has been taken
+        // above, no write of the old stream can raise the counters after they are reset here.
         ring.last.store(0, Ordering::Release);
         ring.next.store(0, Ordering::Release);
         ring.event.notify_all();
@@ -397,46 +460,54 @@ impl ChunkCache {
         let ring = self.ring(stream).ok_or_else(|| stream.stale())?;
         // Hash before locking: the lock then covers only the compare and the swap.
         let hash = xxhash_rust::xxh3::xxh3_64(&bytes);
-        let slot = &ring.slots[(id % self.slots_per_stream as u64) as usize];
-        let old = {
-            let mut entry = slot.0.write();
+        let slot = &ring.slots[self.slot_of(id)];
+        // Built before locking too: the replicas' own `Bytes` handles allocate. Swapped into
+        // the slot under the locks, so afterwards `entries` holds what they replaced.
+        let mut entries: [Entry; REPLICAS] = std::array::from_fn(|r| Entry {
+            id,
+            generation: stream.generation,
+            hash,
+            bytes: if r == 0 {
+                bytes.clone()
+            } else {
+                Bytes::from_owner(bytes.clone())
+            },
+        });
+        {
+            let mut primary = slot.0[0].0.lock();
             // Re-check under the lock: `fin` clears a slot under this lock after bumping the
             // generation, so either we see the bump here or `fin` clears our entry after us.
             if ring.generation.load(Ordering::Acquire) != stream.generation {
                 return Err(stream.stale());
             }
-            if entry.id != EMPTY && entry.generation == stream.generation {
-                if entry.id == id {
+            if primary.id != EMPTY && primary.generation == stream.generation {
+                if primary.id == id {
                     return Err(Error::DuplicateId { id });
                 }
-                if entry.id > id {
+                if primary.id > id {
                     return Err(Error::IdTooOld {
                         id,
-                        last: entry.id,
+                        last: primary.id,
                         capacity: self.slots_per_stream,
                     });
                 }
             }
-            let old = std::mem::replace(
-                &mut *entry,
-                Entry {
-                    id,
-                    generation: stream.generation,
-                    hash,
-                    bytes: bytes.clone(),
-                },
-            );
-            // Still under the slot lock, so that `fin` (which takes every slot lock before it
-            // resets the counters) can never be overtaken by this write: a late writer of a
-            // finished stream would otherwise hand its `last` to the next stream of the ring.
-            // Release: pairs with the Acquire in `last`; a reader that sees id+1 finds the
-            // entry. fetch_max: an older id added after a newer one never moves `last` back.
+            // Every other replica first, each locked for one swap only; the primary last.
+            for (replica, entry) in slot.0[1..].iter().zip(&mut entries[1..]) {
+                std::mem::swap(&mut *replica.0.lock(), entry);
+            }
+            std::mem::swap(&mut *primary, &mut entries[0]);
+            // Still under the primary lock, so that `fin` (which takes every primary lock
+            // before it resets the counters) can never be overtaken by this write: a late
+            // writer of a finished stream would otherwise hand its `last` to the next stream
+            // of the ring. Release: pairs with the Acquire in `last`; a reader that sees id+1
+            // finds the entry in every replica. fetch_max: an older id added after a newer
+            // one never moves `last` back.
             ring.last.fetch_max(id + 1, Ordering::AcqRel);
             ring.next.fetch_max(id + 1, Ordering::AcqRel);
-            old
-        };
+        }
         // The old payload may be the last reference to a large buffer: free it unlocked.
-        drop(old);
+        drop(entries);
         ring.event.notify_all();
         Ok(Chunk { id, hash, bytes })
     }
@@ -452,7 +523,14 @@ impl ChunkCache {
         // publish the data. An appender holding a handle that `fin` makes stale meanwhile may
         // still bump the next stream's counter (its own write is then refused): the new
         // stream's first id is 1 instead of 0, which no reader can tell from a gap.
-        let id = ring.next.fetch_add(1, Ordering::Relaxed);
+        // Saturating at the reserved id: a plain `fetch_add` would wrap to 0 once the id space
+        // is used up and start handing out ids the ring has long moved past.
+        let id = ring
+            .next
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < EMPTY).then(|| n + 1)
+            })
+            .map_err(Error::IdOutOfRange)?;
         self.add(stream, id, bytes)
     }
 
@@ -462,9 +540,8 @@ impl ChunkCache {
             return None;
         }
         let ring = self.ring(stream)?;
-        let entry = ring.slots[(id % self.slots_per_stream as u64) as usize]
-            .0
-            .read();
+        let slot = &ring.slots[self.slot_of(id)];
+        let entry = slot.0[crate::sync::replica_hint() % REPLICAS].0.lock();
         (entry.id == id && entry.generation == stream.generation).then(|| Chunk {
             id,
             hash: entry.hash,
@@ -504,7 +581,8 @@ impl ChunkCache {
     ///
     /// # Errors
     /// [`Error::WaitTimeout`] at `deadline`; [`Error::StaleStream`] if the stream is finished
-    /// meanwhile; [`Error::IdTooOld`] if the ring has moved past `id` without holding it.
+    /// meanwhile; [`Error::IdTooOld`] if a newer id has been published and `id` is not held
+    /// (overwritten by wrap-around, or skipped).
     pub async fn wait_for(&self, stream: StreamIdx, id: u64, deadline: Instant) -> Result<Chunk> {
         let started = Instant::now();
         let event = self.event(stream).ok_or_else(|| stream.stale())?;
@@ -518,6 +596,12 @@ impl ChunkCache {
             }
             if let Some(last) = self.last(stream) {
                 if last >= id {
+                    // `id` may have been stored between the `get` above and this load of
+                    // `last`: look once more before calling it gone. `last` only grows and is
+                    // raised after the entry is in place, so a miss now is a real one.
+                    if let Some(chunk) = self.get(stream, id) {
+                        return Ok(chunk);
+                    }
                     return Err(Error::IdTooOld {
                         id,
                         last,
@@ -535,235 +619,4 @@ impl ChunkCache {
 }
 
 #[cfg(all(test, not(playlists_loom)))]
-mod tests {
-    use super::*;
-
-    fn payload(id: u64) -> Bytes {
-        Bytes::from(id.to_le_bytes().repeat(1 + (id % 5) as usize))
-    }
-
-    #[test]
-    fn wrapped_id_is_gone_not_answered_with_the_newer_bytes() {
-        let cache = ChunkCache::with_capacity(1, 4).unwrap();
-        let s = cache.register("a").unwrap();
-        for id in 0..6 {
-            cache.add(s, id, payload(id)).unwrap();
-        }
-        assert!(cache.get(s, 0).is_none());
-        assert!(cache.get(s, 1).is_none());
-        for id in 2..6 {
-            let c = cache.get(s, id).unwrap();
-            assert_eq!((c.id, c.bytes.clone()), (id, payload(id)));
-            assert_eq!(c.hash, xxhash_rust::xxh3::xxh3_64(&c.bytes));
-        }
-    }
-
-    #[test]
-    fn never_written_ids_are_nothing() {
-        let cache = ChunkCache::with_capacity(1, 8).unwrap();
-        let s = cache.register("a").unwrap();
-        assert!(cache.get(s, 0).is_none(), "fresh stream, id 0");
-        assert!(cache.get_last(s).is_none());
-        assert_eq!(cache.last(s), None);
-        cache.add(s, 3, payload(3)).unwrap();
-        assert!(cache.get(s, 2).is_none());
-        assert!(cache.get(s, 11).is_none(), "same slot as 3, never written");
-        assert!(cache.get(s, u64::MAX).is_none());
-    }
-
-    #[test]
-    fn an_older_add_never_moves_last_backwards() {
-        let cache = ChunkCache::with_capacity(1, 8).unwrap();
-        let s = cache.register("a").unwrap();
-        cache.add(s, 5, payload(5)).unwrap();
-        cache.add(s, 2, payload(2)).unwrap();
-        assert_eq!(cache.last(s), Some(5));
-        assert_eq!(cache.get_last(s).unwrap().id, 5);
-    }
-
-    #[test]
-    fn rejects_duplicates_too_old_and_reserved_ids() {
-        let cache = ChunkCache::with_capacity(1, 4).unwrap();
-        let s = cache.register("a").unwrap();
-        cache.add(s, 6, payload(6)).unwrap();
-        assert_eq!(
-            cache.add(s, 6, payload(6)),
-            Err(Error::DuplicateId { id: 6 })
-        );
-        assert!(matches!(
-            cache.add(s, 2, payload(2)),
-            Err(Error::IdTooOld { id: 2, last: 6, .. })
-        ));
-        assert_eq!(
-            cache.add(s, u64::MAX, payload(1)),
-            Err(Error::IdOutOfRange(u64::MAX))
-        );
-        assert_eq!(cache.get(s, 6).unwrap().bytes, payload(6), "untouched");
-    }
-
-    #[test]
-    fn one_stream_too_many_is_an_error_not_a_shared_ring() {
-        let cache = ChunkCache::with_capacity(5, 4).unwrap();
-        let handles: Vec<_> = (0..5)
-            .map(|i| cache.register(&format!("s{i}")).unwrap())
-            .collect();
-        assert!(matches!(
-            cache.register("s5"),
-            Err(Error::StreamsExhausted { capacity: 5, .. })
-        ));
-        let distinct: std::collections::HashSet<_> = handles.iter().map(|h| h.index()).collect();
-        assert_eq!(distinct.len(), 5);
-        assert_eq!(
-            cache.register("s1").unwrap(),
-            handles[1],
-            "same name, same handle"
-        );
-    }
-
-    #[test]
-    fn fin_then_reregister_shows_nothing_of_the_old_stream() {
-        let cache = ChunkCache::with_capacity(1, 4).unwrap();
-        let old = cache.register("a").unwrap();
-        for id in 0..3 {
-            cache.append(old, payload(id)).unwrap();
-        }
-        cache.fin(old).unwrap();
-        assert!(!cache.is_live(old));
-        assert_eq!(cache.last(old), None);
-        assert!(cache.get(old, 1).is_none());
-        assert!(matches!(
-            cache.append(old, payload(9)),
-            Err(Error::StaleStream { .. })
-        ));
-        let new = cache.register("b").unwrap();
-        assert_eq!(new.index(), old.index());
-        assert_ne!(new.generation(), old.generation());
-        assert_eq!(cache.last(new), None, "no inherited last");
-        for id in 0..3 {
-            assert!(cache.get(new, id).is_none(), "no inherited data");
-        }
-        assert_eq!(cache.append(new, payload(0)).unwrap().id, 0);
-        assert_eq!(cache.fin(old), Err(old.stale()));
-    }
-
-    #[test]
-    fn out_of_range_and_forged_handles_never_panic() {
-        let cache = ChunkCache::with_capacity(2, 4).unwrap();
-        let bogus = StreamIdx {
-            index: 99,
-            generation: 0,
-        };
-        assert!(cache.get(bogus, 0).is_none());
-        assert_eq!(cache.last(bogus), None);
-        assert!(cache.get_last(bogus).is_none());
-        assert!(cache.add(bogus, 0, payload(0)).is_err());
-        assert!(cache.append(bogus, payload(0)).is_err());
-        assert!(cache.fin(bogus).is_err());
-        assert!(cache.event(bogus).is_none());
-        assert!(!cache.is_live(bogus));
-    }
-
-    #[test]
-    fn invalid_capacities_are_typed_errors() {
-        assert!(matches!(
-            ChunkCache::with_capacity(0, 4),
-            Err(Error::InvalidOption { .. })
-        ));
-        assert!(matches!(
-            ChunkCache::with_capacity(4, 0),
-            Err(Error::InvalidOption { .. })
-        ));
-        assert!(matches!(
-            ChunkCache::with_capacity(1 << 12, 1 << 13),
-            Err(Error::InvalidOption { .. })
-        ));
-    }
-
-    #[test]
-    fn stream_names() {
-        for ok in ["cam1", "live/720p", "a.b-c_d", &"x".repeat(128)] {
-            assert!(validate_stream_name(ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            "",
-            "..",
-            ".hidden",
-            "a/../b",
-            "a/b/c",
-            "a//b",
-            "/a",
-            "a/",
-            "%2e%2e",
-            "a b",
-            "a\0b",
-            "é",
-            &"x".repeat(129),
-        ] {
-            assert!(
-                matches!(
-                    validate_stream_name(bad),
-                    Err(Error::InvalidStreamName { .. })
-                ),
-                "{bad:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn concurrent_appenders_lose_no_id() {
-        let cache = std::sync::Arc::new(ChunkCache::with_capacity(1, 4096).unwrap());
-        let s = cache.register("a").unwrap();
-        let threads: Vec<_> = (0..4)
-            .map(|_| {
-                let cache = std::sync::Arc::clone(&cache);
-                std::thread::spawn(move || {
-                    (0..1000)
-                        .map(|_| cache.append(s, Bytes::from_static(b"x")).unwrap().id)
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        let mut ids: Vec<u64> = threads
-            .into_iter()
-            .flat_map(|t| t.join().unwrap())
-            .collect();
-        ids.sort_unstable();
-        assert_eq!(ids, (0..4000).collect::<Vec<_>>());
-        assert!((0..4000).all(|id| cache.get(s, id).is_some()));
-    }
-
-    #[test]
-    fn reads_share_the_payload() {
-        let cache = ChunkCache::with_capacity(1, 4).unwrap();
-        let s = cache.register("a").unwrap();
-        let bytes = Bytes::from(vec![7u8; 1 << 16]);
-        let ptr = bytes.as_ptr();
-        cache.add(s, 0, bytes).unwrap();
-        assert_eq!(cache.get(s, 0).unwrap().bytes.as_ptr(), ptr, "no copy");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn wait_for_wakes_on_publish_and_times_out() {
-        let cache = std::sync::Arc::new(ChunkCache::with_capacity(1, 8).unwrap());
-        let s = cache.register("a").unwrap();
-        let c2 = std::sync::Arc::clone(&cache);
-        let waiter = tokio::spawn(async move {
-            c2.wait_for(s, 1, Instant::now() + std::time::Duration::from_secs(5))
-                .await
-        });
-        tokio::task::yield_now().await;
-        cache.append(s, payload(0)).unwrap();
-        cache.append(s, payload(1)).unwrap();
-        assert_eq!(waiter.await.unwrap().unwrap().bytes, payload(1));
-        let deadline = Instant::now() + std::time::Duration::from_secs(3);
-        assert!(matches!(
-            cache.wait_for(s, 7, deadline).await,
-            Err(Error::WaitTimeout(_))
-        ));
-        cache.fin(s).unwrap();
-        assert!(matches!(
-            cache.wait_for(s, 2, deadline).await,
-            Err(Error::StaleStream { .. })
-        ));
-    }
-}
+mod tests;

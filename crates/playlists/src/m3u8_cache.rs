@@ -131,14 +131,20 @@ impl M3u8Cache {
 
     /// Stores a new version. Versions must be published in position order; a version whose
     /// position is not after the latest one is refused with [`Error::InvalidPart`], so the
-    /// ring stays sorted and a position is never answered with two different playlists.
+    /// ring stays sorted and a position is never answered with two different playlists. The
+    /// one exception is the final (ENDLIST) version, which may share the position of the last
+    /// live one and then wins at that position.
+    ///
+    /// # Errors
+    /// [`Error::InvalidPart`] for a version out of order; [`Error::StaleStream`] for a handle
+    /// out of range or older than the stream now holding the slot.
     pub fn publish(&self, stream: StreamIdx, version: PlaylistVersion) -> Result<()> {
         let slot = self.slot(stream)?;
         let version = Arc::new(version);
         // The evicted version is dropped after the lock is released.
         let _evicted = {
             let mut v = slot.write();
-            Self::claim(&mut v, stream);
+            Self::claim(&mut v, stream)?;
             if let Some(latest) = v.ring.back() {
                 let in_order = version.position > latest.position
                     || (version.finished
@@ -161,13 +167,23 @@ impl M3u8Cache {
         Ok(())
     }
 
-    /// Resets the slot if it still holds an older stream's data.
-    fn claim(v: &mut Versions, stream: StreamIdx) {
-        if v.generation != stream.generation() {
-            v.generation = stream.generation();
-            v.ring.clear();
-            v.inits.clear();
+    /// Resets the slot if it still holds an older stream's data; refuses a handle older than
+    /// the stream that holds the slot, so a late publisher of a finished stream can never
+    /// wipe (or write into) the stream that reused its slot.
+    fn claim(v: &mut Versions, stream: StreamIdx) -> Result<()> {
+        if v.generation == stream.generation() {
+            return Ok(());
         }
+        if !newer(stream.generation(), v.generation) {
+            return Err(Error::StaleStream {
+                index: stream.index(),
+                generation: stream.generation(),
+            });
+        }
+        v.generation = stream.generation();
+        v.ring.clear();
+        v.inits.clear();
+        Ok(())
     }
 
     /// The newest version, if the stream has published one.
@@ -204,7 +220,11 @@ impl M3u8Cache {
         v.ring.front().map(|x| x.position)
     }
 
-    /// Stores an init section under `id`, replacing one with the same id.
+    /// Stores an init section under `id`, replacing one with the same id; the oldest of more
+    /// than eight is forgotten.
+    ///
+    /// # Errors
+    /// [`Error::StaleStream`] as [`publish`](Self::publish).
     pub fn set_init(&self, stream: StreamIdx, id: u32, bytes: Bytes) -> Result<InitSection> {
         let slot = self.slot(stream)?;
         let hash = xxhash_rust::xxh3::xxh3_64(&bytes);
@@ -217,7 +237,7 @@ impl M3u8Cache {
             },
         };
         let mut v = slot.write();
-        Self::claim(&mut v, stream);
+        Self::claim(&mut v, stream)?;
         v.inits.retain(|i| i.id != id);
         if v.inits.len() == MAX_INITS {
             v.inits.pop_front();
@@ -244,17 +264,27 @@ impl M3u8Cache {
         v.inits.back().cloned()
     }
 
-    /// Forgets everything the stream stored. The ring keeps its allocation for the next stream.
+    /// Forgets everything the stream stored. A stale handle clears nothing: the slot may
+    /// already hold the stream that reused it.
     pub fn clear(&self, stream: StreamIdx) {
         if let Ok(slot) = self.slot(stream) {
             let (ring, inits) = {
                 let mut v = slot.write();
+                if newer(v.generation, stream.generation()) {
+                    return;
+                }
                 (std::mem::take(&mut v.ring), std::mem::take(&mut v.inits))
             };
             // Dropped outside the lock: freeing 64 playlists is not a reader's wait.
             drop((ring, inits));
         }
     }
+}
+
+/// Whether generation `a` came after `b`. Generations go up by one per reuse of a stream slot
+/// and wrap, so "after" is the wrapping distance being under half the range.
+fn newer(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) > 0
 }
 
 /// gzip in one pass into a buffer sized for the usual 5× ratio of playlist text.
@@ -269,4 +299,224 @@ fn gzip(plain: &[u8]) -> Bytes {
         .and_then(|()| encoder.finish())
         .expect("gzip into a Vec cannot fail");
     Bytes::from(out)
+}
+
+#[cfg(all(test, not(playlists_loom)))]
+mod tests {
+    use std::io::Read as _;
+
+    use super::*;
+    use crate::ChunkCache;
+
+    fn pos(msn: u64, part: u32) -> PartPosition {
+        PartPosition { msn, part }
+    }
+
+    fn version(position: PartPosition, finished: bool) -> PlaylistVersion {
+        let text = format!(
+            "#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:{}\n# part {}{}\n",
+            position.msn,
+            position.part,
+            if finished { "\n#EXT-X-ENDLIST" } else { "" }
+        );
+        PlaylistVersion {
+            position,
+            full: Rendered::new(text.into_bytes()),
+            delta: None,
+            finished,
+        }
+    }
+
+    /// A cache of `depth` versions per stream and a live handle on it.
+    fn cache(depth: usize) -> (M3u8Cache, ChunkCache, StreamIdx) {
+        let opts = Options {
+            num_playlists: 2,
+            playlist_versions: depth,
+            ..Options::default()
+        };
+        let chunks = ChunkCache::with_capacity(2, 4).unwrap();
+        let s = chunks.register("cam").unwrap();
+        (M3u8Cache::new(&opts).unwrap(), chunks, s)
+    }
+
+    #[test]
+    fn publishing_out_of_order_is_refused_and_changes_nothing() {
+        let (m3u8, _chunks, s) = cache(8);
+        m3u8.publish(s, version(pos(3, 0), false)).unwrap();
+        m3u8.publish(s, version(pos(3, 1), false)).unwrap();
+        for stale in [pos(3, 1), pos(3, 0), pos(2, 9)] {
+            assert!(matches!(
+                m3u8.publish(s, version(stale, false)),
+                Err(Error::InvalidPart(_))
+            ));
+        }
+        assert_eq!(m3u8.latest(s).unwrap().position, pos(3, 1));
+        assert_eq!(m3u8.oldest(s), Some(pos(3, 0)));
+        assert_eq!(
+            m3u8.at(s, pos(3, 1)).unwrap().full.plain,
+            version(pos(3, 1), false).full.plain
+        );
+    }
+
+    #[test]
+    fn the_final_version_takes_over_the_last_position_once() {
+        let (m3u8, _chunks, s) = cache(8);
+        m3u8.publish(s, version(pos(5, 2), false)).unwrap();
+        m3u8.publish(s, version(pos(5, 2), true)).unwrap();
+        let at = m3u8.at(s, pos(5, 2)).unwrap();
+        assert!(at.finished, "the ENDLIST version answers its position");
+        assert!(at.full.plain.ends_with(b"#EXT-X-ENDLIST\n"));
+        assert!(m3u8.latest(s).unwrap().finished);
+        // Neither a second final version nor a live one may follow at that position.
+        assert!(m3u8.publish(s, version(pos(5, 2), true)).is_err());
+        assert!(m3u8.publish(s, version(pos(5, 2), false)).is_err());
+    }
+
+    #[test]
+    fn at_answers_exact_positions_only() {
+        let (m3u8, _chunks, s) = cache(8);
+        for p in [pos(0, 0), pos(0, 2), pos(1, 0), pos(1, 1)] {
+            m3u8.publish(s, version(p, false)).unwrap();
+        }
+        for p in [pos(0, 0), pos(0, 2), pos(1, 0), pos(1, 1)] {
+            let v = m3u8.at(s, p).unwrap();
+            assert_eq!(v.position, p);
+            assert_eq!(v.full, version(p, false).full);
+        }
+        for missing in [
+            pos(0, 1),
+            pos(0, 3),
+            pos(1, 2),
+            pos(2, 0),
+            pos(u64::MAX, u32::MAX),
+        ] {
+            assert!(m3u8.at(s, missing).is_none(), "{missing:?}");
+        }
+    }
+
+    #[test]
+    fn depth_is_bounded_and_evicts_the_oldest() {
+        let (m3u8, _chunks, s) = cache(4);
+        for part in 0..10 {
+            m3u8.publish(s, version(pos(0, part), false)).unwrap();
+        }
+        assert_eq!(m3u8.oldest(s), Some(pos(0, 6)));
+        for part in 0..6 {
+            assert!(m3u8.at(s, pos(0, part)).is_none(), "part {part} evicted");
+        }
+        for part in 6..10 {
+            assert_eq!(m3u8.at(s, pos(0, part)).unwrap().position, pos(0, part));
+        }
+        assert_eq!(m3u8.slot(s).unwrap().read().ring.len(), 4);
+    }
+
+    #[test]
+    fn a_reused_slot_shows_nothing_of_the_old_stream() {
+        let (m3u8, chunks, old) = cache(8);
+        m3u8.publish(old, version(pos(7, 0), false)).unwrap();
+        m3u8.set_init(old, 0, Bytes::from_static(b"old init"))
+            .unwrap();
+        chunks.fin(old).unwrap();
+        let new = chunks.register("other").unwrap();
+        assert_eq!(new.index(), old.index());
+
+        // The new stream sees nothing until it publishes; its first publish claims the slot.
+        assert!(m3u8.latest(new).is_none());
+        assert!(m3u8.init(new, 0).is_none());
+        m3u8.publish(new, version(pos(0, 0), false)).unwrap();
+        assert_eq!(m3u8.oldest(new), Some(pos(0, 0)));
+        assert!(m3u8.at(new, pos(7, 0)).is_none());
+        assert!(m3u8.latest_init(new).is_none(), "the old init is gone");
+
+        // The old handle reads nothing, and a late write through it is refused without
+        // touching the new stream.
+        assert!(m3u8.latest(old).is_none());
+        assert!(m3u8.at(old, pos(7, 0)).is_none());
+        assert!(m3u8.init(old, 0).is_none());
+        assert!(matches!(
+            m3u8.publish(old, version(pos(8, 0), false)),
+            Err(Error::StaleStream { .. })
+        ));
+        assert!(matches!(
+            m3u8.set_init(old, 1, Bytes::from_static(b"late")),
+            Err(Error::StaleStream { .. })
+        ));
+        m3u8.clear(old);
+        assert_eq!(
+            m3u8.latest(new).unwrap().position,
+            pos(0, 0),
+            "stale clear is a no-op"
+        );
+
+        m3u8.clear(new);
+        assert!(m3u8.latest(new).is_none());
+        assert!(m3u8.oldest(new).is_none());
+    }
+
+    #[test]
+    fn generations_compare_across_wrap_around() {
+        assert!(newer(1, 0));
+        assert!(!newer(0, 1));
+        assert!(!newer(5, 5));
+        assert!(newer(0, u32::MAX), "0 follows u32::MAX");
+        assert!(!newer(u32::MAX, 0));
+    }
+
+    #[test]
+    fn init_sections_are_bounded_and_hashed() {
+        let (m3u8, _chunks, s) = cache(8);
+        for id in 0..20u32 {
+            let bytes = Bytes::from(format!("init {id}"));
+            let init = m3u8.set_init(s, id, bytes.clone()).unwrap();
+            assert_eq!(init.chunk.hash, xxhash_rust::xxh3::xxh3_64(&bytes));
+        }
+        assert_eq!(m3u8.slot(s).unwrap().read().inits.len(), MAX_INITS);
+        for id in 0..12 {
+            assert!(m3u8.init(s, id).is_none(), "init {id} forgotten");
+        }
+        for id in 12..20 {
+            assert_eq!(m3u8.init(s, id).unwrap().chunk.bytes, format!("init {id}"));
+        }
+        assert_eq!(m3u8.latest_init(s).unwrap().id, 19);
+        // Replacing an id keeps one entry for it, and it becomes the latest.
+        m3u8.set_init(s, 14, Bytes::from_static(b"new 14")).unwrap();
+        assert_eq!(m3u8.slot(s).unwrap().read().inits.len(), MAX_INITS);
+        assert_eq!(m3u8.init(s, 14).unwrap().chunk.bytes, "new 14");
+        assert_eq!(m3u8.latest_init(s).unwrap().id, 14);
+    }
+
+    #[test]
+    fn gzip_decodes_to_the_identity_bytes() {
+        let text: String = (0..500)
+            .map(|i| format!("#EXT-X-PART:DURATION=0.2,URI=\"p{i}.mp4\"\n"))
+            .collect();
+        for plain in [text.into_bytes(), Vec::new(), b"#EXTM3U\n".to_vec()] {
+            let rendered = Rendered::new(plain.clone());
+            let mut decoded = Vec::new();
+            flate2::read::GzDecoder::new(&rendered.gzip[..])
+                .read_to_end(&mut decoded)
+                .unwrap();
+            assert_eq!(decoded, plain);
+            assert_eq!(rendered.plain, plain);
+            assert_eq!(rendered.hash, xxhash_rust::xxh3::xxh3_64(&plain));
+        }
+        let long = Rendered::new(vec![b'x'; 100_000]);
+        assert!(long.gzip.len() < 1000, "repetitive text compresses");
+    }
+
+    #[test]
+    fn out_of_range_handles_are_errors_not_panics() {
+        let (m3u8, _chunks, _s) = cache(8);
+        let other = ChunkCache::with_capacity(8, 1).unwrap();
+        let far = (0..8)
+            .map(|i| other.register(&format!("s{i}")).unwrap())
+            .last()
+            .unwrap();
+        assert_eq!(far.index(), 7, "beyond the 2 streams of `m3u8`");
+        assert!(m3u8.publish(far, version(pos(0, 0), false)).is_err());
+        assert!(m3u8.set_init(far, 0, Bytes::new()).is_err());
+        assert!(m3u8.latest(far).is_none());
+        assert!(m3u8.at(far, pos(0, 0)).is_none());
+        m3u8.clear(far);
+    }
 }

@@ -57,3 +57,31 @@ impl<T> RwLock<T> {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
+
+/// Which copy of a slot this thread reads (see `chunk_cache::Slot`): a number fixed per
+/// thread, handed out in turn, so that threads reading the same slot mostly use different
+/// copies and do not share cache lines.
+#[cfg(not(playlists_loom))]
+pub(crate) fn replica_hint() -> usize {
+    use std::sync::atomic::AtomicUsize;
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        // Relaxed: only distinctness matters, and not even that for correctness.
+        static HINT: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    HINT.with(|h| *h)
+}
+
+/// Under loom a thread reads a different copy on every call, so the models cover readers of
+/// every replica, deterministically.
+#[cfg(playlists_loom)]
+pub(crate) fn replica_hint() -> usize {
+    loom::thread_local! {
+        static HINT: std::cell::Cell<usize> = std::cell::Cell::new(0);
+    }
+    HINT.with(|h| {
+        let r = h.get();
+        h.set(r.wrapping_add(1));
+        r
+    })
+}

@@ -19,19 +19,34 @@ pub enum ErrorSource<'a> {
     Library(&'a playlists::Error),
     /// The Delivery Directives of a playlist request were malformed.
     Directive(&'a DirectiveError),
+    /// An ingest session refused its input.
+    Ingest(&'a crate::ingest::IngestError),
 }
 
 /// The HTTP status of an error. The only mapping from error to status in the server.
 ///
 /// * the client asked for something malformed or impossible → 400 (rules 7–9);
 /// * the stream or the position is not (or no longer) there → 404 (rule 24);
-/// * a write that conflicts with what is published → 409;
+/// * a write that conflicts with what is published, or a stream another encoder holds → 409;
+/// * an ingest part beyond the size limits → 413;
 /// * a wait that reached its deadline, or no capacity left → 503 (rule 10);
 /// * a misconfiguration → 500.
 pub fn status_for(source: ErrorSource<'_>) -> StatusCode {
     use playlists::Error as E;
     match source {
         ErrorSource::Directive(_) => StatusCode::BAD_REQUEST,
+        ErrorSource::Ingest(e) => {
+            use crate::ingest::IngestErrorKind as K;
+            match e.kind() {
+                K::BadInput => StatusCode::BAD_REQUEST,
+                K::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+                K::Busy => StatusCode::CONFLICT,
+                K::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+                // The peer is probably gone; if the answer reaches it, the input was at fault.
+                K::Transport => StatusCode::BAD_REQUEST,
+                K::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            }
+        }
         ErrorSource::Library(e) => match e {
             E::MsnTooFar { .. }
             | E::PartTooFar { .. }
@@ -111,6 +126,12 @@ impl HttpError {
 impl From<playlists::Error> for HttpError {
     fn from(e: playlists::Error) -> Self {
         Self::new(status_for(ErrorSource::Library(&e)), e.to_string())
+    }
+}
+
+impl From<crate::ingest::IngestError> for HttpError {
+    fn from(e: crate::ingest::IngestError) -> Self {
+        Self::new(status_for(ErrorSource::Ingest(&e)), e.to_string())
     }
 }
 

@@ -7,7 +7,8 @@
 //!   router::handle ── route ──▶ playlist.rs  media + multivariant playlists, blocking reload
 //!        │ CORS, metrics,   ├─▶ media.rs     init / segment / part, ETag, Range, hinted parts
 //!        │ request timeout  ├─▶ page.rs      `GET /` with hls.js
-//!        │                  └─▶ metrics.rs   `GET /metrics`, `GET /healthz`
+//!        │                  ├─▶ metrics.rs   `GET /metrics`, `GET /healthz`
+//!        │                  └─▶ ingest.rs    `PUT`/`POST /ingest/{stream}` → crate::ingest
 //!        ▼
 //!   error.rs: every refusal → one status (status_for) + a one-line reason
 //! ```
@@ -24,6 +25,7 @@ mod directives;
 mod encoding;
 mod error;
 mod first_byte;
+mod ingest;
 mod limits;
 mod media;
 mod metrics;
@@ -58,6 +60,8 @@ use playlists::Playlists;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
+
+use crate::ingest::{IngestConfig, Ingests};
 
 /// hyper refuses (panics on) a read buffer below this; see [`HttpOptions::max_header_bytes`].
 pub const MIN_HEADER_BYTES: usize = 8192;
@@ -95,6 +99,11 @@ pub struct HttpOptions {
     pub media_max_age: Duration,
     /// TLS (h2 and http/1.1 by ALPN) on the listener; plain HTTP/1.1 + h2c when `None`.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// When set, `PUT`/`POST /ingest/...` needs `Authorization: Bearer <token>` (401
+    /// otherwise).
+    pub ingest_token: Option<String>,
+    /// How ingest sessions behave (reconnect grace, takeover, parser limits).
+    pub ingest: IngestConfig,
 }
 
 impl Default for HttpOptions {
@@ -111,6 +120,8 @@ impl Default for HttpOptions {
             shutdown_grace: Duration::from_secs(10),
             media_max_age: Duration::from_secs(300),
             tls: None,
+            ingest_token: None,
+            ingest: IngestConfig::default(),
         }
     }
 }
@@ -129,8 +140,12 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Held-request admission; playlist and part handlers take a permit before they wait.
     pub waiting: Waiting,
-    /// Set by [`serve`] when it stops accepting; held requests watch it.
+    /// Set by [`serve`] when it stops accepting; held requests, HTTP ingest sessions (and the
+    /// binary's other sources) watch it.
     pub shutdown: Shutdown,
+    /// The ingest sessions of every source: HTTP `PUT`/`POST /ingest/...` here, and stdin or
+    /// the demo in the binary, so one encoder per stream holds across all of them.
+    pub ingests: Arc<Ingests>,
     /// Pre-rendered `Cache-Control` values (rule 27), so handlers do not format per request.
     cache: CacheControls,
     /// Per stream slot, the media type of its parts (`video/mp4` or `audio/mp4`) with the
@@ -171,6 +186,7 @@ impl AppState {
             target_duration: Duration::from_secs(td),
         };
         Self {
+            ingests: Ingests::new(Arc::clone(&playlists), opts.ingest.clone()),
             waiting: Waiting::new(num, opts.max_waiting_per_stream, opts.max_waiting_total),
             media_types: (0..num).map(|_| AtomicU64::new(0)).collect(),
             delta_v2: delta_v2::DeltaV2Cache::new(num),
@@ -234,7 +250,9 @@ pub async fn serve(
                     match handshake.await {
                         // Boxed: the TLS stream is large, and an unboxed branch would make
                         // every plain connection's task as large as a TLS one.
-                        Ok(Ok(stream)) => Box::pin(serve_io(&builder, &state, watcher, stream)).await,
+                        Ok(Ok(stream)) => {
+                            Box::pin(serve_io(&builder, &state, watcher, stream)).await
+                        }
                         Ok(Err(e)) => Err(e.into()),
                         Err(_) => Err("TLS handshake timed out".into()),
                     }

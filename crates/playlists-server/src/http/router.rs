@@ -14,6 +14,7 @@
 //! | `/{stream}/init.mp4`, `/{stream}/init-{n}.mp4` | init sections |
 //! | `/{stream}/s{msn}.mp4` | a complete segment |
 //! | `/{stream}/p{msn}.{part}.mp4` | a part (the hinted one is held until it exists) |
+//! | `PUT`/`POST /ingest/{stream}` | an encoder's fMP4 byte stream |
 //!
 //! Numbers in file names must be canonical decimals (`s7.mp4`, not `s07.mp4`): one resource,
 //! one URL, one cache entry.
@@ -26,7 +27,7 @@ use playlists::PartPosition;
 
 use super::body::Body;
 use super::error::HttpError;
-use super::{cors, media, metrics, page, playlist, AppState};
+use super::{cors, ingest, media, metrics, page, playlist, AppState};
 
 /// A parsed request path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +71,11 @@ pub enum Route<'a> {
         /// Its position.
         pos: PartPosition,
     },
+    /// `/ingest/{stream}` (`PUT`/`POST` only).
+    Ingest {
+        /// Stream name.
+        stream: &'a str,
+    },
     /// Nothing here.
     Unknown,
 }
@@ -98,6 +104,8 @@ pub enum RouteKind {
     Segment,
     /// A part.
     Part,
+    /// `PUT`/`POST /ingest/...`.
+    Ingest,
     /// `OPTIONS` (CORS preflight).
     Preflight,
     /// Unknown paths and methods.
@@ -106,7 +114,7 @@ pub enum RouteKind {
 
 impl RouteKind {
     /// Every kind, in index order.
-    pub const ALL: [RouteKind; 12] = [
+    pub const ALL: [RouteKind; 13] = [
         Self::Page,
         Self::Asset,
         Self::Healthz,
@@ -117,6 +125,7 @@ impl RouteKind {
         Self::Init,
         Self::Segment,
         Self::Part,
+        Self::Ingest,
         Self::Preflight,
         Self::Other,
     ];
@@ -134,6 +143,7 @@ impl RouteKind {
             Self::Init => "init",
             Self::Segment => "segment",
             Self::Part => "part",
+            Self::Ingest => "ingest",
             Self::Preflight => "preflight",
             Self::Other => "other",
         }
@@ -149,6 +159,13 @@ impl<'a> Route<'a> {
             "/metrics" => return Self::Metrics,
             "/assets/hls.min.js" => return Self::HlsJs,
             _ => {}
+        }
+        if let Some(stream) = path.strip_prefix("/ingest/") {
+            return if stream.is_empty() || stream.split('/').count() > 2 {
+                Self::Unknown
+            } else {
+                Self::Ingest { stream }
+            };
         }
         let Some((stream, file)) = path.strip_prefix('/').and_then(|p| p.rsplit_once('/')) else {
             return Self::Unknown;
@@ -193,8 +210,9 @@ fn canonical<T: std::str::FromStr>(s: &str) -> Option<T> {
 }
 
 /// Request headers the handlers read; everything else is dropped before a handler runs.
-const KEPT_HEADERS: [http::header::HeaderName; 5] = [
+const KEPT_HEADERS: [http::header::HeaderName; 6] = [
     http::header::ACCEPT_ENCODING,
+    http::header::AUTHORIZATION,
     http::header::IF_NONE_MATCH,
     http::header::IF_RANGE,
     http::header::RANGE,
@@ -223,9 +241,8 @@ impl RequestHead {
     /// Copies what the handlers read from `parts`.
     pub fn new(parts: &http::request::Parts) -> Self {
         let path = parts.uri.path();
-        let mut path_and_query = String::with_capacity(
-            path.len() + parts.uri.query().map_or(0, |q| q.len() + 1),
-        );
+        let mut path_and_query =
+            String::with_capacity(path.len() + parts.uri.query().map_or(0, |q| q.len() + 1));
         path_and_query.push_str(path);
         if let Some(q) = parts.uri.query() {
             path_and_query.push('?');
@@ -260,10 +277,14 @@ impl RequestHead {
 }
 
 /// Answers one request. Never fails: every refusal is a response (see `error.rs`).
-pub async fn handle<B>(state: Arc<AppState>, req: Request<B>) -> Response<Body> {
-    let head = {
-        let (parts, _body) = req.into_parts();
-        RequestHead::new(&parts)
+pub async fn handle<B>(state: Arc<AppState>, req: Request<B>) -> Response<Body>
+where
+    B: hyper::body::Body<Data = bytes::Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
+    let (head, body) = {
+        let (parts, body) = req.into_parts();
+        (RequestHead::new(&parts), body)
     };
     let route = Route::parse(head.path());
     let blocking = matches!(route, Route::MediaPlaylist { .. })
@@ -273,8 +294,16 @@ pub async fn handle<B>(state: Arc<AppState>, req: Request<B>) -> Response<Body> 
     let kind = kind_of(&head.method, route, blocking);
     let is_head = head.method == Method::HEAD;
 
+    let is_ingest = head.method == Method::PUT || head.method == Method::POST;
     let mut resp = if head.method == Method::OPTIONS {
         cors::preflight(&head.headers)
+    } else if let (true, Route::Ingest { stream }) = (is_ingest, route) {
+        // No request timeout: an encoder streams for hours.
+        let mut resp = ingest::ingest(&state, stream, &head.headers, body)
+            .await
+            .unwrap_or_else(HttpError::into_response);
+        ingest::challenge(&mut resp);
+        resp
     } else if head.method == Method::GET || is_head {
         let answer = dispatch(&state, route, &head);
         match tokio::time::timeout(state.opts.request_timeout, answer).await {
@@ -295,12 +324,19 @@ pub async fn handle<B>(state: Arc<AppState>, req: Request<B>) -> Response<Body> 
             format!("{} is not allowed here", head.method),
         )
         .into_response();
+        let allow = if matches!(route, Route::Ingest { .. }) {
+            "PUT, POST, OPTIONS"
+        } else {
+            "GET, HEAD, OPTIONS"
+        };
         resp.headers_mut()
-            .insert(ALLOW, HeaderValue::from_static("GET, HEAD, OPTIONS"));
+            .insert(ALLOW, HeaderValue::from_static(allow));
         resp
     };
     cors::apply(&state.opts.cors_origin, resp.headers_mut());
-    let len = hyper::body::Body::size_hint(resp.body()).exact().unwrap_or(0);
+    let len = hyper::body::Body::size_hint(resp.body())
+        .exact()
+        .unwrap_or(0);
     if is_head {
         // Same head as GET, no body; the length stays announced.
         resp.headers_mut()
@@ -317,6 +353,9 @@ fn kind_of(method: &Method, route: Route<'_>, blocking: bool) -> RouteKind {
     if method == Method::OPTIONS {
         return RouteKind::Preflight;
     }
+    if matches!(route, Route::Ingest { .. }) && (method == Method::PUT || method == Method::POST) {
+        return RouteKind::Ingest;
+    }
     if method != Method::GET && method != Method::HEAD {
         return RouteKind::Other;
     }
@@ -331,7 +370,7 @@ fn kind_of(method: &Method, route: Route<'_>, blocking: bool) -> RouteKind {
         Route::Init { .. } => RouteKind::Init,
         Route::Segment { .. } => RouteKind::Segment,
         Route::Part { .. } => RouteKind::Part,
-        Route::Unknown => RouteKind::Other,
+        Route::Ingest { .. } | Route::Unknown => RouteKind::Other,
     }
 }
 
@@ -356,6 +395,10 @@ async fn dispatch(
         Route::Init { stream, id } => media::init(state, stream, id, headers),
         Route::Segment { stream, msn } => media::segment(state, stream, msn, headers),
         Route::Part { stream, pos } => media::part(state, stream, pos, headers).await,
+        Route::Ingest { .. } => Err(HttpError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "ingest takes PUT or POST with an fMP4 body",
+        )),
         Route::Unknown => Err(HttpError::not_found(format!("`{}`", req.path()))),
     }
 }
@@ -424,6 +467,14 @@ mod tests {
             ("//index.m3u8", Route::Unknown),
             ("/index.m3u8", Route::Unknown),
             ("/cam1/other.txt", Route::Unknown),
+            ("/ingest/cam1", Route::Ingest { stream: "cam1" }),
+            (
+                "/ingest/live/720p",
+                Route::Ingest {
+                    stream: "live/720p",
+                },
+            ),
+            ("/ingest/", Route::Unknown),
         ] {
             assert_eq!(Route::parse(path), want, "{path}");
         }

@@ -1,0 +1,306 @@
+//! The init section (`ftyp`+`moov`, CMAF header): tracks, timescales, codec strings,
+//! resolution, and the `trex` defaults that fragments fall back on.
+
+use bytes::Bytes;
+
+use crate::fmp4::boxes::{children, find, require, FourCC, Malformed, Reader};
+use crate::fmp4::codecs::describe;
+
+/// What a track carries, from its `hdlr` handler type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrackKind {
+    /// `vide`.
+    Video,
+    /// `soun`.
+    Audio,
+    /// Any other handler (`subt`, `text`, `meta`, …).
+    Other(FourCC),
+}
+
+/// Per-sample defaults of a track from its `trex` (ISO/IEC 14496-12 §8.8.3), used when a
+/// fragment's `tfhd` and `trun` do not say. All zero when the moov has no `trex` for it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SampleDefaults {
+    /// default_sample_duration, in the track's timescale.
+    pub duration: u32,
+    /// default_sample_size, bytes.
+    pub size: u32,
+    /// default_sample_flags (§8.8.3.1).
+    pub flags: u32,
+}
+
+/// One track of the init section.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Track {
+    /// `tkhd` track_ID, which fragments' `tfhd` refer to.
+    pub track_id: u32,
+    /// From the `hdlr`.
+    pub kind: TrackKind,
+    /// `mdhd` timescale: ticks per second of every duration and decode time of the track.
+    pub timescale: u32,
+    /// The sample entry type (`avc1`, `mp4a`, …).
+    pub sample_entry: FourCC,
+    /// RFC 6381 codec string.
+    pub codec: String,
+    /// Width and height: the visual sample entry's (the coded size, as ffprobe and ffmpeg's
+    /// HLS muxer report it), else the `tkhd`'s presentation size; `None` for non-video tracks.
+    pub resolution: Option<(u32, u32)>,
+    /// The `trex` defaults.
+    pub defaults: SampleDefaults,
+}
+
+/// A parsed init section: its bytes (served as the EXT-X-MAP target) and its tracks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InitSection {
+    /// Every byte of the init section, as received.
+    pub bytes: Bytes,
+    /// The tracks, in `moov` order. Never empty.
+    pub tracks: Vec<Track>,
+    /// Index into `tracks` of the track that decides a fragment's duration, decode time and
+    /// independence: the first video track, else the first track.
+    pub primary: usize,
+    /// Every track's codec string, comma-separated in track order (the `CODECS` attribute).
+    pub codecs: String,
+    /// The primary video track's resolution.
+    pub resolution: Option<(u32, u32)>,
+    /// The primary video track's frame rate, when the init section alone tells it: the
+    /// timescale over the `trex` default sample duration. ffmpeg's `empty_moov` leaves that
+    /// default at 0, so ingest measures the rate on the first fragment instead
+    /// ([`Fragment::frame_rate`](crate::fmp4::Fragment::frame_rate)).
+    pub frame_rate: Option<f64>,
+}
+
+impl InitSection {
+    /// The primary track (see [`InitSection::primary`]).
+    pub fn primary_track(&self) -> &Track {
+        // `parse` guarantees `primary < tracks.len()`.
+        &self.tracks[self.primary]
+    }
+
+    /// The track with `track_id`, if the moov has one.
+    pub fn track(&self, track_id: u32) -> Option<&Track> {
+        self.tracks.iter().find(|t| t.track_id == track_id)
+    }
+}
+
+/// Parses the init section `bytes`, whose `moov` payload is `bytes[moov]`.
+pub fn parse(bytes: Bytes, moov: std::ops::Range<usize>) -> Result<InitSection, Malformed> {
+    let moov_fourcc = FourCC::MOOV;
+    let payload = bytes
+        .get(moov)
+        .ok_or_else(|| Malformed::new(moov_fourcc, "moov range outside the init section"))?;
+    let mut tracks = Vec::new();
+    for child in children(moov_fourcc, payload) {
+        let child = child?;
+        if child.fourcc == FourCC(*b"trak") {
+            tracks.push(trak(child.payload)?);
+        }
+    }
+    if tracks.is_empty() {
+        return Err(Malformed::new(moov_fourcc, "has no trak"));
+    }
+    let mvex = find(moov_fourcc, payload, FourCC(*b"mvex"))?.ok_or_else(|| {
+        Malformed::new(
+            moov_fourcc,
+            "has no mvex: the input is not fragmented MP4 (use -movflags frag_keyframe+empty_moov or cmaf)",
+        )
+    })?;
+    for child in children(mvex.fourcc, mvex.payload) {
+        let child = child?;
+        if child.fourcc == FourCC(*b"trex") {
+            let (track_id, defaults) = trex(child.payload)?;
+            if let Some(track) = tracks.iter_mut().find(|t| t.track_id == track_id) {
+                track.defaults = defaults;
+            }
+        }
+    }
+    let primary = tracks
+        .iter()
+        .position(|t| t.kind == TrackKind::Video)
+        .unwrap_or(0);
+    let codecs = tracks
+        .iter()
+        .map(|t| t.codec.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
+    let main = &tracks[primary];
+    let (resolution, frame_rate) = if main.kind == TrackKind::Video {
+        let rate = (main.defaults.duration > 0)
+            .then(|| round_rate(f64::from(main.timescale) / f64::from(main.defaults.duration)));
+        (main.resolution, rate)
+    } else {
+        (None, None)
+    };
+    Ok(InitSection {
+        bytes,
+        tracks,
+        primary,
+        codecs,
+        resolution,
+        frame_rate,
+    })
+}
+
+/// Rounds a frame rate to three decimals, as EXT-X-STREAM-INF FRAME-RATE is written
+/// (RFC 8216bis §4.4.6.2), so 30000/1001 reads 29.97.
+pub fn round_rate(rate: f64) -> f64 {
+    (rate * 1000.0).round() / 1000.0
+}
+
+fn trak(payload: &[u8]) -> Result<Track, Malformed> {
+    let trak = FourCC(*b"trak");
+    let tkhd = require(trak, payload, FourCC(*b"tkhd"))?;
+    let (track_id, tkhd_size) = tkhd_fields(tkhd.payload)?;
+    let mdia = require(trak, payload, FourCC(*b"mdia"))?;
+    let timescale = mdhd_timescale(require(mdia.fourcc, mdia.payload, FourCC(*b"mdhd"))?.payload)?;
+    if timescale == 0 {
+        return Err(Malformed::new(
+            FourCC(*b"mdhd"),
+            format!("track {track_id} has timescale 0"),
+        ));
+    }
+    let hdlr = require(mdia.fourcc, mdia.payload, FourCC(*b"hdlr"))?;
+    let mut r = Reader::new(hdlr.fourcc, hdlr.payload);
+    r.version_flags()?;
+    r.skip(4, "pre_defined")?;
+    let h = r.take(4, "handler_type")?;
+    let handler = FourCC([h[0], h[1], h[2], h[3]]);
+    let kind = match &handler.0 {
+        b"vide" => TrackKind::Video,
+        b"soun" => TrackKind::Audio,
+        _ => TrackKind::Other(handler),
+    };
+    let minf = require(mdia.fourcc, mdia.payload, FourCC(*b"minf"))?;
+    let stbl = require(minf.fourcc, minf.payload, FourCC(*b"stbl"))?;
+    let stsd = require(stbl.fourcc, stbl.payload, FourCC(*b"stsd"))?;
+    let mut r = Reader::new(stsd.fourcc, stsd.payload);
+    r.version_flags()?;
+    let entry_count = r.u32("entry_count")?;
+    if entry_count == 0 {
+        return Err(r.error(format!("track {track_id} has no sample entry")));
+    }
+    // Fragments of a live stream use the first sample description (ffmpeg writes one; a
+    // second would be a mid-stream codec change, which needs a new init section anyway).
+    let entry = children(stsd.fourcc, r.rest()).next().ok_or_else(|| {
+        r.error(format!(
+            "track {track_id}: entry_count {entry_count} but no entry"
+        ))
+    })??;
+    let info = describe(entry.fourcc, entry.payload, handler)?;
+    let resolution = match kind {
+        TrackKind::Video => info.resolution.or(tkhd_size),
+        _ => None,
+    };
+    Ok(Track {
+        track_id,
+        kind,
+        timescale,
+        sample_entry: info.entry,
+        codec: info.codec,
+        resolution,
+        defaults: SampleDefaults::default(),
+    })
+}
+
+/// `tkhd` (§8.3.2): track_ID, and the presentation width and height (16.16 fixed point)
+/// when non-zero.
+fn tkhd_fields(payload: &[u8]) -> Result<(u32, Option<(u32, u32)>), Malformed> {
+    let mut r = Reader::new(FourCC(*b"tkhd"), payload);
+    let (version, _) = r.version_flags()?;
+    r.skip(
+        if version == 1 { 16 } else { 8 },
+        "creation/modification time",
+    )?;
+    let track_id = r.u32("track_ID")?;
+    r.skip(4, "reserved")?;
+    r.skip(if version == 1 { 8 } else { 4 }, "duration")?;
+    r.skip(
+        8 + 2 + 2 + 2 + 2 + 36,
+        "reserved, layer, group, volume, matrix",
+    )?;
+    let width = r.u32("width")? >> 16;
+    let height = r.u32("height")? >> 16;
+    Ok((
+        track_id,
+        (width > 0 && height > 0).then_some((width, height)),
+    ))
+}
+
+/// `mdhd` (§8.4.2) timescale.
+fn mdhd_timescale(payload: &[u8]) -> Result<u32, Malformed> {
+    let mut r = Reader::new(FourCC(*b"mdhd"), payload);
+    let (version, _) = r.version_flags()?;
+    r.skip(
+        if version == 1 { 16 } else { 8 },
+        "creation/modification time",
+    )?;
+    r.u32("timescale")
+}
+
+/// `trex` (§8.8.3): the track it is for and its defaults.
+fn trex(payload: &[u8]) -> Result<(u32, SampleDefaults), Malformed> {
+    let mut r = Reader::new(FourCC(*b"trex"), payload);
+    r.version_flags()?;
+    let track_id = r.u32("track_ID")?;
+    r.skip(4, "default_sample_description_index")?;
+    Ok((
+        track_id,
+        SampleDefaults {
+            duration: r.u32("default_sample_duration")?,
+            size: r.u32("default_sample_size")?,
+            flags: r.u32("default_sample_flags")?,
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fmp4::testutil::{init_segment, TestTrack};
+
+    #[test]
+    fn tracks_timescales_codecs_and_defaults() {
+        let bytes = init_segment(&[TestTrack::video(1, 15360, 512), TestTrack::audio(2, 48000)]);
+        let moov = crate::fmp4::testutil::moov_range(&bytes);
+        let init = parse(Bytes::from(bytes), moov).unwrap();
+        assert_eq!(init.tracks.len(), 2);
+        assert_eq!(init.primary, 0);
+        assert_eq!(init.codecs, "avc1.64001f,mp4a.40.2");
+        assert_eq!(init.resolution, Some((640, 360)));
+        assert_eq!(init.frame_rate, Some(30.0));
+        let audio = init.track(2).unwrap();
+        assert_eq!((audio.kind, audio.timescale), (TrackKind::Audio, 48000));
+        assert_eq!(audio.resolution, None);
+    }
+
+    #[test]
+    fn audio_only_is_its_own_primary() {
+        let bytes = init_segment(&[TestTrack::audio(7, 48000)]);
+        let moov = crate::fmp4::testutil::moov_range(&bytes);
+        let init = parse(Bytes::from(bytes), moov).unwrap();
+        assert_eq!(init.primary_track().track_id, 7);
+        assert_eq!((init.resolution, init.frame_rate), (None, None));
+    }
+
+    #[test]
+    fn missing_pieces_are_named() {
+        // No mvex: a progressive MP4, not a fragmented one.
+        let mut t = TestTrack::video(1, 90000, 0);
+        t.no_trex = true;
+        let bytes = crate::fmp4::testutil::init_segment_without_mvex(&[t]);
+        let moov = crate::fmp4::testutil::moov_range(&bytes);
+        let err = parse(Bytes::from(bytes), moov).unwrap_err();
+        assert!(err.reason.contains("mvex"), "{err}");
+
+        // Timescale 0.
+        let bytes = init_segment(&[TestTrack::video(1, 0, 0)]);
+        let moov = crate::fmp4::testutil::moov_range(&bytes);
+        let err = parse(Bytes::from(bytes), moov).unwrap_err();
+        assert!(err.reason.contains("timescale 0"), "{err}");
+
+        // An empty moov.
+        let bytes = crate::fmp4::testutil::boxed(b"moov", &[]);
+        let err = parse(Bytes::from(bytes), 8..8).unwrap_err();
+        assert!(err.reason.contains("no trak"), "{err}");
+    }
+}

@@ -1,0 +1,47 @@
+//! Fragmented MP4 (ISO/IEC 14496-12, CMAF ISO/IEC 23000-19) as encoders send it: split a
+//! byte stream into the init section and parts, and read what the playlist needs of each.
+//!
+//! ```text
+//!  bytes in any chunking ──▶ Splitter ──▶ Event::Init(InitSection)   tracks, timescales,
+//!                            (boxes.rs:                              CODECS, RESOLUTION,
+//!                             headers only)                          FRAME-RATE (init.rs,
+//!                                                                    codecs.rs)
+//!                                       └▶ Event::Fragment(Fragment) duration, decode time,
+//!                                                                    INDEPENDENT (fragment.rs)
+//! ```
+//!
+//! * [`boxes`] — the zero-copy box walker and bounds-checked field reader.
+//! * [`splitter`] — where the stream is cut, zero-copy, within [`Limits`].
+//! * [`init`] / [`codecs`] — the `moov`: tracks, `trex` defaults, RFC 6381 codec strings.
+//! * [`fragment`] — the `moof`: `tfhd`/`tfdt`/`trun`, with `trex` fallbacks.
+//! * [`rewrite`] — patching `mfhd`/`tfdt` in place (the demo's endless loop).
+//!
+//! In a muxed stream (one `moof`, one `traf` per track) the first video track decides a
+//! part's duration, decode time and independence; see [`InitSection::primary`].
+
+pub mod boxes;
+pub mod codecs;
+mod error;
+pub mod fragment;
+pub mod init;
+pub mod rewrite;
+pub mod splitter;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+pub(crate) mod testutil;
+
+pub use boxes::{FourCC, Malformed};
+pub use error::{Fmp4Error, Limits};
+pub use fragment::{Fragment, TrackRun};
+pub use init::{InitSection, SampleDefaults, Track, TrackKind};
+pub use splitter::{Event, Splitter};
+
+/// Splits a whole fMP4 file (or a recorded stream) at once: its init sections and parts, in
+/// order. Convenience for tests, tools and the demo clip.
+pub fn split_all(bytes: bytes::Bytes, limits: Limits) -> Result<Vec<Event>, Fmp4Error> {
+    let mut splitter = Splitter::new(limits);
+    let events = splitter.push(bytes)?;
+    splitter.finish()?;
+    Ok(events)
+}

@@ -1,0 +1,92 @@
+//! The demo stream on tokio's paused clock: parts come out in real time, continuously across
+//! several loops of the clip, with gap-free decode times and no discontinuity, and the stream
+//! ends (after the grace period) once the demo is shut down.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use playlists::{Options, Playlists};
+use playlists_server::demo::{run_demo, DemoClip};
+use playlists_server::fmp4::{split_all, Event, Limits};
+use playlists_server::ingest::{IngestConfig, Ingests};
+
+#[tokio::test(start_paused = true)]
+async fn demo_publishes_continuously_across_loops_in_real_time() {
+    let playlists = Arc::new(Playlists::new(Options::default()).unwrap());
+    let grace = Duration::from_secs(5);
+    let ingests = Ingests::new(
+        Arc::clone(&playlists),
+        IngestConfig {
+            grace,
+            ..IngestConfig::default()
+        },
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let demo = tokio::spawn(run_demo(Arc::clone(&ingests), "demo", async {
+        let _ = stopped.await;
+    }));
+
+    // Real-time pacing: one 200 ms part per 200 ms of (paused, auto-advanced) clock.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let parts = |p: &Playlists| p.stream("demo").unwrap().status().unwrap().parts_published;
+    assert_eq!(parts(&playlists), 5);
+
+    // Three loops of the 8 s clip and a bit.
+    tokio::time::sleep(Duration::from_millis(24_000)).await;
+    assert_eq!(parts(&playlists), 125);
+    let stream = playlists.stream("demo").unwrap();
+    let text = String::from_utf8(stream.playlist().unwrap().full.plain.to_vec()).unwrap();
+    assert!(!text.lines().any(|l| l == "#EXT-X-DISCONTINUITY"), "{text}");
+    assert_eq!(text.matches("#EXT-X-MAP:").count(), 1, "{text}");
+    assert!(text.contains("INDEPENDENT=YES"), "{text}");
+
+    // Read every published part back from the chunk cache and check the timeline.
+    let clip = DemoClip::builtin().unwrap();
+    let mut all = BytesMut::from(&clip.init().bytes[..]);
+    let idx = stream.idx();
+    let last = playlists.chunk_cache().last(idx).unwrap();
+    assert_eq!(last, 124);
+    for id in 0..=last {
+        all.extend_from_slice(&playlists.chunk_cache().get(idx, id).unwrap().bytes);
+    }
+    let events = split_all(all.freeze(), Limits::default()).unwrap();
+    let mut next = std::collections::HashMap::new();
+    let mut count = 0;
+    for event in &events[1..] {
+        let Event::Fragment(f) = event else {
+            panic!("one init section")
+        };
+        for run in &f.tracks {
+            if let Some(expected) = next.insert(run.track_id, run.decode_time + run.duration) {
+                assert_eq!(
+                    run.decode_time, expected,
+                    "part {count}, track {}",
+                    run.track_id
+                );
+            }
+        }
+        count += 1;
+    }
+    assert_eq!(count, 125);
+    // 25 s of media from the 8 s clip, with every loop shifted by exactly 8 s.
+    assert_eq!(next[&1], 125 * 3072);
+
+    // Shut down: the session ends; after the grace period the playlist ends.
+    stop.send(()).unwrap();
+    demo.await.unwrap().unwrap();
+    tokio::time::sleep(grace + Duration::from_secs(1)).await;
+    let ended = playlists.stream("demo").unwrap().playlist().unwrap();
+    assert!(ended.finished);
+}
+
+#[tokio::test(start_paused = true)]
+async fn demo_refuses_a_stream_an_encoder_holds() {
+    let playlists = Arc::new(Playlists::new(Options::default()).unwrap());
+    let ingests = Ingests::new(playlists, IngestConfig::default());
+    let _encoder = ingests.start("demo").unwrap();
+    let err = run_demo(Arc::clone(&ingests), "demo", std::future::pending())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("already has an encoder"), "{err}");
+}

@@ -1,0 +1,104 @@
+//! Real ffmpeg writes fMP4 to a pipe (as `ffmpeg … -f mp4 - | playlists ingest` does) and
+//! `ingest_reader` publishes it: the library's playlist lists every part, cuts segments on
+//! keyframes, and carries the init section's codecs.
+
+mod common;
+
+use std::process::Stdio;
+use std::sync::Arc;
+
+use playlists::{Options, PartPosition, Playlists};
+use playlists_server::ingest::{ingest_reader, IngestConfig, Ingests};
+use tokio::process::Command;
+
+/// The encoder flags, 3 s of muxed H.264 + AAC, without -re (as fast as it encodes).
+fn ffmpeg_muxed(seconds: u32) -> Command {
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-hide_banner", "-loglevel", "error", "-nostdin"])
+        .args(["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30"])
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
+        .args(["-t", &seconds.to_string()])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-tune",
+            "zerolatency",
+        ])
+        .args([
+            "-pix_fmt",
+            "yuv420p",
+            "-g",
+            "30",
+            "-keyint_min",
+            "30",
+            "-sc_threshold",
+            "0",
+        ])
+        .args(["-c:a", "aac", "-f", "mp4"])
+        .args([
+            "-movflags",
+            "cmaf+empty_moov+default_base_moof+frag_keyframe+skip_trailer",
+        ])
+        .args(["-frag_duration", "200000", "pipe:1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true);
+    cmd
+}
+
+fn lines_with<'a>(playlist: &'a str, prefix: &str) -> Vec<&'a str> {
+    playlist.lines().filter(|l| l.starts_with(prefix)).collect()
+}
+
+#[tokio::test]
+async fn ffmpeg_pipe_publishes_parts_segments_and_codecs() {
+    assert!(
+        common::have_ffmpeg(),
+        "ffmpeg is needed (scripts/test.sh installs it)"
+    );
+    let playlists = Arc::new(Playlists::new(Options::default()).unwrap());
+    let ingests = Ingests::new(Arc::clone(&playlists), IngestConfig::default());
+    let mut child = ffmpeg_muxed(4).spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let parts = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        ingest_reader(&ingests, "cam1", stdout),
+    )
+    .await
+    .expect("ffmpeg finishes within a minute")
+    .unwrap();
+    assert!(child.wait().await.unwrap().success());
+
+    // 4 s of 200 ms fragments; the muxed audio may add a short tail part.
+    assert!((20..=21).contains(&parts), "{parts} parts");
+    let stream = playlists.stream("cam1").unwrap();
+    let status = stream.status().unwrap();
+    assert_eq!(status.parts_published, parts);
+    assert!(status.codecs.starts_with("avc1.64"), "{}", status.codecs);
+    assert!(status.codecs.ends_with(",mp4a.40.2"), "{}", status.codecs);
+    assert_eq!(status.resolution, Some((320, 180)));
+    assert_eq!(status.frame_rate, Some(30.0));
+
+    let version = stream.playlist().unwrap();
+    let text = String::from_utf8(version.full.plain.to_vec()).unwrap();
+    // Every part is listed while the playlist is this short (rule 18 keeps 3 × TD of parts).
+    let listed = lines_with(&text, "#EXT-X-PART:");
+    assert_eq!(listed.len() as u64, parts, "{text}");
+    // A keyframe every 30 frames = every fifth part; each starts a segment (≥ 1.5 s apart).
+    let independent = listed
+        .iter()
+        .filter(|l| l.contains("INDEPENDENT=YES"))
+        .count();
+    assert_eq!(independent, 4, "{text}");
+    assert!(!lines_with(&text, "#EXTINF:").is_empty(), "{text}");
+    assert!(text.contains("#EXT-X-MAP:"), "{text}");
+    assert!(!text.contains("#EXT-X-DISCONTINUITY\n"), "{text}");
+
+    // The part bytes are exactly what ffmpeg wrote: the first starts with a moof.
+    let first = stream.part(PartPosition { msn: 0, part: 0 }).unwrap();
+    assert_eq!(&first.bytes[4..8], b"moof");
+    let init = stream.init(0).unwrap();
+    assert_eq!(&init.chunk.bytes[4..8], b"ftyp");
+}

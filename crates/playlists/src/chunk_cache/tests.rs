@@ -1,0 +1,278 @@
+//! Unit tests of `ChunkCache`, one per guarantee of its docs.
+
+use super::*;
+
+fn payload(id: u64) -> Bytes {
+    Bytes::from(id.to_le_bytes().repeat(1 + (id % 5) as usize))
+}
+
+#[test]
+fn wrapped_id_is_gone_not_answered_with_the_newer_bytes() {
+    let cache = ChunkCache::with_capacity(1, 4).unwrap();
+    let s = cache.register("a").unwrap();
+    for id in 0..6 {
+        cache.add(s, id, payload(id)).unwrap();
+    }
+    assert!(cache.get(s, 0).is_none());
+    assert!(cache.get(s, 1).is_none());
+    for id in 2..6 {
+        let c = cache.get(s, id).unwrap();
+        assert_eq!((c.id, c.bytes.clone()), (id, payload(id)));
+        assert_eq!(c.hash, xxhash_rust::xxh3::xxh3_64(&c.bytes));
+    }
+}
+
+#[test]
+fn never_written_ids_are_nothing() {
+    let cache = ChunkCache::with_capacity(1, 8).unwrap();
+    let s = cache.register("a").unwrap();
+    assert!(cache.get(s, 0).is_none(), "fresh stream, id 0");
+    assert!(cache.get_last(s).is_none());
+    assert_eq!(cache.last(s), None);
+    cache.add(s, 3, payload(3)).unwrap();
+    assert!(cache.get(s, 2).is_none());
+    assert!(cache.get(s, 11).is_none(), "same slot as 3, never written");
+    assert!(cache.get(s, u64::MAX).is_none());
+}
+
+#[test]
+fn an_older_add_never_moves_last_backwards() {
+    let cache = ChunkCache::with_capacity(1, 8).unwrap();
+    let s = cache.register("a").unwrap();
+    cache.add(s, 5, payload(5)).unwrap();
+    cache.add(s, 2, payload(2)).unwrap();
+    assert_eq!(cache.last(s), Some(5));
+    assert_eq!(cache.get_last(s).unwrap().id, 5);
+}
+
+#[test]
+fn rejects_duplicates_too_old_and_reserved_ids() {
+    let cache = ChunkCache::with_capacity(1, 4).unwrap();
+    let s = cache.register("a").unwrap();
+    cache.add(s, 6, payload(6)).unwrap();
+    assert_eq!(
+        cache.add(s, 6, payload(6)),
+        Err(Error::DuplicateId { id: 6 })
+    );
+    assert!(matches!(
+        cache.add(s, 2, payload(2)),
+        Err(Error::IdTooOld { id: 2, last: 6, .. })
+    ));
+    assert_eq!(
+        cache.add(s, u64::MAX, payload(1)),
+        Err(Error::IdOutOfRange(u64::MAX))
+    );
+    assert_eq!(cache.get(s, 6).unwrap().bytes, payload(6), "untouched");
+}
+
+#[test]
+fn one_stream_too_many_is_an_error_not_a_shared_ring() {
+    let cache = ChunkCache::with_capacity(5, 4).unwrap();
+    let handles: Vec<_> = (0..5)
+        .map(|i| cache.register(&format!("s{i}")).unwrap())
+        .collect();
+    assert!(matches!(
+        cache.register("s5"),
+        Err(Error::StreamsExhausted { capacity: 5, .. })
+    ));
+    let distinct: std::collections::HashSet<_> = handles.iter().map(|h| h.index()).collect();
+    assert_eq!(distinct.len(), 5);
+    assert_eq!(
+        cache.register("s1").unwrap(),
+        handles[1],
+        "same name, same handle"
+    );
+}
+
+#[test]
+fn fin_then_reregister_shows_nothing_of_the_old_stream() {
+    let cache = ChunkCache::with_capacity(1, 4).unwrap();
+    let old = cache.register("a").unwrap();
+    for id in 0..3 {
+        cache.append(old, payload(id)).unwrap();
+    }
+    cache.fin(old).unwrap();
+    assert!(!cache.is_live(old));
+    assert_eq!(cache.last(old), None);
+    assert!(cache.get(old, 1).is_none());
+    assert!(matches!(
+        cache.append(old, payload(9)),
+        Err(Error::StaleStream { .. })
+    ));
+    let new = cache.register("b").unwrap();
+    assert_eq!(new.index(), old.index());
+    assert_ne!(new.generation(), old.generation());
+    assert_eq!(cache.last(new), None, "no inherited last");
+    for id in 0..3 {
+        assert!(cache.get(new, id).is_none(), "no inherited data");
+    }
+    assert_eq!(cache.append(new, payload(0)).unwrap().id, 0);
+    assert_eq!(cache.fin(old), Err(old.stale()));
+}
+
+#[test]
+fn out_of_range_and_forged_handles_never_panic() {
+    let cache = ChunkCache::with_capacity(2, 4).unwrap();
+    let bogus = StreamIdx {
+        index: 99,
+        generation: 0,
+    };
+    assert!(cache.get(bogus, 0).is_none());
+    assert_eq!(cache.last(bogus), None);
+    assert!(cache.get_last(bogus).is_none());
+    assert!(cache.add(bogus, 0, payload(0)).is_err());
+    assert!(cache.append(bogus, payload(0)).is_err());
+    assert!(cache.fin(bogus).is_err());
+    assert!(cache.event(bogus).is_none());
+    assert!(!cache.is_live(bogus));
+}
+
+#[test]
+fn invalid_capacities_are_typed_errors() {
+    assert!(matches!(
+        ChunkCache::with_capacity(0, 4),
+        Err(Error::InvalidOption { .. })
+    ));
+    assert!(matches!(
+        ChunkCache::with_capacity(4, 0),
+        Err(Error::InvalidOption { .. })
+    ));
+    assert!(matches!(
+        ChunkCache::with_capacity(1 << 12, 1 << 13),
+        Err(Error::InvalidOption { .. })
+    ));
+}
+
+#[test]
+fn stream_names() {
+    for ok in ["cam1", "live/720p", "a.b-c_d", &"x".repeat(128)] {
+        assert!(validate_stream_name(ok).is_ok(), "{ok}");
+    }
+    for bad in [
+        "",
+        "..",
+        ".hidden",
+        "a/../b",
+        "a/b/c",
+        "a//b",
+        "/a",
+        "a/",
+        "%2e%2e",
+        "a b",
+        "a\0b",
+        "é",
+        &"x".repeat(129),
+    ] {
+        assert!(
+            matches!(
+                validate_stream_name(bad),
+                Err(Error::InvalidStreamName { .. })
+            ),
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
+fn concurrent_appenders_lose_no_id() {
+    let cache = std::sync::Arc::new(ChunkCache::with_capacity(1, 4096).unwrap());
+    let s = cache.register("a").unwrap();
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let cache = std::sync::Arc::clone(&cache);
+            std::thread::spawn(move || {
+                (0..1000)
+                    .map(|_| cache.append(s, Bytes::from_static(b"x")).unwrap().id)
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut ids: Vec<u64> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (0..4000).collect::<Vec<_>>());
+    assert!((0..4000).all(|id| cache.get(s, id).is_some()));
+}
+
+#[test]
+fn reads_share_the_payload() {
+    let cache = ChunkCache::with_capacity(1, 4).unwrap();
+    let s = cache.register("a").unwrap();
+    let bytes = Bytes::from(vec![7u8; 1 << 16]);
+    let ptr = bytes.as_ptr();
+    cache.add(s, 0, bytes).unwrap();
+    assert_eq!(cache.get(s, 0).unwrap().bytes.as_ptr(), ptr, "no copy");
+}
+
+#[tokio::test(start_paused = true)]
+async fn wait_for_wakes_on_publish_and_times_out() {
+    let cache = std::sync::Arc::new(ChunkCache::with_capacity(1, 8).unwrap());
+    let s = cache.register("a").unwrap();
+    let c2 = std::sync::Arc::clone(&cache);
+    let waiter = tokio::spawn(async move {
+        c2.wait_for(s, 1, Instant::now() + std::time::Duration::from_secs(5))
+            .await
+    });
+    tokio::task::yield_now().await;
+    cache.append(s, payload(0)).unwrap();
+    cache.append(s, payload(1)).unwrap();
+    assert_eq!(waiter.await.unwrap().unwrap().bytes, payload(1));
+    let deadline = Instant::now() + std::time::Duration::from_secs(3);
+    assert!(matches!(
+        cache.wait_for(s, 7, deadline).await,
+        Err(Error::WaitTimeout(_))
+    ));
+    cache.fin(s).unwrap();
+    assert!(matches!(
+        cache.wait_for(s, 2, deadline).await,
+        Err(Error::StaleStream { .. })
+    ));
+}
+
+#[test]
+fn every_replica_holds_the_same_entry_and_fin_empties_them_all() {
+    let cache = ChunkCache::with_capacity(1, 2).unwrap();
+    let s = cache.register("a").unwrap();
+    let bytes = Bytes::from(vec![9u8; 1000]);
+    for id in 0..5 {
+        cache.add(s, id, bytes.slice(id as usize..)).unwrap();
+    }
+    let ring = cache.ring(s).unwrap();
+    for (slot, id) in ring.slots.iter().zip([4u64, 3]) {
+        for replica in &slot.0 {
+            let e = replica.0.lock();
+            assert_eq!((e.id, e.generation), (id, s.generation()));
+            assert_eq!(e.bytes.as_ptr(), bytes[id as usize..].as_ptr(), "no copy");
+            assert_eq!(e.hash, xxhash_rust::xxh3::xxh3_64(&bytes[id as usize..]));
+        }
+    }
+    cache.fin(s).unwrap();
+    for slot in ring.slots.iter() {
+        for replica in &slot.0 {
+            let e = replica.0.lock();
+            assert_eq!(e.id, EMPTY);
+            assert!(e.bytes.is_empty());
+        }
+    }
+}
+
+#[test]
+fn a_refused_write_touches_no_replica() {
+    let cache = ChunkCache::with_capacity(1, 2).unwrap();
+    let s = cache.register("a").unwrap();
+    cache.add(s, 3, payload(3)).unwrap();
+    assert!(cache.add(s, 1, payload(1)).is_err(), "too old");
+    assert!(cache.add(s, 3, payload(9)).is_err(), "duplicate");
+    for replica in &cache.ring(s).unwrap().slots[1].0 {
+        assert_eq!(replica.0.lock().bytes, payload(3));
+    }
+}
+
+#[test]
+fn a_replica_fits_one_cache_line() {
+    // The memory budget (`ChunkCache::new(Options::default())` within 16 MiB) counts on it.
+    assert_eq!(std::mem::size_of::<Replica>(), 64);
+    assert_eq!(std::mem::size_of::<Slot>(), 64 * REPLICAS);
+}
