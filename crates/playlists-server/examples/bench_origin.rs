@@ -153,11 +153,12 @@ fn dump(playlists: &Playlists, dir: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-// The system allocator, as in the `playlists` binary, wrapped to count live heap bytes (the
-// `stats` command), which tells heap use from allocator overhead in the RSS figures.
+// The allocator of the `playlists` binary, wrapped to count live heap bytes (the `stats`
+// command), which tells heap use from allocator overhead in the RSS figures.
+#[cfg(all(unix, not(target_env = "musl")))]
 #[global_allocator]
-static GLOBAL: Counting<std::alloc::System> = Counting {
-    inner: std::alloc::System,
+static GLOBAL: Counting<tikv_jemallocator::Jemalloc> = Counting {
+    inner: tikv_jemallocator::Jemalloc,
     live: std::sync::atomic::AtomicUsize::new(0),
     count: std::sync::atomic::AtomicUsize::new(0),
     sizes: [const { std::sync::atomic::AtomicIsize::new(0) }; 40],
@@ -165,8 +166,13 @@ static GLOBAL: Counting<std::alloc::System> = Counting {
 
 /// Live heap bytes and allocations, for the `stats` command.
 fn heap_stats() -> (usize, usize) {
-    use std::sync::atomic::Ordering::Relaxed;
-    (GLOBAL.live.load(Relaxed), GLOBAL.count.load(Relaxed))
+    #[cfg(all(unix, not(target_env = "musl")))]
+    {
+        use std::sync::atomic::Ordering::Relaxed;
+        (GLOBAL.live.load(Relaxed), GLOBAL.count.load(Relaxed))
+    }
+    #[cfg(not(all(unix, not(target_env = "musl"))))]
+    (0, 0)
 }
 
 fn class(size: usize) -> usize {

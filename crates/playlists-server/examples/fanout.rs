@@ -16,7 +16,7 @@ use bytes::Bytes;
 use clap::Parser;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
@@ -35,6 +35,10 @@ struct Args {
     /// the share of a held request's cost that is the idle connection itself.
     #[arg(long)]
     connect_only: bool,
+    /// Record the origin with `perf record -g` from just before the publish until every answer
+    /// is in, into this file (for tuning; needs perf).
+    #[arg(long)]
+    perf_out: Option<std::path::PathBuf>,
 }
 
 async fn get(addr: &str, path: &str) -> Result<(u16, Bytes)> {
@@ -47,6 +51,18 @@ async fn get(addr: &str, path: &str) -> Result<(u16, Bytes)> {
     let resp = sender.send_request(req).await?;
     let status = resp.status().as_u16();
     Ok((status, resp.into_body().collect().await?.to_bytes()))
+}
+
+/// Head length + Content-Length of a response once its head is in `buf`.
+fn response_len(buf: &[u8]) -> Option<usize> {
+    let head_end = buf.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let head = std::str::from_utf8(&buf[..head_end]).ok()?;
+    let len = head.lines().find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.eq_ignore_ascii_case("content-length")
+            .then(|| value.trim().parse::<usize>().ok())?
+    })?;
+    Some(head_end + len)
 }
 
 fn rss_bytes(pid: u32) -> Result<u64> {
@@ -137,27 +153,31 @@ async fn main() -> Result<()> {
         let connect_only = args.connect_only;
         tasks.push(tokio::spawn(async move {
             let permit = gate.acquire_owned().await?;
-            let tcp = TcpStream::connect(&addr).await?;
-            let (mut sender, conn) =
-                hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await?;
-            tokio::spawn(conn);
+            let mut tcp = TcpStream::connect(&addr).await?;
+            tcp.set_nodelay(true)?;
             if connect_only {
                 drop(permit);
                 tokio::time::sleep(Duration::from_secs(5)).await;
-                drop(sender);
                 return anyhow::Ok((false, 0));
             }
-            let req = http::Request::get(&path)
-                .header("host", &addr)
-                .body(Empty::<Bytes>::new())?;
-            let pending = sender.send_request(req);
+            // A raw HTTP/1.1 exchange: the load generator shares the cores with the origin,
+            // so it does as little per response as it can (one read, a length check).
+            let request = format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\n\r\n");
+            tcp.write_all(request.as_bytes()).await?;
             drop(permit);
-            let resp = pending.await?;
-            let status = resp.status();
-            let body = resp.into_body().collect().await?.to_bytes();
-            let at = now_us();
-            let ok =
-                status == http::StatusCode::OK && String::from_utf8_lossy(&body).contains(&expect);
+            let mut buf = Vec::with_capacity(4096);
+            let at = loop {
+                if tcp.read_buf(&mut buf).await? == 0 {
+                    bail!("connection closed before the answer was complete");
+                }
+                if let Some(total) = response_len(&buf) {
+                    if buf.len() >= total {
+                        break now_us();
+                    }
+                }
+            };
+            let text = String::from_utf8_lossy(&buf);
+            let ok = text.starts_with("HTTP/1.1 200") && text.contains(&expect);
             anyhow::Ok((ok, at))
         }));
     }
@@ -209,6 +229,20 @@ async fn main() -> Result<()> {
         (heap_waiting.0.saturating_sub(heap_before.0)) / args.waiters.max(1),
         (heap_waiting.1.saturating_sub(heap_before.1)) as f64 / args.waiters.max(1) as f64
     );
+    let perf = match &args.perf_out {
+        Some(out) => {
+            let child = tokio::process::Command::new("perf")
+                .args(["record", "-F", "4999", "-g", "-p", &pid.to_string(), "-o"])
+                .arg(out)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .context("starting perf")?;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            Some(child)
+        }
+        None => None,
+    };
     let (origin_cpu_before, own_cpu_before) = (cpu_ms(&pid.to_string())?, cpu_ms("self")?);
     stdin.write_all(b"publish\n").await?;
     stdin.flush().await?;
@@ -229,6 +263,14 @@ async fn main() -> Result<()> {
         }
     }
     let origin_cpu = cpu_ms(&pid.to_string())?.saturating_sub(origin_cpu_before);
+    if let Some(mut perf) = perf {
+        if let Some(id) = perf.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-INT", &id.to_string()])
+                .status();
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(10), perf.wait()).await;
+    }
     let own_cpu = cpu_ms("self")?.saturating_sub(own_cpu_before);
     eprintln!("cpu after publish: origin {origin_cpu} ms, load generator {own_cpu} ms");
     latencies.sort_by(f64::total_cmp);

@@ -1,7 +1,7 @@
 //! The HTTP origin: LL-HLS delivery of what a [`Playlists`] registry holds.
 //!
 //! ```text
-//!  TcpListener ─accept─▶ (TLS handshake, ALPN h2/http1.1) ─▶ hyper-util auto: HTTP/1.1 | h2(c)
+//!  TcpListener ─accept─▶ conn.rs: peek for the h2 preface (or TLS + ALPN) ─▶ hyper HTTP/1.1 | h2
 //!                                                              │ one task per connection
 //!                                                              ▼
 //!   router::handle ── route ──▶ playlist.rs  media + multivariant playlists, blocking reload
@@ -19,6 +19,7 @@
 //! [`HttpOptions::shutdown_grace`].
 
 mod body;
+mod conn;
 mod cors;
 mod delta_v2;
 mod directives;
@@ -43,7 +44,6 @@ pub use metrics::Metrics;
 pub use router::{handle, RouteKind};
 pub use tls::{server_config, TlsError};
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::AtomicU64;
@@ -52,12 +52,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::HeaderValue;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use playlists::Playlists;
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
@@ -215,7 +211,7 @@ pub async fn serve(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let builder = Arc::new(connection_builder(&state.opts));
+    let builders = Arc::new(conn::Builders::new(&state.opts));
     let tls = state.opts.tls.clone().map(TlsAcceptor::from);
     let graceful = GracefulShutdown::new();
     let mut shutdown = pin!(shutdown);
@@ -239,23 +235,15 @@ pub async fn serve(
         state.metrics.connection_opened();
         let watcher = graceful.watcher();
         let state = Arc::clone(&state);
-        let builder = Arc::clone(&builder);
+        let builders = Arc::clone(&builders);
         let tls = tls.clone();
         tokio::spawn(async move {
             let result = match tls {
-                None => serve_io(&builder, &state, watcher, tcp).await,
+                None => conn::serve_tcp(&builders, &state, watcher, tcp).await,
+                // Boxed: a TLS connection's state is large, and an unboxed branch would make
+                // every plain connection's task as large as a TLS one.
                 Some(acceptor) => {
-                    let handshake =
-                        tokio::time::timeout(state.opts.idle_timeout, acceptor.accept(tcp));
-                    match handshake.await {
-                        // Boxed: the TLS stream is large, and an unboxed branch would make
-                        // every plain connection's task as large as a TLS one.
-                        Ok(Ok(stream)) => {
-                            Box::pin(serve_io(&builder, &state, watcher, stream)).await
-                        }
-                        Ok(Err(e)) => Err(e.into()),
-                        Err(_) => Err("TLS handshake timed out".into()),
-                    }
+                    Box::pin(conn::serve_tls(&builders, &state, watcher, tcp, acceptor)).await
                 }
             };
             if let Err(e) = result {
@@ -277,47 +265,4 @@ pub async fn serve(
         );
     }
     Ok(())
-}
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-async fn serve_io<I>(
-    builder: &auto::Builder<TokioExecutor>,
-    state: &Arc<AppState>,
-    watcher: hyper_util::server::graceful::Watcher,
-    io: I,
-) -> Result<(), BoxError>
-where
-    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let state_idle = state.opts.idle_timeout;
-    let state = Arc::clone(state);
-    let service = service_fn(move |req| {
-        let state = Arc::clone(&state);
-        async move { Ok::<_, Infallible>(router::handle(state, req).await) }
-    });
-    let io = first_byte::FirstByteDeadline::new(io, state_idle);
-    let conn = builder.serve_connection(TokioIo::new(io), service);
-    watcher.watch(conn).await
-}
-
-fn connection_builder(opts: &HttpOptions) -> auto::Builder<TokioExecutor> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .keep_alive(true)
-        // hyper starts this timer whenever the connection waits for a request head, so it is
-        // also the keep-alive idle timeout.
-        .header_read_timeout(opts.idle_timeout)
-        .max_buf_size(opts.max_header_bytes.max(MIN_HEADER_BYTES));
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_header_list_size(u32::try_from(opts.max_header_bytes).unwrap_or(u32::MAX))
-        .keep_alive_interval(opts.idle_timeout / 2)
-        .keep_alive_timeout(opts.idle_timeout / 2)
-        // A player holds two requests (playlist + hinted part); a page of players a few more.
-        .max_concurrent_streams(256);
-    builder
 }

@@ -298,8 +298,9 @@ where
     let mut resp = if head.method == Method::OPTIONS {
         cors::preflight(&head.headers)
     } else if let (true, Route::Ingest { stream }) = (is_ingest, route) {
-        // No request timeout: an encoder streams for hours.
-        let mut resp = ingest::ingest(&state, stream, &head.headers, body)
+        // No request timeout: an encoder streams for hours. Boxed: the session's state would
+        // otherwise enlarge every request's future, held ones included.
+        let mut resp = Box::pin(ingest::ingest(&state, stream, &head.headers, body))
             .await
             .unwrap_or_else(HttpError::into_response);
         ingest::challenge(&mut resp);
@@ -414,6 +415,23 @@ fn text(body: Body, content_type: &'static str) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_request_future_stays_small() {
+        // Every held request keeps one of these alive (boxed by hyper): 10,000 of them are
+        // part of the memory budget of a blocking fan-out.
+        let playlists = Arc::new(playlists::Playlists::new(playlists::Options::default()).unwrap());
+        let state = Arc::new(AppState::new(
+            playlists,
+            super::super::HttpOptions::default(),
+        ));
+        let req = Request::get("/a/index.m3u8")
+            .body(http_body_util::Empty::<bytes::Bytes>::new())
+            .unwrap();
+        let fut = handle(state, req);
+        let size = std::mem::size_of_val(&fut);
+        assert!(size <= 1536, "handle() future is {size} bytes");
+    }
 
     #[test]
     fn paths_parse_to_the_names_the_playlist_uses() {
