@@ -166,10 +166,10 @@ fn respond(
     hash: u64,
     headers: &HeaderMap,
 ) -> Response<Body> {
-    let etag = format!("\"{hash:016x}\"");
+    let etag = etag(hash, "");
     let len: u64 = pieces.iter().map(|b| b.len() as u64).sum();
     let mut resp = Response::new(Body::empty());
-    if if_none_match(headers, &etag) {
+    if if_none_match(headers, etag.as_bytes()) {
         *resp.status_mut() = StatusCode::NOT_MODIFIED;
     } else {
         let range = match headers.get(IF_RANGE) {
@@ -204,19 +204,33 @@ fn respond(
     h.insert(CONTENT_TYPE, content_type(state, stream));
     h.insert(CACHE_CONTROL, state.cache.media.clone());
     h.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    if let Ok(etag) = HeaderValue::from_str(&etag) {
-        h.insert(ETAG, etag);
-    }
+    h.insert(ETAG, etag);
     resp
 }
 
+/// A strong entity tag from a 64-bit hash: `"0123456789abcdef"` plus `suffix` inside the
+/// quotes. Formatted on the stack: it is on every media and playlist response.
+pub fn etag(hash: u64, suffix: &'static str) -> HeaderValue {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = [0u8; 40];
+    buf[0] = b'"';
+    for i in 0..16 {
+        buf[1 + i] = HEX[((hash >> (60 - 4 * i)) & 0xf) as usize];
+    }
+    let end = 17 + suffix.len().min(20);
+    buf[17..end].copy_from_slice(&suffix.as_bytes()[..end - 17]);
+    buf[end] = b'"';
+    // Only hex digits, the suffix (static, visible ASCII) and quotes: always a valid value.
+    HeaderValue::from_bytes(&buf[..=end]).unwrap_or(HeaderValue::from_static("\"0\""))
+}
+
 /// Whether an `If-None-Match` header matches `etag` (weak comparison, RFC 9110 §13.1.2).
-pub fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
+pub fn if_none_match(headers: &HeaderMap, etag: &[u8]) -> bool {
     headers.get_all(IF_NONE_MATCH).iter().any(|v| {
         v.to_str().is_ok_and(|list| {
             list.split(',')
                 .map(str::trim)
-                .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
+                .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag).as_bytes() == etag)
         })
     })
 }
@@ -350,7 +364,13 @@ mod tests {
     fn if_none_match_compares_weakly() {
         let mut h = HeaderMap::new();
         h.insert(IF_NONE_MATCH, HeaderValue::from_static("\"a\", W/\"b\""));
-        assert!(if_none_match(&h, "\"b\""));
-        assert!(!if_none_match(&h, "\"c\""));
+        assert!(if_none_match(&h, b"\"b\""));
+        assert!(!if_none_match(&h, b"\"c\""));
+    }
+
+    #[test]
+    fn etags_are_quoted_hex() {
+        assert_eq!(etag(0x0123_4567_89ab_cdef, ""), "\"0123456789abcdef\"");
+        assert_eq!(etag(0xff, "-gz"), "\"00000000000000ff-gz\"");
     }
 }

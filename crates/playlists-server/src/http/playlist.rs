@@ -20,9 +20,9 @@ use tokio::time::Instant;
 
 use super::body::Body;
 use super::directives::parse_directives;
-use super::encoding::{negotiate, Coding};
+use super::encoding::Coding;
 use super::error::HttpError;
-use super::media::if_none_match;
+use super::media::{etag, if_none_match};
 use super::AppState;
 
 const MPEGURL: &str = "application/vnd.apple.mpegurl";
@@ -33,6 +33,7 @@ pub async fn media(
     name: &str,
     query: Option<&str>,
     headers: &HeaderMap,
+    coding: Coding,
 ) -> Result<Response<Body>, HttpError> {
     let directives = parse_directives(query)?;
     let td = state.cache.target_duration;
@@ -78,7 +79,7 @@ pub async fn media(
     } else {
         &state.cache.live
     };
-    Ok(respond(rendered, cache, headers))
+    Ok(respond(rendered, cache, headers, coding))
 }
 
 /// The version a blocking request is answered with. Tries without waiting first, so only
@@ -119,23 +120,28 @@ pub fn multivariant(
     state: &AppState,
     group: &str,
     headers: &HeaderMap,
+    coding: Coding,
 ) -> Result<Response<Body>, HttpError> {
     let rendered = state.playlists.multivariant(group).ok_or_else(|| {
         HttpError::not_found(format_args!("group `{group}`")).cache_for(state.cache.target_duration)
     })?;
-    Ok(respond(&rendered, &state.cache.live, headers))
+    Ok(respond(&rendered, &state.cache.live, headers, coding))
 }
 
 /// A playlist response in the coding the client prefers, with its validator; 304 when the
 /// client already has it.
-fn respond(rendered: &Rendered, cache: &HeaderValue, headers: &HeaderMap) -> Response<Body> {
-    let coding = negotiate(headers);
+fn respond(
+    rendered: &Rendered,
+    cache: &HeaderValue,
+    headers: &HeaderMap,
+    coding: Coding,
+) -> Response<Body> {
     // A strong validator must differ between content codings (RFC 9110 §8.8.3).
     let (bytes, etag) = match coding {
-        Coding::Gzip => (&rendered.gzip, format!("\"{:016x}-gz\"", rendered.hash)),
-        Coding::Identity => (&rendered.plain, format!("\"{:016x}\"", rendered.hash)),
+        Coding::Gzip => (&rendered.gzip, etag(rendered.hash, "-gz")),
+        Coding::Identity => (&rendered.plain, etag(rendered.hash, "")),
     };
-    let not_modified = if_none_match(headers, &etag);
+    let not_modified = if_none_match(headers, etag.as_bytes());
     let mut resp = Response::new(if not_modified {
         Body::empty()
     } else {
@@ -148,9 +154,7 @@ fn respond(rendered: &Rendered, cache: &HeaderValue, headers: &HeaderMap) -> Res
     h.insert(CONTENT_TYPE, HeaderValue::from_static(MPEGURL));
     h.insert(CACHE_CONTROL, cache.clone());
     h.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
-    if let Ok(etag) = HeaderValue::from_str(&etag) {
-        h.insert(ETAG, etag);
-    }
+    h.insert(ETAG, etag);
     if coding == Coding::Gzip && !not_modified {
         h.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }

@@ -26,6 +26,7 @@ use http::{Method, Request, Response, StatusCode};
 use playlists::PartPosition;
 
 use super::body::Body;
+use super::encoding::{negotiate, Coding};
 use super::error::HttpError;
 use super::{cors, ingest, media, metrics, page, playlist, AppState};
 
@@ -210,8 +211,7 @@ fn canonical<T: std::str::FromStr>(s: &str) -> Option<T> {
 }
 
 /// Request headers the handlers read; everything else is dropped before a handler runs.
-const KEPT_HEADERS: [http::header::HeaderName; 6] = [
-    http::header::ACCEPT_ENCODING,
+const KEPT_HEADERS: [http::header::HeaderName; 5] = [
     http::header::AUTHORIZATION,
     http::header::IF_NONE_MATCH,
     http::header::IF_RANGE,
@@ -233,8 +233,10 @@ pub struct RequestHead {
     path_and_query: String,
     /// Length of the path within `path_and_query`.
     path_len: usize,
-    /// Copies of the [`KEPT_HEADERS`] present.
+    /// Copies of the [`KEPT_HEADERS`] present (usually none, so usually no allocation).
     pub headers: http::HeaderMap,
+    /// The playlist coding `Accept-Encoding` asks for, decided once here.
+    pub coding: Coding,
 }
 
 impl RequestHead {
@@ -258,6 +260,7 @@ impl RequestHead {
             }
         }
         Self {
+            coding: negotiate(&parts.headers),
             method: parts.method.clone(),
             path_len: path.len(),
             path_and_query,
@@ -390,9 +393,9 @@ async fn dispatch(
             "text/plain; version=0.0.4; charset=utf-8",
         )),
         Route::MediaPlaylist { stream } => {
-            playlist::media(state, stream, req.query(), headers).await
+            playlist::media(state, stream, req.query(), headers, req.coding).await
         }
-        Route::Multivariant { group } => playlist::multivariant(state, group, headers),
+        Route::Multivariant { group } => playlist::multivariant(state, group, headers, req.coding),
         Route::Init { stream, id } => media::init(state, stream, id, headers),
         Route::Segment { stream, msn } => media::segment(state, stream, msn, headers),
         Route::Part { stream, pos } => media::part(state, stream, pos, headers).await,
