@@ -7,11 +7,16 @@
 #   blocking_fanout  10,000 held _HLS_msn/_HLS_part requests over HTTP/1.1, one publish:
 #                  wake-to-response p50/p99/max and the origin's RSS per held request
 #
-# Needs: wrk, nginx (apt-get install -y wrk nginx). Not run by CI.
-# Usage: scripts/bench-http.sh [seconds per wrk run, default 10]
+# The wrk pairs run ROUNDS times alternating (origin, nginx, origin, …) so that load from
+# other processes hits both alike; a `summary` line per bench gives the median req/s of each
+# and their ratio.
+#
+# Needs: wrk, nginx, python3 (apt-get install -y wrk nginx). Not run by CI.
+# Usage: scripts/bench-http.sh [seconds per wrk run, default 5] [rounds, default 3]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-secs="${1:-10}"
+secs="${1:-5}"
+rounds="${2:-3}"
 for tool in wrk nginx; do
   command -v "$tool" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin"
   command -v "$tool" >/dev/null 2>&1 || { echo "bench-http.sh: needs $tool (apt-get install -y wrk nginx)" >&2; exit 1; }
@@ -98,10 +103,25 @@ cmp <(curl -s -H "Accept-Encoding: gzip" "http://127.0.0.1:$nginx_port/bench/ind
     <(curl -s -H 'Accept-Encoding: gzip' "http://$origin_addr/bench/index.m3u8") \
   || { echo "bench-http.sh: the gzip playlists differ" >&2; curl -si -H "Accept-Encoding: gzip" "http://127.0.0.1:$nginx_port/bench/index.m3u8" | head -12 >&2; cat "$work/nginx/error.log" >&2; exit 1; }
 
-run_wrk part_get playlists "http://$origin_addr/$part"
-run_wrk part_get nginx "http://127.0.0.1:$nginx_port/$part"
-run_wrk playlist_gzip playlists "http://$origin_addr/bench/index.m3u8" 'Accept-Encoding: gzip'
-run_wrk playlist_gzip nginx "http://127.0.0.1:$nginx_port/bench/index.m3u8" 'Accept-Encoding: gzip'
+: >"$work/results"
+for _ in $(seq "$rounds"); do
+  run_wrk part_get playlists "http://$origin_addr/$part" | tee -a "$work/results"
+  run_wrk part_get nginx "http://127.0.0.1:$nginx_port/$part" | tee -a "$work/results"
+  run_wrk playlist_gzip playlists "http://$origin_addr/bench/index.m3u8" 'Accept-Encoding: gzip' \
+    | tee -a "$work/results"
+  run_wrk playlist_gzip nginx "http://127.0.0.1:$nginx_port/bench/index.m3u8" 'Accept-Encoding: gzip' \
+    | tee -a "$work/results"
+done
+python3 - "$work/results" <<'PY'
+import json, statistics, sys
+runs = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+for bench in dict.fromkeys(r["bench"] for r in runs):
+    med = {i: statistics.median(r["req_per_s"] for r in runs if r["bench"] == bench and r["impl"] == i)
+           for i in ("playlists", "nginx")}
+    print(json.dumps({"bench": bench, "impl": "summary", "rounds": sum(r["bench"] == bench for r in runs) // 2,
+                      "playlists_req_per_s": med["playlists"], "nginx_req_per_s": med["nginx"],
+                      "ratio": round(med["playlists"] / med["nginx"], 3)}))
+PY
 
 # The fan-out starts its own origin (it needs the origin's stdin to publish).
 kill "$nginx_pid" 2>/dev/null || true; wait "$nginx_pid" 2>/dev/null || true; nginx_pid=""

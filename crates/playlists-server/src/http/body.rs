@@ -16,9 +16,19 @@ use hyper::body::{Frame, SizeHint};
 /// A response body: nothing, one buffer, or a sequence of buffers sent in order.
 #[derive(Debug, Default)]
 pub struct Body {
-    chunks: VecDeque<Bytes>,
+    chunks: Chunks,
     /// Bytes not yet handed to hyper; the exact size hint.
     remaining: u64,
+}
+
+/// The buffers still to send. One buffer (a part, a playlist: nearly every response) is held
+/// inline, so such a body allocates nothing.
+#[derive(Debug, Default)]
+enum Chunks {
+    #[default]
+    Done,
+    One(Bytes),
+    Many(VecDeque<Bytes>),
 }
 
 impl Body {
@@ -29,14 +39,23 @@ impl Body {
 
     /// A body of one buffer, shared, not copied.
     pub fn one(bytes: Bytes) -> Self {
-        Self::many(std::iter::once(bytes))
+        if bytes.is_empty() {
+            return Self::empty();
+        }
+        Self {
+            remaining: bytes.len() as u64,
+            chunks: Chunks::One(bytes),
+        }
     }
 
     /// A body of several buffers sent one after another; empty buffers are skipped.
     pub fn many(chunks: impl IntoIterator<Item = Bytes>) -> Self {
         let chunks: VecDeque<Bytes> = chunks.into_iter().filter(|b| !b.is_empty()).collect();
         let remaining = chunks.iter().map(|b| b.len() as u64).sum();
-        Self { chunks, remaining }
+        Self {
+            chunks: Chunks::Many(chunks),
+            remaining,
+        }
     }
 
     /// Total length in bytes.
@@ -71,17 +90,28 @@ impl hyper::body::Body for Body {
         _cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         let this = self.get_mut();
-        match this.chunks.pop_front() {
+        let next = match &mut this.chunks {
+            Chunks::Done => None,
+            Chunks::One(_) => match std::mem::take(&mut this.chunks) {
+                Chunks::One(bytes) => Some(bytes),
+                _ => None,
+            },
+            Chunks::Many(queue) => queue.pop_front(),
+        };
+        match next {
             Some(chunk) => {
                 this.remaining -= chunk.len() as u64;
                 Poll::Ready(Some(Ok(Frame::data(chunk))))
             }
-            None => Poll::Ready(None),
+            None => {
+                this.chunks = Chunks::Done;
+                Poll::Ready(None)
+            }
         }
     }
 
     fn is_end_stream(&self) -> bool {
-        self.chunks.is_empty()
+        self.remaining == 0
     }
 
     fn size_hint(&self) -> SizeHint {
@@ -108,5 +138,12 @@ mod tests {
         let second = body.frame().await.unwrap().unwrap().into_data().unwrap();
         assert_eq!(second.as_ptr(), b.as_ptr());
         assert!(body.frame().await.is_none());
+
+        let mut one = Body::one(a.clone());
+        assert_eq!(hyper::body::Body::size_hint(&one).exact(), Some(3));
+        let first = one.frame().await.unwrap().unwrap().into_data().unwrap();
+        assert_eq!(first.as_ptr(), a.as_ptr());
+        assert!(hyper::body::Body::is_end_stream(&one));
+        assert!(one.frame().await.is_none());
     }
 }

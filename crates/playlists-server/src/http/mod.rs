@@ -169,8 +169,10 @@ impl AppState {
     pub fn new(playlists: Arc<Playlists>, opts: HttpOptions) -> Self {
         let num = playlists.options().num_playlists;
         let td = u64::from(playlists.options().target_duration_s);
-        let value =
-            |s: String| HeaderValue::from_str(&s).unwrap_or(HeaderValue::from_static("no-cache"));
+        // Leaked once per state (a few dozen bytes): a static header value is cloned without
+        // touching a shared reference count, and both worker threads clone these into every
+        // response. The texts are digits and ASCII, always valid header values.
+        let value = |s: String| HeaderValue::from_static(Box::leak(s.into_boxed_str()));
         let cache = CacheControls {
             blocking: value(format!("public, max-age={}", 6 * td)),
             // ½ TD rounded down, but never 0 (which some caches read as "do not cache").
