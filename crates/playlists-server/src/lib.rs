@@ -2,9 +2,12 @@
 //! configuration, on top of the [`playlists`] library crate.
 //!
 //! ```text
+//!  encoder ──fMP4──▶ http/ingest.rs (PUT/POST /ingest/…) ─┐
+//!  stdin (`playlists ingest`) ────────────────────────────┼─▶ ingest.rs ─▶ fmp4/ (split) ─▶ Playlists::add
+//!  demo.rs (looped clip, `playlists` with no arguments) ──┘
+//!  player ◀──HTTP/1.1, h2c, h2+TLS── http/ serve(listener, state, shutdown) ◀── Playlists (reads, waits)
 //!  config.rs  Config (clap flags + TOML file) ──▶ playlists::Options + http::HttpOptions
-//!  http/      serve(listener, state, shutdown): LL-HLS delivery of a shared Playlists
-//!  main.rs    wiring: config → Playlists → listener → serve until SIGINT/SIGTERM
+//!  main.rs    wiring: config → Playlists → AppState → sources → serve until SIGINT/SIGTERM
 //! ```
 //!
 //! The layers are library ← server ← binary: this crate uses only the library's public API,

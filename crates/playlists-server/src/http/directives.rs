@@ -206,3 +206,46 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any query string gets an answer, never a panic, and a refusal is one line.
+        #[test]
+        fn any_query_parses_or_is_refused_in_one_line(query in ".{0,300}") {
+            if let Err(e) = parse_directives(Some(&query)) {
+                prop_assert!(!e.to_string().contains('\n'));
+            }
+        }
+
+        /// Well-formed directives, in any order among other parameters, read back exactly.
+        #[test]
+        fn valid_directives_read_back(
+            msn in any::<u64>(),
+            part in proptest::option::of(any::<u32>()),
+            skip in prop_oneof![Just(None), Just(Some("YES")), Just(Some("v2"))],
+            noise in proptest::collection::vec("[a-z]{1,8}=[a-z0-9]{0,8}", 0..4),
+        ) {
+            let mut pairs: Vec<String> = noise;
+            pairs.push(format!("_HLS_msn={msn}"));
+            if let Some(p) = part {
+                pairs.push(format!("_HLS_part={p}"));
+            }
+            if let Some(s) = skip {
+                pairs.push(format!("_HLS_skip={s}"));
+            }
+            pairs.reverse();
+            let got = parse_directives(Some(&pairs.join("&"))).unwrap();
+            prop_assert_eq!(got.blocking, Some(BlockingRequest { msn, part }));
+            let want = match skip {
+                None => Skip::No,
+                Some("YES") => Skip::Yes,
+                _ => Skip::V2,
+            };
+            prop_assert_eq!(got.skip, want);
+        }
+    }
+}
