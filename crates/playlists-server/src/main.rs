@@ -1,5 +1,92 @@
 //! `playlists`: the LL-HLS origin binary. Wiring only; everything lives in the library crates.
 
-fn main() -> anyhow::Result<()> {
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use playlists::Playlists;
+use playlists_server::config::{Cli, Command};
+use playlists_server::http::{serve, AppState};
+use playlists_server::{demo, ingest};
+
+// See Cargo.toml: held requests cost less resident memory with jemalloc.
+#[cfg(all(unix, not(target_env = "musl")))]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let Cli { config, command } = Cli::load()?;
+    let playlists = Arc::new(Playlists::new(config.library_options()).context("library options")?);
+    let state = Arc::new(AppState::new(playlists, config.http_options()?));
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let scheme = if config.tls_cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    tracing::info!("serving LL-HLS on {scheme}://{}/", listener.local_addr()?);
+
+    // Sources stop when the server starts shutting down.
+    if config.demo {
+        let state = Arc::clone(&state);
+        tokio::spawn(async move {
+            let stopped = state.shutdown.wait();
+            if let Err(e) = demo::run_demo(Arc::clone(&state.ingests), "demo", stopped).await {
+                tracing::error!(error = %e, "demo stream stopped");
+            }
+        });
+    }
+    if let Some(Command::Ingest { stream }) = command {
+        let state = Arc::clone(&state);
+        tokio::spawn(async move {
+            let read = ingest::ingest_reader(&state.ingests, &stream, tokio::io::stdin());
+            tokio::select! {
+                result = read => match result {
+                    Ok(parts) => tracing::info!(%stream, parts, "stdin ended; still serving"),
+                    Err(e) => tracing::error!(error = %e, "stdin ingest stopped"),
+                },
+                () = state.shutdown.wait() => {}
+            }
+        });
+    }
+    serve(listener, state, shutdown_signal()).await?;
+    tracing::info!("stopped");
     Ok(())
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
 }

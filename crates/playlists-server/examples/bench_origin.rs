@@ -1,0 +1,233 @@
+//! The origin under benchmark (`scripts/bench-http.sh`): the real HTTP layer
+//! ([`playlists_server::http::serve`]) over a registry with one synthetic stream, `bench`.
+//!
+//! It publishes `--parts` parts of `--part-bytes` bytes at start, optionally writes the same
+//! bytes as files (`--dump-dir`: `p{msn}.{part}.mp4`, `index.m3u8`, `index.m3u8.gz`) so nginx
+//! can serve identical content, and then reads commands on stdin:
+//!
+//! * `publish` — publishes the next part and prints `published <unix µs>` (taken just before
+//!   the publish, so a client can measure wake-to-response);
+//! * `stats` — prints `heap <live bytes> <live allocations>`;
+//! * end of input — shuts down.
+//!
+//! The first stdout lines are `pid <pid>` and `listening <addr>`.
+
+use std::io::Write as _;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use bytes::Bytes;
+use clap::Parser;
+use playlists::{Init, Options, Part, Playlists};
+use playlists_server::http::{serve, AppState, HttpOptions};
+use tokio::io::AsyncBufReadExt;
+
+#[derive(Debug, Parser)]
+struct Args {
+    /// Where to listen.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: std::net::SocketAddr,
+    /// Bytes per part.
+    #[arg(long, default_value_t = 30_000)]
+    part_bytes: usize,
+    /// Parts published at start.
+    #[arg(long, default_value_t = 40)]
+    parts: u64,
+    /// TARGETDURATION; held requests wait up to 3 × this.
+    #[arg(long, default_value_t = 10)]
+    target_duration_s: u32,
+    /// Write the parts and the playlist as files here, for nginx.
+    #[arg(long)]
+    dump_dir: Option<std::path::PathBuf>,
+}
+
+fn part(i: u64, bytes: Bytes) -> Part {
+    Part {
+        bytes,
+        duration: 200,
+        timescale: 1000,
+        decode_time: i * 200,
+        independent: i % 5 == 0,
+        init: Some(Init {
+            bytes: Bytes::from_static(b"ftyp+moov (synthetic)"),
+            codecs: "avc1.64001f".to_owned(),
+            resolution: Some((1280, 720)),
+            frame_rate: Some(30.0),
+        }),
+        wallclock_ms: Some(1_700_000_000_000),
+    }
+}
+
+/// Incompressible, deterministic bytes (xorshift), like encoded video.
+fn payload(i: u64, len: usize) -> Bytes {
+    let mut x = 0x9e37_79b9_7f4a_7c15u64 ^ i;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect::<Vec<u8>>()
+        .into()
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let opts = Options {
+        target_duration_s: args.target_duration_s,
+        ..Options::default()
+    };
+    let playlists = Arc::new(Playlists::new(opts)?);
+    let mut next = 0u64;
+    for _ in 0..args.parts {
+        playlists.add("bench", part(next, payload(next, args.part_bytes)))?;
+        next += 1;
+    }
+    if let Some(dir) = &args.dump_dir {
+        dump(&playlists, dir)?;
+    }
+    let http = HttpOptions {
+        max_waiting_per_stream: 1_000_000,
+        max_waiting_total: 1_000_000,
+        request_timeout: std::time::Duration::from_secs(u64::from(args.target_duration_s) * 4),
+        ..HttpOptions::default()
+    };
+    let state = Arc::new(AppState::new(Arc::clone(&playlists), http));
+    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    println!("pid {}", std::process::id());
+    println!("listening {}", listener.local_addr()?);
+    std::io::stdout().flush()?;
+
+    let publisher = {
+        let playlists = Arc::clone(&playlists);
+        let part_bytes = args.part_bytes;
+        async move {
+            let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line.trim() == "stats" {
+                    let (live, count) = heap_stats();
+                    eprintln!("classes {}", size_classes());
+                    println!("heap {live} {count}");
+                    let _ = std::io::stdout().flush();
+                } else if line.trim() == "publish" {
+                    let bytes = payload(next, part_bytes);
+                    let at = SystemTime::now()
+                        .duration_since(UNIX_EPOCH)
+                        .map_or(0, |d| d.as_micros());
+                    if let Err(e) = playlists.add("bench", part(next, bytes)) {
+                        eprintln!("publish failed: {e}");
+                    }
+                    next += 1;
+                    println!("published {at}");
+                    let _ = std::io::stdout().flush();
+                }
+            }
+        }
+    };
+    serve(listener, state, publisher).await?;
+    Ok(())
+}
+
+/// Writes what nginx serves in the comparison: the same part bytes and playlist bytes.
+fn dump(playlists: &Playlists, dir: &std::path::Path) -> Result<()> {
+    let stream = playlists.stream("bench").context("the bench stream")?;
+    std::fs::create_dir_all(dir)?;
+    let last = stream
+        .status()
+        .and_then(|s| s.last)
+        .context("published parts")?;
+    for msn in 0..=last.msn {
+        for p in 0..16 {
+            let pos = playlists::PartPosition { msn, part: p };
+            if let Some(chunk) = stream.part(pos) {
+                std::fs::write(dir.join(format!("p{msn}.{p}.mp4")), &chunk.bytes)?;
+            }
+        }
+    }
+    let version = stream.playlist().context("a playlist")?;
+    std::fs::write(dir.join("index.m3u8"), &version.full.plain)?;
+    std::fs::write(dir.join("index.m3u8.gz"), &version.full.gzip)?;
+    Ok(())
+}
+
+// The allocator of the `playlists` binary, wrapped to count live heap bytes (the `stats`
+// command), which tells heap use from allocator overhead in the RSS figures.
+#[cfg(all(unix, not(target_env = "musl")))]
+#[global_allocator]
+static GLOBAL: Counting<tikv_jemallocator::Jemalloc> = Counting {
+    inner: tikv_jemallocator::Jemalloc,
+    live: std::sync::atomic::AtomicUsize::new(0),
+    count: std::sync::atomic::AtomicUsize::new(0),
+    sizes: [const { std::sync::atomic::AtomicIsize::new(0) }; 40],
+};
+
+/// Live heap bytes and allocations, for the `stats` command.
+fn heap_stats() -> (usize, usize) {
+    #[cfg(all(unix, not(target_env = "musl")))]
+    {
+        use std::sync::atomic::Ordering::Relaxed;
+        (GLOBAL.live.load(Relaxed), GLOBAL.count.load(Relaxed))
+    }
+    #[cfg(not(all(unix, not(target_env = "musl"))))]
+    (0, 0)
+}
+
+fn class(size: usize) -> usize {
+    (usize::BITS - size.leading_zeros()).min(39) as usize
+}
+
+/// Live allocations by size class, as `bits:count` pairs.
+fn size_classes() -> String {
+    #[cfg(all(unix, not(target_env = "musl")))]
+    {
+        GLOBAL
+            .sizes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{i}:{}", c.load(std::sync::atomic::Ordering::Relaxed)))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+    #[cfg(not(all(unix, not(target_env = "musl"))))]
+    String::new()
+}
+
+struct Counting<A> {
+    inner: A,
+    live: std::sync::atomic::AtomicUsize,
+    count: std::sync::atomic::AtomicUsize,
+    /// Live allocations by size class (index = bit length of the size).
+    sizes: [std::sync::atomic::AtomicIsize; 40],
+}
+
+// SAFETY: every call is forwarded unchanged to the inner allocator; only counters are added.
+unsafe impl<A: std::alloc::GlobalAlloc> std::alloc::GlobalAlloc for Counting<A> {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.live.fetch_add(layout.size(), Relaxed);
+        self.count.fetch_add(1, Relaxed);
+        self.sizes[class(layout.size())].fetch_add(1, Relaxed);
+        // SAFETY: forwarded with the caller's layout.
+        unsafe { self.inner.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.live.fetch_sub(layout.size(), Relaxed);
+        self.count.fetch_sub(1, Relaxed);
+        self.sizes[class(layout.size())].fetch_sub(1, Relaxed);
+        // SAFETY: forwarded; `ptr` came from this allocator with `layout`.
+        unsafe { self.inner.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new: usize) -> *mut u8 {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.live.fetch_add(new, Relaxed);
+        self.live.fetch_sub(layout.size(), Relaxed);
+        self.sizes[class(layout.size())].fetch_sub(1, Relaxed);
+        self.sizes[class(new)].fetch_add(1, Relaxed);
+        // SAFETY: forwarded unchanged.
+        unsafe { self.inner.realloc(ptr, layout, new) }
+    }
+}

@@ -1,0 +1,421 @@
+//! [`Config`]: every setting of the `playlists` binary, as command-line flags and as a TOML
+//! file (`--config file.toml`); a flag given on the command line wins over the file, the file
+//! over the defaults.
+//!
+//! One struct serves both: clap parses the flags, serde reads the file, and [`Config::load`]
+//! merges them by field name (a TOML key is the flag's name with `_` for `-`). [`Cli`] adds
+//! the subcommands (`playlists ingest --stream NAME`).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
+use serde::{Deserialize, Serialize};
+
+use crate::http::{HttpOptions, DEFAULT_HLS_JS_URL, MIN_HEADER_BYTES};
+
+/// The command line: settings, then an optional subcommand.
+///
+/// With no arguments at all, `playlists` serves the built-in demo stream on 127.0.0.1:8080.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "playlists",
+    version,
+    about = "An LL-HLS origin: fMP4 in, LL-HLS out",
+    after_help = "Encoders push with e.g. `ffmpeg ... -f mp4 -method PUT http://HOST/ingest/NAME`, \
+                  or pipe into `playlists ingest --stream NAME`."
+)]
+pub struct Cli {
+    /// Settings (also readable from `--config FILE`).
+    #[command(flatten)]
+    pub config: Config,
+    /// What to do besides serving HTTP.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum Command {
+    /// Serve, and publish the fMP4 byte stream read from stdin as stream NAME
+    /// (`ffmpeg ... -f mp4 -movflags cmaf+empty_moov+default_base_moof - | playlists ingest --stream NAME`).
+    Ingest {
+        /// The stream to publish (`name` or `group/rendition`).
+        #[arg(long)]
+        stream: String,
+    },
+}
+
+impl Cli {
+    /// Parses the process's arguments (see [`Config::load`] for the settings).
+    ///
+    /// # Errors
+    /// As [`Config::from_matches`].
+    pub fn load() -> Result<Self, ConfigError> {
+        let matches = Self::command().get_matches();
+        let mut config = Config::from_matches(&matches)?;
+        // `playlists` alone: show something working at once.
+        if std::env::args_os().len() <= 1 {
+            config.demo = true;
+        }
+        let command = match matches.subcommand() {
+            Some(_) => {
+                Some(
+                    Command::from_arg_matches(&matches).map_err(|e| ConfigError::Invalid {
+                        name: "subcommand",
+                        reason: e.to_string(),
+                    })?,
+                )
+            }
+            None => None,
+        };
+        Ok(Self { config, command })
+    }
+}
+
+/// Settings of the origin. Every field has a default; see `--help`.
+#[derive(Debug, Clone, PartialEq, clap::Args, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// A TOML file with any of these settings (keys as the flags, with `_` for `-`).
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+
+    /// Address to listen on (HTTP/1.1 and h2c, or TLS with --tls-cert/--tls-key).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// PEM certificate chain; with --tls-key, serve HTTPS (h2 + http/1.1 by ALPN).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Access-Control-Allow-Origin sent with every response.
+    #[arg(long, default_value = "*")]
+    pub cors_origin: String,
+    /// Where the page at / loads hls.js from.
+    #[arg(long, default_value = DEFAULT_HLS_JS_URL)]
+    pub hls_js_url: String,
+    /// A local hls.js file to serve at /assets/hls.min.js and use in the page instead.
+    #[arg(long, value_name = "FILE")]
+    pub hls_js_file: Option<PathBuf>,
+    /// Require `Authorization: Bearer TOKEN` on PUT/POST /ingest/... (401 otherwise).
+    #[arg(
+        long,
+        env = "PLAYLISTS_INGEST_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub ingest_token: Option<String>,
+    /// Seconds a stream stays live after its encoder disconnects, waiting for a reconnect.
+    #[arg(long, default_value_t = 10)]
+    pub ingest_grace_secs: u64,
+    /// Also publish the built-in demo stream `demo` (on by default when run with no arguments).
+    #[arg(long)]
+    pub demo: bool,
+
+    /// Held requests (blocking reloads, hinted parts) per stream; more get 503.
+    #[arg(long, default_value_t = 20_000)]
+    pub max_waiting_per_stream: usize,
+    /// Held requests across all streams; more get 503.
+    #[arg(long, default_value_t = 50_000)]
+    pub max_waiting_total: usize,
+    /// Largest request head in bytes (at least 8192); larger get 431.
+    #[arg(long, default_value_t = 16 * 1024)]
+    pub max_header_bytes: usize,
+    /// Seconds an idle connection (no request head) is kept open.
+    #[arg(long, default_value_t = 30)]
+    pub idle_timeout_secs: u64,
+    /// Seconds to produce a response head before answering 503 (keep above 3 × target duration).
+    #[arg(long, default_value_t = 60)]
+    pub request_timeout_secs: u64,
+    /// Seconds shutdown waits for in-flight responses.
+    #[arg(long, default_value_t = 10)]
+    pub shutdown_grace_secs: u64,
+    /// max-age, in seconds, of parts, segments and init sections.
+    #[arg(long, default_value_t = 300)]
+    pub media_max_age_secs: u64,
+
+    /// Streams live at once.
+    #[arg(long, default_value_t = 5)]
+    pub num_playlists: usize,
+    /// Segments kept per stream (the playlist window).
+    #[arg(long, default_value_t = 32)]
+    pub max_segments: usize,
+    /// Parts a segment may hold.
+    #[arg(long, default_value_t = 128)]
+    pub max_parts_per_segment: usize,
+    /// A segment ends at the first independent part after this many milliseconds.
+    #[arg(long, default_value_t = 1500)]
+    pub segment_min_ms: u64,
+    /// EXT-X-TARGETDURATION in seconds.
+    #[arg(long, default_value_t = 4)]
+    pub target_duration_s: u32,
+    /// PART-TARGET in milliseconds.
+    #[arg(long, default_value_t = 200)]
+    pub part_target_ms: u32,
+    /// Playlist versions kept per stream for blocking requests.
+    #[arg(long, default_value_t = 64)]
+    pub playlist_versions: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        // The clap defaults are the one source of the default values.
+        Cli::parse_from(["playlists"]).config
+    }
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file could not be read.
+    #[error("reading {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The config file is not valid TOML for [`Config`].
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong, from the TOML parser (line and key included).
+        message: String,
+    },
+    /// A setting is out of range.
+    #[error("invalid setting `{name}`: {reason}")]
+    Invalid {
+        /// The setting.
+        name: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Config {
+    /// Parses the process's arguments and merges the `--config` file under them.
+    ///
+    /// # Errors
+    /// [`ConfigError`] for an unreadable or invalid file. Bad flags exit with clap's usage
+    /// message, as command-line programs do.
+    pub fn load() -> Result<Self, ConfigError> {
+        let matches = Cli::command().get_matches();
+        Self::from_matches(&matches)
+    }
+
+    /// [`load`](Self::load) from given arguments (the first is the program name).
+    ///
+    /// # Errors
+    /// As [`load`](Self::load), plus clap's error for bad flags, as [`ConfigError::Invalid`].
+    pub fn load_from<I, T>(args: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let matches =
+            Cli::command()
+                .try_get_matches_from(args)
+                .map_err(|e| ConfigError::Invalid {
+                    name: "arguments",
+                    reason: e.to_string().lines().next().unwrap_or_default().to_owned(),
+                })?;
+        Self::from_matches(&matches)
+    }
+
+    /// The flags in `matches`, over the file they name (if any), over the defaults.
+    ///
+    /// # Errors
+    /// As [`load`](Self::load).
+    pub fn from_matches(matches: &ArgMatches) -> Result<Self, ConfigError> {
+        let flags = Self::from_arg_matches(matches).map_err(|e| ConfigError::Invalid {
+            name: "arguments",
+            reason: e.to_string(),
+        })?;
+        let Some(path) = flags.config.clone() else {
+            return Ok(flags);
+        };
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let parse_err = |message: String| ConfigError::Parse {
+            path: path.clone(),
+            message,
+        };
+        let mut table: toml::Table = toml::from_str(&text).map_err(|e| parse_err(e.to_string()))?;
+        // Check the file on its own first, so its errors name the file's keys.
+        Config::deserialize(toml::Value::Table(table.clone()))
+            .map_err(|e| parse_err(e.to_string()))?;
+        // Flags given on the command line (or by environment) replace the file's values.
+        let flag_values = toml::Table::try_from(&flags).map_err(|e| parse_err(e.to_string()))?;
+        for id in matches.ids() {
+            let explicit = matches!(
+                matches.value_source(id.as_str()),
+                Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+            );
+            if let (true, Some(value)) = (explicit, flag_values.get(id.as_str())) {
+                table.insert(id.as_str().to_owned(), value.clone());
+            }
+        }
+        let mut merged =
+            Config::deserialize(toml::Value::Table(table)).map_err(|e| parse_err(e.to_string()))?;
+        merged.config = Some(path);
+        Ok(merged)
+    }
+
+    /// The library's sizing and timing.
+    pub fn library_options(&self) -> playlists::Options {
+        playlists::Options {
+            num_playlists: self.num_playlists,
+            max_segments: self.max_segments,
+            max_parts_per_segment: self.max_parts_per_segment,
+            segment_min_ms: self.segment_min_ms,
+            target_duration_s: self.target_duration_s,
+            part_target_ms: self.part_target_ms,
+            playlist_versions: self.playlist_versions,
+        }
+    }
+
+    /// The HTTP layer's options. Reads the TLS and hls.js files named by the settings.
+    ///
+    /// # Errors
+    /// [`ConfigError`] for unreadable files, bad TLS material or out-of-range values.
+    pub fn http_options(&self) -> Result<HttpOptions, ConfigError> {
+        let invalid = |name, reason: String| ConfigError::Invalid { name, reason };
+        let cors_origin = http::HeaderValue::from_str(&self.cors_origin)
+            .map_err(|_| invalid("cors_origin", "not a valid header value".to_owned()))?;
+        if self.max_header_bytes < MIN_HEADER_BYTES {
+            return Err(invalid(
+                "max_header_bytes",
+                format!(
+                    "{} is below the minimum {MIN_HEADER_BYTES}",
+                    self.max_header_bytes
+                ),
+            ));
+        }
+        let hold = 3 * u64::from(self.target_duration_s);
+        if self.request_timeout_secs <= hold {
+            return Err(invalid(
+                "request_timeout_secs",
+                format!(
+                    "must exceed 3 × target duration ({hold} s), or held requests are cut short"
+                ),
+            ));
+        }
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(
+                crate::http::server_config(&read(cert)?, &read(key)?)
+                    .map_err(|e| invalid("tls_cert", e.to_string()))?,
+            ),
+            (None, None) => None,
+            _ => {
+                return Err(invalid(
+                    "tls_cert",
+                    "--tls-cert and --tls-key go together".to_owned(),
+                ))
+            }
+        };
+        let hls_js = match &self.hls_js_file {
+            Some(path) => Some(bytes::Bytes::from(read(path)?)),
+            None => None,
+        };
+        Ok(HttpOptions {
+            cors_origin,
+            hls_js_url: self.hls_js_url.clone(),
+            hls_js,
+            max_waiting_per_stream: self.max_waiting_per_stream,
+            max_waiting_total: self.max_waiting_total,
+            max_header_bytes: self.max_header_bytes,
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs),
+            request_timeout: Duration::from_secs(self.request_timeout_secs),
+            shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
+            media_max_age: Duration::from_secs(self.media_max_age_secs),
+            tls,
+            ingest_token: self.ingest_token.clone().filter(|t| !t.is_empty()),
+            ingest: crate::ingest::IngestConfig {
+                grace: Duration::from_secs(self.ingest_grace_secs),
+                ..crate::ingest::IngestConfig::default()
+            },
+        })
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, ConfigError> {
+    std::fs::read(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_design() {
+        let c = Config::default();
+        assert_eq!(c.listen, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(c.library_options(), playlists::Options::default());
+        c.http_options().unwrap();
+    }
+
+    #[test]
+    fn flags_override_the_file_which_overrides_defaults() {
+        let dir = std::env::temp_dir().join(format!("playlists-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\ntarget_duration_s = 2\ncors_origin = \"https://a.example\"\n",
+        )
+        .unwrap();
+        let c = Config::load_from([
+            "playlists",
+            "--config",
+            file.to_str().unwrap(),
+            "--target-duration-s",
+            "6",
+        ])
+        .unwrap();
+        assert_eq!(c.listen, "127.0.0.1:9000".parse().unwrap());
+        assert_eq!(c.target_duration_s, 6, "the flag wins");
+        assert_eq!(
+            c.cors_origin, "https://a.example",
+            "the file wins over the default"
+        );
+        assert_eq!(c.part_target_ms, 200, "the default fills the rest");
+
+        std::fs::write(&file, "listn = \"x\"\n").unwrap();
+        let err = Config::load_from(["playlists", "--config", file.to_str().unwrap()]).unwrap_err();
+        assert!(err.to_string().contains("listn"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn out_of_range_settings_are_named() {
+        let c = Config {
+            max_header_bytes: 100,
+            ..Config::default()
+        };
+        assert!(c
+            .http_options()
+            .unwrap_err()
+            .to_string()
+            .contains("max_header_bytes"));
+        let c = Config {
+            request_timeout_secs: 12,
+            ..Config::default()
+        };
+        assert!(c
+            .http_options()
+            .unwrap_err()
+            .to_string()
+            .contains("request_timeout_secs"));
+    }
+}

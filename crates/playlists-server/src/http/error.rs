@@ -1,0 +1,189 @@
+//! [`HttpError`]: every refusal the origin sends, and [`status_for`], the one place where an
+//! error becomes an HTTP status.
+//!
+//! Error bodies are `text/plain`, one line: the error's own message, which names what was
+//! wrong (`_HLS_msn=40 is beyond the last media sequence number 12 + 2`).
+
+use std::time::Duration;
+
+use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
+use http::{Response, StatusCode};
+
+use super::body::Body;
+use super::directives::DirectiveError;
+
+/// Where an error came from, for [`status_for`].
+#[derive(Debug, Clone, Copy)]
+pub enum ErrorSource<'a> {
+    /// The library refused a read or a wait.
+    Library(&'a playlists::Error),
+    /// The Delivery Directives of a playlist request were malformed.
+    Directive(&'a DirectiveError),
+    /// An ingest session refused its input.
+    Ingest(&'a crate::ingest::IngestError),
+}
+
+/// The HTTP status of an error. The only mapping from error to status in the server.
+///
+/// * the client asked for something malformed or impossible → 400 (rules 7–9);
+/// * the stream or the position is not (or no longer) there → 404 (rule 24);
+/// * a write that conflicts with what is published, or a stream another encoder holds → 409;
+/// * an ingest part beyond the size limits → 413;
+/// * a wait that reached its deadline, or no capacity left → 503 (rule 10);
+/// * a misconfiguration → 500.
+pub fn status_for(source: ErrorSource<'_>) -> StatusCode {
+    use playlists::Error as E;
+    match source {
+        ErrorSource::Directive(_) => StatusCode::BAD_REQUEST,
+        ErrorSource::Ingest(e) => {
+            use crate::ingest::IngestErrorKind as K;
+            match e.kind() {
+                K::BadInput => StatusCode::BAD_REQUEST,
+                K::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+                K::Busy => StatusCode::CONFLICT,
+                K::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+                // The peer is probably gone; if the answer reaches it, the input was at fault.
+                K::Transport => StatusCode::BAD_REQUEST,
+                K::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            }
+        }
+        ErrorSource::Library(e) => match e {
+            E::MsnTooFar { .. }
+            | E::PartTooFar { .. }
+            | E::InvalidStreamName { .. }
+            | E::InvalidPart(_)
+            | E::MissingInit(_)
+            | E::IdOutOfRange(_) => StatusCode::BAD_REQUEST,
+            E::UnknownStream(_) | E::StaleStream { .. } => StatusCode::NOT_FOUND,
+            E::StreamFinished(_) | E::DuplicateId { .. } | E::IdTooOld { .. } => {
+                StatusCode::CONFLICT
+            }
+            E::WaitTimeout(_) | E::StreamsExhausted { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            E::InvalidOption { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            // The library's enum is non-exhaustive: a new refusal is a server-side surprise
+            // until it is mapped here.
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        },
+    }
+}
+
+/// A refusal: status, a one-line reason, and how long caches may keep it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpError {
+    /// The response status.
+    pub status: StatusCode,
+    /// One line saying what was wrong; the response body.
+    pub reason: String,
+    /// Cache lifetime; `None` sends `Cache-Control: no-store` (the answer depends on time,
+    /// like a 503 of a wait or a 400 for an msn that will soon exist).
+    pub max_age: Option<Duration>,
+}
+
+impl HttpError {
+    /// An error with `status` and `reason` (newlines are replaced so it stays one line).
+    pub fn new(status: StatusCode, reason: impl Into<String>) -> Self {
+        let mut reason = reason.into();
+        if reason.contains(['\r', '\n']) {
+            reason = reason.replace(['\r', '\n'], " ");
+        }
+        Self {
+            status,
+            reason,
+            max_age: None,
+        }
+    }
+
+    /// 404 for a resource that is not there.
+    pub fn not_found(what: impl std::fmt::Display) -> Self {
+        Self::new(StatusCode::NOT_FOUND, format!("{what} not found"))
+    }
+
+    /// Lets caches keep this answer for `max_age` (rule 27's error lifetimes).
+    pub fn cache_for(mut self, max_age: Duration) -> Self {
+        self.max_age = Some(max_age);
+        self
+    }
+
+    /// The response: `text/plain` with the reason.
+    pub fn into_response(self) -> Response<Body> {
+        let cache = match self.max_age {
+            Some(age) => HeaderValue::from_str(&format!("max-age={}", age.as_secs()))
+                .unwrap_or(HeaderValue::from_static("no-store")),
+            None => HeaderValue::from_static("no-store"),
+        };
+        let mut resp = Response::new(Body::from(format!("{}\n", self.reason)));
+        *resp.status_mut() = self.status;
+        let h = resp.headers_mut();
+        h.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        h.insert(CACHE_CONTROL, cache);
+        resp
+    }
+}
+
+impl From<playlists::Error> for HttpError {
+    fn from(e: playlists::Error) -> Self {
+        Self::new(status_for(ErrorSource::Library(&e)), e.to_string())
+    }
+}
+
+impl From<crate::ingest::IngestError> for HttpError {
+    fn from(e: crate::ingest::IngestError) -> Self {
+        Self::new(status_for(ErrorSource::Ingest(&e)), e.to_string())
+    }
+}
+
+impl From<DirectiveError> for HttpError {
+    fn from(e: DirectiveError) -> Self {
+        Self::new(status_for(ErrorSource::Directive(&e)), e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn library_errors_map_to_the_documented_statuses() {
+        use playlists::Error as E;
+        for (e, want) in [
+            (
+                E::MsnTooFar {
+                    requested: 9,
+                    last: 1,
+                },
+                400,
+            ),
+            (
+                E::PartTooFar {
+                    msn: 1,
+                    requested: 40,
+                    ahead: 20,
+                    limit: 15,
+                },
+                400,
+            ),
+            (E::UnknownStream("x".into()), 404),
+            (
+                E::StaleStream {
+                    index: 0,
+                    generation: 1,
+                },
+                404,
+            ),
+            (E::WaitTimeout(Duration::from_secs(12)), 503),
+            (E::StreamFinished("x".into()), 409),
+        ] {
+            let err = HttpError::from(e);
+            assert_eq!(err.status.as_u16(), want, "{}", err.reason);
+        }
+    }
+
+    #[test]
+    fn reasons_stay_on_one_line() {
+        let e = HttpError::new(StatusCode::BAD_REQUEST, "a\nb\r\nc");
+        assert_eq!(e.reason, "a b  c");
+    }
+}

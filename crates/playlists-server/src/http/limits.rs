@@ -1,0 +1,174 @@
+//! Admission limits for held requests, and the shutdown signal that releases them.
+//!
+//! A blocking playlist reload or a hinted-part request holds a connection (and a little
+//! memory) until the stream catches up, up to 3 × TARGETDURATION. [`Waiting`] caps how many
+//! may be held per stream and in total, so a flood of held requests on one stream cannot take
+//! every connection the process can keep; beyond the cap the request is answered 503 at once.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use http::StatusCode;
+use playlists::Event;
+
+use super::error::HttpError;
+
+/// Counts of held requests, per stream slot and in total.
+#[derive(Debug)]
+pub struct Waiting {
+    total: AtomicUsize,
+    /// Indexed by the stream's slot (`StreamIdx::index()`): streams never share a counter.
+    per_stream: Box<[AtomicUsize]>,
+    max_total: usize,
+    max_per_stream: usize,
+}
+
+impl Waiting {
+    /// Limits for `num_streams` stream slots.
+    pub fn new(num_streams: usize, max_per_stream: usize, max_total: usize) -> Self {
+        Self {
+            total: AtomicUsize::new(0),
+            per_stream: (0..num_streams).map(|_| AtomicUsize::new(0)).collect(),
+            max_total,
+            max_per_stream,
+        }
+    }
+
+    /// Admits one more held request on stream slot `index`, or refuses with 503.
+    pub fn admit(&self, index: usize) -> Result<WaitPermit<'_>, HttpError> {
+        let Some(slot) = self.per_stream.get(index) else {
+            return Err(HttpError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("stream slot {index} is out of range"),
+            ));
+        };
+        // Relaxed: these are counters for admission, not a protocol guarding other data; an
+        // over-admission by the few requests racing at the limit is harmless.
+        if self.total.fetch_add(1, Ordering::Relaxed) >= self.max_total {
+            self.total.fetch_sub(1, Ordering::Relaxed);
+            return Err(HttpError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "too many waiting requests ({} in total); retry later",
+                    self.max_total
+                ),
+            ));
+        }
+        if slot.fetch_add(1, Ordering::Relaxed) >= self.max_per_stream {
+            slot.fetch_sub(1, Ordering::Relaxed);
+            self.total.fetch_sub(1, Ordering::Relaxed);
+            return Err(HttpError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "too many waiting requests on this stream ({}); retry later",
+                    self.max_per_stream
+                ),
+            ));
+        }
+        Ok(WaitPermit {
+            waiting: self,
+            index,
+        })
+    }
+
+    /// Held requests right now, all streams.
+    pub fn total(&self) -> usize {
+        self.total.load(Ordering::Relaxed)
+    }
+
+    /// Held requests right now on stream slot `index`.
+    pub fn on_stream(&self, index: usize) -> usize {
+        self.per_stream
+            .get(index)
+            .map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+}
+
+/// One admitted held request; dropping it (answer sent, or client gone) frees its place.
+#[derive(Debug)]
+pub struct WaitPermit<'a> {
+    waiting: &'a Waiting,
+    index: usize,
+}
+
+impl Drop for WaitPermit<'_> {
+    fn drop(&mut self) {
+        if let Some(slot) = self.waiting.per_stream.get(self.index) {
+            slot.fetch_sub(1, Ordering::Relaxed);
+        }
+        self.waiting.total.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Set once when the server starts shutting down; every held request is woken by it and
+/// answered 503, so draining connections does not wait out 3 × TARGETDURATION.
+#[derive(Debug, Default)]
+pub struct Shutdown {
+    started: AtomicBool,
+    /// The library's eventcount: one notify wakes every held request.
+    event: Event,
+}
+
+impl Shutdown {
+    /// Starts the shutdown and wakes every held request.
+    pub fn begin(&self) {
+        // Release, before the notify: a woken waiter that re-checks sees `true`.
+        self.started.store(true, Ordering::Release);
+        self.event.notify_all();
+    }
+
+    /// Whether [`begin`](Self::begin) was called.
+    pub fn is_started(&self) -> bool {
+        self.started.load(Ordering::Acquire)
+    }
+
+    /// Completes once the shutdown has begun.
+    pub async fn wait(&self) {
+        loop {
+            // Listen before checking, so a `begin` in between is not missed.
+            let listener = self.event.listen();
+            if self.is_started() {
+                return;
+            }
+            listener.await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permits_are_capped_per_stream_and_in_total() {
+        let w = Waiting::new(2, 2, 3);
+        let a = w.admit(0).unwrap();
+        let _b = w.admit(0).unwrap();
+        assert_eq!(
+            w.admit(0).unwrap_err().status,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        let _c = w.admit(1).unwrap();
+        assert_eq!(w.total(), 3);
+        assert!(w.admit(1).unwrap_err().reason.contains("in total"));
+        drop(a);
+        assert_eq!(w.on_stream(0), 1);
+        let _d = w.admit(1).unwrap();
+        assert_eq!(w.total(), 3);
+        assert!(w.admit(5).is_err());
+    }
+
+    #[tokio::test]
+    async fn shutdown_wakes_waiters() {
+        let s = std::sync::Arc::new(Shutdown::default());
+        let waiter = tokio::spawn({
+            let s = s.clone();
+            async move { s.wait().await }
+        });
+        tokio::task::yield_now().await;
+        s.begin();
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+}

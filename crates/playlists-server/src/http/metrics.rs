@@ -1,0 +1,209 @@
+//! `GET /metrics` (Prometheus text format 0.0.4) and the counters behind it.
+//!
+//! Request counters are a fixed table of atomics indexed by route and status, so counting a
+//! request takes no lock and allocates nothing; per-stream figures are read from the library
+//! when the metrics are scraped.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use http::StatusCode;
+
+use super::router::RouteKind;
+use super::AppState;
+
+/// Statuses counted individually; anything else is counted as `other`.
+const STATUSES: [u16; 15] = [
+    200, 204, 206, 304, 400, 401, 404, 405, 406, 409, 413, 416, 431, 500, 503,
+];
+const OTHER: usize = STATUSES.len();
+
+/// Server-wide counters. Every field is monotonic except where noted; all use Relaxed
+/// ordering, since each is read on its own and no other data hangs on them.
+#[derive(Debug)]
+pub struct Metrics {
+    /// `[route][status]` answered requests.
+    requests: Box<[[AtomicU64; STATUSES.len() + 1]]>,
+    /// Body bytes of the answers handed to the connections.
+    bytes_out: AtomicU64,
+    /// Connections accepted.
+    connections: AtomicU64,
+    /// Connections that ended with an error (reset, timeout, TLS handshake failure).
+    connection_errors: AtomicU64,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self {
+            requests: (0..RouteKind::ALL.len())
+                .map(|_| std::array::from_fn(|_| AtomicU64::new(0)))
+                .collect(),
+            bytes_out: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
+            connection_errors: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Metrics {
+    /// Counts one answered request and its body size.
+    pub fn record(&self, route: RouteKind, status: StatusCode, body_len: u64) {
+        let s = STATUSES
+            .iter()
+            .position(|&c| c == status.as_u16())
+            .unwrap_or(OTHER);
+        if let Some(row) = self.requests.get(route as usize) {
+            row[s].fetch_add(1, Ordering::Relaxed);
+        }
+        if body_len > 0 {
+            self.bytes_out.fetch_add(body_len, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts an accepted connection.
+    pub fn connection_opened(&self) {
+        self.connections.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a connection that ended with an error.
+    pub fn connection_failed(&self) {
+        self.connection_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Answered requests of `route` with `status` so far (for tests and logs).
+    pub fn requests(&self, route: RouteKind, status: StatusCode) -> u64 {
+        let s = STATUSES
+            .iter()
+            .position(|&c| c == status.as_u16())
+            .unwrap_or(OTHER);
+        self.requests
+            .get(route as usize)
+            .map_or(0, |row| row[s].load(Ordering::Relaxed))
+    }
+}
+
+/// Renders every metric of `state` in the Prometheus text format.
+pub fn render(state: &AppState) -> String {
+    let m = &state.metrics;
+    let mut out = String::with_capacity(4096);
+    // fmt::Write into a String never fails.
+    let _ = write_all(state, m, &mut out);
+    out
+}
+
+fn write_all(state: &AppState, m: &Metrics, out: &mut String) -> std::fmt::Result {
+    writeln!(
+        out,
+        "# HELP playlists_http_requests_total HTTP requests answered, by route and status."
+    )?;
+    writeln!(out, "# TYPE playlists_http_requests_total counter")?;
+    for route in RouteKind::ALL {
+        for (i, counter) in m.requests[route as usize].iter().enumerate() {
+            let n = counter.load(Ordering::Relaxed);
+            if n == 0 {
+                continue;
+            }
+            let status = STATUSES
+                .get(i)
+                .map_or_else(|| "other".to_owned(), |s| s.to_string());
+            writeln!(
+                out,
+                "playlists_http_requests_total{{route=\"{}\",status=\"{status}\"}} {n}",
+                route.label()
+            )?;
+        }
+    }
+    gauge(
+        out,
+        "playlists_http_waiting_requests",
+        "Blocking playlist and hinted part requests held right now.",
+        state.waiting.total() as u64,
+    )?;
+    counter(
+        out,
+        "playlists_http_response_bytes_total",
+        "Response body bytes handed to connections.",
+        m.bytes_out.load(Ordering::Relaxed),
+    )?;
+    counter(
+        out,
+        "playlists_http_connections_total",
+        "Connections accepted.",
+        m.connections.load(Ordering::Relaxed),
+    )?;
+    counter(
+        out,
+        "playlists_http_connection_errors_total",
+        "Connections that ended with an error.",
+        m.connection_errors.load(Ordering::Relaxed),
+    )?;
+
+    let streams = state.playlists.list();
+    gauge(
+        out,
+        "playlists_streams_live",
+        "Streams publishing (not ended).",
+        streams.iter().filter(|s| !s.ended).count() as u64,
+    )?;
+    let per_stream: [(&str, &str, &str); 5] = [
+        (
+            "playlists_stream_parts_published_total",
+            "counter",
+            "Parts published on the stream since it started.",
+        ),
+        (
+            "playlists_stream_bytes_published_total",
+            "counter",
+            "Part bytes published on the stream since it started.",
+        ),
+        (
+            "playlists_stream_last_msn",
+            "gauge",
+            "Media sequence number of the newest part.",
+        ),
+        (
+            "playlists_stream_last_part",
+            "gauge",
+            "Index of the newest part in its segment.",
+        ),
+        (
+            "playlists_stream_waiting_requests",
+            "gauge",
+            "Requests held on the stream right now.",
+        ),
+    ];
+    for (i, (name, kind, help)) in per_stream.iter().enumerate() {
+        writeln!(out, "# HELP {name} {help}")?;
+        writeln!(out, "# TYPE {name} {kind}")?;
+        for s in &streams {
+            let value = match i {
+                0 => Some(s.parts_published),
+                1 => Some(s.bytes_published),
+                2 => s.last.map(|p| p.msn),
+                3 => s.last.map(|p| u64::from(p.part)),
+                _ => state
+                    .playlists
+                    .stream(&s.name)
+                    .map(|r| state.waiting.on_stream(r.idx().index()) as u64),
+            };
+            if let Some(v) = value {
+                // Stream names are `[A-Za-z0-9._/-]` (the library validates them), so they
+                // need no escaping inside a label value.
+                writeln!(out, "{name}{{stream=\"{}\"}} {v}", s.name)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn gauge(out: &mut String, name: &str, help: &str, v: u64) -> std::fmt::Result {
+    writeln!(out, "# HELP {name} {help}")?;
+    writeln!(out, "# TYPE {name} gauge")?;
+    writeln!(out, "{name} {v}")
+}
+
+fn counter(out: &mut String, name: &str, help: &str, v: u64) -> std::fmt::Result {
+    writeln!(out, "# HELP {name} {help}")?;
+    writeln!(out, "# TYPE {name} counter")?;
+    writeln!(out, "{name} {v}")
+}

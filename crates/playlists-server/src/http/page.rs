@@ -1,0 +1,133 @@
+//! `GET /`: the live streams, each playable in the page with hls.js in low-latency mode.
+//!
+//! hls.js comes from [`HttpOptions::hls_js_url`](super::HttpOptions::hls_js_url) (a public CDN
+//! by default) or, when the server was given a local copy, from `/assets/hls.min.js`, so the
+//! page works offline and tests run it against a pinned npm build. Browsers that play HLS
+//! natively (Safari) get the playlist URL directly.
+
+use std::fmt::Write as _;
+
+use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
+use http::{Response, StatusCode};
+
+use super::body::Body;
+use super::error::HttpError;
+use super::AppState;
+
+/// Where the local hls.js copy is served.
+pub const LOCAL_HLS_JS: &str = "/assets/hls.min.js";
+
+/// The page, listing the streams live at this moment.
+pub fn render(state: &AppState) -> Response<Body> {
+    let script = if state.opts.hls_js.is_some() {
+        LOCAL_HLS_JS
+    } else {
+        state.opts.hls_js_url.as_str()
+    };
+    let streams = state.playlists.active();
+    let mut html = String::with_capacity(2048 + streams.len() * 512);
+    html.push_str(concat!(
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n",
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n",
+        "<title>Playlists: live streams</title>\n<style>\n",
+        "body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem}\n",
+        "video{width:100%;max-width:40rem;background:#000}\n",
+        "section{margin-bottom:2rem}\ncode{background:#eee;padding:0 .2em}\n",
+        "</style>\n</head>\n<body>\n<h1>Live streams</h1>\n",
+    ));
+    if streams.is_empty() {
+        html.push_str(
+            "<p>No stream is live. Push one, e.g. <code>ffmpeg … -f mp4 -movflags \
+             cmaf+empty_moov+default_base_moof+frag_every_frame -method PUT \
+             http://HOST/ingest/NAME</code>.</p>\n",
+        );
+    }
+    for s in &streams {
+        let name = escape(&s.name);
+        let last = s
+            .last
+            .map_or_else(String::new, |p| format!(", last part {}.{}", p.msn, p.part));
+        // fmt::Write into a String never fails.
+        let _ = write!(
+            html,
+            concat!(
+                "<section>\n<h2>{name}</h2>\n",
+                "<p><a href=\"/{name}/index.m3u8\">/{name}/index.m3u8</a> ",
+                "(group <a href=\"/{group}/master.m3u8\">{group}</a>; {codecs}{last})</p>\n",
+                "<video controls muted autoplay playsinline data-src=\"/{name}/index.m3u8\"></video>\n",
+                "</section>\n"
+            ),
+            name = name,
+            group = escape(&s.group),
+            codecs = escape(&s.codecs),
+            last = last,
+        );
+    }
+    let _ = write!(
+        html,
+        concat!(
+            "<script src=\"{script}\"></script>\n<script>\n",
+            "for (const video of document.querySelectorAll('video[data-src]')) {{\n",
+            "  const src = video.dataset.src;\n",
+            "  if (window.Hls && Hls.isSupported()) {{\n",
+            "    const hls = new Hls({{ lowLatencyMode: true }});\n",
+            "    hls.loadSource(src);\n    hls.attachMedia(video);\n",
+            "  }} else if (video.canPlayType('application/vnd.apple.mpegurl')) {{\n",
+            "    video.src = src;\n  }}\n}}\n</script>\n</body>\n</html>\n"
+        ),
+        script = escape(script),
+    );
+    let mut resp = Response::new(Body::from(html));
+    let h = resp.headers_mut();
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// `GET /assets/hls.min.js`: the local copy, when configured.
+pub fn hls_js(state: &AppState) -> Result<Response<Body>, HttpError> {
+    let Some(js) = &state.opts.hls_js else {
+        return Err(HttpError::new(
+            StatusCode::NOT_FOUND,
+            "no local hls.js configured (the page loads it from its URL)",
+        ));
+    };
+    let mut resp = Response::new(Body::one(js.clone()));
+    let h = resp.headers_mut();
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/javascript; charset=utf-8"),
+    );
+    h.insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    Ok(resp)
+}
+
+/// HTML-escapes text for element content and double-quoted attributes.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(super::escape("a<b>&\"'"), "a&lt;b&gt;&amp;&quot;&#39;");
+    }
+}

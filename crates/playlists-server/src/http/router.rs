@@ -1,0 +1,503 @@
+//! Routing: a request path becomes a [`Route`], the route's handler produces the response,
+//! and every response gets CORS headers and is counted.
+//!
+//! Paths (DESIGN.md's HTTP contract; the file names are exactly those the library's playlists
+//! write, relative to the playlist):
+//!
+//! | path | route |
+//! |---|---|
+//! | `/` | the page |
+//! | `/healthz`, `/metrics` | liveness, Prometheus metrics |
+//! | `/assets/hls.min.js` | the local hls.js, when configured |
+//! | `/{stream}/index.m3u8` | media playlist (`{stream}` is `name` or `group/rendition`) |
+//! | `/{group}/master.m3u8` | multivariant playlist |
+//! | `/{stream}/init.mp4`, `/{stream}/init-{n}.mp4` | init sections |
+//! | `/{stream}/s{msn}.mp4` | a complete segment |
+//! | `/{stream}/p{msn}.{part}.mp4` | a part (the hinted one is held until it exists) |
+//! | `PUT`/`POST /ingest/{stream}` | an encoder's fMP4 byte stream |
+//!
+//! Numbers in file names must be canonical decimals (`s7.mp4`, not `s07.mp4`): one resource,
+//! one URL, one cache entry.
+
+use std::sync::Arc;
+
+use http::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
+use http::{Method, Request, Response, StatusCode};
+use playlists::PartPosition;
+
+use super::body::Body;
+use super::encoding::{negotiate, Coding};
+use super::error::HttpError;
+use super::{cors, ingest, media, metrics, page, playlist, AppState};
+
+/// A parsed request path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route<'a> {
+    /// `GET /`.
+    Page,
+    /// `GET /assets/hls.min.js`.
+    HlsJs,
+    /// `GET /healthz`.
+    Healthz,
+    /// `GET /metrics`.
+    Metrics,
+    /// A media playlist.
+    MediaPlaylist {
+        /// Stream name.
+        stream: &'a str,
+    },
+    /// A multivariant playlist.
+    Multivariant {
+        /// Group name.
+        group: &'a str,
+    },
+    /// An init section.
+    Init {
+        /// Stream name.
+        stream: &'a str,
+        /// Init id (`init.mp4` is 0).
+        id: u32,
+    },
+    /// A complete segment.
+    Segment {
+        /// Stream name.
+        stream: &'a str,
+        /// Its media sequence number.
+        msn: u64,
+    },
+    /// A part.
+    Part {
+        /// Stream name.
+        stream: &'a str,
+        /// Its position.
+        pos: PartPosition,
+    },
+    /// `/ingest/{stream}` (`PUT`/`POST` only).
+    Ingest {
+        /// Stream name.
+        stream: &'a str,
+    },
+    /// Nothing here.
+    Unknown,
+}
+
+/// The route label of the request counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
+pub enum RouteKind {
+    /// `/`.
+    Page,
+    /// `/assets/...`.
+    Asset,
+    /// `/healthz`.
+    Healthz,
+    /// `/metrics`.
+    Metrics,
+    /// A media playlist without `_HLS_msn`.
+    Playlist,
+    /// A media playlist with `_HLS_msn` (a blocking reload).
+    BlockingPlaylist,
+    /// A multivariant playlist.
+    Multivariant,
+    /// An init section.
+    Init,
+    /// A segment.
+    Segment,
+    /// A part.
+    Part,
+    /// `PUT`/`POST /ingest/...`.
+    Ingest,
+    /// `OPTIONS` (CORS preflight).
+    Preflight,
+    /// Unknown paths and methods.
+    Other,
+}
+
+impl RouteKind {
+    /// Every kind, in index order.
+    pub const ALL: [RouteKind; 13] = [
+        Self::Page,
+        Self::Asset,
+        Self::Healthz,
+        Self::Metrics,
+        Self::Playlist,
+        Self::BlockingPlaylist,
+        Self::Multivariant,
+        Self::Init,
+        Self::Segment,
+        Self::Part,
+        Self::Ingest,
+        Self::Preflight,
+        Self::Other,
+    ];
+
+    /// The `route` label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Page => "page",
+            Self::Asset => "asset",
+            Self::Healthz => "healthz",
+            Self::Metrics => "metrics",
+            Self::Playlist => "playlist",
+            Self::BlockingPlaylist => "blocking_playlist",
+            Self::Multivariant => "multivariant",
+            Self::Init => "init",
+            Self::Segment => "segment",
+            Self::Part => "part",
+            Self::Ingest => "ingest",
+            Self::Preflight => "preflight",
+            Self::Other => "other",
+        }
+    }
+}
+
+impl<'a> Route<'a> {
+    /// Parses a request path (without the query).
+    pub fn parse(path: &'a str) -> Self {
+        match path {
+            "/" => return Self::Page,
+            "/healthz" => return Self::Healthz,
+            "/metrics" => return Self::Metrics,
+            "/assets/hls.min.js" => return Self::HlsJs,
+            _ => {}
+        }
+        if let Some(stream) = path.strip_prefix("/ingest/") {
+            return if stream.is_empty() || stream.split('/').count() > 2 {
+                Self::Unknown
+            } else {
+                Self::Ingest { stream }
+            };
+        }
+        let Some((stream, file)) = path.strip_prefix('/').and_then(|p| p.rsplit_once('/')) else {
+            return Self::Unknown;
+        };
+        if stream.is_empty() || stream.split('/').count() > 2 {
+            return Self::Unknown;
+        }
+        match file {
+            "index.m3u8" => return Self::MediaPlaylist { stream },
+            "master.m3u8" if !stream.contains('/') => return Self::Multivariant { group: stream },
+            "init.mp4" => return Self::Init { stream, id: 0 },
+            _ => {}
+        }
+        let Some(stem) = file.strip_suffix(".mp4") else {
+            return Self::Unknown;
+        };
+        if let Some(id) = stem.strip_prefix("init-").and_then(canonical::<u32>) {
+            // `init-0.mp4` is not a name the playlist uses (id 0 is `init.mp4`).
+            if id > 0 {
+                return Self::Init { stream, id };
+            }
+        } else if let Some(msn) = stem.strip_prefix('s').and_then(canonical::<u64>) {
+            return Self::Segment { stream, msn };
+        } else if let Some((msn, part)) = stem.strip_prefix('p').and_then(|s| s.split_once('.')) {
+            if let (Some(msn), Some(part)) = (canonical::<u64>(msn), canonical::<u32>(part)) {
+                return Self::Part {
+                    stream,
+                    pos: PartPosition { msn, part },
+                };
+            }
+        }
+        Self::Unknown
+    }
+}
+
+/// A canonical decimal: digits only, no leading zero except for `0` itself.
+fn canonical<T: std::str::FromStr>(s: &str) -> Option<T> {
+    let ok = !s.is_empty()
+        && s.bytes().all(|b| b.is_ascii_digit())
+        && (s.len() == 1 || !s.starts_with('0'));
+    ok.then(|| s.parse().ok()).flatten()
+}
+
+/// Request headers the handlers read; everything else is dropped before a handler runs.
+const KEPT_HEADERS: [http::header::HeaderName; 5] = [
+    http::header::AUTHORIZATION,
+    http::header::IF_NONE_MATCH,
+    http::header::IF_RANGE,
+    http::header::RANGE,
+    http::header::ACCESS_CONTROL_REQUEST_HEADERS,
+];
+
+/// What a handler needs of a request, copied out of it.
+///
+/// hyper's parsed URI and header values are slices of the connection's 8 KB read buffer, so
+/// holding them for the life of a held request (up to 3 × TD) would pin that buffer while
+/// hyper allocates another for the next read. Copying the few bytes a handler reads lets the
+/// buffer go at once: with 10,000 held requests that is most of their memory.
+#[derive(Debug)]
+pub struct RequestHead {
+    /// The method (standard methods are not allocated).
+    pub method: Method,
+    /// Path and query, e.g. `/cam1/index.m3u8?_HLS_msn=3`.
+    path_and_query: String,
+    /// Length of the path within `path_and_query`.
+    path_len: usize,
+    /// Copies of the [`KEPT_HEADERS`] present (usually none, so usually no allocation).
+    pub headers: http::HeaderMap,
+    /// The playlist coding `Accept-Encoding` asks for, decided once here.
+    pub coding: Coding,
+}
+
+impl RequestHead {
+    /// Copies what the handlers read from `parts`.
+    pub fn new(parts: &http::request::Parts) -> Self {
+        let path = parts.uri.path();
+        let mut path_and_query =
+            String::with_capacity(path.len() + parts.uri.query().map_or(0, |q| q.len() + 1));
+        path_and_query.push_str(path);
+        if let Some(q) = parts.uri.query() {
+            path_and_query.push('?');
+            path_and_query.push_str(q);
+        }
+        let mut headers = http::HeaderMap::new();
+        for name in KEPT_HEADERS {
+            for value in parts.headers.get_all(&name) {
+                // from_bytes copies: the copy does not share the read buffer.
+                if let Ok(copy) = HeaderValue::from_bytes(value.as_bytes()) {
+                    headers.append(name.clone(), copy);
+                }
+            }
+        }
+        Self {
+            coding: negotiate(&parts.headers),
+            method: parts.method.clone(),
+            path_len: path.len(),
+            path_and_query,
+            headers,
+        }
+    }
+
+    /// The path.
+    pub fn path(&self) -> &str {
+        &self.path_and_query[..self.path_len]
+    }
+
+    /// The query, without `?`.
+    pub fn query(&self) -> Option<&str> {
+        self.path_and_query.get(self.path_len + 1..)
+    }
+}
+
+/// Answers one request. Never fails: every refusal is a response (see `error.rs`).
+pub async fn handle<B>(state: Arc<AppState>, req: Request<B>) -> Response<Body>
+where
+    B: hyper::body::Body<Data = bytes::Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
+    let (head, body) = {
+        let (parts, body) = req.into_parts();
+        (RequestHead::new(&parts), body)
+    };
+    let route = Route::parse(head.path());
+    let blocking = matches!(route, Route::MediaPlaylist { .. })
+        && head
+            .query()
+            .is_some_and(|q| q.split('&').any(|p| p.starts_with("_HLS_msn")));
+    let kind = kind_of(&head.method, route, blocking);
+    let is_head = head.method == Method::HEAD;
+
+    let is_ingest = head.method == Method::PUT || head.method == Method::POST;
+    let mut resp = if head.method == Method::OPTIONS {
+        cors::preflight(&head.headers)
+    } else if let (true, Route::Ingest { stream }) = (is_ingest, route) {
+        // No request timeout: an encoder streams for hours. Boxed: the session's state would
+        // otherwise enlarge every request's future, held ones included.
+        let mut resp = Box::pin(ingest::ingest(&state, stream, &head.headers, body))
+            .await
+            .unwrap_or_else(HttpError::into_response);
+        ingest::challenge(&mut resp);
+        resp
+    } else if head.method == Method::GET || is_head {
+        let answer = dispatch(&state, route, &head);
+        match tokio::time::timeout(state.opts.request_timeout, answer).await {
+            Ok(Ok(resp)) => resp,
+            Ok(Err(e)) => e.into_response(),
+            Err(_) => HttpError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "no response within the request timeout ({:?})",
+                    state.opts.request_timeout
+                ),
+            )
+            .into_response(),
+        }
+    } else {
+        let mut resp = HttpError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("{} is not allowed here", head.method),
+        )
+        .into_response();
+        let allow = if matches!(route, Route::Ingest { .. }) {
+            "PUT, POST, OPTIONS"
+        } else {
+            "GET, HEAD, OPTIONS"
+        };
+        resp.headers_mut()
+            .insert(ALLOW, HeaderValue::from_static(allow));
+        resp
+    };
+    cors::apply(&state.opts.cors_origin, resp.headers_mut());
+    let len = hyper::body::Body::size_hint(resp.body())
+        .exact()
+        .unwrap_or(0);
+    if is_head {
+        // Same head as GET, no body; the length stays announced.
+        resp.headers_mut()
+            .insert(CONTENT_LENGTH, HeaderValue::from(len));
+        *resp.body_mut() = Body::empty();
+    }
+    state
+        .metrics
+        .record(kind, resp.status(), if is_head { 0 } else { len });
+    resp
+}
+
+fn kind_of(method: &Method, route: Route<'_>, blocking: bool) -> RouteKind {
+    if method == Method::OPTIONS {
+        return RouteKind::Preflight;
+    }
+    if matches!(route, Route::Ingest { .. }) && (method == Method::PUT || method == Method::POST) {
+        return RouteKind::Ingest;
+    }
+    if method != Method::GET && method != Method::HEAD {
+        return RouteKind::Other;
+    }
+    match route {
+        Route::Page => RouteKind::Page,
+        Route::HlsJs => RouteKind::Asset,
+        Route::Healthz => RouteKind::Healthz,
+        Route::Metrics => RouteKind::Metrics,
+        Route::MediaPlaylist { .. } if blocking => RouteKind::BlockingPlaylist,
+        Route::MediaPlaylist { .. } => RouteKind::Playlist,
+        Route::Multivariant { .. } => RouteKind::Multivariant,
+        Route::Init { .. } => RouteKind::Init,
+        Route::Segment { .. } => RouteKind::Segment,
+        Route::Part { .. } => RouteKind::Part,
+        Route::Ingest { .. } | Route::Unknown => RouteKind::Other,
+    }
+}
+
+async fn dispatch(
+    state: &AppState,
+    route: Route<'_>,
+    req: &RequestHead,
+) -> Result<Response<Body>, HttpError> {
+    let headers = &req.headers;
+    match route {
+        Route::Page => Ok(page::render(state)),
+        Route::HlsJs => page::hls_js(state),
+        Route::Healthz => Ok(text("ok\n".into(), "text/plain; charset=utf-8")),
+        Route::Metrics => Ok(text(
+            metrics::render(state).into(),
+            "text/plain; version=0.0.4; charset=utf-8",
+        )),
+        Route::MediaPlaylist { stream } => {
+            playlist::media(state, stream, req.query(), headers, req.coding).await
+        }
+        Route::Multivariant { group } => playlist::multivariant(state, group, headers, req.coding),
+        Route::Init { stream, id } => media::init(state, stream, id, headers),
+        Route::Segment { stream, msn } => media::segment(state, stream, msn, headers),
+        Route::Part { stream, pos } => media::part(state, stream, pos, headers).await,
+        Route::Ingest { .. } => Err(HttpError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "ingest takes PUT or POST with an fMP4 body",
+        )),
+        Route::Unknown => Err(HttpError::not_found(format!("`{}`", req.path()))),
+    }
+}
+
+fn text(body: Body, content_type: &'static str) -> Response<Body> {
+    let mut resp = Response::new(body);
+    let h = resp.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_future_stays_small() {
+        // Every held request keeps one of these alive (boxed by hyper): 10,000 of them are
+        // part of the memory budget of a blocking fan-out.
+        let playlists = Arc::new(playlists::Playlists::new(playlists::Options::default()).unwrap());
+        let state = Arc::new(AppState::new(
+            playlists,
+            super::super::HttpOptions::default(),
+        ));
+        let req = Request::get("/a/index.m3u8")
+            .body(http_body_util::Empty::<bytes::Bytes>::new())
+            .unwrap();
+        let fut = handle(state, req);
+        let size = std::mem::size_of_val(&fut);
+        assert!(size <= 1536, "handle() future is {size} bytes");
+    }
+
+    #[test]
+    fn paths_parse_to_the_names_the_playlist_uses() {
+        let pos = |msn, part| PartPosition { msn, part };
+        for (path, want) in [
+            ("/", Route::Page),
+            ("/cam1/index.m3u8", Route::MediaPlaylist { stream: "cam1" }),
+            (
+                "/live/720p/index.m3u8",
+                Route::MediaPlaylist {
+                    stream: "live/720p",
+                },
+            ),
+            ("/live/master.m3u8", Route::Multivariant { group: "live" }),
+            ("/live/720p/master.m3u8", Route::Unknown),
+            (
+                "/cam1/init.mp4",
+                Route::Init {
+                    stream: "cam1",
+                    id: 0,
+                },
+            ),
+            (
+                "/cam1/init-3.mp4",
+                Route::Init {
+                    stream: "cam1",
+                    id: 3,
+                },
+            ),
+            ("/cam1/init-0.mp4", Route::Unknown),
+            (
+                "/cam1/s12.mp4",
+                Route::Segment {
+                    stream: "cam1",
+                    msn: 12,
+                },
+            ),
+            ("/cam1/s012.mp4", Route::Unknown),
+            ("/cam1/s-1.mp4", Route::Unknown),
+            (
+                "/cam1/p12.0.mp4",
+                Route::Part {
+                    stream: "cam1",
+                    pos: pos(12, 0),
+                },
+            ),
+            ("/cam1/p12.00.mp4", Route::Unknown),
+            ("/cam1/p12.mp4", Route::Unknown),
+            ("/cam1/p99999999999999999999.0.mp4", Route::Unknown),
+            ("/a/b/c/index.m3u8", Route::Unknown),
+            ("//index.m3u8", Route::Unknown),
+            ("/index.m3u8", Route::Unknown),
+            ("/cam1/other.txt", Route::Unknown),
+            ("/ingest/cam1", Route::Ingest { stream: "cam1" }),
+            (
+                "/ingest/live/720p",
+                Route::Ingest {
+                    stream: "live/720p",
+                },
+            ),
+            ("/ingest/", Route::Unknown),
+        ] {
+            assert_eq!(Route::parse(path), want, "{path}");
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! The `playlists` binary end to end: the demo stream, `playlists ingest` from stdin, a TOML
+//! config under flags, and a clean exit on SIGTERM.
+
+mod origin;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use http::StatusCode;
+
+/// Starts the binary and returns it with the address it logged.
+fn start(args: &[&str], stdin: Stdio) -> (Child, SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_playlists"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env("RUST_LOG", "info")
+        .stdin(stdin)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("http://").nth(1) {
+                let _ = tx.send(rest.trim_end_matches('/').to_owned());
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the binary logs its address");
+    (child, addr.parse().unwrap())
+}
+
+/// Polls `path` until it answers 200 (at most 10 s).
+async fn wait_ok(addr: SocketAddr, path: &str) -> origin::Resp {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let resp = origin::get(addr, path, &[]).await;
+        if resp.status == StatusCode::OK || Instant::now() > deadline {
+            return resp;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn terminate(mut child: Child) {
+    let pid = child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "exit status {status}");
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the binary did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test]
+async fn the_demo_stream_plays_and_sigterm_stops_the_server() {
+    let (child, addr) = start(&["--listen", "127.0.0.1:0", "--demo"], Stdio::null());
+    let playlist = wait_ok(addr, "/demo/index.m3u8").await;
+    assert_eq!(playlist.status, StatusCode::OK, "{}", playlist.text());
+    assert!(playlist.text().contains("#EXT-X-PRELOAD-HINT"));
+    let page = origin::get(addr, "/", &[]).await.text();
+    assert!(page.contains("/demo/index.m3u8"));
+    terminate(child);
+}
+
+#[tokio::test]
+async fn ingest_subcommand_publishes_stdin_under_a_config_file() {
+    let dir = std::env::temp_dir().join(format!("playlists-bin-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("playlists.toml");
+    std::fs::write(&config, "listen = \"127.0.0.1:9\"\ntarget_duration_s = 2\n").unwrap();
+    let config = config.to_str().unwrap().to_owned();
+    // The flag overrides the file's unusable port.
+    let (mut child, addr) = start(
+        &[
+            "--config",
+            &config,
+            "--listen",
+            "127.0.0.1:0",
+            "ingest",
+            "--stream",
+            "cam1",
+        ],
+        Stdio::piped(),
+    );
+    let fixture = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/h264.mp4"),
+    )
+    .unwrap();
+    {
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(&fixture).unwrap();
+    }
+    let playlist = wait_ok(addr, "/cam1/index.m3u8").await;
+    assert_eq!(playlist.status, StatusCode::OK, "{}", playlist.text());
+    assert!(
+        playlist.text().contains("#EXT-X-TARGETDURATION:2"),
+        "the file's value"
+    );
+    terminate(child);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,0 +1,100 @@
+//! Playlist Delta Updates over HTTP (§6.2.5.1; rules 13, 14, 15).
+
+mod origin;
+
+use http::StatusCode;
+use origin::{hints, settle, within, TestServer};
+
+const PLAYLIST: &str = "/cam1/index.m3u8";
+
+#[tokio::test]
+async fn rule_13_skip_is_ignored_until_can_skip_until_is_advertised() {
+    let server = TestServer::start().await;
+    server.publish("cam1", 0, 12); // 2 s of segments: far below the 6 × TD skip boundary
+    let full = server.get(PLAYLIST).await;
+    assert!(!full.text().contains("CAN-SKIP-UNTIL"));
+    let skip = server.get(&format!("{PLAYLIST}?_HLS_skip=YES")).await;
+    assert_eq!(skip.status, StatusCode::OK);
+    assert_eq!(skip.body, full.body);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn skip_yes_gets_the_delta_update_once_advertised() {
+    let server = TestServer::start().await;
+    server.publish("cam1", 0, 60); // 11 complete segments (11 s) > 6 × TD + TD
+    let full = server.get(PLAYLIST).await.text();
+    assert!(full.contains("CAN-SKIP-UNTIL=6.000"), "{full}");
+    let delta = server.get(&format!("{PLAYLIST}?_HLS_skip=YES")).await;
+    assert_eq!(delta.status, StatusCode::OK);
+    let text = delta.text();
+    assert!(text.contains("#EXT-X-SKIP:SKIPPED-SEGMENTS="), "{text}");
+    assert!(text.contains("#EXT-X-VERSION:9\n"), "rule 15: {text}");
+    assert!(text.len() < full.len());
+    // The delta keeps MEDIA-SEQUENCE and the newest segments and hint.
+    let seq = |t: &str| {
+        t.lines()
+            .find(|l| l.starts_with("#EXT-X-MEDIA-SEQUENCE"))
+            .map(str::to_owned)
+    };
+    assert_eq!(seq(&text), seq(&full));
+    assert_eq!(hints(&text), hints(&full));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn rule_14_skip_v2_lists_recently_removed_date_ranges() {
+    let server = TestServer::start().await;
+    server.publish("cam1", 0, 60);
+    let yes = server
+        .get(&format!("{PLAYLIST}?_HLS_skip=YES"))
+        .await
+        .text();
+    let v2 = server.get(&format!("{PLAYLIST}?_HLS_skip=v2")).await;
+    assert_eq!(v2.status, StatusCode::OK);
+    let text = v2.text();
+    // No EXT-X-DATERANGE is ever published, so none was removed: the attribute is empty.
+    assert!(
+        text.contains(",RECENTLY-REMOVED-DATERANGES=\"\"\n"),
+        "{text}"
+    );
+    assert!(text.contains("#EXT-X-VERSION:10\n"), "rule 15: {text}");
+    assert!(!text.contains("EXT-X-DATERANGE:"));
+    // Otherwise the same update as YES.
+    let strip = |t: &str| {
+        t.replace("#EXT-X-VERSION:10", "#EXT-X-VERSION:9")
+            .replace(",RECENTLY-REMOVED-DATERANGES=\"\"", "")
+    };
+    assert_eq!(strip(&text), yes);
+    // gzip of the derived text decodes to the same text.
+    let gz = server
+        .get_with(
+            &format!("{PLAYLIST}?_HLS_skip=v2"),
+            &[("accept-encoding", "gzip")],
+        )
+        .await;
+    assert_eq!(gz.header("content-encoding"), Some("gzip"));
+    assert_eq!(origin::gunzip(&gz.body), text.as_bytes());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_blocking_delta_request_waits_then_answers_with_that_versions_delta() {
+    let server = TestServer::start().await;
+    let last = server.publish("cam1", 0, 61); // (12,0): the next part continues segment 12
+    let next = format!("_HLS_msn={}&_HLS_part={}", last.msn, last.part + 1);
+    let addr = server.addr;
+    let held = tokio::spawn(async move {
+        origin::get(addr, &format!("{PLAYLIST}?{next}&_HLS_skip=YES"), &[]).await
+    });
+    settle().await;
+    assert!(!held.is_finished());
+    server.publish("cam1", 61, 1);
+    let resp = within(held).await.unwrap();
+    assert_eq!(resp.status, StatusCode::OK);
+    let text = resp.text();
+    assert!(text.contains("#EXT-X-SKIP:"), "{text}");
+    assert!(origin::lists_part(&text, last.msn, last.part + 1), "{text}");
+    assert_eq!(resp.header("cache-control"), Some("public, max-age=6"));
+    server.stop().await;
+}

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# HTTP benchmarks of the origin against Debian's nginx serving the same bytes from files, on
+# the same machine, in the same run. Prints one JSON object per line:
+#   part_get       30 KB part, 64 connections, HTTP/1.1 keep-alive (wrk)
+#   playlist_gzip  media playlist with Accept-Encoding: gzip, 64 connections (nginx: gzip_static
+#                  serving the same pre-compressed bytes)
+#   blocking_fanout  10,000 held _HLS_msn/_HLS_part requests over HTTP/1.1, one publish:
+#                  wake-to-response p50/p99/max and the origin's RSS per held request
+#
+# The wrk pairs run ROUNDS times alternating (origin, nginx, origin, …) so that load from
+# other processes hits both alike; a `summary` line per bench gives the median req/s of each
+# and their ratio.
+#
+# Needs: wrk, nginx, python3 (apt-get install -y wrk nginx). Not run by CI.
+# Usage: scripts/bench-http.sh [seconds per wrk run, default 5] [rounds, default 3]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs="${1:-5}"
+rounds="${2:-3}"
+for tool in wrk nginx; do
+  command -v "$tool" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin"
+  command -v "$tool" >/dev/null 2>&1 || { echo "bench-http.sh: needs $tool (apt-get install -y wrk nginx)" >&2; exit 1; }
+done
+
+cargo build --release -q -p playlists-server --example bench_origin --example fanout
+bin=target/release/examples
+
+work="$(mktemp -d)"
+origin_pid=""
+nginx_pid=""
+cleanup() {
+  exec 3>&- 2>/dev/null || true
+  [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null || true
+  [ -n "$origin_pid" ] && { kill "$origin_pid" 2>/dev/null || true; wait "$origin_pid" 2>/dev/null || true; }
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# The origin, with the same bytes dumped as files for nginx. Its stdin stays open on fd 3.
+mkfifo "$work/ctl"
+"$bin/bench_origin" --dump-dir "$work/www/bench" --parts 40 --part-bytes 30000 \
+  <"$work/ctl" >"$work/origin.out" 2>"$work/origin.err" &
+origin_pid=$!
+exec 3>"$work/ctl"
+for _ in $(seq 100); do grep -q '^listening ' "$work/origin.out" 2>/dev/null && break; sleep 0.1; done
+origin_addr="$(sed -n 's/^listening //p' "$work/origin.out")"
+[ -n "$origin_addr" ] || { echo "bench-http.sh: the origin did not start" >&2; cat "$work/origin.err" >&2; exit 1; }
+
+# nginx: as many workers as cores, no logging, sendfile, gzip_static for the playlist.
+nginx_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+mkdir -p "$work/nginx"
+cat >"$work/nginx.conf" <<CONF
+worker_processes $(nproc);
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  sendfile on; tcp_nopush on; tcp_nodelay on;
+  keepalive_requests 1000000; keepalive_timeout 60s;
+  open_file_cache max=1000 inactive=60s;
+  client_body_temp_path $work/nginx; proxy_temp_path $work/nginx; fastcgi_temp_path $work/nginx;
+  uwsgi_temp_path $work/nginx; scgi_temp_path $work/nginx;
+  types { application/vnd.apple.mpegurl m3u8; video/mp4 mp4; }
+  server {
+    listen 127.0.0.1:$nginx_port;
+    root $work/www;
+    gzip_static on;
+    add_header Access-Control-Allow-Origin *;
+  }
+}
+CONF
+# nginx workers run as an unprivileged user when started by root: let them read the files.
+chmod -R a+rX "$work"
+nginx -c "$work/nginx.conf" -p "$work/nginx" -g 'daemon off;' &
+nginx_pid=$!
+for _ in $(seq 50); do (exec 9<>"/dev/tcp/127.0.0.1/$nginx_port") 2>/dev/null && break; sleep 0.1; done
+
+cat >"$work/json.lua" <<'LUA'
+done = function(summary, latency, requests)
+  local errors = summary.errors.connect + summary.errors.read + summary.errors.write
+    + summary.errors.status + summary.errors.timeout
+  io.write(string.format(
+    '{"bench":"%s","impl":"%s","req_per_s":%.0f,"p50_ms":%.3f,"p99_ms":%.3f,"connections":64,"bytes_per_response":%.0f,"errors":%d,"secs":%.1f}\n',
+    os.getenv("BENCH"), os.getenv("IMPL"), summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    summary.bytes / math.max(summary.requests, 1), errors, summary.duration / 1e6))
+end
+LUA
+
+run_wrk() { # bench impl url [header]
+  local extra=()
+  [ $# -ge 4 ] && extra=(-H "$4")
+  # Check the answer first: the same bytes from both.
+  BENCH="$1" IMPL="$2" wrk -t2 -c64 -d"${secs}s" --latency -s "$work/json.lua" "${extra[@]}" "$3" \
+    | grep '^{'
+}
+
+part=bench/p2.0.mp4
+cmp <(curl -s "http://$origin_addr/$part") "$work/www/$part" \
+  || { echo "bench-http.sh: the origin and nginx serve different part bytes" >&2; exit 1; }
+cmp <(curl -s -H "Accept-Encoding: gzip" "http://127.0.0.1:$nginx_port/bench/index.m3u8") \
+    <(curl -s -H 'Accept-Encoding: gzip' "http://$origin_addr/bench/index.m3u8") \
+  || { echo "bench-http.sh: the gzip playlists differ" >&2; curl -si -H "Accept-Encoding: gzip" "http://127.0.0.1:$nginx_port/bench/index.m3u8" | head -12 >&2; cat "$work/nginx/error.log" >&2; exit 1; }
+
+: >"$work/results"
+for _ in $(seq "$rounds"); do
+  run_wrk part_get playlists "http://$origin_addr/$part" | tee -a "$work/results"
+  run_wrk part_get nginx "http://127.0.0.1:$nginx_port/$part" | tee -a "$work/results"
+  run_wrk playlist_gzip playlists "http://$origin_addr/bench/index.m3u8" 'Accept-Encoding: gzip' \
+    | tee -a "$work/results"
+  run_wrk playlist_gzip nginx "http://127.0.0.1:$nginx_port/bench/index.m3u8" 'Accept-Encoding: gzip' \
+    | tee -a "$work/results"
+done
+python3 - "$work/results" <<'PY'
+import json, statistics, sys
+runs = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+for bench in dict.fromkeys(r["bench"] for r in runs):
+    med = {i: statistics.median(r["req_per_s"] for r in runs if r["bench"] == bench and r["impl"] == i)
+           for i in ("playlists", "nginx")}
+    print(json.dumps({"bench": bench, "impl": "summary", "rounds": sum(r["bench"] == bench for r in runs) // 2,
+                      "playlists_req_per_s": med["playlists"], "nginx_req_per_s": med["nginx"],
+                      "ratio": round(med["playlists"] / med["nginx"], 3)}))
+PY
+
+# The fan-out starts its own origin (it needs the origin's stdin to publish).
+kill "$nginx_pid" 2>/dev/null || true; wait "$nginx_pid" 2>/dev/null || true; nginx_pid=""
+exec 3>&-; wait "$origin_pid" 2>/dev/null || true; origin_pid=""
+"$bin/fanout" --origin-bin "$bin/bench_origin" --waiters 10000 2>/dev/null
