@@ -105,7 +105,9 @@ export const errorsOf = (counts) => Object.fromEntries(Object.entries(counts).fi
 export async function startServer({ demo = false, args = [] } = {}) {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const all = ['--listen', `127.0.0.1:${port}`, '--hls-js-file', hlsJsPath, ...(demo ? ['--demo'] : []), ...args];
+  // E2E_SERVER_ARGS: extra origin flags for latency experiments (docs/latency.md).
+  const extra = (process.env.E2E_SERVER_ARGS || '').split(/\s+/).filter(Boolean);
+  const all = ['--listen', `127.0.0.1:${port}`, '--hls-js-file', hlsJsPath, ...(demo ? ['--demo'] : []), ...args, ...extra];
   const proc = spawnTracked('playlists', binary, all, {
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' },
   });
@@ -140,7 +142,8 @@ export function startEncoder(url, { size = '640x360' } = {}) {
     '-g', '30', '-keyint_min', '30', '-sc_threshold', '0',
     '-c:a', 'aac',
     '-f', 'mp4', '-movflags', 'cmaf+empty_moov+default_base_moof+frag_keyframe+skip_trailer',
-    '-frag_duration', '200000',
+    // E2E_FRAG_DURATION_US: another part duration, for latency experiments (docs/latency.md).
+    '-frag_duration', process.env.E2E_FRAG_DURATION_US || '200000',
     '-method', 'PUT', url,
   ];
   // SIGINT lets ffmpeg end its upload cleanly; the origin then starts the grace period.

@@ -1,5 +1,6 @@
 // hls.js in a page: play a URL in low-latency mode, watch it as a viewer would (progress,
 // stalls, errors, dropped frames) and measure how far behind live it plays.
+import { loadavg } from 'node:os';
 import { SECONDS, WARMUP, waitFor, requestCounts, countsSince, errorsOf } from './harness.js';
 
 /**
@@ -28,6 +29,7 @@ function startInPage({ src, config }) {
   const s = (window.__e2e = {
     errors: [], fatal: null, levels: [], switched: [], playingLevels: [],
     partsLoaded: 0, segmentsLoaded: 0, maxStallMs: 0, stalls: 0, waitingEvents: 0, started: null,
+    firstLevelAt: null, firstFrameAt: null, latencyAtFirstFrame: null,
   });
   const video = document.createElement('video');
   video.muted = true;
@@ -52,6 +54,14 @@ function startInPage({ src, config }) {
   hls.on(E.FRAG_LOADED, (_e, d) => {
     if (d.part) s.partsLoaded++;
     else if (d.frag.sn !== 'initSegment') s.segmentsLoaded++;
+  });
+  // Startup: from the first media playlist (where hls.js picks its start position) to the
+  // first frame, and how far behind live that first frame is.
+  hls.on(E.LEVEL_LOADED, () => s.firstLevelAt ??= performance.now());
+  video.addEventListener('playing', () => {
+    if (s.firstFrameAt !== null) return;
+    s.firstFrameAt = performance.now();
+    s.latencyAtFirstFrame = hls.latency;
   });
   video.addEventListener('waiting', () => s.waitingEvents++);
   // A stall is time during which currentTime does not move once playback has started,
@@ -158,6 +168,9 @@ export function playbackReport(name, result) {
     player: 'hls.js',
     hls_config: hlsConfig,
     startup_ms: result.startupMs,
+    first_playlist_to_first_frame_ms: result.state.firstFrameAt === null || result.state.firstLevelAt === null
+      ? null : Math.round(result.state.firstFrameAt - result.state.firstLevelAt),
+    latency_at_first_frame_s: result.state.latencyAtFirstFrame === null ? null : Math.round(result.state.latencyAtFirstFrame * 1000) / 1000,
     played_s: result.samples.length,
     measured_s: result.measured.length,
     latency_median_s: result.latency.median,
@@ -172,6 +185,8 @@ export function playbackReport(name, result) {
     dropped_frames: last.dropped,
     decoded_frames: last.decoded,
     errors: result.state.errors,
+    // The machine's 1-minute load average at the end: other work on the 2 cores shows here.
+    load1: Math.round(loadavg()[0] * 100) / 100,
     ...(result.originRequests ? { origin_requests: result.originRequests } : {}),
   };
 }
