@@ -1,13 +1,12 @@
 // Shared pieces of the end-to-end suite: the release binary on a free loopback port, ffmpeg
 // encoders pushing to it, an nginx cache tier, Debian's headless Chromium, and the results file.
 import { createServer } from 'node:net';
-import { mkdirSync, mkdtempSync, rmSync, appendFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, appendFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
-import { spawnTracked } from './procs.js';
+import { spawnTracked, makeTempDir, removeTempDir } from './procs.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The repository root. */
@@ -152,7 +151,7 @@ export function startEncoder(url, { size = '640x360' } = {}) {
 
 /** Debian's Chromium, headless, with a fresh profile and no background networking. */
 export async function launchBrowser() {
-  const profile = mkdtempSync(join(tmpdir(), 'playlists-e2e-chromium-'));
+  const profile = makeTempDir('playlists-e2e-chromium-');
   let context;
   try {
     // The flags the issue fixes; playwright adds its own automation flags besides.
@@ -169,7 +168,7 @@ export async function launchBrowser() {
       viewport: { width: 900, height: 620 },
     });
   } catch (e) {
-    rmSync(profile, { recursive: true, force: true });
+    removeTempDir(profile);
     throw e;
   }
   return {
@@ -181,7 +180,7 @@ export async function launchBrowser() {
     },
     async close() {
       await context.close().catch(() => {});
-      rmSync(profile, { recursive: true, force: true });
+      removeTempDir(profile);
     },
   };
 }

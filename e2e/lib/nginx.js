@@ -1,10 +1,9 @@
 // Debian's nginx as the HTTP cache tier of deploy/nginx/playlists.conf, on a free loopback
 // port, in a temporary prefix (config, cache, temp files, logs) removed when it stops.
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repo, freePort, waitFor, fetchWithin } from './harness.js';
-import { spawnTracked } from './procs.js';
+import { spawnTracked, makeTempDir, removeTempDir } from './procs.js';
 
 /** The deployment file the tier is made from. */
 export const deployConf = join(repo, 'deploy', 'nginx', 'playlists.conf');
@@ -34,7 +33,7 @@ export function deriveConf(text, { cacheDir, originPort, listenPort }) {
  * through it. The access log records each request's cache status for the test to read.
  */
 export async function startNginx(originPort) {
-  const prefix = mkdtempSync(join(tmpdir(), 'playlists-e2e-nginx-'));
+  const prefix = makeTempDir('playlists-e2e-nginx-');
   // Workers drop root to nginx's default user, which must reach the cache and temp dirs.
   chmodSync(prefix, 0o755);
   const dirs = {};
@@ -71,7 +70,7 @@ http {
   const base = `http://127.0.0.1:${port}`;
   const stop = async () => {
     await proc.stop();
-    rmSync(prefix, { recursive: true, force: true });
+    removeTempDir(prefix);
   };
   try {
     await waitFor('nginx to proxy /healthz', async () => {

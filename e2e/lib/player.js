@@ -29,7 +29,7 @@ function startInPage({ src, config }) {
   const s = (window.__e2e = {
     errors: [], fatal: null, levels: [], switched: [], playingLevels: [],
     partsLoaded: 0, segmentsLoaded: 0, maxStallMs: 0, stalls: 0, waitingEvents: 0, started: null,
-    firstLevelAt: null, firstFrameAt: null, latencyAtFirstFrame: null,
+    firstLevelAt: null, firstFrameAt: null, latencyAtFirstFrame: null, frozenMs: 0,
   });
   const video = document.createElement('video');
   video.muted = true;
@@ -69,14 +69,19 @@ function startInPage({ src, config }) {
   let lastT = -1;
   let lastMove = performance.now();
   let inStall = false;
+  let lastTick = performance.now();
   setInterval(() => {
     const now = performance.now();
+    const tick = now - lastTick;
+    lastTick = now;
     if (video.currentTime !== lastT) {
       lastT = video.currentTime;
       lastMove = now;
       inStall = false;
       if (s.started === null && video.currentTime > 0) s.started = Date.now();
     } else if (s.started !== null && !video.paused) {
+      // At 30 fps currentTime moves every 33 ms: a 50 ms tick without a move is frozen time.
+      s.frozenMs += tick;
       const ms = now - lastMove;
       if (ms > 250 && !inStall) {
         inStall = true;
@@ -180,6 +185,8 @@ export function playbackReport(name, result) {
     target_latency_s: last.targetLatency,
     max_stall_ms: Math.round(result.state.maxStallMs),
     stalls: result.state.stalls,
+    frozen_ms_total: Math.round(result.state.frozenMs),
+    waiting_events: result.state.waitingEvents,
     parts_loaded: result.state.partsLoaded,
     segments_loaded: result.state.segmentsLoaded,
     dropped_frames: last.dropped,

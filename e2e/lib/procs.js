@@ -1,8 +1,12 @@
 // Child processes of the suite (origin, ffmpeg, nginx): each runs in a process group of its
 // own, so stopping it also stops whatever it forked (nginx workers), and every group still
 // running is killed when this Node process ends for any reason — a failed assertion, a test
-// timeout, Ctrl-C — so no run leaves a server or an encoder behind.
+// timeout, Ctrl-C — so no run leaves a server or an encoder behind. Temporary directories
+// (browser profiles, nginx prefixes) are removed then too.
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** Process groups started and not yet reaped, by leader pid. */
 const running = new Map();
@@ -15,9 +19,26 @@ function killGroup(pid, signal) {
   }
 }
 
+/** Temporary directories not yet removed. */
+const tempDirs = new Set();
+
+/** A fresh directory under the system's temp dir, removed by `removeTempDir` or at exit. */
+export function makeTempDir(prefix) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.add(dir);
+  return dir;
+}
+
+export function removeTempDir(dir) {
+  rmSync(dir, { recursive: true, force: true });
+  tempDirs.delete(dir);
+}
+
 function killAll() {
   for (const pid of running.keys()) killGroup(pid, 'SIGKILL');
   running.clear();
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+  tempDirs.clear();
 }
 
 // 'exit' handlers run synchronously, which is all process.kill needs.
