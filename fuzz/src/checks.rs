@@ -493,8 +493,16 @@ pub fn rewrite(data: &[u8]) {
     };
     let h = hash(data);
     let sequence = h as u32;
-    // From 0 to u64::MAX: small shifts succeed, large ones overflow version 0 tfdts.
-    let shift = h.rotate_left(23) >> (h % 64);
+    // Edge values often (the largest overflow any tfdt), else any magnitude: small shifts
+    // succeed, large ones overflow version 0 tfdts.
+    let shift = match h % 8 {
+        0 => 0,
+        1 => u64::MAX,
+        2 => u64::MAX - (h >> 40),
+        3 => u64::from(u32::MAX),
+        4 => 1 << 32,
+        _ => h.rotate_left(23) >> (h % 64),
+    };
 
     // A shift per track, as the demo uses: only the no-panic and no-partial-write rules.
     let mut bytes = part.to_vec();
