@@ -36,5 +36,5 @@ export RUSTC_BOOTSTRAP=1
 # One job at a time: the machines are shared, and one libFuzzer process is one core.
 for target in "${targets[@]}"; do
   echo "== $target: ${seconds}s"
-  cargo fuzz run --debug-assertions "$target" -- -max_total_time="$seconds" -jobs=1 -print_final_stats=1
+  cargo fuzz run --debug-assertions "$target" -- -max_total_time="$seconds" -dict=fmp4.dict -jobs=1 -print_final_stats=1
 done
