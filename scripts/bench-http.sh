@@ -96,7 +96,7 @@ run_wrk() { # bench impl url [header]
     | grep '^{'
 }
 
-part=bench/p2.0.mp4
+part=bench/p10.mp4
 cmp <(curl -s "http://$origin_addr/$part") "$work/www/$part" \
   || { echo "bench-http.sh: the origin and nginx serve different part bytes" >&2; exit 1; }
 cmp <(curl -s -H "Accept-Encoding: gzip" "http://127.0.0.1:$nginx_port/bench/index.m3u8") \

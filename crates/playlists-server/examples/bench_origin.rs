@@ -2,7 +2,7 @@
 //! ([`playlists_server::http::serve`]) over a registry with one synthetic stream, `bench`.
 //!
 //! It publishes `--parts` parts of `--part-bytes` bytes at start, optionally writes the same
-//! bytes as files (`--dump-dir`: `p{msn}.{part}.mp4`, `index.m3u8`, `index.m3u8.gz`) so nginx
+//! bytes as files (`--dump-dir`: `p{n}.mp4`, `index.m3u8`, `index.m3u8.gz`) so nginx
 //! can serve identical content, and then reads commands on stdin:
 //!
 //! * `publish` — publishes the next part and prints `published <unix µs>` (taken just before
@@ -135,16 +135,13 @@ async fn main() -> Result<()> {
 fn dump(playlists: &Playlists, dir: &std::path::Path) -> Result<()> {
     let stream = playlists.stream("bench").context("the bench stream")?;
     std::fs::create_dir_all(dir)?;
-    let last = stream
+    let published = stream
         .status()
-        .and_then(|s| s.last)
+        .map(|s| s.parts_published)
         .context("published parts")?;
-    for msn in 0..=last.msn {
-        for p in 0..16 {
-            let pos = playlists::PartPosition { msn, part: p };
-            if let Some(chunk) = stream.part(pos) {
-                std::fs::write(dir.join(format!("p{msn}.{p}.mp4")), &chunk.bytes)?;
-            }
+    for n in 0..published {
+        if let Some(chunk) = stream.part(n) {
+            std::fs::write(dir.join(format!("p{n}.mp4")), &chunk.bytes)?;
         }
     }
     let version = stream.playlist().context("a playlist")?;

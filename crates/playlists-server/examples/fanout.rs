@@ -135,12 +135,13 @@ async fn main() -> Result<()> {
     let text = String::from_utf8_lossy(&playlist);
     let hint = text
         .lines()
-        .find_map(|l| l.strip_prefix("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"p"))
-        .and_then(|r| r.strip_suffix(".mp4\""))
-        .and_then(|r| r.split_once('.'))
+        .find_map(|l| l.strip_prefix("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\""))
+        .and_then(|r| r.strip_suffix('"'))
         .context("a preload hint")?;
-    let path = format!("/bench/index.m3u8?_HLS_msn={}&_HLS_part={}", hint.0, hint.1);
-    let expect = format!("URI=\"p{}.{}.mp4\"", hint.0, hint.1);
+    let (msn, part) = next_position(&text).context("the playlist's open segment")?;
+    let path = format!("/bench/index.m3u8?_HLS_msn={msn}&_HLS_part={part}");
+    // The answer lists the hinted part.
+    let expect = format!("URI=\"{hint}\"");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let rss_before = rss_bytes(pid)?;
     stdin.write_all(b"stats\n").await?;
@@ -297,4 +298,25 @@ async fn main() -> Result<()> {
     drop(stdin);
     let _ = tokio::time::timeout(Duration::from_secs(15), origin.wait()).await;
     Ok(())
+}
+
+/// The position `(msn, part)` the next part will have if it continues the open segment: the
+/// open segment's Media Sequence Number (MEDIA-SEQUENCE plus the complete segments listed)
+/// and its number of parts so far.
+fn next_position(playlist: &str) -> Option<(u64, u64)> {
+    let mut msn: u64 = playlist
+        .lines()
+        .find_map(|l| l.strip_prefix("#EXT-X-MEDIA-SEQUENCE:"))?
+        .parse()
+        .ok()?;
+    let mut parts = 0;
+    for line in playlist.lines() {
+        if line.starts_with("#EXTINF:") {
+            msn += 1;
+            parts = 0;
+        } else if line.starts_with("#EXT-X-PART:") {
+            parts += 1;
+        }
+    }
+    Some((msn, parts))
 }

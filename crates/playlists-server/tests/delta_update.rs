@@ -8,11 +8,18 @@ use origin::{hints, settle, within, TestServer};
 const PLAYLIST: &str = "/cam1/index.m3u8";
 
 #[tokio::test]
-async fn rule_13_skip_is_ignored_until_can_skip_until_is_advertised() {
-    let server = TestServer::start().await;
-    server.publish("cam1", 0, 12); // 2 s of segments: far below the 6 × TD skip boundary
+async fn rule_13_skip_is_ignored_without_can_skip_until() {
+    // SERVER-CONTROL depends on the options alone (so that it is the same in every version
+    // and every rendition, §6.2.4): a window of 5 segments of 1 s can never reach past the
+    // 6 × TD skip boundary, so CAN-SKIP-UNTIL is never advertised.
+    let opts = playlists::Options {
+        max_segments: 5,
+        ..origin::options()
+    };
+    let server = TestServer::with(opts, Default::default()).await;
+    server.publish("cam1", 0, 60);
     let full = server.get(PLAYLIST).await;
-    assert!(!full.text().contains("CAN-SKIP-UNTIL"));
+    assert!(!full.text().contains("CAN-SKIP-UNTIL"), "{}", full.text());
     let skip = server.get(&format!("{PLAYLIST}?_HLS_skip=YES")).await;
     assert_eq!(skip.status, StatusCode::OK);
     assert_eq!(skip.body, full.body);

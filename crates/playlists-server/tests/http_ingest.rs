@@ -67,7 +67,7 @@ async fn a_put_body_is_published_and_served() {
     let init = server.get("/cam1/init.mp4").await;
     assert_eq!(init.status, StatusCode::OK);
     assert_eq!(&init.body[4..8], b"ftyp");
-    let part = server.get("/cam1/p0.0.mp4").await;
+    let part = server.get("/cam1/p0.mp4").await;
     assert_eq!(part.status, StatusCode::OK);
 
     // POST works too, and a rendition name with a group.

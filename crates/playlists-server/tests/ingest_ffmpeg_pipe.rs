@@ -97,7 +97,7 @@ async fn ffmpeg_pipe_publishes_parts_segments_and_codecs() {
     assert!(!text.contains("#EXT-X-DISCONTINUITY\n"), "{text}");
 
     // The part bytes are exactly what ffmpeg wrote: the first starts with a moof.
-    let first = stream.part(PartPosition { msn: 0, part: 0 }).unwrap();
+    let first = stream.part_at(PartPosition { msn: 0, part: 0 }).unwrap();
     assert_eq!(&first.bytes[4..8], b"moof");
     let init = stream.init(0).unwrap();
     assert_eq!(&init.chunk.bytes[4..8], b"ftyp");

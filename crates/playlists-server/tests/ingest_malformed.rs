@@ -48,7 +48,7 @@ async fn garbage_mid_stream_ends_the_session_and_keeps_what_was_published() {
     let snapshot = playlists
         .stream("bad")
         .unwrap()
-        .part(PartPosition { msn: 0, part: 4 })
+        .part_at(PartPosition { msn: 0, part: 4 })
         .unwrap();
 
     let err = bad
@@ -72,7 +72,7 @@ async fn garbage_mid_stream_ends_the_session_and_keeps_what_was_published() {
     let again = playlists
         .stream("bad")
         .unwrap()
-        .part(PartPosition { msn: 0, part: 4 })
+        .part_at(PartPosition { msn: 0, part: 4 })
         .unwrap();
     assert_eq!(again.bytes, snapshot.bytes);
     assert_eq!(parts_listed(&playlists, "bad"), 5);

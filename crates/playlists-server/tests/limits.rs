@@ -25,7 +25,7 @@ async fn held_requests_beyond_the_per_stream_limit_get_503() {
     server.publish("a", 0, 7);
     server.publish("b", 0, 7);
     let addr = server.addr;
-    let held: Vec<_> = ["/a/p1.2.mp4", "/a/index.m3u8?_HLS_msn=1&_HLS_part=2"]
+    let held: Vec<_> = ["/a/p7.mp4", "/a/index.m3u8?_HLS_msn=1&_HLS_part=2"]
         .into_iter()
         .map(|p| tokio::spawn(async move { origin::get(addr, p, &[]).await }))
         .collect();
@@ -52,7 +52,7 @@ async fn held_requests_beyond_the_per_stream_limit_get_503() {
         StatusCode::OK
     );
     // Another stream has its own limit.
-    let b = tokio::spawn(async move { origin::get(addr, "/b/p1.2.mp4", &[]).await });
+    let b = tokio::spawn(async move { origin::get(addr, "/b/p7.mp4", &[]).await });
     settle().await;
     assert!(!b.is_finished());
     server.publish("a", 7, 1);
@@ -70,9 +70,9 @@ async fn held_requests_beyond_the_total_limit_get_503() {
     server.publish("a", 0, 7);
     server.publish("b", 0, 7);
     let addr = server.addr;
-    let held = tokio::spawn(async move { origin::get(addr, "/a/p1.2.mp4", &[]).await });
+    let held = tokio::spawn(async move { origin::get(addr, "/a/p7.mp4", &[]).await });
     settle().await;
-    let refused = server.get("/b/p1.2.mp4").await;
+    let refused = server.get("/b/p7.mp4").await;
     assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(refused.text().contains("in total"), "{}", refused.text());
     server.publish("a", 7, 1);
@@ -141,7 +141,7 @@ async fn a_response_later_than_the_request_timeout_is_503() {
     let server = TestServer::with(opts, http).await;
     server.publish("cam1", 0, 7);
     let started = tokio::time::Instant::now();
-    let resp = server.get("/cam1/p1.2.mp4").await;
+    let resp = server.get("/cam1/p7.mp4").await;
     assert_eq!(resp.status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(resp.text().contains("request timeout"), "{}", resp.text());
     let waited = started.elapsed();

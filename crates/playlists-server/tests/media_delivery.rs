@@ -4,13 +4,13 @@ mod origin;
 
 use bytes::Bytes;
 use http::StatusCode;
-use origin::{part_bytes, settle, within, TestServer};
+use origin::{hints, lists_part, part_bytes, settle, within, TestServer};
 
 #[tokio::test]
 async fn parts_segments_and_init_are_the_published_bytes() {
     let server = TestServer::start().await;
     server.publish("cam1", 0, 7);
-    let part = server.get("/cam1/p1.1.mp4").await;
+    let part = server.get("/cam1/p6.mp4").await;
     assert_eq!(part.status, StatusCode::OK);
     assert_eq!(part.body, part_bytes("cam1", 6));
     assert_eq!(part.header("content-type"), Some("video/mp4"));
@@ -41,7 +41,7 @@ async fn parts_segments_and_init_are_the_published_bytes() {
 async fn strong_etags_answer_if_none_match_with_304() {
     let server = TestServer::start().await;
     server.publish("cam1", 0, 7);
-    for path in ["/cam1/p0.2.mp4", "/cam1/s0.mp4", "/cam1/init.mp4"] {
+    for path in ["/cam1/p2.mp4", "/cam1/s0.mp4", "/cam1/init.mp4"] {
         let first = server.get(path).await;
         let etag = first.header("etag").unwrap().to_owned();
         assert!(etag.starts_with('"') && !etag.starts_with("W/"), "{etag}");
@@ -53,8 +53,8 @@ async fn strong_etags_answer_if_none_match_with_304() {
         assert_eq!(other.status, StatusCode::OK);
     }
     // Different parts, different validators.
-    let a = server.get("/cam1/p0.1.mp4").await;
-    let b = server.get("/cam1/p0.2.mp4").await;
+    let a = server.get("/cam1/p1.mp4").await;
+    let b = server.get("/cam1/p2.mp4").await;
     assert_ne!(a.header("etag"), b.header("etag"));
     server.stop().await;
 }
@@ -108,9 +108,9 @@ async fn a_single_range_is_206_and_an_unsatisfiable_one_416() {
 #[tokio::test]
 async fn rule_22_the_hinted_part_is_held_until_complete_then_sent_whole() {
     let server = TestServer::start().await;
-    server.publish("cam1", 0, 7); // hint p1.2
+    server.publish("cam1", 0, 7); // hint p7
     let addr = server.addr;
-    let held = tokio::spawn(async move { origin::get(addr, "/cam1/p1.2.mp4", &[]).await });
+    let held = tokio::spawn(async move { origin::get(addr, "/cam1/p7.mp4", &[]).await });
     settle().await;
     assert!(!held.is_finished(), "no byte before the part exists");
     server.publish("cam1", 7, 1);
@@ -123,15 +123,17 @@ async fn rule_22_the_hinted_part_is_held_until_complete_then_sent_whole() {
 #[tokio::test]
 async fn rule_24_unknown_expired_and_unhinted_resources_are_404() {
     let server = TestServer::start().await;
-    // 26 segments: the builder remembers 12 listed + 8 retired + the open one.
-    server.publish("cam1", 0, 130);
+    // 40 segments: the builder remembers 12 listed + 8 retired + the open one, and the
+    // ring 12 × 16 = 192 parts, so parts 0..8 are gone.
+    server.publish("cam1", 0, 200);
     for path in [
-        "/nope/p0.0.mp4",  // unknown stream
-        "/cam1/p0.0.mp4",  // expired: its segment left the builder's memory
-        "/cam1/s0.mp4",    // expired segment
-        "/cam1/s25.mp4",   // the open segment is not a resource yet
-        "/cam1/p26.3.mp4", // a future part that is not the hinted one
-        "/cam1/p24.7.mp4", // past the end of a segment
+        "/nope/p0.mp4",     // unknown stream
+        "/cam1/p0.mp4",     // expired: the ring has moved past it
+        "/cam1/s0.mp4",     // expired segment
+        "/cam1/s39.mp4",    // the open segment is not a resource yet
+        "/cam1/p201.mp4",   // a future part that is not the hinted one (p200)
+        "/cam1/p0200.mp4",  // not a name the playlist uses
+        "/cam1/p199.0.mp4", // nor is a position-style name
         "/cam1/init-1.mp4",
         "/cam1/s07.mp4", // not a name the playlist uses
         "/cam1/unknown.txt",
@@ -146,22 +148,28 @@ async fn rule_24_unknown_expired_and_unhinted_resources_are_404() {
         assert_eq!(resp.text().lines().count(), 1);
     }
     // Rule 27: an unsuccessful media response may be cached 1 × TD.
-    let resp = server.get("/cam1/p0.0.mp4").await;
+    let resp = server.get("/cam1/p0.mp4").await;
     assert_eq!(resp.header("cache-control"), Some("max-age=1"));
     server.stop().await;
 }
 
 #[tokio::test]
-async fn rule_24_an_abandoned_hint_is_404() {
+async fn rule_24_the_hint_is_not_abandoned_at_a_segment_boundary() {
     let server = TestServer::start().await;
-    server.publish("cam1", 0, 5); // (0,4): hint p0.5
+    server.publish("cam1", 0, 5); // (0,4): the hint names p5
+    let text = server.get("/cam1/index.m3u8").await.text();
+    assert_eq!(hints(&text), ["p5.mp4"]);
     let addr = server.addr;
-    let held = tokio::spawn(async move { origin::get(addr, "/cam1/p0.5.mp4", &[]).await });
+    let held = tokio::spawn(async move { origin::get(addr, "/cam1/p5.mp4", &[]).await });
     settle().await;
-    // The next part is independent and starts segment 1: p0.5 will never exist.
+    // The next part is independent and opens segment 1; it is still the hinted part, so the
+    // held request gets it rather than a 404.
     server.publish("cam1", 5, 1);
     let resp = within(held).await.unwrap();
-    assert_eq!(resp.status, StatusCode::NOT_FOUND);
+    assert_eq!(resp.status, StatusCode::OK);
+    assert_eq!(resp.body, part_bytes("cam1", 5));
+    let text = server.get("/cam1/index.m3u8").await.text();
+    assert!(lists_part(&text, 1, 0), "{text}");
     server.stop().await;
 }
 
@@ -177,7 +185,7 @@ async fn rule_25_an_open_ended_range_on_the_hinted_part_gets_the_whole_part() {
         // What a client sends for a hint of unknown length (last-byte-pos 2^53 − 1).
         origin::get(
             addr,
-            "/cam1/p1.2.mp4",
+            "/cam1/p7.mp4",
             &[("range", "bytes=0-9007199254740991")],
         )
         .await

@@ -24,11 +24,11 @@ async fn healthz_answers_ok() {
 async fn metrics_count_requests_waiters_bytes_and_stream_positions() {
     let server = TestServer::start().await;
     let last = server.publish("cam1", 0, 7);
-    let part = server.get("/cam1/p0.0.mp4").await;
-    server.get("/cam1/p99.0.mp4").await;
+    let part = server.get("/cam1/p0.mp4").await;
+    server.get("/cam1/p495.mp4").await;
     server.get("/cam1/index.m3u8").await;
     let addr = server.addr;
-    let held = tokio::spawn(async move { origin::get(addr, "/cam1/p1.2.mp4", &[]).await });
+    let held = tokio::spawn(async move { origin::get(addr, "/cam1/p7.mp4", &[]).await });
     settle().await;
 
     let resp = server.get("/metrics").await;

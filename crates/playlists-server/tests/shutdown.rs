@@ -12,7 +12,7 @@ async fn held_requests_get_503_and_the_server_returns() {
     let mut server = TestServer::start().await;
     server.publish("cam1", 0, 7);
     let addr = server.addr;
-    let held: Vec<_> = ["/cam1/index.m3u8?_HLS_msn=1&_HLS_part=2", "/cam1/p1.2.mp4"]
+    let held: Vec<_> = ["/cam1/index.m3u8?_HLS_msn=1&_HLS_part=2", "/cam1/p7.mp4"]
         .into_iter()
         .map(|p| tokio::spawn(async move { origin::get(addr, p, &[]).await }))
         .collect();
@@ -43,7 +43,7 @@ async fn idle_keep_alive_connections_are_closed_on_shutdown() {
             .await
             .unwrap();
     let conn = tokio::spawn(conn);
-    let req = http::Request::get("/cam1/p0.0.mp4")
+    let req = http::Request::get("/cam1/p0.mp4")
         .header("host", "x")
         .body(http_body_util::Empty::<bytes::Bytes>::new())
         .unwrap();

@@ -63,7 +63,7 @@ async fn h2_is_negotiated_by_alpn() {
             .await
             .unwrap();
     tokio::spawn(conn);
-    let req = Request::get("https://localhost/cam1/p0.1.mp4")
+    let req = Request::get("https://localhost/cam1/p1.mp4")
         .body(Empty::<Bytes>::new())
         .unwrap();
     let resp = sender.send_request(req).await.unwrap();

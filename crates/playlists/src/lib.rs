@@ -55,7 +55,7 @@
 //! let playlist = cam1.playlist().expect("one version per part");
 //! assert!(playlist.full.plain.starts_with(b"#EXTM3U"));
 //! // The part bytes are served from the ring without a copy.
-//! let first = cam1.part(playlists::PartPosition { msn: 0, part: 0 }).expect("still kept");
+//! let first = cam1.part_at(playlists::PartPosition { msn: 0, part: 0 }).expect("still kept");
 //! assert_eq!(first.bytes.len(), 1500);
 //! # Ok(())
 //! # }

@@ -66,7 +66,7 @@ fn parts_roll_into_segments_and_are_served_without_copies() {
     assert_eq!(positions[11], PartPosition { msn: 2, part: 1 });
 
     let cam1 = p.stream("cam1").unwrap();
-    let chunk = cam1.part(PartPosition { msn: 1, part: 2 }).unwrap();
+    let chunk = cam1.part_at(PartPosition { msn: 1, part: 2 }).unwrap();
     assert_eq!(chunk.bytes, part("cam1", 7).bytes);
     assert_eq!(chunk.hash, xxhash_rust::xxh3::xxh3_64(&chunk.bytes));
 
@@ -90,7 +90,8 @@ fn parts_roll_into_segments_and_are_served_without_copies() {
     assert_eq!(playlist.position, positions[11]);
     let body = text(&playlist.full.plain);
     assert!(body.contains("s1.mp4"), "{body}");
-    assert!(body.contains("p2.1.mp4"), "{body}");
+    // Parts are named by their number in the stream: (2, 1) is the twelfth part.
+    assert!(body.contains("p11.mp4"), "{body}");
     assert_eq!(cam1.init(0).unwrap().chunk.bytes, init("cam1").bytes);
 }
 
@@ -143,7 +144,7 @@ fn more_live_streams_than_slots_is_an_error_and_ended_streams_make_room() {
     for name in ["a", "b", "c"] {
         let s = p.stream(name).unwrap();
         assert_eq!(
-            s.part(PartPosition { msn: 0, part: 1 }).unwrap().bytes,
+            s.part_at(PartPosition { msn: 0, part: 1 }).unwrap().bytes,
             part(name, 1).bytes
         );
     }
@@ -155,7 +156,7 @@ fn more_live_streams_than_slots_is_an_error_and_ended_streams_make_room() {
     );
     let d = p.stream("d").unwrap();
     assert_eq!(
-        d.part(PartPosition { msn: 0, part: 0 }).unwrap().bytes,
+        d.part_at(PartPosition { msn: 0, part: 0 }).unwrap().bytes,
         part("d", 0).bytes
     );
     let names: Vec<String> = p.active().into_iter().map(|s| s.name).collect();
@@ -174,7 +175,7 @@ fn fin_publishes_endlist_and_keeps_the_stream_readable() {
     let body = text(&v.full.plain);
     assert!(body.contains("#EXT-X-ENDLIST"), "{body}");
     assert!(!body.contains("PRELOAD-HINT"), "{body}");
-    assert!(s.part(PartPosition { msn: 0, part: 0 }).is_some());
+    assert!(s.part_at(PartPosition { msn: 0, part: 0 }).is_some());
     assert!(p.active().is_empty());
     assert_eq!(p.list().len(), 1);
     // Publishing again restarts the stream from scratch.
@@ -191,9 +192,9 @@ fn remove_forgets_everything() {
     p.remove("cam1").unwrap();
     assert!(p.stream("cam1").is_none());
     assert!(stale.playlist().is_none());
-    assert!(stale.part(PartPosition { msn: 0, part: 0 }).is_none());
+    assert!(stale.part_at(PartPosition { msn: 0, part: 0 }).is_none());
     publish(&p, "other", 0..1);
-    assert!(stale.part(PartPosition { msn: 0, part: 0 }).is_none());
+    assert!(stale.part_at(PartPosition { msn: 0, part: 0 }).is_none());
     assert_eq!(p.remove("cam1"), Err(Error::UnknownStream("cam1".into())));
 }
 
@@ -251,9 +252,12 @@ async fn a_blocking_request_is_answered_with_the_version_at_its_position() {
     for w in waiters {
         let v = w.await.unwrap();
         assert_eq!(v.position, PartPosition { msn: 0, part: 4 });
-        assert!(text(&v.full.plain).contains("p0.4.mp4"));
+        let body = text(&v.full.plain);
+        assert!(body.contains("URI=\"p4.mp4\""));
+        // Part 5 only as the hint: the version does not list it yet.
         assert!(
-            !text(&v.full.plain).contains("p1.0.mp4"),
+            body.contains("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"p5.mp4\"")
+                && body.matches("p5.mp4").count() == 1,
             "answered with a later version"
         );
     }
@@ -360,41 +364,35 @@ async fn rule_13_waiters_are_answered_with_the_final_playlist_when_the_stream_en
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rule_22_the_hinted_part_is_sent_once_complete_and_rule_24_others_are_not_found() {
     let p = Arc::new(Playlists::new(options()).unwrap());
-    publish(&p, "cam1", 0..2); // hint = (0, 2)
+    publish(&p, "cam1", 0..2); // the hint names part 2
     let s = p.stream("cam1").unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
     // Not hinted, not published: nothing to wait for.
-    assert_eq!(
-        s.wait_part(PartPosition { msn: 0, part: 3 }, deadline)
-            .await,
-        Ok(None)
-    );
+    assert_eq!(s.wait_part(3, deadline).await, Ok(None));
     let waiter = {
         let p = p.clone();
-        tokio::spawn(async move {
-            let s = p.stream("cam1").unwrap();
-            s.wait_part(PartPosition { msn: 0, part: 2 }, deadline)
-                .await
-        })
+        tokio::spawn(async move { p.stream("cam1").unwrap().wait_part(2, deadline).await })
     };
     tokio::time::sleep(Duration::from_millis(50)).await;
     publish(&p, "cam1", 2..3);
     let chunk = waiter.await.unwrap().unwrap().unwrap();
     assert_eq!(chunk.bytes, part("cam1", 2).bytes);
 
-    // A hint abandoned because the next part opened a new segment: 404.
-    publish(&p, "cam1", 3..5); // hint = (0, 5) but part 5 is a keyframe after 1 s
+    // At a segment boundary the hint still names the part that comes next: part 5 is a
+    // keyframe after 1 s and opens segment 1, and the request for it gets it, not a 404.
+    publish(&p, "cam1", 3..5);
     let waiter = {
         let p = p.clone();
-        tokio::spawn(async move {
-            let s = p.stream("cam1").unwrap();
-            s.wait_part(PartPosition { msn: 0, part: 5 }, deadline)
-                .await
-        })
+        tokio::spawn(async move { p.stream("cam1").unwrap().wait_part(5, deadline).await })
     };
     tokio::time::sleep(Duration::from_millis(50)).await;
-    publish(&p, "cam1", 5..6);
-    assert_eq!(waiter.await.unwrap(), Ok(None));
+    assert_eq!(
+        publish(&p, "cam1", 5..6)[0],
+        PartPosition { msn: 1, part: 0 }
+    );
+    let chunk = waiter.await.unwrap().unwrap().unwrap();
+    assert_eq!(chunk.bytes, part("cam1", 5).bytes);
+    assert_eq!(s.part_at(PartPosition { msn: 1, part: 0 }), Some(chunk));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -127,9 +127,18 @@ pub fn parse(
                 let (run, end) = traf(child.payload, init, prev_traf_end, data_start..data_end)?;
                 prev_traf_end = end;
                 match tracks.iter_mut().find(|t| t.track_id == run.track_id) {
-                    // Two trafs of one track (allowed, rare): the samples add up.
+                    // Two trafs of one track (allowed, rare): the samples add up. Each
+                    // traf's duration can be near 2^64 (2^32 samples of 2^32 ticks), so
+                    // the sum is checked; sample counts (u32 per trun, at most a few
+                    // hundred thousand truns in a moof within `max_box_size`) cannot
+                    // overflow a u64.
                     Some(t) => {
-                        t.duration += run.duration;
+                        t.duration = t.duration.checked_add(run.duration).ok_or_else(|| {
+                            Malformed::new(
+                                child.fourcc,
+                                format!("track {}: duration overflows", run.track_id),
+                            )
+                        })?;
                         t.sample_count += run.sample_count;
                     }
                     None => tracks.push(run),
@@ -426,4 +435,47 @@ fn prft_wallclock(
         pos += size;
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fmp4::testutil::{boxed, full, init_segment, moov_range, TestTrack};
+
+    /// A traf of track 1 whose one trun has 2^32 - 1 samples of 2^32 - 1 ticks (tfhd
+    /// defaults, no per-sample fields) and no sample data, at `data_offset` from the moof.
+    fn huge_traf(data_offset: u32) -> Vec<u8> {
+        let mut tfhd = 1u32.to_be_bytes().to_vec();
+        tfhd.extend_from_slice(&u32::MAX.to_be_bytes()); // default_sample_duration
+        tfhd.extend_from_slice(&0u32.to_be_bytes()); // default_sample_size
+        let flags = DEFAULT_BASE_IS_MOOF | DEFAULT_DURATION | DEFAULT_SIZE;
+        let mut trun = u32::MAX.to_be_bytes().to_vec();
+        trun.extend_from_slice(&data_offset.to_be_bytes());
+        let mut p = full(b"tfhd", 0, flags, &tfhd);
+        p.extend(full(b"tfdt", 1, 0, &0u64.to_be_bytes()));
+        p.extend(full(b"trun", 0, DATA_OFFSET, &trun));
+        boxed(b"traf", &p)
+    }
+
+    /// Found by review while writing the `fmp4_fragment` fuzz target (the corpus keeps the
+    /// input): two trafs of one track whose durations add up past u64 panicked in debug
+    /// builds and wrapped in release ones.
+    #[test]
+    fn two_trafs_of_one_track_cannot_overflow_the_duration() {
+        let init = init_segment(&[TestTrack::video(1, 15360, 0)]);
+        let moov = moov_range(&init);
+        let init = crate::fmp4::init::parse(Bytes::from(init), moov).unwrap();
+        let moof = |offset| {
+            let mut p = full(b"mfhd", 0, 0, &1u32.to_be_bytes());
+            p.extend(huge_traf(offset));
+            p.extend(huge_traf(offset));
+            boxed(b"moof", &p)
+        };
+        let moof_len = moof(0).len();
+        let mut bytes = moof(moof_len as u32 + 8);
+        bytes.extend(boxed(b"mdat", &[]));
+        let err = parse(Bytes::from(bytes), 0..moof_len, &init).unwrap_err();
+        assert_eq!(err.fourcc, FourCC(*b"traf"));
+        assert!(err.reason.contains("duration overflows"), "{err}");
+    }
 }

@@ -90,12 +90,18 @@ fn plan(
                                 let v = r.u64("baseMediaDecodeTime")?.wrapping_add(delta);
                                 patches.push(Patch::U64(at, v));
                             } else {
-                                let v = u64::from(r.u32("baseMediaDecodeTime")?) + delta;
-                                let v = u32::try_from(v).map_err(|_| {
-                                    r.error(format!(
-                                        "track {id}: decode time {v} does not fit a version 0 tfdt"
-                                    ))
-                                })?;
+                                let old = r.u32("baseMediaDecodeTime")?;
+                                // `delta` is the caller's and may be anything up to u64::MAX
+                                // (the demo saturates), so the sum is checked too.
+                                let v = u64::from(old)
+                                    .checked_add(delta)
+                                    .and_then(|v| u32::try_from(v).ok())
+                                    .ok_or_else(|| {
+                                        r.error(format!(
+                                            "track {id}: decode time {old} + {delta} does not \
+                                             fit a version 0 tfdt"
+                                        ))
+                                    })?;
                                 patches.push(Patch::U32(at, v));
                             }
                         }
@@ -151,6 +157,19 @@ mod tests {
         let original = fragment(1, &[t]);
         let mut bytes = original.clone();
         let err = shift_fragment(&mut bytes, 2, |_| 100).unwrap_err();
+        assert!(err.reason.contains("version 0"), "{err}");
+        assert_eq!(bytes, original);
+    }
+
+    /// Found by the `fmp4_rewrite` fuzz target: a shift near u64::MAX overflowed the
+    /// addition before the version 0 range check (a panic in debug builds).
+    #[test]
+    fn version0_shift_past_u64_is_an_error() {
+        let mut t = TestTraf::new(1, 5, 1, 512);
+        t.tfdt_v1 = false;
+        let original = fragment(1, &[t]);
+        let mut bytes = original.clone();
+        let err = shift_fragment(&mut bytes, 2, |_| u64::MAX).unwrap_err();
         assert!(err.reason.contains("version 0"), "{err}");
         assert_eq!(bytes, original);
     }

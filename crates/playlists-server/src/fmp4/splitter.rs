@@ -339,13 +339,44 @@ impl Splitter {
             return Err(Fmp4Error::Failed);
         }
         if self.walk.pos < self.buf.len() {
-            self.failed = true;
-            return Err(Fmp4Error::Truncated {
+            let err = Fmp4Error::Truncated {
                 offset: self.walk.unit_offset,
                 pending: self.buf.len() as u64,
-            });
+            };
+            // Spent like after any other error: it must not hold on to the partial unit
+            // (up to `max_part_size` bytes) for as long as the caller keeps it.
+            self.failed = true;
+            self.buf = BytesMut::new();
+            return Err(err);
         }
         self.buf.clear();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the `fmp4_splitter` fuzz target: a `Truncated` error at `finish` left the
+    /// partial unit buffered, unlike every error from `push`.
+    #[test]
+    fn truncated_at_finish_releases_the_buffer() {
+        let mut s = Splitter::new(Limits::default());
+        // An ftyp header announcing 100 bytes, and 20 of them.
+        let mut partial = vec![0, 0, 0, 100];
+        partial.extend_from_slice(b"ftyp");
+        partial.extend_from_slice(&[0; 12]);
+        assert!(s.push(Bytes::from(partial)).unwrap().is_empty());
+        assert!(s.buffered_capacity() >= 20);
+        assert_eq!(
+            s.finish(),
+            Err(Fmp4Error::Truncated {
+                offset: 0,
+                pending: 20
+            })
+        );
+        assert_eq!(s.buffered_capacity(), 0);
+        assert_eq!(s.finish(), Err(Fmp4Error::Failed));
     }
 }

@@ -16,7 +16,7 @@ use http::header::{
     IF_NONE_MATCH, IF_RANGE, RANGE,
 };
 use http::{Response, StatusCode};
-use playlists::{Chunk, PartPosition, StreamRef};
+use playlists::{Chunk, StreamRef};
 use tokio::time::Instant;
 
 use super::body::Body;
@@ -59,23 +59,20 @@ pub fn segment(
     Ok(respond(state, &stream, &parts, segment.hash, headers))
 }
 
-/// `GET /{stream}/p{msn}.{part}.mp4`: a published part at once; the hinted part once it is
+/// `GET /{stream}/p{number}.mp4`: a published part at once; the hinted part once it is
 /// complete (rule 22); 404 otherwise (rule 24).
 pub async fn part(
     state: &AppState,
     name: &str,
-    pos: PartPosition,
+    number: u64,
     headers: &HeaderMap,
 ) -> Result<Response<Body>, HttpError> {
     let stream = lookup(state, name)?;
-    let chunk = match stream.part(pos) {
+    let chunk = match stream.part(number) {
         Some(chunk) => chunk,
-        None => wait_for_part(state, &stream, pos).await?.ok_or_else(|| {
-            gone(
-                state,
-                format_args!("part {}.{} of `{name}`", pos.msn, pos.part),
-            )
-        })?,
+        None => wait_for_part(state, &stream, number)
+            .await?
+            .ok_or_else(|| gone(state, format_args!("part {number} of `{name}`")))?,
     };
     Ok(respond(
         state,
@@ -87,16 +84,16 @@ pub async fn part(
 }
 
 /// Holds a request for the hinted part until it is published. `Ok(None)`: not the hinted
-/// part (or the hint was abandoned), i.e. 404.
+/// part, i.e. 404.
 async fn wait_for_part(
     state: &AppState,
     stream: &StreamRef<'_>,
-    pos: PartPosition,
+    number: u64,
 ) -> Result<Option<Chunk>, HttpError> {
     let now = Instant::now();
     // With the deadline already reached the library looks once: a chunk, `None` (unknown),
-    // or WaitTimeout when `pos` is the hinted part and so worth waiting for.
-    match stream.wait_part(pos, now).await {
+    // or WaitTimeout when `number` is the hinted part and so worth waiting for.
+    match stream.wait_part(number, now).await {
         Ok(found) => return Ok(found),
         Err(playlists::Error::WaitTimeout(_)) => {}
         Err(e) => return Err(e.into()),
@@ -104,7 +101,7 @@ async fn wait_for_part(
     let _permit = state.waiting.admit(stream.idx().index())?;
     let deadline = now + state.hold_limit();
     tokio::select! {
-        result = stream.wait_part(pos, deadline) => Ok(result?),
+        result = stream.wait_part(number, deadline) => Ok(result?),
         () = state.shutdown.wait() => Err(shutting_down()),
     }
 }

@@ -13,7 +13,7 @@
 //! | `/{group}/master.m3u8` | multivariant playlist |
 //! | `/{stream}/init.mp4`, `/{stream}/init-{n}.mp4` | init sections |
 //! | `/{stream}/s{msn}.mp4` | a complete segment |
-//! | `/{stream}/p{msn}.{part}.mp4` | a part (the hinted one is held until it exists) |
+//! | `/{stream}/p{n}.mp4` | part number `n` of the stream (the hinted one is held until it exists) |
 //! | `PUT`/`POST /ingest/{stream}` | an encoder's fMP4 byte stream |
 //!
 //! Numbers in file names must be canonical decimals (`s7.mp4`, not `s07.mp4`): one resource,
@@ -21,14 +21,12 @@
 
 use std::sync::Arc;
 
-use http::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
-use http::{Method, Request, Response, StatusCode};
-use playlists::PartPosition;
-
 use super::body::Body;
 use super::encoding::{negotiate, Coding};
 use super::error::HttpError;
 use super::{cors, ingest, media, metrics, page, playlist, AppState};
+use http::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
+use http::{Method, Request, Response, StatusCode};
 
 /// A parsed request path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,8 +67,8 @@ pub enum Route<'a> {
     Part {
         /// Stream name.
         stream: &'a str,
-        /// Its position.
-        pos: PartPosition,
+        /// Its number in the stream (its chunk id).
+        number: u64,
     },
     /// `/ingest/{stream}` (`PUT`/`POST` only).
     Ingest {
@@ -190,13 +188,8 @@ impl<'a> Route<'a> {
             }
         } else if let Some(msn) = stem.strip_prefix('s').and_then(canonical::<u64>) {
             return Self::Segment { stream, msn };
-        } else if let Some((msn, part)) = stem.strip_prefix('p').and_then(|s| s.split_once('.')) {
-            if let (Some(msn), Some(part)) = (canonical::<u64>(msn), canonical::<u32>(part)) {
-                return Self::Part {
-                    stream,
-                    pos: PartPosition { msn, part },
-                };
-            }
+        } else if let Some(number) = stem.strip_prefix('p').and_then(canonical::<u64>) {
+            return Self::Part { stream, number };
         }
         Self::Unknown
     }
@@ -398,7 +391,7 @@ async fn dispatch(
         Route::Multivariant { group } => playlist::multivariant(state, group, headers, req.coding),
         Route::Init { stream, id } => media::init(state, stream, id, headers),
         Route::Segment { stream, msn } => media::segment(state, stream, msn, headers),
-        Route::Part { stream, pos } => media::part(state, stream, pos, headers).await,
+        Route::Part { stream, number } => media::part(state, stream, number, headers).await,
         Route::Ingest { .. } => Err(HttpError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "ingest takes PUT or POST with an fMP4 body",
@@ -438,7 +431,6 @@ mod tests {
 
     #[test]
     fn paths_parse_to_the_names_the_playlist_uses() {
-        let pos = |msn, part| PartPosition { msn, part };
         for (path, want) in [
             ("/", Route::Page),
             ("/cam1/index.m3u8", Route::MediaPlaylist { stream: "cam1" }),
@@ -475,15 +467,15 @@ mod tests {
             ("/cam1/s012.mp4", Route::Unknown),
             ("/cam1/s-1.mp4", Route::Unknown),
             (
-                "/cam1/p12.0.mp4",
+                "/cam1/p12.mp4",
                 Route::Part {
                     stream: "cam1",
-                    pos: pos(12, 0),
+                    number: 12,
                 },
             ),
-            ("/cam1/p12.00.mp4", Route::Unknown),
-            ("/cam1/p12.mp4", Route::Unknown),
-            ("/cam1/p99999999999999999999.0.mp4", Route::Unknown),
+            ("/cam1/p012.mp4", Route::Unknown),
+            ("/cam1/p12.0.mp4", Route::Unknown),
+            ("/cam1/p99999999999999999999.mp4", Route::Unknown),
             ("/a/b/c/index.m3u8", Route::Unknown),
             ("//index.m3u8", Route::Unknown),
             ("/index.m3u8", Route::Unknown),

@@ -203,10 +203,17 @@ pub fn hints(playlist: &str) -> Vec<String> {
         .collect()
 }
 
-/// Whether the playlist lists the part `p{msn}.{part}.mp4`.
+/// The number (`p{n}.mp4`) of the part at `(msn, part)` of a stream [`publish`]ed by this
+/// module: its segments are five parts each.
+pub fn part_number(msn: u64, part: u32) -> u64 {
+    msn * 5 + u64::from(part)
+}
+
+/// Whether the playlist lists the part at `(msn, part)` (see [`part_number`]).
 pub fn lists_part(playlist: &str, msn: u64, part: u32) -> bool {
     playlist.contains(&format!(
-        "#EXT-X-PART:DURATION=0.20000,URI=\"p{msn}.{part}.mp4\""
+        "#EXT-X-PART:DURATION=0.20000,URI=\"p{}.mp4\"",
+        part_number(msn, part)
     ))
 }
 

@@ -370,16 +370,18 @@ impl M3u8Manifest {
         })
     }
 
-    /// The part the PRELOAD-HINT names: the one after the newest, while live.
-    pub fn preload_hint(&self) -> Option<PartPosition> {
+    /// The number of the part the PRELOAD-HINT names (`p{number}.mp4`): the one after the
+    /// newest, while live.
+    ///
+    /// Parts are named by their number in the stream (their chunk id), not by their position:
+    /// whether the next part continues the open segment or starts a new one is only known when
+    /// it arrives, so a position-named hint (`p{msn}.{n}`) would be abandoned at every segment
+    /// boundary, and a player that fetched it would wait for a 404 instead of the part.
+    pub fn preload_hint(&self) -> Option<u64> {
         if self.finished {
             return None;
         }
-        let last = self.segments.back()?;
-        Some(PartPosition {
-            msn: last.msn,
-            part: last.part_count(),
-        })
+        self.last_id?.checked_add(1)
     }
 
     /// Rule 11 (§6.2.5.2): a part index past the final part of a complete segment means part
@@ -394,8 +396,7 @@ impl M3u8Manifest {
         }
     }
 
-    /// The chunk id of the part at `pos`, if the builder still knows it. Positions are
-    /// exact: a hinted position that a new segment made obsolete is unknown (rule 24).
+    /// The number (chunk id) of the part at `pos`, if the builder still knows it.
     pub fn part_id(&self, pos: PartPosition) -> Option<u64> {
         let seg = self.find(pos.msn)?;
         seg.parts.get(pos.part as usize).map(|p| p.id)

@@ -115,11 +115,7 @@ impl M3u8Manifest {
         if let Some(hint) = self.preload_hint() {
             // Rule 23: one hint, for the next part. A whole resource, so no BYTERANGE-START or
             // BYTERANGE-LENGTH (rule 25 concerns hints into a larger resource).
-            writeln!(
-                out,
-                "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"p{}.{}.mp4\"",
-                hint.msn, hint.part
-            )?;
+            writeln!(out, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"p{hint}.mp4\"")?;
         }
         for r in reports {
             writeln!(
@@ -189,12 +185,13 @@ impl SegmentText {
         }
     }
 
-    /// Appends the line of part `index` of segment `msn`.
-    pub(super) fn add_part(&mut self, msn: u64, index: u32, part: PartEntry, timescale: u32) {
+    /// Appends the line of `part`, named by its number in the stream (see
+    /// [`M3u8Manifest::preload_hint`]).
+    pub(super) fn add_part(&mut self, part: PartEntry, timescale: u32) {
         let out = &mut self.parts;
         out.extend_from_slice(b"#EXT-X-PART:DURATION=");
         let _ = write_duration(out, part.duration, timescale);
-        let _ = write!(out, ",URI=\"p{msn}.{index}.mp4\"");
+        let _ = write!(out, ",URI=\"p{}.mp4\"", part.id);
         if part.independent {
             out.extend_from_slice(b",INDEPENDENT=YES");
         }

@@ -99,8 +99,7 @@ impl M3u8Manifest {
             duration: part.duration,
             independent: part.independent,
         };
-        open.text
-            .add_part(open.msn, open.part_count(), entry, open.timescale);
+        open.text.add_part(entry, open.timescale);
         open.parts.push(entry);
         open.duration += part.duration;
         open.bytes += part.len;

@@ -182,32 +182,38 @@ impl<'a> StreamRef<'a> {
     }
 
     /// The published part at `pos`, if it is still kept.
-    pub fn part(&self, pos: PartPosition) -> Option<Chunk> {
-        let id = self.with_state(|st| st.manifest.part_id(pos)).flatten()?;
-        self.playlists.chunks.get(self.idx, id)
+    pub fn part_at(&self, pos: PartPosition) -> Option<Chunk> {
+        let number = self.with_state(|st| st.manifest.part_id(pos)).flatten()?;
+        self.part(number)
     }
 
-    /// The part at `pos`, waiting until it is complete when `pos` is the preload-hinted part
-    /// (rule 22). `Ok(None)` when the part is unknown, expired, not the hinted one, or the hint
-    /// was abandoned because a new segment started instead (rule 24: the server answers 404).
+    /// Part `number` of the stream (`p{number}.mp4` in its playlists), if it is still kept.
+    pub fn part(&self, number: u64) -> Option<Chunk> {
+        self.playlists.chunks.get(self.idx, number)
+    }
+
+    /// Part `number`, waiting until it is complete when it is the preload-hinted part
+    /// (rule 22). `Ok(None)` when the part is unknown, expired, or ahead of the hint (rule 24:
+    /// the server answers 404).
     ///
     /// # Errors
     /// [`Error::WaitTimeout`] at the deadline, [`Error::StaleStream`] if the stream goes away.
-    pub async fn wait_part(&self, pos: PartPosition, deadline: Instant) -> Result<Option<Chunk>> {
+    pub async fn wait_part(&self, number: u64, deadline: Instant) -> Result<Option<Chunk>> {
         let started = Instant::now();
         loop {
             let listener = self.slot.event.listen();
-            let found = self
-                .with_state(|st| match st.manifest.part_id(pos) {
-                    Some(id) => Ok(Some(id)),
-                    None if !st.ended && st.manifest.preload_hint() == Some(pos) => Err(()),
-                    None => Ok(None),
-                })
+            // The hint before the ring: a part's bytes are stored before the builder (under
+            // the state lock) moves the hint past it, so once the hint has moved the bytes
+            // are visible here. In the other order a publish between the two looks would make
+            // the hinted part look unknown.
+            let hinted = self
+                .with_state(|st| !st.ended && st.manifest.preload_hint() == Some(number))
                 .ok_or_else(|| self.stale())?;
-            match found {
-                Ok(Some(id)) => return Ok(self.playlists.chunks.get(self.idx, id)),
-                Ok(None) => return Ok(None),
-                Err(()) => {}
+            if let Some(chunk) = self.part(number) {
+                return Ok(Some(chunk));
+            }
+            if !hinted {
+                return Ok(None);
             }
             if tokio::time::timeout_at(deadline, listener).await.is_err() {
                 return Err(Error::WaitTimeout(

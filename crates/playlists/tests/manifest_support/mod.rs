@@ -36,6 +36,8 @@ pub fn small_options() -> Options {
 #[derive(Debug, Clone)]
 pub struct ModelSegment {
     pub msn: u64,
+    /// The number in the stream of its first part (parts are named `p{number}.mp4`).
+    pub first_part: u64,
     /// `(ticks, independent)` per part.
     pub parts: Vec<(u64, bool)>,
     /// Size in bytes.
@@ -115,8 +117,13 @@ impl Model {
                 }
                 (Some(_), None) => self.anchor.0 + us(decode - self.anchor.1, self.timescale),
             };
+            let first_part = self
+                .segments
+                .last()
+                .map_or(0, |s| s.first_part + s.parts.len() as u64);
             self.segments.push(ModelSegment {
                 msn: pos.msn,
+                first_part,
                 parts: Vec::new(),
                 bytes: 0,
                 discontinuity: restart.is_some() && !self.segments.is_empty(),
@@ -280,8 +287,8 @@ impl Model {
                 for (k, (ticks, key)) in s.parts.iter().enumerate() {
                     let _ = writeln!(
                         out,
-                        "part uri=p{}.{k}.mp4 duration={} independent={}",
-                        s.msn,
+                        "part uri=p{}.mp4 duration={} independent={}",
+                        s.first_part + k as u64,
                         seconds(*ticks, ts),
                         u8::from(*key)
                     );
@@ -292,9 +299,8 @@ impl Model {
             let open = listed.last().expect("a live stream lists its open segment");
             let _ = writeln!(
                 out,
-                "hint type=PART uri=p{}.{}.mp4",
-                open.msn,
-                open.parts.len()
+                "hint type=PART uri=p{}.mp4",
+                open.first_part + open.parts.len() as u64
             );
         }
         for r in reports {

@@ -117,8 +117,11 @@ pub(crate) fn check(text: &str, cfg: &Config) -> Result<Playlist, String> {
             format!("{} preload hints while live", p.hints.len())
         })?;
         let hint = &p.hints[0].attrs;
-        let open = p.segments.last().filter(|s| s.uri.is_none());
-        let expected = open.map(|s| format!("\"p{}.{}.mp4\"", s.msn, s.parts.len()));
+        // Parts are named by their number in the stream; the hint names the next one.
+        let newest = p.segments.iter().flat_map(|s| &s.parts).last();
+        let expected = newest
+            .and_then(|part| part_number(&part.uri))
+            .map(|n| format!("\"p{}.mp4\"", n + 1));
         ensure(
             hint.get("TYPE").map(String::as_str) == Some("PART")
                 && hint.get("URI") == expected.as_ref()
@@ -185,6 +188,8 @@ fn check_server_control(p: &Playlist, cfg: &Config) -> Result<(), String> {
 /// URIs, dates, MAP and rule 2 per segment.
 fn check_segments(p: &Playlist, cfg: &Config) -> Result<(), String> {
     let mut prev_pdt = None;
+    // Listed parts are a suffix of the stream, so their numbers follow one another.
+    let mut prev_part: Option<u64> = None;
     for (i, s) in p.segments.iter().enumerate() {
         let last = i + 1 == p.segments.len();
         ensure(last || s.uri.is_some(), "§4.4.4.1", || {
@@ -206,9 +211,18 @@ fn check_segments(p: &Playlist, cfg: &Config) -> Result<(), String> {
             "the first segment has no EXT-X-MAP".into()
         })?;
         for (j, part) in s.parts.iter().enumerate() {
-            ensure(part.uri == format!("p{}.{j}.mp4", s.msn), "§3.2", || {
-                format!("part {j} of s{} has URI {}", s.msn, part.uri)
-            })?;
+            let number = part_number(&part.uri);
+            ensure(
+                number.is_some() && (prev_part.is_none() || number == prev_part.map(|n| n + 1)),
+                "§3.2",
+                || {
+                    format!(
+                        "part {j} of s{} has URI {} after {prev_part:?}",
+                        s.msn, part.uri
+                    )
+                },
+            )?;
+            prev_part = number;
             check_part_duration(part, j + 1 == s.parts.len(), cfg, s.msn)?;
         }
         if let (Some(extinf), false) = (s.extinf, s.parts.is_empty()) {
@@ -424,4 +438,9 @@ pub(crate) fn check_delta(full: &Playlist, delta: &Playlist) -> Result<(), Strin
         || "the delta's hint or reports differ".into(),
     )?;
     Ok(())
+}
+
+/// `N` of a part URI `pN.mp4`.
+fn part_number(uri: &str) -> Option<u64> {
+    uri.strip_prefix('p')?.strip_suffix(".mp4")?.parse().ok()
 }

@@ -170,10 +170,11 @@ fn rule_23_exactly_one_preload_hint_while_live_and_none_after_endlist() {
         f.ms(200, i % 5 == 0);
         let text = f.render(Skip::No);
         assert_eq!(text.matches("#EXT-X-PRELOAD-HINT:").count(), 1);
-        let hint = f.m.preload_hint().unwrap();
+        // Parts are numbered from 0 in the stream: after part i the hint names part i + 1.
+        assert_eq!(f.m.preload_hint(), Some(i + 1));
         assert!(text.contains(&format!(
-            "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"p{}.{}.mp4\"\n",
-            hint.msn, hint.part
+            "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"p{}.mp4\"\n",
+            i + 1
         )));
     }
     f.m.finish();
@@ -188,6 +189,29 @@ fn rule_23_exactly_one_preload_hint_while_live_and_none_after_endlist() {
 }
 
 #[test]
+fn rule_24_the_hint_is_never_abandoned_at_a_segment_boundary() {
+    // 1 s segments of five 200 ms parts: every fifth part opens a segment. Whatever the next
+    // part turns out to be, the hinted URI is the URI it gets, so a player that fetched the
+    // hint is answered with the part and never with a 404 (§6.2.6).
+    let mut f = Feeder::new(&opts(2, 200, 1000, 8));
+    let mut hinted: Option<String> = None;
+    for i in 0..23u64 {
+        let pos = f.ms(200, i % 5 == 0);
+        let text = f.render(Skip::No);
+        let p = f.checked();
+        let newest = p.segments.last().unwrap().parts.last().unwrap();
+        if let Some(uri) = hinted.take() {
+            assert_eq!(newest.uri, uri, "part {i} at {pos:?} is not the one hinted");
+        }
+        let hint = text
+            .lines()
+            .find_map(|l| l.strip_prefix("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\""))
+            .unwrap();
+        hinted = Some(hint.trim_end_matches('"').to_owned());
+    }
+}
+
+#[test]
 fn rule_25_the_hint_names_a_whole_part_with_no_byte_range() {
     let mut f = Feeder::new(&opts(2, 200, 1000, 8));
     f.run(3, 5, 200);
@@ -196,7 +220,7 @@ fn rule_25_the_hint_names_a_whole_part_with_no_byte_range() {
         .lines()
         .find(|l| l.starts_with("#EXT-X-PRELOAD-HINT"))
         .unwrap();
-    assert_eq!(hint, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"p0.3.mp4\"");
+    assert_eq!(hint, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"p3.mp4\"");
     assert!(!text.contains("BYTERANGE"));
 }
 
@@ -241,7 +265,7 @@ fn rendition_reports_follow_the_hint_in_the_order_given() {
     f.m.render(Skip::No, &reports, &mut out);
     let text = String::from_utf8(out).unwrap();
     assert!(text.ends_with(
-        "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"p1.1.mp4\"\n\
+        "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"p6.mp4\"\n\
          #EXT-X-RENDITION-REPORT:URI=\"../360p/index.m3u8\",LAST-MSN=1,LAST-PART=0\n\
          #EXT-X-RENDITION-REPORT:URI=\"../720p/index.m3u8\",LAST-MSN=0,LAST-PART=4\n"
     ));
