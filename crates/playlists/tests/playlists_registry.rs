@@ -489,3 +489,47 @@ fn a_part_the_builder_refuses_leaves_nothing_behind() {
     let positions = publish(&p, "cam1", 3..8);
     assert_eq!(positions[2], PartPosition { msn: 1, part: 0 });
 }
+
+/// ms since the Unix epoch of an EXT-X-PROGRAM-DATE-TIME value as the builder prints it
+/// (`YYYY-MM-DDTHH:MM:SS.mmmZ`); days from the civil date by the usual era arithmetic.
+fn pdt_ms(value: &str) -> u64 {
+    let n = |r: std::ops::Range<usize>| value[r].parse::<i64>().unwrap();
+    let (y, m, d) = (n(0..4), n(5..7), n(8..10));
+    let (y, m) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + d - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    let secs = days * 86_400 + n(11..13) * 3600 + n(14..16) * 60 + n(17..19);
+    (secs * 1000 + n(20..23)) as u64
+}
+
+#[test]
+fn without_a_source_clock_the_first_sample_is_dated_one_part_before_its_publication() {
+    // A live part is published once it has ended, so its first sample is one part duration
+    // older than the moment it arrives (hls.js's wall clock − playingDate showed 0.2 s less
+    // than hls.latency while PDT was the arrival time).
+    assert_eq!(pdt_ms("2023-11-14T22:13:20.000Z"), START_MS);
+    let p = Playlists::new(options()).unwrap();
+    let mut first = part("cam1", 0);
+    first.wallclock_ms = None;
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64
+    };
+    let before = now();
+    p.add("cam1", first).unwrap();
+    let after = now();
+    let body = text(&p.stream("cam1").unwrap().playlist().unwrap().full.plain);
+    let date = body
+        .lines()
+        .find_map(|l| l.strip_prefix("#EXT-X-PROGRAM-DATE-TIME:"))
+        .unwrap();
+    let dated = pdt_ms(date);
+    assert!(
+        (before - PART_MS..=after - PART_MS).contains(&dated),
+        "first sample dated {date} ({dated}), published between {before} and {after}"
+    );
+}

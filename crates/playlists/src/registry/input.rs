@@ -26,7 +26,8 @@ pub struct Part {
     pub init: Option<Init>,
     /// Wall-clock time (ms since the Unix epoch) of `decode_time`, anchoring
     /// EXT-X-PROGRAM-DATE-TIME. Read from the first part of a stream (when absent the registry
-    /// uses the system clock at that moment) and from a part that follows a discontinuity
+    /// uses the system clock at that moment less the part's duration: a live part is published
+    /// once it has ended) and from a part that follows a discontinuity
     /// (when absent, or earlier than the end of the previous segment, dates continue from
     /// there). Sources that want two origins fed the same input to serve byte-identical
     /// playlists pass a value taken from the input (e.g. an fMP4 `prft` box). At most

@@ -335,7 +335,7 @@ impl Playlists {
         }
         let init_id = current.map_or(0, |st| st.init_id + 1);
         if current.is_none() {
-            let start_ms = part.wallclock_ms.unwrap_or_else(now_ms);
+            let start_ms = part.wallclock_ms.unwrap_or_else(|| first_sample_ms(part));
             *state = Some(StreamState {
                 idx,
                 name: name.to_owned(),
@@ -439,6 +439,15 @@ fn render(
     manifest.render(skip, reports, &mut buf);
     *last_len = buf.len();
     compress::rendered(buf)
+}
+
+/// The wall-clock time of `part`'s first sample when its source gives none: a live source
+/// publishes a part once the part has ended, so its first sample was taken one part duration
+/// before now. Dating it `now` put every EXT-X-PROGRAM-DATE-TIME one part late (seen with
+/// hls.js: wall clock − `playingDate` read 0.2 s less than `hls.latency` with 200 ms parts).
+fn first_sample_ms(part: &Part) -> u64 {
+    let duration_ms = u128::from(part.duration) * 1000 / u128::from(part.timescale.max(1));
+    now_ms().saturating_sub(u64::try_from(duration_ms).unwrap_or(u64::MAX))
 }
 
 fn now_ms() -> u64 {
