@@ -125,9 +125,15 @@ impl Body for Paced {
     }
 }
 
-/// `PUT /ingest/{STREAM}` of `input` in chunks of `chunk` bytes, `pause` apart; returns the
+/// `PUT /ingest/{stream}` of `input` in chunks of `chunk` bytes, `pause` apart; returns the
 /// origin's answer once it has read and published the whole body.
-async fn ingest(server: &TestServer, input: Bytes, chunk: usize, pause: Duration) -> Resp {
+async fn ingest(
+    server: &TestServer,
+    stream: &str,
+    input: Bytes,
+    chunk: usize,
+    pause: Duration,
+) -> Resp {
     let tcp = TcpStream::connect(server.addr).await.unwrap();
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
         .await
@@ -144,7 +150,7 @@ async fn ingest(server: &TestServer, input: Bytes, chunk: usize, pause: Duration
             tokio::time::sleep(pause).await;
         }
     });
-    let req = Request::put(format!("/ingest/{STREAM}"))
+    let req = Request::put(format!("/ingest/{stream}"))
         .header("host", server.addr.to_string())
         .body(Paced(rx))
         .unwrap();
@@ -166,10 +172,10 @@ async fn ingest(server: &TestServer, input: Bytes, chunk: usize, pause: Duration
 async fn feed_two(input: &Bytes) -> (TestServer, TestServer) {
     let a = start_origin().await;
     let b = start_origin().await;
-    let resp = ingest(&a, input.clone(), input.len(), Duration::ZERO).await;
+    let resp = ingest(&a, STREAM, input.clone(), input.len(), Duration::ZERO).await;
     assert_eq!(resp.status, StatusCode::OK, "origin A: {}", resp.text());
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    let resp = ingest(&b, input.clone(), 2048, Duration::from_millis(5)).await;
+    let resp = ingest(&b, STREAM, input.clone(), 2048, Duration::from_millis(5)).await;
     assert_eq!(resp.status, StatusCode::OK, "origin B: {}", resp.text());
     (a, b)
 }
@@ -180,11 +186,11 @@ async fn feed_two(input: &Bytes) -> (TestServer, TestServer) {
 /// its delta variants, the latest and multivariant playlists, and every URI they name but the
 /// newest preload hint (a part not yet there, held until it is). At least `min_media` media
 /// URLs.
-async fn urls(server: &TestServer, min_media: usize) -> Vec<String> {
-    let dir = STREAM;
+async fn urls(server: &TestServer, stream: &str, min_media: usize) -> Vec<String> {
+    let dir = stream;
     let last = server
         .playlists
-        .stream(STREAM)
+        .stream(stream)
         .unwrap()
         .playlist()
         .unwrap()
@@ -261,9 +267,14 @@ async fn fetch(server: &TestServer, url: &str, gzip: bool) -> Cached {
 
 /// Every URL of [`urls`] fetched from both origins, plain and gzip'd where that applies:
 /// `(url, answer of A, answer of B)`.
-async fn both(a: &TestServer, b: &TestServer, min_media: usize) -> Vec<(String, Cached, Cached)> {
+async fn both(
+    a: &TestServer,
+    b: &TestServer,
+    stream: &str,
+    min_media: usize,
+) -> Vec<(String, Cached, Cached)> {
     let mut out = Vec::new();
-    for url in urls(a, min_media).await {
+    for url in urls(a, stream, min_media).await {
         for gzip in [false, true] {
             if gzip && !url.contains(".m3u8") {
                 continue;
@@ -283,7 +294,7 @@ async fn both(a: &TestServer, b: &TestServer, min_media: usize) -> Vec<(String, 
 async fn origins_fed_the_same_encoder_output_serve_identical_bytes_for_every_url() {
     let input = encode(8, true);
     let (a, b) = feed_two(&input).await;
-    let answers = both(&a, &b, 40).await;
+    let answers = both(&a, &b, STREAM, 40).await;
     // Real coverage: many playlist versions, delta updates that skip, parts and segments.
     let count = |pat: &str| answers.iter().filter(|(u, ..)| u.contains(pat)).count();
     assert!(
@@ -342,7 +353,7 @@ async fn without_a_clock_in_the_input_only_the_program_date_times_differ() {
             .join("\n")
     };
     let mut differing = 0;
-    for (url, from_a, from_b) in both(&a, &b, 15).await {
+    for (url, from_a, from_b) in both(&a, &b, STREAM, 15).await {
         assert_eq!(from_a.status, StatusCode::OK, "{url}");
         if url.contains(".mp4") {
             assert_eq!(from_a, from_b, "{url}: media does not depend on the clock");
@@ -362,6 +373,56 @@ async fn without_a_clock_in_the_input_only_the_program_date_times_differ() {
         }
     }
     assert!(differing > 10, "{differing} playlists dated differently");
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_two_renditions_only_the_rendition_reports_depend_on_arrival_order() {
+    // An EXT-X-RENDITION-REPORT tells where the *other* renditions were when a version was
+    // rendered (§4.4.5.4), which depends on how their inputs interleaved on each origin. The
+    // two origins get the renditions in opposite orders, the extreme case: every other line
+    // of every version, the multivariant playlist and all media must still agree.
+    let renditions = [
+        ("live/720p", encode(3, true)),
+        ("live/360p", encode(3, true)),
+    ];
+    let a = start_origin().await;
+    let b = start_origin().await;
+    for (stream, input) in &renditions {
+        let resp = ingest(&a, stream, input.clone(), input.len(), Duration::ZERO).await;
+        assert_eq!(resp.status, StatusCode::OK, "origin A: {}", resp.text());
+    }
+    for (stream, input) in renditions.iter().rev() {
+        let resp = ingest(&b, stream, input.clone(), 4096, Duration::from_millis(2)).await;
+        assert_eq!(resp.status, StatusCode::OK, "origin B: {}", resp.text());
+    }
+    let without_reports = |body: &Bytes| -> String {
+        String::from_utf8_lossy(body)
+            .lines()
+            .filter(|l| !l.starts_with("#EXT-X-RENDITION-REPORT:"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let mut differing = 0;
+    for (stream, _) in &renditions {
+        for (url, from_a, from_b) in both(&a, &b, stream, 15).await {
+            assert_eq!(from_a.status, StatusCode::OK, "{url}");
+            if url.contains(".mp4") || url.contains("master.m3u8") {
+                assert_eq!(from_a, from_b, "{url}");
+            } else if !url.ends_with("(gzip)") && from_a.body != from_b.body {
+                differing += 1;
+                assert_eq!(
+                    without_reports(&from_a.body),
+                    without_reports(&from_b.body),
+                    "{url}: only RENDITION-REPORT differs"
+                );
+            }
+        }
+    }
+    // The first rendition A got was alone while it was fed, so its early versions report
+    // nothing there and the other rendition on B.
+    assert!(differing > 0, "the arrival order shows in the reports");
     a.stop().await;
     b.stop().await;
 }
