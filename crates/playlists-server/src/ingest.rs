@@ -358,8 +358,12 @@ impl IngestSession {
         self.shared
             .last_data_ms
             .store(self.ingests.now_ms(), Ordering::Relaxed);
-        let events = self.splitter.push(chunk).map_err(|e| self.fmp4_error(e))?;
+        let mut events = Vec::new();
+        let split = self.splitter.push_into(chunk, &mut events);
         let before = self.parts;
+        // Units completed before bad bytes in the same chunk are published before the error
+        // is returned: what a stream keeps must not depend on how the transport happened to
+        // cut the input into chunks.
         for event in events {
             match event {
                 Event::Init(init) => {
@@ -369,6 +373,7 @@ impl IngestSession {
                 Event::Fragment(fragment) => self.publish(fragment)?,
             }
         }
+        split.map_err(|e| self.fmp4_error(e))?;
         Ok(self.parts - before)
     }
 

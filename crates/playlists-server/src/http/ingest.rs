@@ -5,8 +5,9 @@
 //! without being collected, so a part is published as soon as its `moof`+`mdat` is in. With
 //! `--ingest-token`, the request must carry `Authorization: Bearer <token>` (401 otherwise).
 //! The answer comes when the body ends (200 with the number of parts), when the input is
-//! refused (400/409/413/503, see [`status_for`](super::status_for)), or when the server shuts
-//! down (503).
+//! refused (400/409/413/503, see [`status_for`](super::status_for)), when no part completes
+//! within [`HttpOptions::idle_timeout`](super::HttpOptions::idle_timeout) (408: a trickling or
+//! stalled body), or when the server shuts down (503).
 
 use http::header::{
     HeaderMap, HeaderValue, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE,
@@ -35,9 +36,26 @@ where
     }
     let mut session = state.ingests.start(stream)?;
     let mut body = body;
+    // A body that trickles bytes (a slow-loris, or an encoder whose source stalled) never
+    // trips a read timeout, yet holds a connection and up to a part of buffer: it must
+    // complete a part every `stall` or it is cut off.
+    let stall = state.opts.idle_timeout;
+    let mut deadline = tokio::time::Instant::now() + stall;
+    let mut published = 0;
     let parts = loop {
         let frame = tokio::select! {
             frame = body.frame() => frame,
+            () = tokio::time::sleep_until(deadline) => {
+                let parts = session.parts();
+                drop(session);
+                return Err(HttpError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    format!(
+                        "no complete part of `{stream}` within {stall:?} ({parts} published); \
+                         the input is too slow or stalled"
+                    ),
+                ));
+            }
             () = state.shutdown.wait() => {
                 // The session ends here; the stream gets its grace period like any disconnect.
                 let parts = session.parts();
@@ -53,6 +71,10 @@ where
             Some(Ok(frame)) => {
                 if let Ok(data) = frame.into_data() {
                     session.push(data)?;
+                    if session.parts() > published {
+                        published = session.parts();
+                        deadline = tokio::time::Instant::now() + stall;
+                    }
                 }
             }
             Some(Err(e)) => {

@@ -13,8 +13,8 @@ use super::router::RouteKind;
 use super::AppState;
 
 /// Statuses counted individually; anything else is counted as `other`.
-const STATUSES: [u16; 15] = [
-    200, 204, 206, 304, 400, 401, 404, 405, 406, 409, 413, 416, 431, 500, 503,
+const STATUSES: [u16; 16] = [
+    200, 204, 206, 304, 400, 401, 404, 405, 406, 408, 409, 413, 416, 431, 500, 503,
 ];
 const OTHER: usize = STATUSES.len();
 
@@ -30,6 +30,8 @@ pub struct Metrics {
     connections: AtomicU64,
     /// Connections that ended with an error (reset, timeout, TLS handshake failure).
     connection_errors: AtomicU64,
+    /// Connections accepted and not yet ended (a gauge: goes down as well as up).
+    connections_open: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -41,6 +43,7 @@ impl Default for Metrics {
             bytes_out: AtomicU64::new(0),
             connections: AtomicU64::new(0),
             connection_errors: AtomicU64::new(0),
+            connections_open: AtomicU64::new(0),
         }
     }
 }
@@ -60,9 +63,21 @@ impl Metrics {
         }
     }
 
-    /// Counts an accepted connection.
+    /// Counts an accepted connection. Pair it with [`connection_closed`](Self::connection_closed)
+    /// when the connection ends, or the open-connection gauge drifts up.
     pub fn connection_opened(&self) {
         self.connections.fetch_add(1, Ordering::Relaxed);
+        self.connections_open.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts the end of a connection counted by [`connection_opened`](Self::connection_opened).
+    pub fn connection_closed(&self) {
+        self.connections_open.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Connections accepted and not yet ended.
+    pub fn connections_open(&self) -> u64 {
+        self.connections_open.load(Ordering::Relaxed)
     }
 
     /// Counts a connection that ended with an error.
@@ -130,6 +145,12 @@ fn write_all(state: &AppState, m: &Metrics, out: &mut String) -> std::fmt::Resul
         "playlists_http_connections_total",
         "Connections accepted.",
         m.connections.load(Ordering::Relaxed),
+    )?;
+    gauge(
+        out,
+        "playlists_http_connections_open",
+        "Connections accepted and not yet ended.",
+        m.connections_open(),
     )?;
     counter(
         out,

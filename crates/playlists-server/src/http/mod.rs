@@ -82,7 +82,8 @@ pub struct HttpOptions {
     pub max_header_bytes: usize,
     /// An HTTP/1.1 connection that sends no complete request head for this long is closed
     /// (idle keep-alive included); HTTP/2 connections are pinged at half this interval and
-    /// closed when a ping goes unanswered as long.
+    /// closed when a ping goes unanswered as long. An ingest body that completes no part for
+    /// this long is ended with 408.
     pub idle_timeout: Duration,
     /// Longest time to produce a response head; beyond it the answer is 503. It bounds held
     /// requests too, so keep it above 3 × TARGETDURATION.
@@ -252,6 +253,7 @@ pub async fn serve(
                 state.metrics.connection_failed();
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
+            state.metrics.connection_closed();
         });
     }
     drop(listener);
