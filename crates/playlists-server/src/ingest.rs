@@ -161,6 +161,58 @@ pub struct Ingests {
     epoch: Instant,
 }
 
+/// Upper bounds, in microseconds, of the [`PublishDelay`] buckets; a last, unbounded bucket
+/// follows them.
+pub const PUBLISH_DELAY_BUCKETS_US: [u64; 12] = [
+    50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000,
+];
+
+/// How long parts took from the arrival of the input chunk that completed them to the end of
+/// [`Playlists::add`] (the part is then served, and held requests for it are woken): a
+/// histogram of lock-free counters, so recording costs a few relaxed atomic adds per part.
+#[derive(Debug, Default)]
+pub struct PublishDelay {
+    /// Parts per bucket (not cumulative); the last entry counts parts above every bound.
+    buckets: [AtomicU64; PUBLISH_DELAY_BUCKETS_US.len() + 1],
+    sum_us: AtomicU64,
+    max_us: AtomicU64,
+}
+
+/// A copy of a [`PublishDelay`] at one moment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PublishDelaySnapshot {
+    /// Parts per bucket of [`PUBLISH_DELAY_BUCKETS_US`] (not cumulative), then those above.
+    pub buckets: Vec<u64>,
+    /// Sum of all delays, µs.
+    pub sum_us: u64,
+    /// The longest delay, µs.
+    pub max_us: u64,
+}
+
+impl PublishDelay {
+    fn observe(&self, delay: Duration) {
+        let us = u64::try_from(delay.as_micros()).unwrap_or(u64::MAX);
+        let i = PUBLISH_DELAY_BUCKETS_US.partition_point(|&bound| bound < us);
+        self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        self.sum_us.fetch_add(us, Ordering::Relaxed);
+        self.max_us.fetch_max(us, Ordering::Relaxed);
+    }
+
+    /// The counts so far. Each counter is read on its own, so a part published during the call
+    /// may be in the sum but not yet in a bucket; scrapes tolerate that.
+    pub fn snapshot(&self) -> PublishDelaySnapshot {
+        PublishDelaySnapshot {
+            buckets: self
+                .buckets
+                .iter()
+                .map(|b| b.load(Ordering::Relaxed))
+                .collect(),
+            sum_us: self.sum_us.load(Ordering::Relaxed),
+            max_us: self.max_us.load(Ordering::Relaxed),
+        }
+    }
+}
+
 /// One stream's ingest state.
 #[derive(Debug, Default)]
 struct StreamIngest {
@@ -173,6 +225,9 @@ struct StreamIngest {
     /// Bumped (under the `streams` lock) at every session start and end; a grace timer ends
     /// the stream only if it is unchanged when the timer fires.
     generation: AtomicU64,
+    /// Ingest-to-publish delays of the stream's parts, across its sessions (the state lives
+    /// until the stream ends, so a reconnecting encoder keeps adding to the same histogram).
+    publish_delay: PublishDelay,
 }
 
 impl StreamIngest {
@@ -211,6 +266,23 @@ impl Ingests {
     fn lock_streams(&self) -> MutexGuard<'_, HashMap<String, Arc<StreamIngest>>> {
         // Nothing panics while the map is held; a poisoned lock still guards a valid map.
         self.streams.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Publish delays ([`PublishDelay`]) of the streams that have ingest state (an encoder
+    /// connected, or waiting out its grace period), sorted by name. Takes the name map's lock
+    /// for the copy only, as starting or ending a session does.
+    pub fn publish_delays(&self) -> Vec<(String, PublishDelaySnapshot)> {
+        let streams: Vec<(String, Arc<StreamIngest>)> = self
+            .lock_streams()
+            .iter()
+            .map(|(name, s)| (name.clone(), Arc::clone(s)))
+            .collect();
+        let mut out: Vec<_> = streams
+            .into_iter()
+            .map(|(name, s)| (name, s.publish_delay.snapshot()))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
     }
 
     /// Starts a session for `stream`.
@@ -355,6 +427,8 @@ impl IngestSession {
     }
 
     fn push_inner(&mut self, chunk: Bytes) -> Result<u64, IngestError> {
+        // The wall clock (not tokio's, which tests may pause): the delay is real work.
+        let received = std::time::Instant::now();
         self.shared
             .last_data_ms
             .store(self.ingests.now_ms(), Ordering::Relaxed);
@@ -370,7 +444,10 @@ impl IngestSession {
                     self.init = Some(Arc::clone(&init));
                     self.pending_init = Some(init);
                 }
-                Event::Fragment(fragment) => self.publish(fragment)?,
+                Event::Fragment(fragment) => {
+                    self.publish(fragment)?;
+                    self.shared.publish_delay.observe(received.elapsed());
+                }
             }
         }
         split.map_err(|e| self.fmp4_error(e))?;
@@ -467,5 +544,28 @@ pub async fn ingest_reader<R: AsyncRead + Unpin>(
             return session.finish();
         }
         session.push(buf.split().freeze())?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publish_delay_counts_each_part_in_its_bucket() {
+        let h = PublishDelay::default();
+        h.observe(Duration::from_micros(50)); // on a bound: that bucket
+        h.observe(Duration::from_micros(51));
+        h.observe(Duration::from_millis(3));
+        h.observe(Duration::from_secs(1)); // above every bound
+        let s = h.snapshot();
+        assert_eq!(s.buckets.len(), PUBLISH_DELAY_BUCKETS_US.len() + 1);
+        assert_eq!(s.buckets[0], 1);
+        assert_eq!(s.buckets[1], 1);
+        assert_eq!(s.buckets[6], 1, "3 ms is in the 5 ms bucket");
+        assert_eq!(s.buckets[PUBLISH_DELAY_BUCKETS_US.len()], 1);
+        assert_eq!(s.buckets.iter().sum::<u64>(), 4);
+        assert_eq!(s.sum_us, 50 + 51 + 3_000 + 1_000_000);
+        assert_eq!(s.max_us, 1_000_000);
     }
 }

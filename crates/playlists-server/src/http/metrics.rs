@@ -11,6 +11,7 @@ use http::StatusCode;
 
 use super::router::RouteKind;
 use super::AppState;
+use crate::ingest::PUBLISH_DELAY_BUCKETS_US;
 
 /// Statuses counted individually; anything else is counted as `other`.
 const STATUSES: [u16; 16] = [
@@ -213,6 +214,54 @@ fn write_all(state: &AppState, m: &Metrics, out: &mut String) -> std::fmt::Resul
                 writeln!(out, "{name}{{stream=\"{}\"}} {v}", s.name)?;
             }
         }
+    }
+    publish_delays(state, out)
+}
+
+/// The ingest-to-publish histogram of every stream with ingest state, and its maximum.
+fn publish_delays(state: &AppState, out: &mut String) -> std::fmt::Result {
+    let name = "playlists_ingest_publish_delay_seconds";
+    let delays = state.ingests.publish_delays();
+    writeln!(
+        out,
+        "# HELP {name} From the arrival of the input that completed a part to its publication."
+    )?;
+    writeln!(out, "# TYPE {name} histogram")?;
+    for (stream, d) in &delays {
+        let mut cumulative = 0;
+        for (i, n) in d.buckets.iter().enumerate() {
+            cumulative += n;
+            match PUBLISH_DELAY_BUCKETS_US.get(i) {
+                Some(us) => writeln!(
+                    out,
+                    "{name}_bucket{{stream=\"{stream}\",le=\"{}\"}} {cumulative}",
+                    *us as f64 / 1e6
+                )?,
+                None => writeln!(
+                    out,
+                    "{name}_bucket{{stream=\"{stream}\",le=\"+Inf\"}} {cumulative}"
+                )?,
+            }
+        }
+        writeln!(
+            out,
+            "{name}_sum{{stream=\"{stream}\"}} {}",
+            d.sum_us as f64 / 1e6
+        )?;
+        writeln!(out, "{name}_count{{stream=\"{stream}\"}} {cumulative}")?;
+    }
+    let max = "playlists_ingest_publish_delay_max_seconds";
+    writeln!(
+        out,
+        "# HELP {max} The longest ingest-to-publish delay so far."
+    )?;
+    writeln!(out, "# TYPE {max} gauge")?;
+    for (stream, d) in &delays {
+        writeln!(
+            out,
+            "{max}{{stream=\"{stream}\"}} {}",
+            d.max_us as f64 / 1e6
+        )?;
     }
     Ok(())
 }
