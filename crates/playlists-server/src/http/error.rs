@@ -79,13 +79,32 @@ pub struct HttpError {
     pub max_age: Option<Duration>,
 }
 
+/// The longest reason sent, in bytes (before the `…` that marks a cut).
+const MAX_REASON_BYTES: usize = 512;
+
+/// Cuts `s` to at most `max` bytes, at a char boundary, and marks the cut with `…`.
+fn cut(s: &mut String, max: usize) {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push('…');
+    }
+}
+
 impl HttpError {
-    /// An error with `status` and `reason` (newlines are replaced so it stays one line).
+    /// An error with `status` and `reason` (newlines are replaced so it stays one line, and a
+    /// reason over 512 bytes is cut there and ends with `…`).
     pub fn new(status: StatusCode, reason: impl Into<String>) -> Self {
         let mut reason = reason.into();
         if reason.contains(['\r', '\n']) {
             reason = reason.replace(['\r', '\n'], " ");
         }
+        // Reasons quote the request (a path, a stream name): a 10 KB path must not come back
+        // whole.
+        cut(&mut reason, MAX_REASON_BYTES);
         Self {
             status,
             reason,
@@ -93,8 +112,11 @@ impl HttpError {
         }
     }
 
-    /// 404 for a resource that is not there.
+    /// 404 for a resource that is not there. A long `what` is cut so that the reason still
+    /// ends with "not found".
     pub fn not_found(what: impl std::fmt::Display) -> Self {
+        let mut what = what.to_string();
+        cut(&mut what, MAX_REASON_BYTES - " not found".len() - '…'.len_utf8());
         Self::new(StatusCode::NOT_FOUND, format!("{what} not found"))
     }
 
@@ -185,5 +207,16 @@ mod tests {
     fn reasons_stay_on_one_line() {
         let e = HttpError::new(StatusCode::BAD_REQUEST, "a\nb\r\nc");
         assert_eq!(e.reason, "a b  c");
+    }
+
+    #[test]
+    fn long_reasons_are_cut_at_a_char_boundary() {
+        let e = HttpError::not_found(format!("`/{}`", "é".repeat(5000)));
+        assert!(e.reason.len() <= MAX_REASON_BYTES, "{}", e.reason.len());
+        assert!(e.reason.starts_with("`/éé") && e.reason.ends_with("é… not found"));
+        let e = HttpError::new(StatusCode::BAD_REQUEST, "x".repeat(5000));
+        assert_eq!(e.reason, format!("{}…", "x".repeat(MAX_REASON_BYTES)));
+        let short = HttpError::not_found("`/a`");
+        assert_eq!(short.reason, "`/a` not found");
     }
 }
