@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""Writes the seed inputs of the fuzz corpus (fuzz/corpus/<target>/seed-*) from real ffmpeg
-output: the committed fixtures of the server crate and the demo clip.
+"""Writes the seed inputs of the fuzz corpus (fuzz/corpus/<target>/seed-*): for the fMP4
+targets from real ffmpeg output (the committed fixtures of the server crate and the demo
+clip), for the request target from the request targets players send (hls.js, Safari) and
+hostile variants of them.
 
 Seeds are small slices (whole fixtures, init sections, moov payloads, single parts), in the
 input format of each target (see fuzz/src/checks.rs). Re-run after regenerating the fixtures;
@@ -77,5 +79,66 @@ def main():
           b"".join(u[1] for u in h264[:3]) + b"".join(u[1] for u in opus[:3]))
 
 
+# Request targets (`path[?query]`): what hls.js and Safari ask for (the paths the playlists
+# write, the directives in the order hls.js writes them), what encoders PUT to, then
+# malformed and hostile variants the parsers must refuse.
+REQUESTS = {
+    "page": "/",
+    "healthz": "/healthz",
+    "metrics": "/metrics",
+    "hlsjs": "/assets/hls.min.js",
+    "playlist": "/cam1/index.m3u8",
+    "blocking": "/cam1/index.m3u8?_HLS_msn=12&_HLS_part=3",
+    "blocking-msn": "/cam1/index.m3u8?_HLS_msn=12",
+    "blocking-skip": "/cam1/index.m3u8?_HLS_msn=12&_HLS_part=3&_HLS_skip=YES",
+    "skip-v2": "/live/720p/index.m3u8?_HLS_skip=v2",
+    "skip-first": "/cam1/index.m3u8?_HLS_skip=YES&_HLS_msn=0&_HLS_part=0",
+    "token": "/cam1/index.m3u8?token=a%3Db&_HLS_msn=4294967296&cb=1",
+    "max-msn": "/cam1/index.m3u8?_HLS_msn=18446744073709551615&_HLS_part=4294967295",
+    "rendition": "/live/720p/index.m3u8?_HLS_msn=1234&_HLS_part=0",
+    "master": "/live/master.m3u8",
+    "init": "/cam1/init.mp4",
+    "init-n": "/live/720p/init-3.mp4",
+    "segment": "/cam1/s12.mp4",
+    "part": "/live/720p/p123.mp4",
+    "part-0": "/cam1/p0.mp4",
+    "ingest": "/ingest/cam1",
+    "ingest-rendition": "/ingest/live/720p",
+    "bad-part-without-msn": "/cam1/index.m3u8?_HLS_part=3",
+    "bad-signed": "/cam1/index.m3u8?_HLS_msn=-1&_HLS_part=+1",
+    "bad-escaped": "/cam1/index.m3u8?_HLS_msn=%31",
+    "bad-hex": "/cam1/index.m3u8?_HLS_msn=0x10",
+    "bad-empty": "/cam1/index.m3u8?_HLS_msn&_HLS_part=",
+    "bad-equals": "/cam1/index.m3u8?_HLS_msn=1=2",
+    "bad-overflow": "/cam1/index.m3u8?_HLS_msn=18446744073709551616",
+    "bad-part-overflow": "/cam1/index.m3u8?_HLS_msn=1&_HLS_part=4294967296",
+    "bad-duplicate": "/cam1/index.m3u8?_HLS_msn=1&_HLS_msn=1",
+    "bad-skip": "/cam1/index.m3u8?_HLS_skip=yes&_HLS_skip=YES",
+    "bad-skip-escapes": "/cam1/index.m3u8?_HLS_skip=%0d%0aX:\r\n\x00\u2028",
+    "bad-long": "/cam1/index.m3u8?" + "_HLS_msn=1&" * 187,
+    "path-dotdot": "/../index.m3u8",
+    "path-empty-segment": "/a//index.m3u8",
+    "path-no-stream": "//index.m3u8",
+    "path-three": "/a/b/c/index.m3u8",
+    "path-leading-zero": "/cam1/s012.mp4",
+    "path-init-0": "/cam1/init-0.mp4",
+    "path-part-overflow": "/cam1/p18446744073709551616.mp4",
+    "path-escaped-query": "/cam1/index.m3u8%3F_HLS_msn=1",
+    "path-master-rendition": "/live/720p/master.m3u8",
+    "path-ingest-empty": "/ingest//",
+    "path-ingest-playlist": "/ingest/index.m3u8?_HLS_msn=1",
+    "path-unicode": "/cam\u00e9ra/p1.mp4",
+}
+
+
+def requests():
+    for name, target in REQUESTS.items():
+        write("request", name, target.encode("utf-8"))
+    # Not UTF-8: the target replaces it, as a caller with raw bytes would have to.
+    write("request", "path-not-utf8", b"/cam\xff\xfe1/index.m3u8?_HLS_msn=\xc3")
+    write("request", "path-nul", b"/cam1\x00/index.m3u8?_HLS_msn=1\x00")
+
+
 if __name__ == "__main__":
     main()
+    requests()

@@ -10,7 +10,8 @@
 # on a stable toolchain this sets RUSTC_BOOTSTRAP=1, which allows them. New corpus inputs
 # land in fuzz/corpus/<target>/: minimise before committing them
 # (`cargo fuzz cmin <target>` in fuzz/). A crash stops the run and is saved under
-# fuzz/artifacts/<target>/; reproduce it with `cargo fuzz run <target> <file>`.
+# fuzz/artifacts/<target>/; reproduce it with `cargo fuzz run <target> <file>`. Each run's
+# libFuzzer output is kept in fuzz/fuzz-<target>.log (its final stats are printed).
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 
@@ -35,6 +36,21 @@ fi
 export RUSTC_BOOTSTRAP=1
 # One job at a time: the machines are shared, and one libFuzzer process is one core.
 for target in "${targets[@]}"; do
-  echo "== $target: ${seconds}s"
-  cargo fuzz run --debug-assertions "$target" -- -max_total_time="$seconds" -dict=fmp4.dict -jobs=1 -print_final_stats=1
+  # A target's own dictionary if it has one (request.dict), else the fMP4 one.
+  dict="$target.dict"
+  [ -f "$dict" ] || dict=fmp4.dict
+  echo "== $target: ${seconds}s, $dict"
+  status=0
+  cargo fuzz run --debug-assertions "$target" -- -max_total_time="$seconds" -dict="$dict" -jobs=1 -print_final_stats=1 || status=$?
+  # With -jobs, libFuzzer writes the run to fuzz-0.log, which the next target would overwrite:
+  # keep it per target and show the final stats (executions, coverage, corpus size).
+  if [ -f fuzz-0.log ]; then
+    mv fuzz-0.log "fuzz-$target.log"
+    grep -E '^(stat::|Done |==[0-9]+== ?ERROR|SUMMARY)' "fuzz-$target.log" || true
+    tail -n 1 "fuzz-$target.log"
+  fi
+  if [ "$status" -ne 0 ] || [ -n "$(ls -A "artifacts/$target" 2>/dev/null)" ]; then
+    echo "== $target: failed (exit $status); see fuzz-$target.log and artifacts/$target/" >&2
+    exit 1
+  fi
 done

@@ -1,8 +1,8 @@
 //! Replays the committed fuzz corpus (`fuzz/corpus/<target>/`) through the fuzz targets'
 //! own checks, on stable Rust: every input libFuzzer kept (seeds cut from real ffmpeg
-//! output, what it found new coverage with, and each crash it found, once fixed) must
-//! still pass the target's invariants. `fuzz/src/checks.rs` is included rather than copied,
-//! so this runs exactly what the fuzzers run.
+//! output or written from what players request, what it found new coverage with, and each
+//! crash it found, once fixed) must still pass the target's invariants. `fuzz/src/checks.rs`
+//! is included rather than copied, so this runs exactly what the fuzzers run.
 
 #[path = "../../../fuzz/src/checks.rs"]
 mod checks;
@@ -63,6 +63,11 @@ fn fragment_corpus_keeps_its_invariants() {
 #[test]
 fn rewrite_corpus_keeps_its_invariants() {
     replay("fmp4_rewrite", checks::rewrite);
+}
+
+#[test]
+fn request_corpus_keeps_its_invariants() {
+    replay("request", checks::request);
 }
 
 /// The fixed init sections the fragment and rewrite targets select from are the fixtures'

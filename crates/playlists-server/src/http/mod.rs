@@ -41,7 +41,7 @@ pub use encoding::{negotiate, Coding};
 pub use error::{status_for, ErrorSource, HttpError};
 pub use limits::{Shutdown, WaitPermit, Waiting};
 pub use metrics::Metrics;
-pub use router::{handle, RouteKind};
+pub use router::{handle, Route, RouteKind};
 pub use tls::{server_config, TlsError};
 
 use std::future::Future;

@@ -150,7 +150,11 @@ impl RouteKind {
 }
 
 impl<'a> Route<'a> {
-    /// Parses a request path (without the query).
+    /// Parses a request path (without the query). Never fails: a path that names nothing is
+    /// [`Route::Unknown`]. A routed path is exactly its route's canonical path (numbers without
+    /// leading zeros, one spelling per resource), and a stream name is the path's own text,
+    /// non-empty, with at most one `/`; it is not checked against the library's naming rules
+    /// (looking up a name the library refuses finds no stream).
     pub fn parse(path: &'a str) -> Self {
         match path {
             "/" => return Self::Page,
