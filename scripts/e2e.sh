@@ -35,11 +35,12 @@ node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)
   exit 1
 }
 
-cargo build --release --bin playlists
+# loadgen: the simulated players of e2e/tests/7-nginx-load.test.js.
+cargo build --release --bin playlists --example loadgen
 cd e2e
 # playwright-core must not fetch a browser (it does not on install; this makes sure).
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 npm ci --no-audit --no-fund --loglevel=error
-# A bound on the whole suite: six scenarios take about 3 minutes here; every test also has
+# A bound on the whole suite: seven scenarios take about 3.5 minutes here; every test also has
 # its own timeout, and the suite kills its processes on any exit.
 timeout --kill-after=15 480 npm test
