@@ -12,11 +12,13 @@ export const deployConf = join(repo, 'deploy', 'nginx', 'playlists.conf');
  * The deployment file with only its three machine-specific values changed: the cache
  * directory, the origin's address and the listen address. Each must be found exactly once,
  * so a change to the deployment file that this derivation would silently miss fails here.
+ * With `backupPort`, a second origin is added as the guide says: a `backup` server line.
  */
-export function deriveConf(text, { cacheDir, originPort, listenPort }) {
+export function deriveConf(text, { cacheDir, originPort, listenPort, backupPort }) {
+  const backup = backupPort ? `\n    server 127.0.0.1:${backupPort} backup;` : '';
   const edits = [
     [/proxy_cache_path\s+\/var\/cache\/nginx\/playlists\s/g, `proxy_cache_path ${cacheDir} `],
-    [/server\s+127\.0\.0\.1:8080;/g, `server 127.0.0.1:${originPort};`],
+    [/server\s+127\.0\.0\.1:8080;/g, `server 127.0.0.1:${originPort};${backup}`],
     [/listen\s+8081;/g, `listen 127.0.0.1:${listenPort};`],
   ];
   let out = text;
@@ -29,10 +31,11 @@ export function deriveConf(text, { cacheDir, originPort, listenPort }) {
 }
 
 /**
- * Starts nginx in front of the origin on `originPort`; resolves once /healthz answers
- * through it. The access log records each request's cache status for the test to read.
+ * Starts nginx in front of the origin on `originPort` (and `backupPort`, a second origin it
+ * fails over to); resolves once /healthz answers through it. The access log records each
+ * request's cache status and the origin that answered it, for the test to read.
  */
-export async function startNginx(originPort) {
+export async function startNginx(originPort, { backupPort } = {}) {
   const prefix = makeTempDir('playlists-e2e-nginx-');
   // Workers drop root to nginx's default user, which must reach the cache and temp dirs.
   chmodSync(prefix, 0o755);
@@ -43,7 +46,7 @@ export async function startNginx(originPort) {
     chmodSync(dirs[d], 0o777);
   }
   const port = await freePort();
-  const server = deriveConf(readFileSync(deployConf, 'utf8'), { cacheDir: dirs.cache, originPort, listenPort: port });
+  const server = deriveConf(readFileSync(deployConf, 'utf8'), { cacheDir: dirs.cache, originPort, listenPort: port, backupPort });
   writeFileSync(join(prefix, 'playlists.conf'), server);
   const accessLog = join(prefix, 'access.log');
   writeFileSync(join(prefix, 'nginx.conf'), `# Made by e2e/lib/nginx.js for one test run.
@@ -53,7 +56,7 @@ pid ${join(prefix, 'nginx.pid')};
 error_log stderr warn;
 events { worker_connections 1024; }
 http {
-    log_format e2e '$status $upstream_cache_status $request_time "$request"';
+    log_format e2e '$status $upstream_cache_status $request_time "$request" "$upstream_addr"';
     access_log ${accessLog} e2e;
     client_body_temp_path ${dirs.client_body};
     proxy_temp_path ${dirs.proxy};
@@ -85,11 +88,14 @@ http {
     base,
     port,
     log: proc.log,
-    /** The access log: one `{ status, cache, time, request }` per answered request. */
+    /**
+     * The access log: one `{ status, cache, time, request, upstream }` per answered request;
+     * `upstream` lists the origins tried (`-` for a cache hit).
+     */
     accessLog() {
       return readFileSync(accessLog, 'utf8').split('\n').filter(Boolean).map((line) => {
-        const m = /^(\d+) (\S+) (\S+) "(.*)"$/.exec(line);
-        return m ? { status: Number(m[1]), cache: m[2], time: Number(m[3]), request: m[4] } : { raw: line };
+        const m = /^(\d+) (\S+) (\S+) "(.*)" "(.*)"$/.exec(line);
+        return m ? { status: Number(m[1]), cache: m[2], time: Number(m[3]), request: m[4], upstream: m[5] } : { raw: line };
       });
     },
     stop,

@@ -56,16 +56,17 @@ const LOG_LIMIT = 256 * 1024;
 /**
  * Starts `cmd args` as the leader of a new process group. Returns its log (stdout and stderr,
  * the last 256 KiB), a promise of its exit, and `stop()`: `signal` to the group, SIGKILL after
- * `graceMs`, resolved once the leader has exited.
+ * `graceMs`, resolved once the leader has exited. With `onStdout`, stdout goes to it (as
+ * Buffers) instead of the log: a process whose output is data, like an encoder writing to a pipe.
  */
-export function spawnTracked(name, cmd, args, { env, stopSignal = 'SIGTERM', graceMs = 5000 } = {}) {
+export function spawnTracked(name, cmd, args, { env, stopSignal = 'SIGTERM', graceMs = 5000, onStdout } = {}) {
   const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env });
   let log = '';
   const keep = (d) => {
     log += d;
     if (log.length > LOG_LIMIT) log = log.slice(-LOG_LIMIT);
   };
-  proc.stdout.on('data', keep);
+  proc.stdout.on('data', onStdout || keep);
   proc.stderr.on('data', keep);
   let exitInfo = null;
   const exited = new Promise((resolve) => {
