@@ -8,6 +8,13 @@
 # is SIGKILLed RESTARTS times, spread evenly over the run, and started again after a pause
 # shorter than the origin's ingest grace period. The origin's RSS is sampled every 10 s.
 #
+# The origin keeps the last max-segments × max-parts-per-segment parts of a stream (its ring),
+# whatever the playlist window: with the defaults (32 × 128) the encoder's ring takes ~14 min
+# to fill, and RSS grows until then by design. The soak therefore runs the origin with
+# --max-parts-per-segment 24 (a 4 s target duration holds at most 20 parts of 200 ms), so the
+# ring fills in ~2.5 min, within the warm-up, and the rest of the run measures what a leak
+# would add. SOAK_ORIGIN_ARGS replaces those flags.
+#
 # Prints JSON lines: a progress line every 60 s; at the end the loadgen summary of each
 # stream, the ingest-to-publish delay of each stream (from /metrics), the RSS at the end of
 # the warm-up and at the end, the restarts, and a final {"bench":"soak","pass":…} that checks:
@@ -17,7 +24,8 @@
 # within 10 % of the RSS at the end of the warm-up. Exits 1 when a check fails.
 #
 # Usage: scripts/soak.sh [secs, default 1800] [players, default 500] [restarts, default 20]
-# Env:   SOAK_WARMUP_SECS (default: secs/15, at least 30), SOAK_RESTART_PAUSE (default 2 s),
+# Env:   SOAK_WARMUP_SECS (default: secs/6, at least 180 s, at most secs/2),
+#        SOAK_RESTART_PAUSE (default 2 s), SOAK_ORIGIN_ARGS (default --max-parts-per-segment 24),
 #        SOAK_KEEP=DIR (copy the origin's log, the loadgen progress lines and the RSS samples
 #        there).
 # Needs: ffmpeg, curl, python3.
@@ -27,7 +35,10 @@ secs="${1:-1800}"
 players="${2:-500}"
 restarts="${3:-20}"
 cam_players=$(((players + 9) / 10))
-warmup="${SOAK_WARMUP_SECS:-$((secs / 15 > 30 ? secs / 15 : 30))}"
+warmup=$((secs / 6 > 180 ? secs / 6 : 180))
+[ "$warmup" -le $((secs / 2)) ] || warmup=$((secs / 2))
+warmup="${SOAK_WARMUP_SECS:-$warmup}"
+read -r -a origin_args <<<"${SOAK_ORIGIN_ARGS---max-parts-per-segment 24}"
 pause="${SOAK_RESTART_PAUSE:-2}"
 grace=10
 for tool in ffmpeg curl python3; do
@@ -72,7 +83,7 @@ trap 'exit 130' INT TERM
 port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 base="http://127.0.0.1:$port"
 RUST_LOG=warn,playlists_server::ingest=info "$origin_bin" --demo --listen "127.0.0.1:$port" \
-  --ingest-grace-secs "$grace" 2>"$work/origin.log" &
+  --ingest-grace-secs "$grace" "${origin_args[@]}" 2>"$work/origin.log" &
 origin_pid=$!
 for _ in $(seq 100); do curl -sf --max-time 1 "$base/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
 curl -sf --max-time 1 "$base/healthz" >/dev/null || { echo "soak.sh: the origin did not start" >&2; cat "$work/origin.log" >&2; exit 1; }
@@ -168,10 +179,10 @@ curl -sf --max-time 5 "$base/metrics" >"$work/metrics.txt" || : >"$work/metrics.
 
 python3 - "$work" "$secs" "$players" "$cam_players" "$restarts" "$done_restarts" \
   "$unexpected_exits" "$warmup" "${rss_warm:-0}" "$rss_end" "${last_restart_t:-null}" \
-  "$encoder_alive" "$pause" <<'PY'
+  "$encoder_alive" "$pause" "${origin_args[*]}" <<'PY'
 import json, re, sys
 (work, secs, players, cam_players, restarts, done_restarts, unexpected, warmup, rss_warm,
- rss_end, last_restart_t, encoder_alive, pause) = sys.argv[1:]
+ rss_end, last_restart_t, encoder_alive, pause, origin_args) = sys.argv[1:]
 secs, players, cam_players, restarts, done_restarts, unexpected, warmup = map(
     int, (secs, players, cam_players, restarts, done_restarts, unexpected, warmup))
 rss_warm, rss_end = int(rss_warm), int(rss_end)
@@ -252,6 +263,7 @@ if encoder_alive != "1":
     fail.append("the encoder was not running at the end")
 
 print(json.dumps({"bench": "soak", "pass": not fail, "secs": secs, "players": players,
-                  "cam_players": cam_players, "restarts": done_restarts, "failures": fail}))
+                  "cam_players": cam_players, "restarts": done_restarts,
+                  "origin_args": origin_args, "failures": fail}))
 sys.exit(1 if fail else 0)
 PY
