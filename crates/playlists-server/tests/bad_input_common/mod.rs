@@ -243,3 +243,21 @@ pub async fn metric(server: &TestServer, series: &str) -> u64 {
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
         .unwrap_or_else(|| panic!("{series} not in /metrics:\n{m}"))
 }
+
+/// Waits until the server has exactly `n` connections open (at most 10 s; the test fails
+/// with the count otherwise). Read from the server's state rather than `/metrics`, whose
+/// own request would count.
+pub async fn until_connections_open(server: &TestServer, n: u64) {
+    let started = Instant::now();
+    loop {
+        let open = server.state.metrics.connections_open();
+        if open == n {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{open} connections open, want {n}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
