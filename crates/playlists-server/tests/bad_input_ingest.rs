@@ -443,6 +443,10 @@ async fn a_trickling_ingest_body_is_cut_off_with_408() {
         "{:?}",
         slow.elapsed
     );
+    // The cut-off session let go of its stream: a new encoder may publish on it at once.
+    assert!(server.playlists.stream("loris").is_none());
+    let again = put(server.addr, "/ingest/loris", &fixture("h264.mp4")).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.text());
     let resp = steady.resp.expect("steady is answered");
     assert_eq!(resp.status, StatusCode::OK, "{}", resp.text());
     assert_eq!(resp.text(), "published 10 parts on `steady`\n");

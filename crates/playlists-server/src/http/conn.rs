@@ -57,7 +57,14 @@ impl Builders {
             .keep_alive_interval(opts.idle_timeout / 2)
             .keep_alive_timeout(opts.idle_timeout / 2)
             // A player holds two requests (playlist + hinted part); a page of players a few more.
-            .max_concurrent_streams(256);
+            .max_concurrent_streams(256)
+            // Rapid reset (CVE-2023-44487): streams a client cancels before they are served
+            // cost the server work but count against no stream limit, so past 20 of them the
+            // connection gets GOAWAY; so does one that makes the server refuse 1024 streams.
+            // hyper's defaults, stated here so the bound does not move with a dependency
+            // (tests/bad_input_connections.rs holds the server to it).
+            .max_pending_accept_reset_streams(20)
+            .max_local_error_reset_streams(1024);
         Self {
             http1: h1,
             http2: h2,
