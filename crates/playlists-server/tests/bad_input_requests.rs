@@ -272,7 +272,7 @@ async fn request_heads_trickled_a_byte_at_a_time_are_cut_off_at_the_idle_timeout
         let started = Instant::now();
         witness.assert_intact(&server).await;
         assert!(
-            started.elapsed() < Duration::from_millis(500),
+            started.elapsed() < Duration::from_secs(1),
             "{:?}",
             started.elapsed()
         );
