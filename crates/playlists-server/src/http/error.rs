@@ -116,7 +116,10 @@ impl HttpError {
     /// ends with "not found".
     pub fn not_found(what: impl std::fmt::Display) -> Self {
         let mut what = what.to_string();
-        cut(&mut what, MAX_REASON_BYTES - " not found".len() - '…'.len_utf8());
+        cut(
+            &mut what,
+            MAX_REASON_BYTES - " not found".len() - '…'.len_utf8(),
+        );
         Self::new(StatusCode::NOT_FOUND, format!("{what} not found"))
     }
 
