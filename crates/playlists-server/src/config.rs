@@ -126,7 +126,8 @@ pub struct Config {
     /// Largest request head in bytes (at least 8192); larger get 431.
     #[arg(long, default_value_t = 16 * 1024)]
     pub max_header_bytes: usize,
-    /// Seconds an idle connection (no request head) is kept open.
+    /// Seconds an idle connection (no request head) is kept open; also the longest an ingest
+    /// body may go without completing a part (then 408).
     #[arg(long, default_value_t = 30)]
     pub idle_timeout_secs: u64,
     /// Seconds to produce a response head before answering 503 (keep above 3 × target duration).

@@ -305,6 +305,18 @@ where
             .unwrap_or_else(HttpError::into_response);
         ingest::challenge(&mut resp);
         resp
+    } else if is_ingest && head.path().starts_with("/ingest/") {
+        // Not routed as ingest: the name is empty or has more than `group/rendition`. The
+        // encoder meant to ingest, so say what is wrong with the name rather than 405.
+        HttpError::new(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "invalid stream name `{}`: ingest takes `/ingest/{{stream}}` or \
+                 `/ingest/{{group}}/{{rendition}}`",
+                &head.path()["/ingest/".len()..]
+            ),
+        )
+        .into_response()
     } else if head.method == Method::GET || is_head {
         let answer = dispatch(&state, route, &head);
         match tokio::time::timeout(state.opts.request_timeout, answer).await {
