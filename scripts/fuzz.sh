@@ -46,8 +46,7 @@ for target in "${targets[@]}"; do
   # keep it per target and show the final stats (executions, coverage, corpus size).
   if [ -f fuzz-0.log ]; then
     mv fuzz-0.log "fuzz-$target.log"
-    grep -E '^(stat::|Done |==[0-9]+== ?ERROR|SUMMARY)' "fuzz-$target.log" || true
-    tail -n 1 "fuzz-$target.log"
+    grep -E '^(#[0-9]+[[:space:]]+DONE|stat::|Done |==[0-9]+== ?ERROR|SUMMARY)' "fuzz-$target.log" || true
   fi
   if [ "$status" -ne 0 ] || [ -n "$(ls -A "artifacts/$target" 2>/dev/null)" ]; then
     echo "== $target: failed (exit $status); see fuzz-$target.log and artifacts/$target/" >&2
