@@ -459,7 +459,7 @@ impl ChunkCache {
         }
         let ring = self.ring(stream).ok_or_else(|| stream.stale())?;
         // Hash before locking: the lock then covers only the compare and the swap.
-        let hash = xxhash_rust::xxh3::xxh3_64(&bytes);
+        let hash = crate::hash::xxh3_64(&bytes);
         let slot = &ring.slots[self.slot_of(id)];
         // Built before locking too: the replicas' own `Bytes` handles allocate. Swapped into
         // the slot under the locks, so afterwards `entries` holds what they replaced.

@@ -65,6 +65,7 @@
 
 pub mod chunk_cache;
 mod error;
+mod hash;
 pub mod m3u8_cache;
 pub mod manifest;
 mod options;
@@ -74,6 +75,7 @@ pub mod wait;
 
 pub use chunk_cache::{Chunk, ChunkCache, StreamIdx};
 pub use error::{Error, Result};
+pub use hash::xxh3_64;
 pub use m3u8_cache::{InitSection, M3u8Cache, PlaylistVersion, Rendered};
 pub use manifest::{
     render_multivariant, Bandwidth, M3u8Manifest, PartMeta, PartPosition, RenditionReport,

@@ -50,7 +50,7 @@ pub struct Rendered {
 impl Rendered {
     /// Compresses `plain` once and hashes it.
     pub fn new(plain: Vec<u8>) -> Self {
-        let hash = xxhash_rust::xxh3::xxh3_64(&plain);
+        let hash = crate::hash::xxh3_64(&plain);
         let gzip = gzip(&plain);
         Self {
             plain: Bytes::from(plain),
@@ -227,7 +227,7 @@ impl M3u8Cache {
     /// [`Error::StaleStream`] as [`publish`](Self::publish).
     pub fn set_init(&self, stream: StreamIdx, id: u32, bytes: Bytes) -> Result<InitSection> {
         let slot = self.slot(stream)?;
-        let hash = xxhash_rust::xxh3::xxh3_64(&bytes);
+        let hash = crate::hash::xxh3_64(&bytes);
         let init = InitSection {
             id,
             chunk: Chunk {

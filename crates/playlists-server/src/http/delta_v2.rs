@@ -75,7 +75,7 @@ fn derive(yes: &[u8]) -> Option<Rendered> {
         return None;
     }
     let plain = out.into_bytes();
-    let hash = xxhash_rust::xxh3::xxh3_64(&plain);
+    let hash = playlists::xxh3_64(&plain);
     let mut gz = GzEncoder::new(Vec::with_capacity(plain.len() / 4), Compression::fast());
     gz.write_all(&plain).ok()?;
     let gzip = Bytes::from(gz.finish().ok()?);

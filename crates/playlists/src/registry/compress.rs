@@ -34,7 +34,7 @@ thread_local! {
 pub(super) fn rendered(plain: Vec<u8>) -> Rendered {
     match gzip(&plain) {
         Some(gzip) => Rendered {
-            hash: xxhash_rust::xxh3::xxh3_64(&plain),
+            hash: crate::hash::xxh3_64(&plain),
             plain: Bytes::from(plain),
             gzip,
         },

@@ -327,7 +327,7 @@ impl Playlists {
                 init.codecs.chars().take(64).collect::<String>()
             )));
         }
-        let hash = xxhash_rust::xxh3::xxh3_64(&init.bytes);
+        let hash = crate::hash::xxh3_64(&init.bytes);
         if let Some(st) = current {
             if writer.init_hash == Some(hash) {
                 return Ok(st.init_id);

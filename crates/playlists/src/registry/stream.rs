@@ -237,7 +237,7 @@ impl<'a> StreamRef<'a> {
         Some(Segment {
             parts: chunks,
             len,
-            hash: xxhash_rust::xxh3::xxh3_64(&hashes),
+            hash: crate::hash::xxh3_64(&hashes),
         })
     }
 
