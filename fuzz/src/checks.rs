@@ -644,9 +644,10 @@ pub fn route(path: &str, h: u64) {
 /// Every path the playlists write for the valid stream name `name` routes to that stream:
 /// a name the library accepts can always be played (and ingested).
 fn routes_back(name: &str, h: u64) {
-    // Known collision, not fixed here: a stream whose group is `ingest` has playlist paths
-    // under `/ingest/`, which route to ingest (`GET /ingest/index.m3u8` is an ingest of the
-    // stream `index.m3u8`). Its ingest path still routes; its other paths are skipped.
+    // A stream whose group is `ingest` would have playlist paths under `/ingest/`, which
+    // route to ingest (`GET /ingest/index.m3u8` is an ingest of the stream `index.m3u8`); the
+    // server refuses to ingest such a stream (`ingest::RESERVED_GROUP`). Its ingest path still
+    // routes; its other paths are skipped.
     let under_ingest = name == "ingest" || name.starts_with("ingest/");
     let number = [0, h >> 7, u64::MAX][(h % 3) as usize];
     let id = [1, (h as u32) | 1, u32::MAX][((h >> 2) % 3) as usize];

@@ -78,6 +78,10 @@ pub enum IngestError {
         #[source]
         source: playlists::Error,
     },
+    /// The name is valid for the library but cannot be served: its group is `ingest`, so its
+    /// playlist and media paths would start with `/ingest/`, where encoders push.
+    #[error("invalid stream name `{0}`: the group name `{RESERVED_GROUP}` is reserved for the ingest paths")]
+    ReservedName(String),
     /// Another encoder is sending this stream and has sent data recently.
     #[error("stream `{0}` already has an encoder connected")]
     Busy(String),
@@ -96,6 +100,10 @@ pub enum IngestError {
         reason: String,
     },
 }
+
+/// The group name no ingested stream may have: `/ingest/…` paths are where encoders push, so
+/// the playlist of a stream `ingest` or `ingest/x` could never be requested.
+pub const RESERVED_GROUP: &str = "ingest";
 
 /// What kind of failure an [`IngestError`] is, so a transport maps it to a status in one
 /// place. The suggested HTTP status is given with each.
@@ -121,7 +129,9 @@ impl IngestError {
         use playlists::Error as E;
         match self {
             Self::Fmp4 { source, .. } if source.is_limit() => IngestErrorKind::TooLarge,
-            Self::Fmp4 { .. } | Self::Closed(_) => IngestErrorKind::BadInput,
+            Self::Fmp4 { .. } | Self::Closed(_) | Self::ReservedName(_) => {
+                IngestErrorKind::BadInput
+            }
             Self::Busy(_) | Self::Superseded(_) => IngestErrorKind::Busy,
             Self::Read { .. } => IngestErrorKind::Transport,
             Self::Publish { source, .. } => match source {
@@ -140,7 +150,7 @@ impl IngestError {
             Self::Fmp4 { stream, .. }
             | Self::Publish { stream, .. }
             | Self::Read { stream, .. } => stream,
-            Self::Busy(s) | Self::Superseded(s) | Self::Closed(s) => s,
+            Self::Busy(s) | Self::Superseded(s) | Self::Closed(s) | Self::ReservedName(s) => s,
         }
     }
 }
@@ -288,8 +298,9 @@ impl Ingests {
     /// Starts a session for `stream`.
     ///
     /// # Errors
-    /// [`IngestError::Publish`] for a name the library refuses; [`IngestError::Busy`] while
-    /// another session of the stream delivers data (see [`IngestConfig::takeover_after`]).
+    /// [`IngestError::Publish`] for a name the library refuses; [`IngestError::ReservedName`]
+    /// for a stream of the group `ingest`; [`IngestError::Busy`] while another session of the
+    /// stream delivers data (see [`IngestConfig::takeover_after`]).
     pub fn start(self: &Arc<Self>, stream: &str) -> Result<IngestSession, IngestError> {
         playlists::chunk_cache::validate_stream_name(stream).map_err(|source| {
             IngestError::Publish {
@@ -297,6 +308,10 @@ impl Ingests {
                 source,
             }
         })?;
+        // Checked here, not in the library: the clash is with this server's URL layout.
+        if stream.split('/').next() == Some(RESERVED_GROUP) {
+            return Err(IngestError::ReservedName(stream.to_owned()));
+        }
         let id = self.next_session.fetch_add(1, Ordering::Relaxed);
         let shared = {
             let mut streams = self.lock_streams();

@@ -150,6 +150,9 @@ async fn very_long_names_are_404_with_a_short_reason_or_431() {
         ("/ingest/%2e%2e", "only ASCII letters, digits"),
         ("/ingest/wit%00ness", "only ASCII letters, digits"),
         ("/ingest/%ff%fe", "only ASCII letters, digits"),
+        // The group `ingest` could never be played: its paths are the ingest paths.
+        ("/ingest/ingest", "the group name `ingest` is reserved"),
+        ("/ingest/ingest/720p", "the group name `ingest` is reserved"),
         // More than `group/rendition`, or empty: refused by the router, with the same words.
         ("/ingest/a/b/c", "ingest takes `/ingest/{stream}`"),
         ("/ingest/a//b", "ingest takes `/ingest/{stream}`"),
