@@ -27,6 +27,8 @@ async fn metrics_count_requests_waiters_bytes_and_stream_positions() {
     let part = server.get("/cam1/p0.mp4").await;
     server.get("/cam1/p495.mp4").await;
     server.get("/cam1/index.m3u8").await;
+    // Not a directive (only `_HLS_msn` itself is): a plain playlist request, counted as one.
+    server.get("/cam1/index.m3u8?_HLS_msnx=1").await;
     let addr = server.addr;
     let held = tokio::spawn(async move { origin::get(addr, "/cam1/p7.mp4", &[]).await });
     settle().await;
@@ -58,7 +60,15 @@ async fn metrics_count_requests_waiters_bytes_and_stream_positions() {
             &m,
             "playlists_http_requests_total{route=\"playlist\",status=\"200\"}"
         ),
-        Some(1)
+        Some(2)
+    );
+    assert_eq!(
+        value(
+            &m,
+            "playlists_http_requests_total{route=\"blocking_playlist\",status=\"200\"}"
+        ),
+        None,
+        "{m}"
     );
     assert_eq!(value(&m, "playlists_http_waiting_requests"), Some(1));
     assert_eq!(

@@ -288,9 +288,10 @@ where
     };
     let route = Route::parse(head.path());
     let blocking = matches!(route, Route::MediaPlaylist { .. })
-        && head
-            .query()
-            .is_some_and(|q| q.split('&').any(|p| p.starts_with("_HLS_msn")));
+        && head.query().is_some_and(|q| {
+            q.split('&')
+                .any(|p| p.split('=').next() == Some("_HLS_msn"))
+        });
     let kind = kind_of(&head.method, route, blocking);
     let is_head = head.method == Method::HEAD;
 
