@@ -11,37 +11,10 @@ use playlists::{Options, PartPosition, Playlists};
 use playlists_server::ingest::{ingest_reader, IngestConfig, Ingests};
 use tokio::process::Command;
 
-/// The encoder flags, 3 s of muxed H.264 + AAC, without -re (as fast as it encodes).
+/// The encoder flags, muxed H.264 + AAC, without -re (as fast as it encodes).
 fn ffmpeg_muxed(seconds: u32) -> Command {
     let mut cmd = Command::new("ffmpeg");
-    cmd.args(["-hide_banner", "-loglevel", "error", "-nostdin"])
-        .args(["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
-        .args(["-t", &seconds.to_string()])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-tune",
-            "zerolatency",
-        ])
-        .args([
-            "-pix_fmt",
-            "yuv420p",
-            "-g",
-            "30",
-            "-keyint_min",
-            "30",
-            "-sc_threshold",
-            "0",
-        ])
-        .args(["-c:a", "aac", "-f", "mp4"])
-        .args([
-            "-movflags",
-            "cmaf+empty_moov+default_base_moof+frag_keyframe+skip_trailer",
-        ])
-        .args(["-frag_duration", "200000", "pipe:1"])
+    cmd.args(common::live_encoder_args(seconds, false))
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .kill_on_drop(true);

@@ -39,30 +39,8 @@ fn encode(secs: u32, prft: bool) -> Bytes {
         common::have_ffmpeg(),
         "ffmpeg is needed (scripts/test.sh installs it)"
     );
-    let mut cmd = Command::new("ffmpeg");
-    cmd.args(["-hide_banner", "-loglevel", "error", "-nostdin"])
-        .args(["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
-        .args(["-t", &secs.to_string()])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-tune",
-            "zerolatency",
-        ])
-        .args(["-g", "30", "-keyint_min", "30", "-sc_threshold", "0"])
-        .args([
-            "-pix_fmt", "yuv420p", "-b:v", "100k", "-c:a", "aac", "-b:a", "32k",
-        ]);
-    if prft {
-        cmd.args(["-write_prft", "wallclock"]);
-    }
-    let out = cmd
-        .args(["-f", "mp4", "-movflags"])
-        .arg("cmaf+empty_moov+default_base_moof+frag_keyframe+skip_trailer")
-        .args(["-frag_duration", "200000", "pipe:1"])
+    let out = Command::new("ffmpeg")
+        .args(common::live_encoder_args(secs, prft))
         .output()
         .expect("ffmpeg runs");
     assert!(

@@ -145,3 +145,65 @@ pub fn have_ffmpeg() -> bool {
         .output()
         .is_ok_and(|o| o.status.success())
 }
+
+/// ffmpeg's arguments for `secs` of a live encoder's output on stdout, as the ingest issue's
+/// command cuts it: test pattern + tone, H.264 (keyframe every second) + AAC, CMAF fragments
+/// of 200 ms; with `prft`, a producer reference time box before every `moof`. Used with
+/// `std::process::Command` and tokio's alike.
+pub fn live_encoder_args(secs: u32, prft: bool) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-nostdin",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x180:rate=30",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=48000",
+        "-t",
+        &secs.to_string(),
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-tune",
+        "zerolatency",
+        "-pix_fmt",
+        "yuv420p",
+        "-g",
+        "30",
+        "-keyint_min",
+        "30",
+        "-sc_threshold",
+        "0",
+        "-b:v",
+        "100k",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "32k",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    if prft {
+        args.extend(["-write_prft".to_owned(), "wallclock".to_owned()]);
+    }
+    args.extend(
+        [
+            "-f",
+            "mp4",
+            "-movflags",
+            "cmaf+empty_moov+default_base_moof+frag_keyframe+skip_trailer",
+            "-frag_duration",
+            "200000",
+            "pipe:1",
+        ]
+        .map(str::to_owned),
+    );
+    args
+}
