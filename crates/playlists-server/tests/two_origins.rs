@@ -433,16 +433,11 @@ fn first_prft_ms(bytes: &[u8]) -> Option<u64> {
     None
 }
 
-/// ms since the Unix epoch of an EXT-X-PROGRAM-DATE-TIME value as the origin prints it
-/// (`YYYY-MM-DDTHH:MM:SS.mmmZ`); days from the civil date by the usual era arithmetic.
+/// ms since the Unix epoch of an EXT-X-PROGRAM-DATE-TIME value (RFC 3339, as rendered).
 fn pdt_ms(value: &str) -> u64 {
-    let n = |r: std::ops::Range<usize>| value[r].parse::<i64>().unwrap();
-    let (y, m, d) = (n(0..4), n(5..7), n(8..10));
-    let (y, m) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * m + 2) / 5 + d - 1;
-    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
-    let secs = days * 86_400 + n(11..13) * 3600 + n(14..16) * 60 + n(17..19);
-    (secs * 1000 + n(20..23)) as u64
+    let at = humantime::parse_rfc3339(value).expect("an RFC 3339 date-time");
+    let since = at
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970");
+    u64::try_from(since.as_millis()).expect("fits")
 }
