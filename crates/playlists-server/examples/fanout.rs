@@ -159,7 +159,7 @@ async fn main() -> Result<()> {
             if connect_only {
                 drop(permit);
                 tokio::time::sleep(Duration::from_secs(5)).await;
-                return anyhow::Ok((false, 0));
+                return anyhow::Ok((false, 0, None));
             }
             // A raw HTTP/1.1 exchange: the load generator shares the cores with the origin,
             // so it does as little per response as it can (one read, a length check).
@@ -179,7 +179,10 @@ async fn main() -> Result<()> {
             };
             let text = String::from_utf8_lossy(&buf);
             let ok = text.starts_with("HTTP/1.1 200") && text.contains(&expect);
-            anyhow::Ok((ok, at))
+            // Keep the connection open, as a player does for its next request: closing it
+            // here would make the origin tear down thousands of connections while it is
+            // still answering the others, a cost no real burst has.
+            anyhow::Ok((ok, at, Some(tcp)))
         }));
     }
     if args.connect_only {
@@ -255,8 +258,10 @@ async fn main() -> Result<()> {
     };
     let mut latencies = Vec::with_capacity(args.waiters);
     let mut answered = 0usize;
+    let mut open = Vec::with_capacity(args.waiters);
     for t in tasks {
-        if let Ok(Ok(Ok((ok, at)))) = tokio::time::timeout(Duration::from_secs(30), t).await {
+        if let Ok(Ok(Ok((ok, at, tcp)))) = tokio::time::timeout(Duration::from_secs(30), t).await {
+            open.extend(tcp);
             if ok {
                 answered += 1;
                 latencies.push(at.saturating_sub(published) as f64 / 1000.0);
@@ -273,6 +278,7 @@ async fn main() -> Result<()> {
         let _ = tokio::time::timeout(Duration::from_secs(10), perf.wait()).await;
     }
     let own_cpu = cpu_ms("self")?.saturating_sub(own_cpu_before);
+    drop(open);
     eprintln!("cpu after publish: origin {origin_cpu} ms, load generator {own_cpu} ms");
     latencies.sort_by(f64::total_cmp);
     let within_100ms = latencies.iter().filter(|&&l| l <= 100.0).count();

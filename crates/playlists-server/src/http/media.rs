@@ -21,7 +21,6 @@ use tokio::time::Instant;
 
 use super::body::Body;
 use super::error::HttpError;
-use super::playlist::shutting_down;
 use super::AppState;
 
 /// `GET /{stream}/init.mp4`, `init-{id}.mp4`.
@@ -99,11 +98,9 @@ async fn wait_for_part(
         Err(e) => return Err(e.into()),
     }
     let _permit = state.waiting.admit(stream.idx().index())?;
-    let deadline = now + state.hold_limit();
-    tokio::select! {
-        result = stream.wait_part(number, deadline) => Ok(result?),
-        () = state.shutdown.wait() => Err(shutting_down()),
-    }
+    state
+        .hold(stream.wait_part(number, state.hold_deadline(now)))
+        .await
 }
 
 fn lookup<'a>(state: &'a AppState, name: &str) -> Result<StreamRef<'a>, HttpError> {

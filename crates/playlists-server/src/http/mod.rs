@@ -55,6 +55,7 @@ use http::HeaderValue;
 use hyper_util::server::graceful::GracefulShutdown;
 use playlists::Playlists;
 use tokio::net::TcpListener;
+use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
 use crate::ingest::{IngestConfig, Ingests};
@@ -85,8 +86,9 @@ pub struct HttpOptions {
     /// closed when a ping goes unanswered as long. An ingest body that completes no part for
     /// this long is ended with 408.
     pub idle_timeout: Duration,
-    /// Longest time to produce a response head; beyond it the answer is 503. It bounds held
-    /// requests too, so keep it above 3 × TARGETDURATION.
+    /// Longest time to produce a response head; beyond it the answer is 503. Only held
+    /// requests wait, so it bounds them: keep it above 3 × TARGETDURATION (the hold limit of
+    /// rule 10), or held requests are cut short.
     pub request_timeout: Duration,
     /// How long shutdown waits for in-flight responses before closing connections anyway.
     pub shutdown_grace: Duration,
@@ -201,6 +203,45 @@ impl AppState {
     pub fn hold_limit(&self) -> Duration {
         3 * self.cache.target_duration
     }
+
+    /// Holds `wait` (a blocking reload or a hinted part, waiting until
+    /// [`hold_deadline`](Self::hold_deadline)): its library errors become HTTP errors, the
+    /// deadline a 503 that names the limit reached, and shutdown a 503 at once.
+    ///
+    /// Held requests are the only ones that wait, so this single deadline is also the
+    /// request timeout: a burst of thousands of woken requests then has one timer each to
+    /// clear, not two.
+    pub(crate) async fn hold<T>(
+        &self,
+        wait: impl std::future::Future<Output = playlists::Result<T>>,
+    ) -> Result<T, HttpError> {
+        let by_request_timeout = self.opts.request_timeout < self.hold_limit();
+        tokio::select! {
+            // Rule 10: the library's WaitTimeout maps to 503.
+            result = wait => result.map_err(|e| match e {
+                playlists::Error::WaitTimeout(_) if by_request_timeout => request_timed_out(self),
+                e => e.into(),
+            }),
+            () = self.shutdown.wait() => Err(playlist::shutting_down()),
+        }
+    }
+
+    /// When a request held from `since` must be answered: the earlier of the hold limit
+    /// and the request timeout (503 either way).
+    pub(crate) fn hold_deadline(&self, since: Instant) -> Instant {
+        since + self.hold_limit().min(self.opts.request_timeout)
+    }
+}
+
+/// 503 for a response not ready within [`HttpOptions::request_timeout`].
+fn request_timed_out(state: &AppState) -> HttpError {
+    HttpError::new(
+        http::StatusCode::SERVICE_UNAVAILABLE,
+        format!(
+            "no response within the request timeout ({:?})",
+            state.opts.request_timeout
+        ),
+    )
 }
 
 /// Serves HTTP/1.1 and HTTP/2 (h2c by prior knowledge, or h2 by ALPN over TLS when

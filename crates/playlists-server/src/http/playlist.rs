@@ -98,12 +98,9 @@ async fn wait_for_version(
         Err(e) => return Err(e.into()),
     }
     let _permit = state.waiting.admit(stream.idx().index())?;
-    let deadline = now + state.hold_limit();
-    tokio::select! {
-        // Rule 10: the library's WaitTimeout maps to 503.
-        result = stream.wait_playlist(req, deadline) => Ok(result?),
-        () = state.shutdown.wait() => Err(shutting_down()),
-    }
+    state
+        .hold(stream.wait_playlist(req, state.hold_deadline(now)))
+        .await
 }
 
 /// 503 for a held request when the server stops.
