@@ -21,6 +21,8 @@ use bytes::Bytes;
 use clap::Parser;
 use playlists::{Init, Options, Part, Playlists};
 use playlists_server::http::{serve, AppState, HttpOptions};
+use playlists_server::ingest::IngestConfig;
+use playlists_server::zero_copy::ArenaOptions;
 use tokio::io::AsyncBufReadExt;
 
 #[derive(Debug, Parser)]
@@ -40,6 +42,12 @@ struct Args {
     /// Write the parts and the playlist as files here, for nginx.
     #[arg(long)]
     dump_dir: Option<std::path::PathBuf>,
+    /// Store parts on the heap (sent by copy) instead of in the zero-copy arena.
+    #[arg(long)]
+    heap_parts: bool,
+    /// Runtime worker threads (default: one per core); 1 for the one-core comparison.
+    #[arg(long)]
+    workers: Option<usize>,
 }
 
 fn part(i: u64, bytes: Bytes) -> Part {
@@ -73,29 +81,42 @@ fn payload(i: u64, len: usize) -> Bytes {
         .into()
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
+fn main() -> Result<()> {
     let args = Args::parse();
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = args.workers {
+        runtime.worker_threads(n);
+    }
+    runtime.enable_all().build()?.block_on(run(args))
+}
+
+async fn run(args: Args) -> Result<()> {
     let opts = Options {
         target_duration_s: args.target_duration_s,
         ..Options::default()
     };
     let playlists = Arc::new(Playlists::new(opts)?);
+    let http = HttpOptions {
+        max_waiting_per_stream: 1_000_000,
+        max_waiting_total: 1_000_000,
+        request_timeout: std::time::Duration::from_secs(u64::from(args.target_duration_s) * 4),
+        ingest: IngestConfig {
+            arena: (!args.heap_parts).then(ArenaOptions::default),
+            ..IngestConfig::default()
+        },
+        ..HttpOptions::default()
+    };
+    let state = Arc::new(AppState::new(Arc::clone(&playlists), http));
+    // Parts are stored the way ingest stores them (in the zero-copy arena by default).
     let mut next = 0u64;
     for _ in 0..args.parts {
-        playlists.add("bench", part(next, payload(next, args.part_bytes)))?;
+        let bytes = state.ingests.store(&payload(next, args.part_bytes));
+        playlists.add("bench", part(next, bytes))?;
         next += 1;
     }
     if let Some(dir) = &args.dump_dir {
         dump(&playlists, dir)?;
     }
-    let http = HttpOptions {
-        max_waiting_per_stream: 1_000_000,
-        max_waiting_total: 1_000_000,
-        request_timeout: std::time::Duration::from_secs(u64::from(args.target_duration_s) * 4),
-        ..HttpOptions::default()
-    };
-    let state = Arc::new(AppState::new(Arc::clone(&playlists), http));
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     println!("pid {}", std::process::id());
     println!("listening {}", listener.local_addr()?);
@@ -103,6 +124,7 @@ async fn main() -> Result<()> {
 
     let publisher = {
         let playlists = Arc::clone(&playlists);
+        let state = Arc::clone(&state);
         let part_bytes = args.part_bytes;
         async move {
             let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
@@ -113,7 +135,7 @@ async fn main() -> Result<()> {
                     println!("heap {live} {count}");
                     let _ = std::io::stdout().flush();
                 } else if line.trim() == "publish" {
-                    let bytes = payload(next, part_bytes);
+                    let bytes = state.ingests.store(&payload(next, part_bytes));
                     let at = SystemTime::now()
                         .duration_since(UNIX_EPOCH)
                         .map_or(0, |d| d.as_micros());

@@ -116,6 +116,10 @@ pub struct Config {
     /// Also publish the built-in demo stream `demo` (on by default when run with no arguments).
     #[arg(long)]
     pub demo: bool,
+    /// Store parts in a shared-memory arena and send them with sendfile (Linux); `false`
+    /// keeps them on the heap and copies them into sockets.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub zero_copy: bool,
 
     /// Held requests (blocking reloads, hinted parts) per stream; more get 503.
     #[arg(long, default_value_t = 20_000)]
@@ -341,6 +345,7 @@ impl Config {
             ingest_token: self.ingest_token.clone().filter(|t| !t.is_empty()),
             ingest: crate::ingest::IngestConfig {
                 grace: Duration::from_secs(self.ingest_grace_secs),
+                arena: self.zero_copy.then(crate::zero_copy::ArenaOptions::default),
                 ..crate::ingest::IngestConfig::default()
             },
         })
@@ -395,6 +400,22 @@ mod tests {
         std::fs::write(&file, "listn = \"x\"\n").unwrap();
         let err = Config::load_from(["playlists", "--config", file.to_str().unwrap()]).unwrap_err();
         assert!(err.to_string().contains("listn"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn zero_copy_is_on_by_default_and_can_be_turned_off_by_flag_or_file() {
+        let arena = |c: Config| c.http_options().unwrap().ingest.arena;
+        assert!(arena(Config::default()).is_some());
+        let off = Config::load_from(["playlists", "--zero-copy", "false"]).unwrap();
+        assert!(arena(off).is_none());
+
+        let dir = std::env::temp_dir().join(format!("playlists-zc-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(&file, "zero_copy = false\n").unwrap();
+        let from_file = Config::load_from(["playlists", "--config", file.to_str().unwrap()]);
+        assert!(arena(from_file.unwrap()).is_none());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -32,6 +32,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::time::Instant;
 
 use crate::fmp4::{Event, Fmp4Error, Fragment, InitSection, Limits, Splitter};
+use crate::zero_copy::{ArenaOptions, ArenaWriter, PartArena};
 
 /// How ingest behaves; shared by every source.
 #[derive(Debug, Clone)]
@@ -44,6 +45,10 @@ pub struct IngestConfig {
     pub takeover_after: Duration,
     /// Size limits for the fMP4 parser.
     pub limits: Limits,
+    /// Where parts are stored: in a shared-memory arena from which the HTTP layer sends them
+    /// without copying (the default), or on the heap (`None`, or when the system has no
+    /// arena; see [`crate::zero_copy`]).
+    pub arena: Option<ArenaOptions>,
 }
 
 impl Default for IngestConfig {
@@ -52,6 +57,7 @@ impl Default for IngestConfig {
             grace: Duration::from_secs(10),
             takeover_after: Duration::from_secs(3),
             limits: Limits::default(),
+            arena: Some(ArenaOptions::default()),
         }
     }
 }
@@ -169,6 +175,8 @@ pub struct Ingests {
     next_session: AtomicU64,
     /// Time origin of [`StreamIngest::last_data_ms`] (tokio's clock, so tests can pause it).
     epoch: Instant,
+    /// Storage of published parts, when zero-copy delivery is on.
+    arena: Option<PartArena>,
 }
 
 /// Upper bounds, in microseconds, of the [`PublishDelay`] buckets; a last, unbounded bucket
@@ -250,7 +258,15 @@ impl StreamIngest {
 impl Ingests {
     /// Ingest into `playlists`.
     pub fn new(playlists: Arc<Playlists>, config: IngestConfig) -> Arc<Self> {
+        let arena = config.arena.and_then(|opts| match PartArena::new(opts) {
+            Ok(arena) => Some(arena),
+            Err(e) => {
+                tracing::warn!(error = %e, "no shared-memory part arena; parts are stored on the heap and sent by copy");
+                None
+            }
+        });
         Arc::new(Self {
+            arena,
             playlists,
             config,
             streams: Mutex::new(HashMap::new()),
@@ -267,6 +283,18 @@ impl Ingests {
     /// The configuration.
     pub fn config(&self) -> &IngestConfig {
         &self.config
+    }
+
+    /// Where published parts are stored, when it is the shared-memory arena: the HTTP layer
+    /// sends slices of it with `sendfile`.
+    pub fn arena(&self) -> Option<&PartArena> {
+        self.arena.as_ref()
+    }
+
+    /// A copy of `data` in part storage (the arena when there is one, else the heap): how
+    /// sources other than an ingest session (a test, a bench) store parts the way ingest does.
+    pub fn store(&self, data: &[u8]) -> Bytes {
+        PartWriter::new(self.arena.as_ref()).copy(data)
     }
 
     fn now_ms(&self) -> u64 {
@@ -339,6 +367,7 @@ impl Ingests {
             id,
             shared,
             splitter: Splitter::new(self.config.limits.clone()),
+            storage: PartWriter::new(self.arena.as_ref()),
             init: None,
             pending_init: None,
             parts: 0,
@@ -406,6 +435,9 @@ pub struct IngestSession {
     id: u64,
     shared: Arc<StreamIngest>,
     splitter: Splitter,
+    /// Where this session's parts are copied (its own arena blocks, so that parts which
+    /// expire together are freed together).
+    storage: PartWriter,
     /// The current init section and what the library needs of it.
     init: Option<Arc<InitSection>>,
     /// An init section not yet handed to the library: it goes with the next part (the
@@ -481,12 +513,12 @@ impl IngestSession {
             frame_rate: init.frame_rate.or_else(|| fragment.frame_rate(current)),
         });
         let part = Part {
-            // One copy into a buffer of the part's own size. The splitter hands out slices of
-            // the transport's buffers (zero-copy while parsing), but a stored part lives for
-            // minutes in the ring, and a slice would keep the whole read buffer it came from
-            // alive: over HTTP that was ~1.8× the payload in RSS. A memcpy per part is a few
-            // µs next to the render and gzip of its playlist.
-            bytes: Bytes::copy_from_slice(&fragment.bytes),
+            // One copy into part storage. The splitter hands out slices of the transport's
+            // buffers (zero-copy while parsing), but a stored part lives for minutes in the
+            // ring, and a slice would keep the whole read buffer it came from alive: over HTTP
+            // that was ~1.8× the payload in RSS. A memcpy per part is a few µs next to the
+            // render and gzip of its playlist, and in the arena it buys copy-free sends.
+            bytes: self.storage.copy(&fragment.bytes),
             duration: fragment.duration,
             timescale: fragment.timescale,
             decode_time: fragment.decode_time,
@@ -587,5 +619,22 @@ mod tests {
         assert_eq!(s.buckets.iter().sum::<u64>(), 4);
         assert_eq!(s.sum_us, 50 + 51 + 3_000 + 1_000_000);
         assert_eq!(s.max_us, 1_000_000);
+    }
+}
+
+/// Copies parts into an arena writer, or onto the heap without an arena.
+#[derive(Debug)]
+struct PartWriter(Option<ArenaWriter>);
+
+impl PartWriter {
+    fn new(arena: Option<&PartArena>) -> Self {
+        Self(arena.map(PartArena::writer))
+    }
+
+    fn copy(&mut self, data: &[u8]) -> Bytes {
+        match &mut self.0 {
+            Some(writer) => writer.copy(data),
+            None => Bytes::copy_from_slice(data),
+        }
     }
 }

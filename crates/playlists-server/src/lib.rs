@@ -36,3 +36,4 @@ pub mod demo;
 pub mod fmp4;
 pub mod http;
 pub mod ingest;
+pub mod zero_copy;

@@ -6,6 +6,9 @@
 //! generic "read a prefix, then replay it" wrapper matters for held requests: hyper's HTTP/1
 //! read buffer would otherwise be grown (and copied) to 16 KB for every connection, which
 //! doubles the memory a held request costs.
+//!
+//! Plain TCP sockets are wrapped in [`ZeroCopyStream`](crate::zero_copy::ZeroCopyStream) when
+//! parts live in the shared-memory arena, so part bytes go out with `sendfile`.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -80,6 +83,11 @@ pub async fn serve_tcp(
     tcp: TcpStream,
 ) -> Result<(), BoxError> {
     let protocol = sniff(&tcp, state.opts.idle_timeout).await?;
+    #[cfg(target_os = "linux")]
+    if let Some(arena) = state.ingests.arena() {
+        let io = crate::zero_copy::ZeroCopyStream::new(tcp, arena.clone());
+        return serve_as(builders, state, watcher, io, protocol).await;
+    }
     serve_as(builders, state, watcher, tcp, protocol).await
 }
 

@@ -141,6 +141,33 @@ fn write_all(state: &AppState, m: &Metrics, out: &mut String) -> std::fmt::Resul
         "Response body bytes handed to connections.",
         m.bytes_out.load(Ordering::Relaxed),
     )?;
+    if let Some(arena) = state.ingests.arena() {
+        let a = arena.stats();
+        counter(
+            out,
+            "playlists_http_sendfile_bytes_total",
+            "Part bytes sent with sendfile from the part arena (not copied into sockets).",
+            a.sent_bytes,
+        )?;
+        gauge(
+            out,
+            "playlists_part_arena_blocks",
+            "Blocks of the shared-memory part arena holding live parts.",
+            a.blocks_in_use,
+        )?;
+        gauge(
+            out,
+            "playlists_part_arena_block_bytes",
+            "Bytes per block of the part arena.",
+            a.block_bytes,
+        )?;
+        counter(
+            out,
+            "playlists_part_arena_heap_fallbacks_total",
+            "Parts stored on the heap instead: larger than half a block, or the arena full.",
+            a.heap_fallbacks,
+        )?;
+    }
     counter(
         out,
         "playlists_http_connections_total",

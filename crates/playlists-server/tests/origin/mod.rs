@@ -78,9 +78,17 @@ impl TestServer {
             .unwrap();
     }
 
-    /// Publishes parts `from..from + count` of `stream`.
+    /// Publishes parts `from..from + count` of `stream`, stored the way ingest stores them
+    /// (in the zero-copy part arena unless the test turned it off), so responses take the
+    /// same path as in production.
     pub fn publish(&self, stream: &str, from: u64, count: u64) -> PartPosition {
-        publish(&self.playlists, stream, from, count)
+        let mut last = None;
+        for i in from..from + count {
+            let mut p = part(stream, i);
+            p.bytes = self.state.ingests.store(&p.bytes);
+            last = Some(self.playlists.add(stream, p).unwrap());
+        }
+        last.expect("count > 0")
     }
 
     pub async fn get(&self, path: &str) -> Resp {

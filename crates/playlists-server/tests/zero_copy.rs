@@ -1,0 +1,163 @@
+//! Zero-copy delivery: parts stored in the shared-memory arena go out with `sendfile`, byte
+//! for byte, over HTTP/1.1 and h2c, whole, as segments and as ranges; and bytes already
+//! queued on a socket do not change when their arena block is freed and written again.
+#![cfg(target_os = "linux")]
+
+mod origin;
+
+use bytes::Bytes;
+use http::{Request, StatusCode};
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use origin::{part_bytes, TestServer};
+use playlists_server::http::HttpOptions;
+use playlists_server::ingest::IngestConfig;
+use playlists_server::zero_copy::{ArenaOptions, PartArena, ZeroCopyStream};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+fn sent(server: &TestServer) -> u64 {
+    server
+        .state
+        .ingests
+        .arena()
+        .expect("the arena is on by default")
+        .stats()
+        .sent_bytes
+}
+
+fn segment0() -> Vec<u8> {
+    (0..5)
+        .flat_map(|i| part_bytes("cam1", i).to_vec())
+        .collect()
+}
+
+#[tokio::test]
+async fn parts_segments_and_ranges_go_out_with_sendfile_over_http1() {
+    let server = TestServer::start().await;
+    server.publish("cam1", 0, 7);
+    let before = sent(&server);
+
+    let part = server.get("/cam1/p3.mp4").await;
+    assert_eq!(part.status, StatusCode::OK);
+    assert_eq!(part.body, part_bytes("cam1", 3));
+    assert!(
+        sent(&server) - before >= part.body.len() as u64,
+        "the part was not sent from the arena"
+    );
+
+    // A segment is its parts one after another, each sent from its own place in the file.
+    let segment = server.get("/cam1/s0.mp4").await;
+    assert_eq!(segment.status, StatusCode::OK);
+    assert_eq!(segment.body, segment0());
+
+    // A range across a part boundary: slices of two parts.
+    let range = server
+        .get_with("/cam1/s0.mp4", &[("range", "bytes=990-2010")])
+        .await;
+    assert_eq!(range.status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(range.body[..], segment0()[990..=2010]);
+
+    let total = (part.body.len() + segment.body.len() + range.body.len()) as u64;
+    assert_eq!(
+        sent(&server) - before,
+        total,
+        "every body byte went by sendfile"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn h2c_frames_carry_arena_bytes_unchanged() {
+    let server = TestServer::start().await;
+    server.publish("cam1", 0, 7);
+    let before = sent(&server);
+    let tcp = TcpStream::connect(server.addr).await.unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let req = Request::get("/cam1/s0.mp4")
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    let resp = sender.send_request(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(body, segment0());
+    assert!(sent(&server) > before, "h2 DATA payloads were copied");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn with_the_arena_off_parts_are_stored_on_the_heap_and_served_the_same() {
+    let http = HttpOptions {
+        ingest: IngestConfig {
+            arena: None,
+            ..IngestConfig::default()
+        },
+        ..HttpOptions::default()
+    };
+    let server = TestServer::with(origin::options(), http).await;
+    assert!(server.state.ingests.arena().is_none());
+    server.publish("cam1", 0, 7);
+    assert_eq!(server.get("/cam1/p3.mp4").await.body, part_bytes("cam1", 3));
+    assert_eq!(server.get("/cam1/s0.mp4").await.body, segment0());
+    let metrics = server.get("/metrics").await;
+    assert!(!String::from_utf8_lossy(&metrics.body).contains("sendfile"));
+    server.stop().await;
+}
+
+/// The guarantee that makes `sendfile` from a reusable arena safe: a freed block's pages are
+/// punched out of the file, so packets that still reference them keep the old bytes. Were the
+/// block simply rewritten, the peer would read the new part's bytes here.
+#[tokio::test]
+async fn bytes_in_flight_survive_the_reuse_of_their_block() {
+    let arena = PartArena::new(ArenaOptions {
+        block_bytes: 64 * 1024,
+        blocks: 1,
+    })
+    .unwrap();
+    let old: Vec<u8> = (0..30_000u32).map(|i| (i % 251) as u8).collect();
+    let new = vec![0xEEu8; 30_000];
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut peer = TcpStream::connect(listener.local_addr().unwrap())
+        .await
+        .unwrap();
+    let (server_side, _) = listener.accept().await.unwrap();
+    let mut out = ZeroCopyStream::new(server_side, arena.clone());
+
+    let mut writer = arena.writer();
+    let part = writer.copy(&old);
+    let (_, offset) = arena.locate(&part).unwrap();
+    // 30 KB fits the loopback receive buffer: all of it is queued, none of it read yet.
+    out.write_all(&part).await.unwrap();
+    assert_eq!(arena.stats().sent_bytes, 30_000);
+
+    // Free the only block and write a different part into the very same place.
+    drop(part);
+    drop(writer);
+    assert_eq!(arena.stats().blocks_in_use, 0);
+    let mut writer = arena.writer();
+    let reused = writer.copy(&new);
+    assert_eq!(
+        arena.locate(&reused).unwrap().1,
+        offset,
+        "the test needs the block to be reused"
+    );
+
+    let mut got = vec![0u8; old.len()];
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        peer.read_exact(&mut got),
+    )
+    .await
+    .expect("the bytes arrive")
+    .unwrap();
+    assert!(
+        got == old,
+        "bytes in flight changed when their block was reused"
+    );
+    assert_eq!(&reused[..], &new[..]);
+}
