@@ -8,9 +8,9 @@
 #                  wake-to-response p50/p99/max and the origin's RSS per held request
 #
 # The wrk benches run in two layouts, each server alike:
-#   "layout":"shared"  server on every core (origin: one runtime worker per core; nginx: one
+#   "layout":"shared"  server on every core (origin: one event loop per core; nginx: one
 #                      worker process per core), wrk -t2 on the same cores;
-#   "layout":"1core"   server on CPU 0 (one runtime worker; one nginx worker), wrk -t1 on
+#   "layout":"1core"   server on CPU 0 (one event loop; one nginx worker), wrk -t1 on
 #                      CPU 1: the server's own cost per request, without the load generator
 #                      competing for its core (much less noisy on a shared machine).
 # The pairs run ROUNDS times alternating (origin, nginx, origin, …) so that load from other
@@ -61,7 +61,7 @@ start_servers() {
   rm -rf "$work/www" "$work/ctl"
   mkfifo "$work/ctl"
   taskset -c "$cpus" "$bin/bench_origin" --dump-dir "$work/www/bench" --parts 40 --part-bytes 30000 \
-    --workers "$workers" "${origin_args[@]}" <"$work/ctl" >"$work/origin.out" 2>"$work/origin.err" &
+    --threads "$workers" "${origin_args[@]}" <"$work/ctl" >"$work/origin.out" 2>"$work/origin.err" &
   origin_pid=$!
   exec 3>"$work/ctl"
   for _ in $(seq 100); do grep -q '^listening ' "$work/origin.out" 2>/dev/null && break; sleep 0.1; done

@@ -20,7 +20,8 @@ use anyhow::{Context, Result};
 use bytes::Bytes;
 use clap::Parser;
 use playlists::{Init, Options, Part, Playlists};
-use playlists_server::http::{serve, AppState, HttpOptions};
+use playlists_server::event_loops::EventLoops;
+use playlists_server::http::{serve_on, AppState, HttpOptions};
 use playlists_server::ingest::IngestConfig;
 use playlists_server::zero_copy::ArenaOptions;
 use tokio::io::AsyncBufReadExt;
@@ -45,9 +46,9 @@ struct Args {
     /// Store parts on the heap (sent by copy) instead of in the zero-copy arena.
     #[arg(long)]
     heap_parts: bool,
-    /// Runtime worker threads (default: one per core); 1 for the one-core comparison.
+    /// Event loops serving connections (default: one per CPU); 1 for the one-core comparison.
     #[arg(long)]
-    workers: Option<usize>,
+    threads: Option<usize>,
 }
 
 fn part(i: u64, bytes: Bytes) -> Part {
@@ -83,11 +84,12 @@ fn payload(i: u64, len: usize) -> Bytes {
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = args.workers {
-        runtime.worker_threads(n);
-    }
-    runtime.enable_all().build()?.block_on(run(args))
+    // As the `playlists` binary: this thread's single-threaded runtime plus `threads - 1`
+    // event loops, connections spread over them.
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(args))
 }
 
 async fn run(args: Args) -> Result<()> {
@@ -149,7 +151,13 @@ async fn run(args: Args) -> Result<()> {
             }
         }
     };
-    serve(listener, state, publisher).await?;
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+    let loops = EventLoops::start(threads.saturating_sub(1))?;
+    let mut runtimes = vec![tokio::runtime::Handle::current()];
+    runtimes.extend_from_slice(loops.handles());
+    serve_on(listener, state, publisher, &runtimes).await?;
     Ok(())
 }
 

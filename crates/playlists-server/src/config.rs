@@ -116,6 +116,10 @@ pub struct Config {
     /// Also publish the built-in demo stream `demo` (on by default when run with no arguments).
     #[arg(long)]
     pub demo: bool,
+    /// Event loops (threads) serving connections; 0 means one per CPU. Each connection stays
+    /// on one loop for its life.
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
     /// Store parts in a shared-memory arena and send them with sendfile (Linux); `false`
     /// keeps them on the heap and copies them into sockets.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
@@ -165,6 +169,17 @@ pub struct Config {
     /// Playlist versions kept per stream for blocking requests.
     #[arg(long, default_value_t = 64)]
     pub playlist_versions: usize,
+}
+
+impl Config {
+    /// The number of event loops to run: [`Config::threads`], or one per CPU when it is 0.
+    pub fn event_loops(&self) -> usize {
+        if self.threads > 0 {
+            self.threads
+        } else {
+            std::thread::available_parallelism().map_or(1, usize::from)
+        }
+    }
 }
 
 impl Default for Config {

@@ -8,6 +8,8 @@
 //!  player ◀──HTTP/1.1, h2c, h2+TLS── http/ serve(listener, state, shutdown) ◀── Playlists (reads, waits)
 //!  config.rs  Config (clap flags + TOML file) ──▶ playlists::Options + http::HttpOptions
 //!  main.rs    wiring: config → Playlists → AppState → sources → serve until SIGINT/SIGTERM
+//!  zero_copy/ where ingest stores parts (a memfd arena) and how sockets send them (sendfile)
+//!  event_loops.rs  one single-threaded runtime per core; http::serve_on spreads connections
 //! ```
 //!
 //! The layers are library ← server ← binary: this crate uses only the library's public API,
@@ -33,6 +35,7 @@
 
 pub mod config;
 pub mod demo;
+pub mod event_loops;
 pub mod fmp4;
 pub mod http;
 pub mod ingest;

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use playlists::Playlists;
 use playlists_server::config::{Cli, Command};
-use playlists_server::http::{serve, AppState};
+use playlists_server::event_loops::EventLoops;
+use playlists_server::http::{serve_on, AppState};
 use playlists_server::{demo, ingest};
 
 // See Cargo.toml: held requests cost less resident memory with jemalloc.
@@ -13,8 +14,17 @@ use playlists_server::{demo, ingest};
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    // One single-threaded event loop per core (see `event_loops`): this thread's, which also
+    // accepts connections and runs the sources, and `threads - 1` more.
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?
+        .block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -58,7 +68,11 @@ async fn main() -> anyhow::Result<()> {
             }
         });
     }
-    serve(listener, state, shutdown_signal()).await?;
+    let loops = EventLoops::start(config.event_loops() - 1).context("starting event loops")?;
+    let mut runtimes = vec![tokio::runtime::Handle::current()];
+    runtimes.extend_from_slice(loops.handles());
+    serve_on(listener, state, shutdown_signal(), &runtimes).await?;
+    drop(loops);
     tracing::info!("stopped");
     Ok(())
 }
