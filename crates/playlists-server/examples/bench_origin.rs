@@ -7,7 +7,7 @@
 //!
 //! * `publish` — publishes the next part and prints `published <unix µs>` (taken just before
 //!   the publish, so a client can measure wake-to-response);
-//! * `stats` — prints `heap <live bytes> <live allocations>`;
+//! * `stats` — prints `heap <live bytes> <live allocations>` (counted with `--count-heap`);
 //! * end of input — shuts down.
 //!
 //! The first stdout lines are `pid <pid>` and `listening <addr>`.
@@ -46,6 +46,10 @@ struct Args {
     /// Store parts on the heap (sent by copy) instead of in the zero-copy arena.
     #[arg(long)]
     heap_parts: bool,
+    /// Count live heap bytes and allocations for the `stats` command (costs three atomic
+    /// updates per allocation, so off for throughput runs).
+    #[arg(long)]
+    count_heap: bool,
     /// Event loops serving connections (default: one per CPU); 1 for the one-core comparison.
     #[arg(long)]
     threads: Option<usize>,
@@ -83,6 +87,13 @@ fn payload(i: u64, len: usize) -> Bytes {
 }
 
 fn main() -> Result<()> {
+    // Before anything else allocates, so that frees match counted allocations.
+    #[cfg(all(unix, not(target_env = "musl")))]
+    if std::env::args_os().any(|a| a == "--count-heap") {
+        GLOBAL
+            .counting
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     let args = Args::parse();
     // As the `playlists` binary: this thread's single-threaded runtime plus `threads - 1`
     // event loops, connections spread over them.
@@ -128,10 +139,14 @@ async fn run(args: Args) -> Result<()> {
         let playlists = Arc::clone(&playlists);
         let state = Arc::clone(&state);
         let part_bytes = args.part_bytes;
+        let count_heap = args.count_heap;
         async move {
             let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
             while let Ok(Some(line)) = lines.next_line().await {
                 if line.trim() == "stats" {
+                    if !count_heap {
+                        eprintln!("stats: the heap is counted only with --count-heap");
+                    }
                     let (live, count) = heap_stats();
                     eprintln!("classes {}", size_classes());
                     println!("heap {live} {count}");
@@ -186,6 +201,7 @@ fn dump(playlists: &Playlists, dir: &std::path::Path) -> Result<()> {
 #[global_allocator]
 static GLOBAL: Counting<tikv_jemallocator::Jemalloc> = Counting {
     inner: tikv_jemallocator::Jemalloc,
+    counting: std::sync::atomic::AtomicBool::new(false),
     live: std::sync::atomic::AtomicUsize::new(0),
     count: std::sync::atomic::AtomicUsize::new(0),
     sizes: [const { std::sync::atomic::AtomicIsize::new(0) }; 40],
@@ -224,6 +240,9 @@ fn size_classes() -> String {
 
 struct Counting<A> {
     inner: A,
+    /// Set by `--count-heap` (the fan-out's memory figures); off, the wrapper costs one
+    /// relaxed load per call, so the throughput benches measure the plain allocator.
+    counting: std::sync::atomic::AtomicBool,
     live: std::sync::atomic::AtomicUsize,
     count: std::sync::atomic::AtomicUsize,
     /// Live allocations by size class (index = bit length of the size).
@@ -234,26 +253,32 @@ struct Counting<A> {
 unsafe impl<A: std::alloc::GlobalAlloc> std::alloc::GlobalAlloc for Counting<A> {
     unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
         use std::sync::atomic::Ordering::Relaxed;
-        self.live.fetch_add(layout.size(), Relaxed);
-        self.count.fetch_add(1, Relaxed);
-        self.sizes[class(layout.size())].fetch_add(1, Relaxed);
+        if self.counting.load(Relaxed) {
+            self.live.fetch_add(layout.size(), Relaxed);
+            self.count.fetch_add(1, Relaxed);
+            self.sizes[class(layout.size())].fetch_add(1, Relaxed);
+        }
         // SAFETY: forwarded with the caller's layout.
         unsafe { self.inner.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
         use std::sync::atomic::Ordering::Relaxed;
-        self.live.fetch_sub(layout.size(), Relaxed);
-        self.count.fetch_sub(1, Relaxed);
-        self.sizes[class(layout.size())].fetch_sub(1, Relaxed);
+        if self.counting.load(Relaxed) {
+            self.live.fetch_sub(layout.size(), Relaxed);
+            self.count.fetch_sub(1, Relaxed);
+            self.sizes[class(layout.size())].fetch_sub(1, Relaxed);
+        }
         // SAFETY: forwarded; `ptr` came from this allocator with `layout`.
         unsafe { self.inner.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new: usize) -> *mut u8 {
         use std::sync::atomic::Ordering::Relaxed;
-        self.live.fetch_add(new, Relaxed);
-        self.live.fetch_sub(layout.size(), Relaxed);
-        self.sizes[class(layout.size())].fetch_sub(1, Relaxed);
-        self.sizes[class(new)].fetch_add(1, Relaxed);
+        if self.counting.load(Relaxed) {
+            self.live.fetch_add(new, Relaxed);
+            self.live.fetch_sub(layout.size(), Relaxed);
+            self.sizes[class(layout.size())].fetch_sub(1, Relaxed);
+            self.sizes[class(new)].fetch_add(1, Relaxed);
+        }
         // SAFETY: forwarded unchanged.
         unsafe { self.inner.realloc(ptr, layout, new) }
     }

@@ -112,7 +112,7 @@ async fn read_heap(
 async fn main() -> Result<()> {
     let args = Args::parse();
     let mut origin = tokio::process::Command::new(&args.origin_bin)
-        .args(["--parts", "12", "--part-bytes", "30000"])
+        .args(["--parts", "12", "--part-bytes", "30000", "--count-heap"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .kill_on_drop(true)
