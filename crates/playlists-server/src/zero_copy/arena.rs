@@ -166,7 +166,8 @@ impl PartArena {
         let start = self.inner.base.as_ptr() as usize;
         let at = slice.as_ptr() as usize;
         let offset = at.checked_sub(start)?;
-        (offset + slice.len() <= self.inner.len && !slice.is_empty())
+        let end = offset.checked_add(slice.len())?;
+        (end <= self.inner.len && !slice.is_empty())
             .then(|| (self.inner.file.as_fd(), offset as u64))
     }
 
