@@ -256,8 +256,50 @@ pub async fn until_connections_open(server: &TestServer, n: u64) {
         }
         assert!(
             started.elapsed() < Duration::from_secs(10),
-            "{open} connections open, want {n}"
+            "{open} connections open, want {n}; TCP states on the server's port: {}",
+            tcp_states(server.addr.port())
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// The kernel's view of the sockets on `port`, for a failure message: counts by TCP state of
+/// the server's side (local port) and the clients' side (remote port), from /proc/net/tcp.
+/// CLOSE_WAIT on the server's side means a peer closed and the server has not.
+fn tcp_states(port: u16) -> String {
+    const STATES: [&str; 12] = [
+        "?", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT",
+        "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING",
+    ];
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let port_of = |addr: &str| {
+                addr.rsplit(':')
+                    .next()
+                    .and_then(|p| u16::from_str_radix(p, 16).ok())
+            };
+            let (Some(local), Some(remote), Some(state)) = (
+                f.get(1).and_then(|a| port_of(a)),
+                f.get(2).and_then(|a| port_of(a)),
+                f.get(3).and_then(|s| usize::from_str_radix(s, 16).ok()),
+            ) else {
+                continue;
+            };
+            let side = if local == port {
+                "server"
+            } else if remote == port {
+                "client"
+            } else {
+                continue;
+            };
+            let name = STATES.get(state).copied().unwrap_or("?");
+            *counts.entry(format!("{side} {name}")).or_default() += 1;
+        }
+    }
+    format!("{counts:?}")
 }
