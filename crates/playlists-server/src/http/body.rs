@@ -48,12 +48,21 @@ impl Body {
         }
     }
 
-    /// A body of several buffers sent one after another; empty buffers are skipped.
+    /// A body of several buffers sent one after another; empty buffers are skipped. One
+    /// buffer (a part, or a range inside one) is held inline, as by [`Body::one`].
     pub fn many(chunks: impl IntoIterator<Item = Bytes>) -> Self {
-        let chunks: VecDeque<Bytes> = chunks.into_iter().filter(|b| !b.is_empty()).collect();
-        let remaining = chunks.iter().map(|b| b.len() as u64).sum();
+        let mut chunks = chunks.into_iter().filter(|b| !b.is_empty());
+        let Some(first) = chunks.next() else {
+            return Self::empty();
+        };
+        let Some(second) = chunks.next() else {
+            return Self::one(first);
+        };
+        let mut queue = VecDeque::from([first, second]);
+        queue.extend(chunks);
+        let remaining = queue.iter().map(|b| b.len() as u64).sum();
         Self {
-            chunks: Chunks::Many(chunks),
+            chunks: Chunks::Many(queue),
             remaining,
         }
     }
@@ -138,6 +147,13 @@ mod tests {
         let second = body.frame().await.unwrap().unwrap().into_data().unwrap();
         assert_eq!(second.as_ptr(), b.as_ptr());
         assert!(body.frame().await.is_none());
+
+        // One buffer given to `many` is held inline too (no queue to allocate).
+        assert!(matches!(
+            Body::many([Bytes::new(), a.clone()]).chunks,
+            Chunks::One(_)
+        ));
+        assert!(matches!(Body::many([Bytes::new()]).chunks, Chunks::Done));
 
         let mut one = Body::one(a.clone());
         assert_eq!(hyper::body::Body::size_hint(&one).exact(), Some(3));

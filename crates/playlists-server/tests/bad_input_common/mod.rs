@@ -268,8 +268,18 @@ pub async fn until_connections_open(server: &TestServer, n: u64) {
 /// CLOSE_WAIT on the server's side means a peer closed and the server has not.
 fn tcp_states(port: u16) -> String {
     const STATES: [&str; 12] = [
-        "?", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT",
-        "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING",
+        "?",
+        "ESTABLISHED",
+        "SYN_SENT",
+        "SYN_RECV",
+        "FIN_WAIT1",
+        "FIN_WAIT2",
+        "TIME_WAIT",
+        "CLOSE",
+        "CLOSE_WAIT",
+        "LAST_ACK",
+        "LISTEN",
+        "CLOSING",
     ];
     let mut counts = std::collections::BTreeMap::<String, usize>::new();
     for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
