@@ -177,6 +177,9 @@ pub struct Ingests {
     epoch: Instant,
     /// Storage of published parts, when zero-copy delivery is on.
     arena: Option<PartArena>,
+    /// The writer behind [`Ingests::store`], shared by its callers so that their parts fill
+    /// blocks together instead of taking one each.
+    shared_storage: Mutex<PartWriter>,
 }
 
 /// Upper bounds, in microseconds, of the [`PublishDelay`] buckets; a last, unbounded bucket
@@ -266,6 +269,7 @@ impl Ingests {
             }
         });
         Arc::new(Self {
+            shared_storage: Mutex::new(PartWriter::new(arena.as_ref())),
             arena,
             playlists,
             config,
@@ -294,7 +298,11 @@ impl Ingests {
     /// A copy of `data` in part storage (the arena when there is one, else the heap): how
     /// sources other than an ingest session (a test, a bench) store parts the way ingest does.
     pub fn store(&self, data: &[u8]) -> Bytes {
-        PartWriter::new(self.arena.as_ref()).copy(data)
+        // Held for one memcpy; nothing in it can panic half-way.
+        self.shared_storage
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .copy(data)
     }
 
     fn now_ms(&self) -> u64 {
@@ -619,6 +627,27 @@ mod tests {
         assert_eq!(s.buckets.iter().sum::<u64>(), 4);
         assert_eq!(s.sum_us, 50 + 51 + 3_000 + 1_000_000);
         assert_eq!(s.max_us, 1_000_000);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn stored_parts_share_arena_blocks() {
+        let playlists = Arc::new(Playlists::new(playlists::Options::default()).unwrap());
+        let ingests = Ingests::new(playlists, IngestConfig::default());
+        let arena = ingests
+            .arena()
+            .expect("an arena by default on Linux")
+            .clone();
+        let parts: Vec<Bytes> = (0..10u8).map(|i| ingests.store(&[i; 1000])).collect();
+        assert_eq!(
+            arena.stats().blocks_in_use,
+            1,
+            "one block for ten small parts"
+        );
+        for (i, p) in parts.iter().enumerate() {
+            assert!(arena.locate(p).is_some());
+            assert!(p.iter().all(|&b| usize::from(b) == i));
+        }
     }
 }
 

@@ -265,9 +265,9 @@ pub async fn serve(
 ///
 /// With one single-threaded runtime per core (see [`crate::event_loops`]) every connection
 /// stays on one thread, as in nginx's worker model: no work-stealing, no cross-thread wakes
-/// for its I/O. On the 2-core bench machine that serves 5–9 % more requests per second than
-/// one work-stealing runtime, because the scheduler no longer competes with other processes
-/// for the cores (`scripts/bench-http.sh`).
+/// for its I/O. On the 2-core bench machine, with the load generator on the same cores, that
+/// served 8 % more playlist requests per second than one work-stealing runtime, and 1–17 %
+/// more part requests (alternating runs of `bench_origin` under wrk).
 ///
 /// # Errors
 /// As [`serve`].
