@@ -4,27 +4,7 @@ use std::io;
 
 use bytes::Bytes;
 
-/// Sizes of a [`PartArena`] (unused off Linux).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ArenaOptions {
-    /// Bytes per block.
-    pub block_bytes: usize,
-    /// Blocks in the file.
-    pub blocks: usize,
-}
-
-/// Counters of a [`PartArena`]; always zero off Linux.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ArenaStats {
-    /// Blocks holding live parts.
-    pub blocks_in_use: u64,
-    /// Bytes per block.
-    pub block_bytes: u64,
-    /// Parts stored on the heap.
-    pub heap_fallbacks: u64,
-    /// Bytes sent with `sendfile`.
-    pub sent_bytes: u64,
-}
+use super::{ArenaOptions, ArenaStats};
 
 /// Never constructed off Linux.
 #[derive(Debug, Clone)]
