@@ -170,9 +170,7 @@ async fn run(args: Args) -> Result<()> {
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
     let loops = EventLoops::start(threads.saturating_sub(1))?;
-    let mut runtimes = vec![tokio::runtime::Handle::current()];
-    runtimes.extend_from_slice(loops.handles());
-    serve_on(listener, state, publisher, &runtimes).await?;
+    serve_on(listener, state, publisher, &loops.with_current()).await?;
     Ok(())
 }
 

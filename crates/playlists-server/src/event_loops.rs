@@ -58,6 +58,17 @@ impl EventLoops {
     pub fn handles(&self) -> &[Handle] {
         &self.handles
     }
+
+    /// The calling task's runtime followed by these loops: what a server that also serves
+    /// connections on its own thread passes to [`serve_on`](crate::http::serve_on).
+    ///
+    /// # Panics
+    /// Outside a Tokio runtime.
+    pub fn with_current(&self) -> Vec<Handle> {
+        std::iter::once(Handle::current())
+            .chain(self.handles.iter().cloned())
+            .collect()
+    }
 }
 
 impl Drop for EventLoops {

@@ -69,9 +69,7 @@ async fn run() -> anyhow::Result<()> {
         });
     }
     let loops = EventLoops::start(config.event_loops() - 1).context("starting event loops")?;
-    let mut runtimes = vec![tokio::runtime::Handle::current()];
-    runtimes.extend_from_slice(loops.handles());
-    serve_on(listener, state, shutdown_signal(), &runtimes).await?;
+    serve_on(listener, state, shutdown_signal(), &loops.with_current()).await?;
     drop(loops);
     tracing::info!("stopped");
     Ok(())

@@ -304,8 +304,17 @@ pub async fn serve_on(
         let state = Arc::clone(&state);
         let builders = Arc::clone(&builders);
         let tls = tls.clone();
-        let on_failure = Arc::clone(&state);
-        let connection = move |tcp: tokio::net::TcpStream| async move {
+        // Takes the socket, or why it could not be handed over to its runtime.
+        let connection = move |tcp: std::io::Result<tokio::net::TcpStream>| async move {
+            let tcp = match tcp {
+                Ok(tcp) => tcp,
+                Err(e) => {
+                    tracing::warn!(%peer, error = %e, "cannot hand a connection over to its runtime");
+                    state.metrics.connection_failed();
+                    state.metrics.connection_closed();
+                    return;
+                }
+            };
             let result = match tls {
                 None => conn::serve_tcp(&builders, &state, watcher, tcp).await,
                 // Boxed: a TLS connection's state is large, and an unboxed branch would make
@@ -321,29 +330,17 @@ pub async fn serve_on(
             state.metrics.connection_closed();
         };
         if runtimes.is_empty() {
-            tokio::spawn(connection(tcp));
+            tokio::spawn(connection(Ok(tcp)));
             continue;
         }
         let runtime = &runtimes[next_runtime % runtimes.len()];
         next_runtime = next_runtime.wrapping_add(1);
         // The socket moves to the other runtime's reactor: deregistered here, registered
         // there (two epoll_ctl calls, once per connection).
-        let failed = move |e: std::io::Error| {
-            tracing::warn!(%peer, error = %e, "cannot hand a connection over to its runtime");
-            on_failure.metrics.connection_failed();
-            on_failure.metrics.connection_closed();
-        };
-        match tcp.into_std() {
-            Ok(std) => {
-                runtime.spawn(async move {
-                    match tokio::net::TcpStream::from_std(std) {
-                        Ok(tcp) => connection(tcp).await,
-                        Err(e) => failed(e),
-                    }
-                });
-            }
-            Err(e) => failed(e),
-        }
+        let std = tcp.into_std();
+        runtime.spawn(async move {
+            connection(std.and_then(tokio::net::TcpStream::from_std)).await;
+        });
     }
     drop(listener);
     tracing::info!("shutting down: answering held requests, draining connections");
