@@ -17,8 +17,12 @@
 # processes hits both alike; a `summary` line per bench and layout gives the median req/s of
 # each and their ratio. The fan-out runs FANOUT_RUNS times (default 3) and ends with a summary.
 #
-# ORIGIN_ARGS passes extra flags to the origin (e.g. `--heap-parts` to compare with parts
-# stored on the heap and copied into sockets).
+# PARTS says where the origin keeps its parts:
+#   file (default)  its zero-copy arena is an unlinked file in the directory nginx serves from
+#                   (`--part-dir`): both servers send from the page cache of the same filesystem;
+#   memory          the arena is shared memory (a memfd), the server's default;
+#   heap            parts on the heap, copied into sockets (`--zero-copy false`).
+# ORIGIN_ARGS passes extra flags to the origin.
 #
 # Needs: wrk, nginx, python3, taskset, and 2 CPUs (apt-get install -y wrk nginx). Not run by CI.
 # Usage: scripts/bench-http.sh [seconds per wrk run, default 5] [rounds, default 3]
@@ -28,6 +32,7 @@ secs="${1:-5}"
 rounds="${2:-3}"
 fanout_runs="${FANOUT_RUNS:-3}"
 read -r -a origin_args <<<"${ORIGIN_ARGS:-}"
+parts="${PARTS:-file}"
 for tool in wrk nginx taskset; do
   command -v "$tool" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin"
   command -v "$tool" >/dev/null 2>&1 || { echo "bench-http.sh: needs $tool (apt-get install -y wrk nginx)" >&2; exit 1; }
@@ -37,6 +42,12 @@ cargo build --release -q -p playlists-server --example bench_origin --example fa
 bin=target/release/examples
 
 work="$(mktemp -d)"
+case "$parts" in
+  file) mkdir -p "$work/parts"; origin_args+=(--part-dir "$work/parts") ;;
+  memory) ;;
+  heap) origin_args+=(--heap-parts) ;;
+  *) echo "bench-http.sh: PARTS is file, memory or heap" >&2; exit 1 ;;
+esac
 origin_pid=""
 nginx_pid=""
 stop_servers() {
@@ -143,13 +154,13 @@ for layout in "shared 0-1 2 0-1 2" "1core 0 1 1 1"; do
   done
   stop_servers
 done
-python3 - "$work/results" <<'PY'
-import json, statistics, sys
+PARTS="$parts" python3 - "$work/results" <<'PY'
+import json, os, statistics, sys
 runs = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 for key in dict.fromkeys((r["bench"], r["layout"]) for r in runs):
     sel = [r for r in runs if (r["bench"], r["layout"]) == key]
     med = {i: statistics.median(r["req_per_s"] for r in sel if r["impl"] == i) for i in ("playlists", "nginx")}
-    print(json.dumps({"bench": key[0], "impl": "summary", "layout": key[1], "rounds": len(sel) // 2,
+    print(json.dumps({"bench": key[0], "impl": "summary", "layout": key[1], "rounds": len(sel) // 2, "parts": os.environ["PARTS"],
                       "playlists_req_per_s": med["playlists"], "nginx_req_per_s": med["nginx"],
                       "ratio": round(med["playlists"] / med["nginx"], 3)}))
 PY

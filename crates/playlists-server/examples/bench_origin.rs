@@ -46,6 +46,10 @@ struct Args {
     /// Store parts on the heap (sent by copy) instead of in the zero-copy arena.
     #[arg(long)]
     heap_parts: bool,
+    /// Keep the arena in an unlinked file in this directory instead of shared memory (the
+    /// server's `--part-dir`).
+    #[arg(long, conflicts_with = "heap_parts")]
+    part_dir: Option<std::path::PathBuf>,
     /// Count live heap bytes and allocations for the `stats` command (costs three atomic
     /// updates per allocation, so off for throughput runs).
     #[arg(long)]
@@ -114,12 +118,18 @@ async fn run(args: Args) -> Result<()> {
         max_waiting_total: 1_000_000,
         request_timeout: std::time::Duration::from_secs(u64::from(args.target_duration_s) * 4),
         ingest: IngestConfig {
-            arena: (!args.heap_parts).then(ArenaOptions::default),
+            arena: (!args.heap_parts).then(|| ArenaOptions {
+                dir: args.part_dir.clone(),
+                ..ArenaOptions::default()
+            }),
             ..IngestConfig::default()
         },
         ..HttpOptions::default()
     };
     let state = Arc::new(AppState::new(Arc::clone(&playlists), http));
+    if args.part_dir.is_some() && state.ingests.arena().is_none() {
+        anyhow::bail!("no part arena in --part-dir (see the warning above)");
+    }
     // Parts are stored the way ingest stores them (in the zero-copy arena by default).
     let mut next = 0u64;
     for _ in 0..args.parts {

@@ -45,9 +45,9 @@ pub struct IngestConfig {
     pub takeover_after: Duration,
     /// Size limits for the fMP4 parser.
     pub limits: Limits,
-    /// Where parts are stored: in a shared-memory arena from which the HTTP layer sends them
-    /// without copying (the default), or on the heap (`None`, or when the system has no
-    /// arena; see [`crate::zero_copy`]).
+    /// Where parts are stored: in an arena (shared memory by default, or a file, see
+    /// [`ArenaOptions::dir`]) from which the HTTP layer sends them without copying, or on
+    /// the heap (`None`, or when the system has no arena; see [`crate::zero_copy`]).
     pub arena: Option<ArenaOptions>,
 }
 
@@ -261,10 +261,10 @@ impl StreamIngest {
 impl Ingests {
     /// Ingest into `playlists`.
     pub fn new(playlists: Arc<Playlists>, config: IngestConfig) -> Arc<Self> {
-        let arena = config.arena.and_then(|opts| match PartArena::new(opts) {
+        let arena = config.arena.clone().and_then(|opts| match PartArena::new(opts) {
             Ok(arena) => Some(arena),
             Err(e) => {
-                tracing::warn!(error = %e, "no shared-memory part arena; parts are stored on the heap and sent by copy");
+                tracing::warn!(error = %e, "no part arena; parts are stored on the heap and sent by copy");
                 None
             }
         });

@@ -1,6 +1,7 @@
-//! Zero-copy delivery: parts stored in the shared-memory arena go out with `sendfile`, byte
-//! for byte, over HTTP/1.1 and h2c, whole, as segments and as ranges; and bytes already
-//! queued on a socket do not change when their arena block is freed and written again.
+//! Zero-copy delivery: parts stored in the arena (shared memory, or a file with `--part-dir`)
+//! go out with `sendfile`, byte for byte, over HTTP/1.1 and h2c, whole, as segments and as
+//! ranges; and bytes already queued on a socket do not change when their arena block is
+//! freed and written again.
 #![cfg(target_os = "linux")]
 
 mod origin;
@@ -32,9 +33,38 @@ fn segment0() -> Vec<u8> {
         .collect()
 }
 
+/// A server whose arena is a file in `dir`.
+async fn server_with_part_dir(dir: &std::path::Path) -> TestServer {
+    let http = HttpOptions {
+        ingest: IngestConfig {
+            arena: Some(ArenaOptions {
+                dir: Some(dir.to_owned()),
+                ..ArenaOptions::default()
+            }),
+            ..IngestConfig::default()
+        },
+        ..HttpOptions::default()
+    };
+    TestServer::with(origin::options(), http).await
+}
+
 #[tokio::test]
 async fn parts_segments_and_ranges_go_out_with_sendfile_over_http1() {
-    let server = TestServer::start().await;
+    parts_segments_and_ranges_go_out_with_sendfile(TestServer::start().await).await;
+}
+
+#[tokio::test]
+async fn from_a_part_dir_too() {
+    let dir = tempfile::tempdir().unwrap();
+    parts_segments_and_ranges_go_out_with_sendfile(server_with_part_dir(dir.path()).await).await;
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "the arena's file has no name"
+    );
+}
+
+async fn parts_segments_and_ranges_go_out_with_sendfile(server: TestServer) {
     server.publish("cam1", 0, 7);
     let before = sent(&server);
 
@@ -113,9 +143,22 @@ async fn with_the_arena_off_parts_are_stored_on_the_heap_and_served_the_same() {
 /// block simply rewritten, the peer would read the new part's bytes here.
 #[tokio::test]
 async fn bytes_in_flight_survive_the_reuse_of_their_block() {
+    bytes_in_flight_survive_reuse(None).await;
+}
+
+/// In a file on disk the kernel caches a block in large folios: punching a block must still
+/// leave the queued bytes alone (it would zero them were a folio to straddle two blocks).
+#[tokio::test]
+async fn bytes_in_flight_survive_the_reuse_of_their_block_in_a_part_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    bytes_in_flight_survive_reuse(Some(dir.path())).await;
+}
+
+async fn bytes_in_flight_survive_reuse(dir: Option<&std::path::Path>) {
     let arena = PartArena::new(ArenaOptions {
-        block_bytes: 64 * 1024,
         blocks: 1,
+        dir: dir.map(ToOwned::to_owned),
+        ..ArenaOptions::default()
     })
     .unwrap();
     let old: Vec<u8> = (0..30_000u32).map(|i| (i % 251) as u8).collect();

@@ -1,10 +1,11 @@
-//! [`PartArena`]: part payloads stored in one shared-memory file, so they can be sent with
-//! `sendfile(2)`.
+//! [`PartArena`]: part payloads stored in one file, so they can be sent with `sendfile(2)`.
 //!
-//! The file is a `memfd` of a large, sparse size, mapped once. It is cut into fixed blocks;
-//! each [`ArenaWriter`] (one per ingest session) fills one block at a time with the parts of
-//! its stream, one after another, and hands each out as a [`Bytes`] that points into the
-//! mapping. Readers see ordinary `Bytes`; nothing else in the server knows.
+//! The file is large and sparse, mapped once (read-only: bytes go in with `pwrite`). By
+//! default it is a `memfd` (shared memory); with [`ArenaOptions::dir`] it is an unlinked file
+//! in a directory of the caller's choice. It is cut into fixed blocks; each [`ArenaWriter`]
+//! (one per ingest session) fills one block at a time with the parts of its stream, one after
+//! another, and hands each out as a [`Bytes`] that points into the mapping. Readers see
+//! ordinary `Bytes`; nothing else in the server knows.
 //!
 //! # Why blocks are freed by punching a hole
 //!
@@ -13,28 +14,47 @@
 //! parts into those same pages would change bytes already "sent". So a block whose parts
 //! have all been dropped is not simply reused: its pages are first removed from the file
 //! with `fallocate(PUNCH_HOLE)`. Packets still in flight keep the old pages alive and
-//! unchanged; the next writer of the block faults in fresh zeroed pages.
+//! unchanged; the next writer of the block gets fresh pages.
 //! (`tests/zero_copy.rs` sends a part, frees and rewrites its block before the peer reads,
 //! and checks the peer still gets the original bytes.)
+//!
+//! This holds only while no cached folio (the kernel's unit of page cache, up to a PMD,
+//! 2 MiB on x86-64) straddles two blocks: punching part of a folio that cannot be split,
+//! because packets hold it, zeroes that part in place. Folios are aligned to their size in
+//! the file, so blocks must be whole multiples of the largest one ([`largest_folio_bytes`]).
+//!
+//! # Why a file on disk can be faster than memory
+//!
+//! `sendfile` takes and drops a reference per 4 KiB page, and looks each folio up in the
+//! page cache. Shared memory is cached in 4 KiB folios unless the host enables huge pages
+//! for it (`shmem_enabled`), while filesystems such as ext4 and XFS cache in large folios on
+//! recent kernels. A block of a file-backed arena is therefore written once with zeros in
+//! one call when it is taken, which lets the kernel cache it in a few large folios; a 30 KB
+//! part then costs one or two lookups instead of eight and its references all land on one
+//! cache line. The price: the kernel writes the parts to the directory's disk in the
+//! background (those dropped before writeback never reach it).
 //!
 //! A block is freed when the last `Bytes` into it drops: one `Arc` per block counts the
 //! writer and every part. Parts of one stream expire in order, so a stream pins at most
 //! about one block of expired parts.
 
 use std::fmt;
+use std::fs::File;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use rustix::fs::{FallocateFlags, MemfdFlags};
+use rustix::fs::{FallocateFlags, MemfdFlags, Mode, OFlags};
 use rustix::mm::{MapFlags, ProtFlags};
 
 use super::{ArenaOptions, ArenaStats};
 
-/// Part storage in a shared-memory file; cheap to clone (a handle).
+/// Part storage in one file; cheap to clone (a handle).
 ///
 /// Guarantees: the bytes of a [`Bytes`] from [`ArenaWriter::copy`] never change while any
 /// clone of it lives, and bytes already queued on a socket by `sendfile` never change either
@@ -46,23 +66,28 @@ pub struct PartArena {
 }
 
 struct Inner {
-    file: OwnedFd,
-    /// Start of the mapping of the whole file (read-write, shared).
+    file: File,
+    /// Start of the read-only, shared mapping of the whole file.
     base: NonNull<u8>,
     len: usize,
     opts: ArenaOptions,
+    /// A block of zeros written over each block a file-backed arena hands out (see the
+    /// module doc); `None` for shared memory. Never written, so it costs no memory.
+    zeros: Option<Box<[u8]>>,
     /// Blocks whose parts were all dropped and whose pages were released.
     free: Mutex<Vec<usize>>,
     /// Blocks never used yet: `next_fresh..opts.blocks`.
     next_fresh: AtomicU64,
     stats: Counters,
+    /// Whether a failed write was already logged (a full disk would fail every part).
+    warned: AtomicBool,
 }
 
-// SAFETY: `base` points into a mapping owned by `Inner` for its whole life. Every byte range
-// is written by exactly one `ArenaWriter` (which owns the block) before any `Bytes` to it
-// exists, and only read afterwards, so sharing the pointer between threads is sound.
+// SAFETY: `base` points into a mapping owned by `Inner` for its whole life and is only ever
+// read. Every byte range is written (through the file) by exactly one `ArenaWriter`, which
+// owns the block, before any `Bytes` to it exists, and never again while one does.
 unsafe impl Send for Inner {}
-// SAFETY: as above; `&Inner` gives no way to write through `base`.
+// SAFETY: as above; nothing writes through `base`.
 unsafe impl Sync for Inner {}
 
 #[derive(Default)]
@@ -72,32 +97,56 @@ struct Counters {
     sent_bytes: AtomicU64,
 }
 
+/// The largest page-cache folio this kernel may make: a PMD (2 MiB on x86-64 and on arm64
+/// with 4 KiB pages), read from sysfs, and never less than 2 MiB. Arena blocks are whole
+/// multiples of it (see the module doc).
+pub fn largest_folio_bytes() -> usize {
+    const TWO_MIB: usize = 2 << 20;
+    std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size")
+        .ok()
+        .and_then(|s| s.trim().parse::<usize>().ok())
+        .map_or(TWO_MIB, |pmd| pmd.max(TWO_MIB))
+}
+
 impl PartArena {
-    /// A new, empty arena: a sparse memfd of `blocks × block_bytes`, mapped once.
+    /// A new, empty arena of `blocks × block_bytes` (sparse: only written pages hold memory
+    /// or disk), in a memfd or, with [`ArenaOptions::dir`], in an unlinked file there.
     ///
     /// # Errors
-    /// The system refused the memfd or the mapping (`ENOSYS` off Linux, `ENOMEM` when the
-    /// address space is too small). Callers fall back to heap storage.
+    /// `InvalidInput` when `block_bytes` is not a non-zero multiple of
+    /// [`largest_folio_bytes`]; otherwise the system refused the file, the mapping, or
+    /// punching holes in the file (`ENOSYS` off Linux, `EOPNOTSUPP` on a filesystem without
+    /// holes, `ENOMEM` when the address space is too small). Callers fall back to the heap.
     pub fn new(opts: ArenaOptions) -> io::Result<Self> {
-        let page = rustix::param::page_size();
-        if opts.block_bytes == 0 || opts.block_bytes % page != 0 || opts.blocks == 0 {
+        let unit = largest_folio_bytes();
+        if opts.block_bytes == 0 || opts.block_bytes % unit != 0 || opts.blocks == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("arena blocks must be a non-zero multiple of the {page}-byte page"),
+                format!(
+                    "arena blocks must be a non-zero multiple of the largest folio, {unit} bytes"
+                ),
             ));
         }
         let len = opts
             .block_bytes
             .checked_mul(opts.blocks)
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "arena too large"))?;
-        let file = rustix::fs::memfd_create("playlists-parts", MemfdFlags::CLOEXEC)?;
-        rustix::fs::ftruncate(&file, len as u64)?;
+        let file = match &opts.dir {
+            None => File::from(rustix::fs::memfd_create(
+                "playlists-parts",
+                MemfdFlags::CLOEXEC,
+            )?),
+            Some(dir) => unlinked_file_in(dir)?,
+        };
+        file.set_len(len as u64)?;
+        // Fail now, not at the first freed block, where the filesystem cannot punch holes.
+        punch(&file, 0, opts.block_bytes)?;
         // SAFETY: a fresh mapping (null hint) of a file we own; nothing else aliases it.
         let ptr = unsafe {
             rustix::mm::mmap(
                 std::ptr::null_mut(),
                 len,
-                ProtFlags::READ | ProtFlags::WRITE,
+                ProtFlags::READ,
                 MapFlags::SHARED | MapFlags::NORESERVE,
                 &file,
                 0,
@@ -105,15 +154,21 @@ impl PartArena {
         };
         let base = NonNull::new(ptr.cast::<u8>())
             .ok_or_else(|| io::Error::other("mmap returned a null mapping"))?;
+        let zeros = opts
+            .dir
+            .is_some()
+            .then(|| vec![0u8; opts.block_bytes].into_boxed_slice());
         Ok(Self {
             inner: Arc::new(Inner {
                 file,
                 base,
                 len,
+                zeros,
                 opts,
                 free: Mutex::new(Vec::new()),
                 next_fresh: AtomicU64::new(0),
                 stats: Counters::default(),
+                warned: AtomicBool::new(false),
             }),
         })
     }
@@ -176,11 +231,58 @@ impl PartArena {
             .stats
             .blocks_in_use
             .fetch_add(1, Ordering::Relaxed);
-        Some(Arc::new(Block {
+        let block = Arc::new(Block {
             arena: self.clone(),
             index,
-        }))
+        });
+        if let Some(zeros) = &self.inner.zeros {
+            // One write of the whole block, so that the page cache holds it in large folios.
+            // On failure (a full disk) the block goes back, punched, and the part to the heap.
+            if let Err(e) = self.inner.file.write_all_at(zeros, block.offset() as u64) {
+                self.warn_once(&e);
+                return None;
+            }
+        }
+        Some(block)
     }
+
+    /// Logs the first failed write to the file; later ones only count as heap fallbacks.
+    fn warn_once(&self, e: &io::Error) {
+        if !self.inner.warned.swap(true, Ordering::Relaxed) {
+            tracing::warn!(error = %e, "cannot write to the part arena; parts go to the heap until it can");
+        }
+    }
+}
+
+/// An unlinked file in `dir`: `O_TMPFILE` where the filesystem has it, else a new file that
+/// is removed at once. Either way nothing is left behind when the process ends.
+fn unlinked_file_in(dir: &Path) -> io::Result<File> {
+    let mode = Mode::RUSR | Mode::WUSR;
+    match rustix::fs::open(dir, OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC, mode) {
+        Ok(fd) => Ok(File::from(fd)),
+        Err(rustix::io::Errno::NOTSUP | rustix::io::Errno::ISDIR | rustix::io::Errno::INVAL) => {
+            let path = dir.join(format!(".playlists-parts-{}", std::process::id()));
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(&path)?;
+            std::fs::remove_file(&path)?;
+            Ok(file)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Releases `len` bytes at `offset` from the file (its size stays).
+fn punch(file: &File, offset: usize, len: usize) -> io::Result<()> {
+    rustix::fs::fallocate(
+        file,
+        FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE,
+        offset as u64,
+        len as u64,
+    )?;
+    Ok(())
 }
 
 impl fmt::Debug for PartArena {
@@ -215,14 +317,8 @@ impl Block {
 impl Drop for Block {
     fn drop(&mut self) {
         let inner = &self.arena.inner;
-        let bytes = inner.opts.block_bytes as u64;
         // Release the pages (see the module doc: packets in flight keep the old ones).
-        match rustix::fs::fallocate(
-            &inner.file,
-            FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE,
-            self.offset() as u64,
-            bytes,
-        ) {
+        match punch(&inner.file, self.offset(), inner.opts.block_bytes) {
             Ok(()) => {
                 inner
                     .free
@@ -293,15 +389,12 @@ impl ArenaWriter {
             return self.heap(data);
         };
         let offset = block.offset() + self.used;
-        // SAFETY: `offset..offset + len` is inside the block this writer owns (checked
-        // above) and not yet handed out, so no `Bytes` reads it; the block's pages are either
-        // fresh or were punched out, so no packet in flight references them.
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                data.as_ptr(),
-                self.arena.inner.base.as_ptr().add(offset),
-                data.len(),
-            );
+        // `offset..offset + len` is inside the block this writer owns (checked above) and not
+        // yet handed out, so no `Bytes` reads it; the block's pages are either fresh or were
+        // punched out, so no packet in flight references them.
+        if let Err(e) = self.arena.inner.file.write_all_at(data, offset as u64) {
+            self.arena.warn_once(&e);
+            return self.heap(data);
         }
         self.used += data.len();
         Bytes::from_owner(Slice {
@@ -325,12 +418,23 @@ impl ArenaWriter {
 mod tests {
     use super::*;
 
-    fn small() -> PartArena {
+    /// The smallest block the arena allows: parts in these tests are sized against it.
+    fn block() -> usize {
+        largest_folio_bytes()
+    }
+
+    fn arena(blocks: usize, dir: Option<&Path>) -> PartArena {
         PartArena::new(ArenaOptions {
-            block_bytes: 64 * 1024,
-            blocks: 4,
+            block_bytes: block(),
+            blocks,
+            dir: dir.map(Path::to_path_buf),
         })
-        .expect("memfd arena")
+        .expect("part arena")
+    }
+
+    /// A directory for file-backed arenas, in the system's temporary directory.
+    fn disk_dir() -> tempfile::TempDir {
+        tempfile::tempdir().expect("a temporary directory")
     }
 
     fn pattern(seed: u8, len: usize) -> Vec<u8> {
@@ -339,9 +443,7 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn parts_read_back_and_are_located_in_the_file() {
-        let arena = small();
+    fn parts_read_back_and_are_located_in_the_file(arena: &PartArena) {
         let mut w = arena.writer();
         let a = w.copy(&pattern(1, 30_000));
         let b = w.copy(&pattern(2, 30_000));
@@ -364,31 +466,48 @@ mod tests {
     }
 
     #[test]
+    fn parts_read_back_and_are_located_in_shared_memory() {
+        parts_read_back_and_are_located_in_the_file(&arena(4, None));
+    }
+
+    #[test]
+    fn parts_read_back_and_are_located_in_a_file_on_disk() {
+        let dir = disk_dir();
+        parts_read_back_and_are_located_in_the_file(&arena(4, Some(dir.path())));
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "the file is unlinked"
+        );
+    }
+
+    #[test]
     fn large_parts_and_a_full_arena_fall_back_to_the_heap() {
-        let arena = small();
+        let arena = arena(4, None);
         let mut w = arena.writer();
-        let big = w.copy(&pattern(3, 40_000));
+        let big = w.copy(&pattern(3, block() / 2 + 1));
         assert!(arena.locate(&big).is_none());
-        assert_eq!(&big[..], &pattern(3, 40_000)[..]);
-        // 4 blocks of 64 KiB take 8 parts of 30 KB (2 per block); the 9th goes to the heap.
-        let kept: Vec<Bytes> = (0..9).map(|i| w.copy(&pattern(i, 30_000))).collect();
+        assert_eq!(&big[..], &pattern(3, block() / 2 + 1)[..]);
+        // 4 blocks take 8 parts of just under half a block (2 per block); the 9th goes to
+        // the heap.
+        let len = block() / 2 - 1000;
+        let kept: Vec<Bytes> = (0..9).map(|i| w.copy(&pattern(i, len))).collect();
         assert!(kept[..8].iter().all(|p| arena.locate(p).is_some()));
         assert!(arena.locate(&kept[8]).is_none());
         for (i, p) in kept.iter().enumerate() {
-            assert_eq!(&p[..], &pattern(i as u8, 30_000)[..]);
+            assert_eq!(&p[..], &pattern(i as u8, len)[..]);
         }
         assert_eq!(arena.stats().heap_fallbacks, 2);
     }
 
-    #[test]
-    fn blocks_are_released_when_their_parts_drop_and_then_reused() {
-        let arena = small();
+    fn blocks_are_released_when_their_parts_drop_and_then_reused(arena: &PartArena) {
         let mut w = arena.writer();
         // Many more parts than the arena holds at once, each dropped soon (a ring's life):
-        // every one fits, so blocks are being recycled.
+        // every one fits, so blocks are being recycled. Parts are a seventh to a fifth of a
+        // block, so that they straddle the 4 KiB pages (and any folios) of their block.
         let mut ring = std::collections::VecDeque::new();
-        for i in 0..1000u32 {
-            let data = pattern(i as u8, 20_000 + (i as usize % 7) * 1000);
+        for i in 0..300u32 {
+            let data = pattern(i as u8, block() / 7 + (i as usize % 7) * 4099);
             let part = w.copy(&data);
             assert!(arena.locate(&part).is_some(), "part {i} went to the heap");
             ring.push_back((part, data));
@@ -405,44 +524,68 @@ mod tests {
     }
 
     #[test]
-    fn writers_on_many_threads_never_see_each_others_bytes() {
-        let arena = PartArena::new(ArenaOptions {
-            block_bytes: 256 * 1024,
-            blocks: 64,
-        })
-        .expect("memfd arena");
-        std::thread::scope(|s| {
-            for t in 0..4u8 {
-                let arena = arena.clone();
-                s.spawn(move || {
-                    let mut w = arena.writer();
-                    let mut ring = std::collections::VecDeque::new();
-                    for i in 0..2000usize {
-                        let data =
-                            pattern(t.wrapping_mul(31).wrapping_add(i as u8), 1000 + i % 9000);
-                        let hash = playlists::xxh3_64(&data);
-                        let part = w.copy(&data);
-                        ring.push_back((part, hash));
-                        if ring.len() > 50 {
-                            let (part, hash) = ring.pop_front().expect("non-empty");
-                            assert_eq!(playlists::xxh3_64(&part), hash);
-                        }
-                    }
-                });
-            }
-        });
-        assert_eq!(arena.stats().blocks_in_use, 0);
+    fn shared_memory_blocks_are_released_and_reused() {
+        blocks_are_released_when_their_parts_drop_and_then_reused(&arena(4, None));
     }
 
     #[test]
-    fn options_must_be_whole_pages() {
-        let bad = ArenaOptions {
-            block_bytes: 1000,
-            blocks: 1,
+    fn file_blocks_are_released_and_reused() {
+        let dir = disk_dir();
+        blocks_are_released_when_their_parts_drop_and_then_reused(&arena(4, Some(dir.path())));
+    }
+
+    #[test]
+    fn writers_on_many_threads_never_see_each_others_bytes() {
+        let dir = disk_dir();
+        for arena in [arena(64, None), arena(64, Some(dir.path()))] {
+            std::thread::scope(|s| {
+                for t in 0..4u8 {
+                    let arena = arena.clone();
+                    s.spawn(move || {
+                        let mut w = arena.writer();
+                        let mut ring = std::collections::VecDeque::new();
+                        for i in 0..2000usize {
+                            let data = pattern(
+                                t.wrapping_mul(31).wrapping_add(i as u8),
+                                1000 + (i * 7919) % 60_000,
+                            );
+                            let hash = playlists::xxh3_64(&data);
+                            let part = w.copy(&data);
+                            ring.push_back((part, hash));
+                            if ring.len() > 50 {
+                                let (part, hash) = ring.pop_front().expect("non-empty");
+                                assert_eq!(playlists::xxh3_64(&part), hash);
+                            }
+                        }
+                    });
+                }
+            });
+            assert_eq!(arena.stats().blocks_in_use, 0);
+            assert_eq!(arena.stats().heap_fallbacks, 0);
+        }
+    }
+
+    #[test]
+    fn blocks_must_be_whole_folios_and_the_directory_must_exist() {
+        for block_bytes in [0, 4096, block() + 4096, 1 << 20] {
+            let bad = ArenaOptions {
+                block_bytes,
+                blocks: 1,
+                dir: None,
+            };
+            assert_eq!(
+                PartArena::new(bad).map(|_| ()).unwrap_err().kind(),
+                io::ErrorKind::InvalidInput,
+                "{block_bytes}-byte blocks"
+            );
+        }
+        let missing = ArenaOptions {
+            dir: Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("no such directory")),
+            ..ArenaOptions::default()
         };
         assert_eq!(
-            PartArena::new(bad).map(|_| ()).unwrap_err().kind(),
-            io::ErrorKind::InvalidInput
+            PartArena::new(missing).map(|_| ()).unwrap_err().kind(),
+            io::ErrorKind::NotFound
         );
     }
 }
