@@ -108,9 +108,17 @@ async fn read_heap(
     }
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
+fn main() -> Result<()> {
     let args = Args::parse();
+    // One thread, as wrk -t1 in the other benches: the load generator shares the two cores
+    // with the origin, and a thread per core would wake once per answer on each of them.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(run(args))
+}
+
+async fn run(args: Args) -> Result<()> {
     let mut origin = tokio::process::Command::new(&args.origin_bin)
         .args(["--parts", "12", "--part-bytes", "30000", "--count-heap"])
         .stdin(Stdio::piped())

@@ -31,7 +31,19 @@ enum Chunks {
     Many(VecDeque<Bytes>),
 }
 
+/// Headers a media or playlist answer carries at most: its own (type, caching, validator,
+/// coding or range) and the two CORS headers.
+const ANSWER_HEADERS: usize = 8;
+
 impl Body {
+    /// A `200` response with this body and room for [`ANSWER_HEADERS`] headers, so that
+    /// adding them allocates the map once instead of regrowing it on the hot path.
+    pub fn into_answer(self) -> http::Response<Body> {
+        let mut resp = http::Response::new(self);
+        *resp.headers_mut() = http::HeaderMap::with_capacity(ANSWER_HEADERS);
+        resp
+    }
+
     /// An empty body (`Content-Length: 0`).
     pub fn empty() -> Self {
         Self::default()

@@ -162,7 +162,7 @@ fn respond(
 ) -> Response<Body> {
     let etag = etag(hash, "");
     let len: u64 = pieces.iter().map(|b| b.len() as u64).sum();
-    let mut resp = Response::new(Body::empty());
+    let mut resp = Body::empty().into_answer();
     if if_none_match(headers, etag.as_bytes()) {
         *resp.status_mut() = StatusCode::NOT_MODIFIED;
     } else {

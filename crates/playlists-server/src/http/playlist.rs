@@ -139,11 +139,12 @@ fn respond(
         Coding::Identity => (&rendered.plain, etag(rendered.hash, "")),
     };
     let not_modified = if_none_match(headers, etag.as_bytes());
-    let mut resp = Response::new(if not_modified {
+    let mut resp = if not_modified {
         Body::empty()
     } else {
         Body::one(bytes.clone())
-    });
+    }
+    .into_answer();
     if not_modified {
         *resp.status_mut() = StatusCode::NOT_MODIFIED;
     }

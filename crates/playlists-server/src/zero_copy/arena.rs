@@ -32,7 +32,8 @@
 //! one call when it is taken, which lets the kernel cache it in a few large folios; a 30 KB
 //! part then costs one or two lookups instead of eight and its references all land on one
 //! cache line. The price: the kernel writes the parts to the directory's disk in the
-//! background (those dropped before writeback never reach it).
+//! background (those dropped before writeback never reach it), and freeing a block may wait
+//! for a write of its pages that is under way.
 //!
 //! A block is freed when the last `Bytes` into it drops: one `Arc` per block counts the
 //! writer and every part. Parts of one stream expire in order, so a stream pins at most
@@ -72,7 +73,8 @@ struct Inner {
     len: usize,
     opts: ArenaOptions,
     /// A block of zeros written over each block a file-backed arena hands out (see the
-    /// module doc); `None` for shared memory. Never written, so it costs no memory.
+    /// module doc); `None` for shared memory. Allocated zeroed and never written, so the
+    /// allocator usually backs it with the kernel's zero page.
     zeros: Option<Box<[u8]>>,
     /// Blocks whose parts were all dropped and whose pages were released.
     free: Mutex<Vec<usize>>,
@@ -261,17 +263,25 @@ fn unlinked_file_in(dir: &Path) -> io::Result<File> {
     match rustix::fs::open(dir, OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC, mode) {
         Ok(fd) => Ok(File::from(fd)),
         Err(rustix::io::Errno::NOTSUP | rustix::io::Errno::ISDIR | rustix::io::Errno::INVAL) => {
-            let path = dir.join(format!(".playlists-parts-{}", std::process::id()));
-            let file = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create_new(true)
-                .open(&path)?;
-            std::fs::remove_file(&path)?;
-            Ok(file)
+            named_then_unlinked(dir)
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// A new file in `dir`, removed as soon as it is open.
+fn named_then_unlinked(dir: &Path) -> io::Result<File> {
+    // Unique within the process too: arenas may be made side by side (tests, a probe).
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let path = dir.join(format!(".playlists-parts-{}-{n}", std::process::id()));
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)?;
+    std::fs::remove_file(&path)?;
+    Ok(file)
 }
 
 /// Releases `len` bytes at `offset` from the file (its size stays).
@@ -479,6 +489,21 @@ mod tests {
             0,
             "the file is unlinked"
         );
+    }
+
+    #[test]
+    fn without_o_tmpfile_the_file_is_named_and_removed_at_once() {
+        let dir = disk_dir();
+        let (a, b) = (
+            named_then_unlinked(dir.path()).unwrap(),
+            named_then_unlinked(dir.path()).unwrap(),
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        a.write_all_at(b"a", 0).unwrap();
+        b.write_all_at(b"b", 0).unwrap();
+        let mut got = [0u8; 1];
+        a.read_exact_at(&mut got, 0).unwrap();
+        assert_eq!(&got, b"a", "two files, not one");
     }
 
     #[test]
