@@ -21,7 +21,7 @@
 #   file (default)  its zero-copy arena is an unlinked file in the directory nginx serves from
 #                   (`--part-dir`): both servers send from the page cache of the same filesystem;
 #   memory          the arena is shared memory (a memfd), the server's default;
-#   heap            parts on the heap, copied into sockets (`--zero-copy false`).
+#   heap            parts on the heap, copied into sockets (the server's `--zero-copy false`).
 # ORIGIN_ARGS passes extra flags to the origin.
 #
 # Needs: wrk, nginx, python3, taskset, and 2 CPUs (apt-get install -y wrk nginx). Not run by CI.
