@@ -16,6 +16,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::http::{HttpOptions, DEFAULT_HLS_JS_URL, MIN_HEADER_BYTES};
 
+/// Most event loops `--threads` may ask for: far more than any machine has cores, and each is
+/// an OS thread, so a typo such as `--threads 100000` is refused rather than attempted.
+pub const MAX_EVENT_LOOPS: usize = 1024;
+
 /// The command line: settings, then an optional subcommand.
 ///
 /// With no arguments at all, `playlists` serves the built-in demo stream on 127.0.0.1:8080.
@@ -116,8 +120,8 @@ pub struct Config {
     /// Also publish the built-in demo stream `demo` (on by default when run with no arguments).
     #[arg(long)]
     pub demo: bool,
-    /// Event loops (threads) serving connections; 0 means one per CPU. Each connection stays
-    /// on one loop for its life.
+    /// Event loops (threads) serving connections, at most 1024; 0 means one per CPU. Each
+    /// connection stays on one loop for its life.
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
     /// Store parts in a shared-memory arena and send them with sendfile (Linux); `false`
@@ -316,6 +320,15 @@ impl Config {
         let invalid = |name, reason: String| ConfigError::Invalid { name, reason };
         let cors_origin = http::HeaderValue::from_str(&self.cors_origin)
             .map_err(|_| invalid("cors_origin", "not a valid header value".to_owned()))?;
+        if self.threads > MAX_EVENT_LOOPS {
+            return Err(invalid(
+                "threads",
+                format!(
+                    "{} is above the limit of {MAX_EVENT_LOOPS} event loops (0 means one per CPU)",
+                    self.threads
+                ),
+            ));
+        }
         if self.max_header_bytes < MIN_HEADER_BYTES {
             return Err(invalid(
                 "max_header_bytes",
@@ -499,6 +512,22 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("--zero-copy true"), "{err}");
+    }
+
+    #[test]
+    fn too_many_event_loops_are_refused_by_name() {
+        let c = Config {
+            threads: MAX_EVENT_LOOPS + 1,
+            ..Config::default()
+        };
+        let err = c.http_options().unwrap_err().to_string();
+        assert!(err.contains("threads") && err.contains("1024"), "{err}");
+        let c = Config {
+            threads: MAX_EVENT_LOOPS,
+            ..Config::default()
+        };
+        assert!(c.http_options().is_ok());
+        assert_eq!(c.event_loops(), MAX_EVENT_LOOPS);
     }
 
     #[test]

@@ -112,3 +112,38 @@ async fn ingest_subcommand_publishes_stdin_under_a_config_file() {
     terminate(child);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Settings the server cannot honour stop it at start, with a one-line reason naming the
+/// setting, before it listens.
+#[test]
+fn impossible_settings_stop_the_binary_with_their_name() {
+    let missing = std::env::temp_dir().join(format!("playlists-no-dir-{}", std::process::id()));
+    for (args, name) in [
+        (vec!["--threads", "100000"], "threads"),
+        (vec!["--part-dir", missing.to_str().unwrap()], "part_dir"),
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_playlists"))
+            .args(["--listen", "127.0.0.1:0"])
+            .args(&args)
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("{args:?}: the binary started instead of refusing");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        assert!(!status.success(), "{args:?}: {status}");
+        assert!(stderr.contains(name), "{args:?}: {stderr}");
+    }
+}
