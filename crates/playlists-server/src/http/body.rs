@@ -36,7 +36,7 @@ enum Chunks {
 const ANSWER_HEADERS: usize = 8;
 
 impl Body {
-    /// A `200` response with this body and room for [`ANSWER_HEADERS`] headers, so that
+    /// A `200` response with this body and room for the headers of an answer, so that
     /// adding them allocates the map once instead of regrowing it on the hot path.
     pub fn into_answer(self) -> http::Response<Body> {
         let mut resp = http::Response::new(self);
