@@ -124,8 +124,8 @@ pub struct Config {
     /// connection stays on one loop for its life.
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
-    /// Store parts in a shared-memory arena and send them with sendfile (Linux); `false`
-    /// keeps them on the heap and copies them into sockets.
+    /// Store parts in an arena (shared memory, or a file with --part-dir) and send them with
+    /// sendfile (Linux); `false` keeps them on the heap and copies them into sockets.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub zero_copy: bool,
     /// Keep the zero-copy parts in an unlinked file in DIR instead of in shared memory. On a

@@ -289,7 +289,7 @@ impl Ingests {
         &self.config
     }
 
-    /// Where published parts are stored, when it is the shared-memory arena: the HTTP layer
+    /// Where published parts are stored, when it is the part arena: the HTTP layer
     /// sends slices of it with `sendfile`.
     pub fn arena(&self) -> Option<&PartArena> {
         self.arena.as_ref()
@@ -298,7 +298,7 @@ impl Ingests {
     /// A copy of `data` in part storage (the arena when there is one, else the heap): how
     /// sources other than an ingest session (a test, a bench) store parts the way ingest does.
     pub fn store(&self, data: &[u8]) -> Bytes {
-        // Held for one memcpy; nothing in it can panic half-way.
+        // Held for one write into storage; nothing in it can panic half-way.
         self.shared_storage
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -607,6 +607,23 @@ pub async fn ingest_reader<R: AsyncRead + Unpin>(
     }
 }
 
+/// Copies parts into an arena writer, or onto the heap without an arena.
+#[derive(Debug)]
+struct PartWriter(Option<ArenaWriter>);
+
+impl PartWriter {
+    fn new(arena: Option<&PartArena>) -> Self {
+        Self(arena.map(PartArena::writer))
+    }
+
+    fn copy(&mut self, data: &[u8]) -> Bytes {
+        match &mut self.0 {
+            Some(writer) => writer.copy(data),
+            None => Bytes::copy_from_slice(data),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -647,23 +664,6 @@ mod tests {
         for (i, p) in parts.iter().enumerate() {
             assert!(arena.locate(p).is_some());
             assert!(p.iter().all(|&b| usize::from(b) == i));
-        }
-    }
-}
-
-/// Copies parts into an arena writer, or onto the heap without an arena.
-#[derive(Debug)]
-struct PartWriter(Option<ArenaWriter>);
-
-impl PartWriter {
-    fn new(arena: Option<&PartArena>) -> Self {
-        Self(arena.map(PartArena::writer))
-    }
-
-    fn copy(&mut self, data: &[u8]) -> Bytes {
-        match &mut self.0 {
-            Some(writer) => writer.copy(data),
-            None => Bytes::copy_from_slice(data),
         }
     }
 }

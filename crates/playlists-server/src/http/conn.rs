@@ -8,7 +8,7 @@
 //! doubles the memory a held request costs.
 //!
 //! Plain TCP sockets are wrapped in [`ZeroCopyStream`](crate::zero_copy::ZeroCopyStream) when
-//! parts live in the shared-memory arena, so part bytes go out with `sendfile`.
+//! parts live in the part arena, so part bytes go out with `sendfile`.
 
 use std::convert::Infallible;
 use std::sync::Arc;

@@ -152,7 +152,7 @@ fn write_all(state: &AppState, m: &Metrics, out: &mut String) -> std::fmt::Resul
         gauge(
             out,
             "playlists_part_arena_blocks",
-            "Blocks of the shared-memory part arena holding live parts.",
+            "Blocks of the part arena holding live parts.",
             a.blocks_in_use,
         )?;
         gauge(

@@ -447,13 +447,31 @@ mod tests {
         tempfile::tempdir().expect("a temporary directory")
     }
 
+    /// Both kinds of arena, `blocks` blocks each: shared memory, then a file in `dir`.
+    fn both_kinds(blocks: usize, dir: &tempfile::TempDir) -> [PartArena; 2] {
+        [arena(blocks, None), arena(blocks, Some(dir.path()))]
+    }
+
     fn pattern(seed: u8, len: usize) -> Vec<u8> {
         (0..len)
             .map(|i| seed.wrapping_add((i % 251) as u8))
             .collect()
     }
 
-    fn parts_read_back_and_are_located_in_the_file(arena: &PartArena) {
+    #[test]
+    fn parts_read_back_and_are_located_in_the_file() {
+        let dir = disk_dir();
+        for arena in both_kinds(4, &dir) {
+            parts_read_back_and_are_located(&arena);
+        }
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "the file is unlinked"
+        );
+    }
+
+    fn parts_read_back_and_are_located(arena: &PartArena) {
         let mut w = arena.writer();
         let a = w.copy(&pattern(1, 30_000));
         let b = w.copy(&pattern(2, 30_000));
@@ -473,22 +491,6 @@ mod tests {
         );
         assert!(arena.locate(b"not in the arena").is_none());
         assert_eq!(arena.stats().blocks_in_use, 1);
-    }
-
-    #[test]
-    fn parts_read_back_and_are_located_in_shared_memory() {
-        parts_read_back_and_are_located_in_the_file(&arena(4, None));
-    }
-
-    #[test]
-    fn parts_read_back_and_are_located_in_a_file_on_disk() {
-        let dir = disk_dir();
-        parts_read_back_and_are_located_in_the_file(&arena(4, Some(dir.path())));
-        assert_eq!(
-            std::fs::read_dir(dir.path()).unwrap().count(),
-            0,
-            "the file is unlinked"
-        );
     }
 
     #[test]
@@ -525,7 +527,15 @@ mod tests {
         assert_eq!(arena.stats().heap_fallbacks, 2);
     }
 
-    fn blocks_are_released_when_their_parts_drop_and_then_reused(arena: &PartArena) {
+    #[test]
+    fn blocks_are_released_when_their_parts_drop_and_then_reused() {
+        let dir = disk_dir();
+        for arena in both_kinds(4, &dir) {
+            blocks_are_released_and_reused(&arena);
+        }
+    }
+
+    fn blocks_are_released_and_reused(arena: &PartArena) {
         let mut w = arena.writer();
         // Many more parts than the arena holds at once, each dropped soon (a ring's life):
         // every one fits, so blocks are being recycled. Parts are a seventh to a fifth of a
@@ -549,20 +559,9 @@ mod tests {
     }
 
     #[test]
-    fn shared_memory_blocks_are_released_and_reused() {
-        blocks_are_released_when_their_parts_drop_and_then_reused(&arena(4, None));
-    }
-
-    #[test]
-    fn file_blocks_are_released_and_reused() {
-        let dir = disk_dir();
-        blocks_are_released_when_their_parts_drop_and_then_reused(&arena(4, Some(dir.path())));
-    }
-
-    #[test]
     fn writers_on_many_threads_never_see_each_others_bytes() {
         let dir = disk_dir();
-        for arena in [arena(64, None), arena(64, Some(dir.path()))] {
+        for arena in both_kinds(64, &dir) {
             std::thread::scope(|s| {
                 for t in 0..4u8 {
                     let arena = arena.clone();
