@@ -293,13 +293,15 @@ async fn run(args: Args) -> Result<()> {
     println!(
         concat!(
             r#"{{"bench":"blocking_fanout","impl":"playlists","waiters":{},"answered":{},"#,
-            r#""within_100ms":{},"p50_ms":{:.2},"p99_ms":{:.2},"max_ms":{:.2},"#,
+            r#""within_100ms":{},"first_ms":{:.2},"p10_ms":{:.2},"p50_ms":{:.2},"p99_ms":{:.2},"max_ms":{:.2},"#,
             r#""rss_per_waiter_bytes":{},"rss_before_bytes":{},"rss_waiting_bytes":{},"#,
             r#""origin_cpu_ms":{},"loadgen_cpu_ms":{}}}"#
         ),
         args.waiters,
         answered,
         within_100ms,
+        latencies.first().copied().unwrap_or(f64::NAN),
+        percentile(&latencies, 0.1),
         percentile(&latencies, 0.5),
         percentile(&latencies, 0.99),
         latencies.last().copied().unwrap_or(f64::NAN),
