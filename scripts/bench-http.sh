@@ -176,6 +176,7 @@ runs = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 p99 = sorted(r["p99_ms"] for r in runs)
 print(json.dumps({"bench": "blocking_fanout", "impl": "summary", "runs": len(runs),
                   "all_answered": all(r["answered"] == r["waiters"] for r in runs),
+                  "runs_all_within_100ms": sum(r["within_100ms"] == r["waiters"] for r in runs),
                   "median_p99_ms": statistics.median(p99), "worst_p99_ms": p99[-1],
                   "median_rss_per_waiter_bytes": statistics.median(r["rss_per_waiter_bytes"] for r in runs)}))
 PY

@@ -40,6 +40,11 @@
 //! * **Streams are independent.** Every stream has its own slots, counters and wait event; the
 //!   only shared lock is the name registry, which is taken on register/lookup/fin, never on
 //!   add/get.
+//! * **Memory follows what is still wanted, not the ring's size.** A ring is sized for the
+//!   worst case (`max_segments × max_parts_per_segment`), which at 200 ms parts is over ten
+//!   minutes of media. [`release_below`](ChunkCache::release_below) raises a per-stream
+//!   *floor*: ids below it read as nothing at once, and their slots drop their payloads, so
+//!   a stream holds only what its owner still serves.
 //! * **Reuse without allocation.** `fin` bumps the stream's generation (old handles stop
 //!   matching at once), then replaces every entry with an empty one — `Bytes::new()` is a
 //!   static empty buffer, so clearing allocates nothing, however large the ring.
@@ -174,6 +179,8 @@ struct Ring {
     next: AtomicU64,
     /// Newest id + 1, 0 when the ring holds nothing.
     last: AtomicU64,
+    /// Ids below this are released (see `release_below`); only rises, until `fin`.
+    floor: AtomicU64,
     event: Event,
     slots: Box<[Slot]>,
 }
@@ -201,6 +208,8 @@ impl fmt::Debug for Ring {
 /// * At most `num_streams` streams are live; one more is [`Error::StreamsExhausted`], never a
 ///   silently shared ring.
 /// * [`fin`](Self::fin) and re-registration allocate nothing per slot.
+/// * Once [`release_below`](Self::release_below) returns, every id below its floor reads as
+///   nothing, and the ring no longer holds the payloads that were stored under them.
 ///
 /// ```
 /// use bytes::Bytes;
@@ -313,6 +322,7 @@ impl ChunkCache {
                 generation: AtomicU32::new(0),
                 next: AtomicU64::new(0),
                 last: AtomicU64::new(0),
+                floor: AtomicU64::new(0),
                 event: Event::new(),
                 slots: (0..slots_per_stream).map(|_| Slot::empty()).collect(),
             })
@@ -442,6 +452,7 @@ impl ChunkCache {
         // above, no write of the old stream can raise the counters after they are reset here.
         ring.last.store(0, Ordering::Release);
         ring.next.store(0, Ordering::Release);
+        ring.floor.store(0, Ordering::Release);
         ring.event.notify_all();
         names[stream.index()] = None;
         Ok(())
@@ -452,7 +463,8 @@ impl ChunkCache {
     /// # Errors
     /// [`Error::StaleStream`] for a finished stream's handle; [`Error::IdOutOfRange`] for
     /// `u64::MAX`; [`Error::DuplicateId`] when `id` is already stored; [`Error::IdTooOld`]
-    /// when the slot already holds a newer id (the ring has moved past `id`).
+    /// when the slot already holds a newer id (the ring has moved past `id`);
+    /// [`Error::IdReleased`] when `id` is below the stream's release floor.
     pub fn add(&self, stream: StreamIdx, id: u64, bytes: Bytes) -> Result<Chunk> {
         if id == EMPTY {
             return Err(Error::IdOutOfRange(id));
@@ -479,6 +491,10 @@ impl ChunkCache {
             // generation, so either we see the bump here or `fin` clears our entry after us.
             if ring.generation.load(Ordering::Acquire) != stream.generation {
                 return Err(stream.stale());
+            }
+            let floor = ring.floor.load(Ordering::Acquire);
+            if id < floor {
+                return Err(Error::IdReleased { id, floor });
             }
             if primary.id != EMPTY && primary.generation == stream.generation {
                 if primary.id == id {
@@ -540,6 +556,11 @@ impl ChunkCache {
             return None;
         }
         let ring = self.ring(stream)?;
+        // Acquire: pairs with the raise in `release_below`; once it is seen, a released id
+        // reads as nothing even if its slot has not been emptied yet.
+        if id < ring.floor.load(Ordering::Acquire) {
+            return None;
+        }
         let slot = &ring.slots[self.slot_of(id)];
         let entry = slot.0[crate::sync::replica_hint() % REPLICAS].0.lock();
         (entry.id == id && entry.generation == stream.generation).then(|| Chunk {
@@ -569,6 +590,65 @@ impl ChunkCache {
             }
         }
         None
+    }
+
+    /// Releases every id of `stream` below `floor`: from the return on, [`get`](Self::get)
+    /// answers them with nothing and [`add`](Self::add) refuses them
+    /// ([`Error::IdReleased`]), and their slots no longer hold their payloads (a reader
+    /// that already cloned one keeps it). Ids at or above the floor are untouched.
+    ///
+    /// The floor only rises (a lower `floor` than the current one does nothing) and never
+    /// passes the next id [`append`](Self::append) would hand out, so appending always
+    /// works; [`fin`](Self::fin) resets it. The cost is one slot's swap per released id
+    /// still held, at most one ring's worth, done by the caller: a publisher that releases
+    /// as it appends pays about what it paid to write.
+    ///
+    /// # Errors
+    /// [`Error::StaleStream`] for a finished stream's handle.
+    pub fn release_below(&self, stream: StreamIdx, floor: u64) -> Result<()> {
+        let ring = self.ring(stream).ok_or_else(|| stream.stale())?;
+        let (old, floor) = {
+            // Under a primary lock with the generation re-checked, as `add` raises `last`:
+            // `fin` takes every primary lock before it resets the floor, so a release of a
+            // finished stream can never raise the floor of the next stream on this ring.
+            let _fin_guard = ring.slots[0].0[0].0.lock();
+            if ring.generation.load(Ordering::Acquire) != stream.generation {
+                return Err(stream.stale());
+            }
+            let floor = floor.min(ring.next.load(Ordering::Acquire));
+            // Raised before any slot is emptied, so a reader that finds a slot not yet
+            // emptied below the floor reads nothing all the same (see `get`).
+            (ring.floor.fetch_max(floor, Ordering::AcqRel), floor)
+        };
+        if floor <= old {
+            return Ok(());
+        }
+        // Ids below `old` were released by an earlier call; below `floor - slots`, every slot
+        // has already been visited by this sweep.
+        let from = old.max(floor.saturating_sub(self.slots_per_stream as u64));
+        for id in from..floor {
+            let slot = &ring.slots[self.slot_of(id)];
+            let mut primary = slot.0[0].0.lock();
+            // Under the primary lock, as writers hold it: the slot holds a released id of this
+            // stream, or a newer id (left alone), or nothing.
+            if primary.id >= floor || primary.generation != stream.generation {
+                continue;
+            }
+            let mut old: [Entry; REPLICAS] = std::array::from_fn(|_| Entry::empty());
+            for (replica, entry) in slot.0[1..].iter().zip(&mut old[1..]) {
+                std::mem::swap(&mut *replica.0.lock(), entry);
+            }
+            std::mem::swap(&mut *primary, &mut old[0]);
+            // The payloads may be the last references to their buffers: free them unlocked.
+            drop(primary);
+            drop(old);
+        }
+        Ok(())
+    }
+
+    /// The stream's release floor: ids below it are released (0 when none are).
+    pub fn floor(&self, stream: StreamIdx) -> Option<u64> {
+        Some(self.ring(stream)?.floor.load(Ordering::Acquire))
     }
 
     /// The event notified after every add to `stream` and when it is finished, for callers

@@ -69,6 +69,15 @@ pub enum Error {
         /// Slots per stream.
         capacity: usize,
     },
+    /// An id below the stream's release floor (see
+    /// [`ChunkCache::release_below`](crate::ChunkCache::release_below)): no longer kept.
+    #[error("id {id} was released (ids below {floor} are no longer kept)")]
+    IdReleased {
+        /// The rejected id.
+        id: u64,
+        /// The stream's release floor.
+        floor: u64,
+    },
     /// The id space of a stream is exhausted (`u64::MAX` is reserved).
     #[error("id {0} is out of range")]
     IdOutOfRange(u64),

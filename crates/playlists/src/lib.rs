@@ -20,7 +20,9 @@
 //!   `llhls-rules.md`), deterministic: the same parts give the same bytes on any machine.
 //! * [`M3u8Cache`] — recent playlist versions keyed by the position of their newest part, so a
 //!   blocking request `_HLS_msn=M&_HLS_part=P` always gets the same bytes.
-//! * [`Playlists`] — the registry: stream names → slots, publishing, ending, listing.
+//! * [`Playlists`] — the registry: stream names → slots, publishing, ending, listing. It
+//!   releases a stream's parts from the ring as soon as their segment is past its
+//!   availability (§6.2.2), so a stream's memory follows its window, not the ring's size.
 //! * [`wait::Event`] — the wait primitive: thousands of tasks await one publish, no polling.
 //!
 //! Everything is sized by [`Options`] and validated once; every refusal is an [`Error`].

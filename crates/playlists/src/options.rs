@@ -7,7 +7,10 @@ use crate::error::{Error, Result};
 ///
 /// Every cache is allocated from these numbers once, at construction, and never grows: memory
 /// is `num_playlists × max_segments × max_parts_per_segment` chunk slots plus
-/// `num_playlists × playlist_versions` playlist versions, whatever the traffic.
+/// `num_playlists × playlist_versions` playlist versions, whatever the traffic. The slots are
+/// the upper bound for part *payloads*; a [`Playlists`](crate::Playlists) holds only the parts
+/// of the segments it still serves (the window and the segments past it within their
+/// availability duration), and releases older ones as it forgets them, not when the ring wraps.
 /// [`Options::validate`] rejects zero and absurd values with [`Error::InvalidOption`];
 /// every constructor calls it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,7 +21,8 @@ pub struct Options {
     /// Segments a stream keeps: the playlist window and the ring depth. Default 32.
     pub max_segments: usize,
     /// Parts a segment may hold. Together with `max_segments` this sizes each stream's ring
-    /// (`max_segments × max_parts_per_segment` chunks). Default 128.
+    /// (`max_segments × max_parts_per_segment` chunks), a bound that has to fit the longest
+    /// segments, not what a stream holds at a time. Default 128.
     pub max_parts_per_segment: usize,
     /// A new segment starts at the first independent part once the current segment has lasted
     /// this long. Default 1500 ms.

@@ -1,9 +1,10 @@
 //! `ChunkCache` against an oracle, under random sequences of register / fin / add / append /
-//! get / last / get_last on tiny rings (1-3 streams of 1-5 slots, so ids wrap constantly).
+//! release_below / get / last / get_last on tiny rings (1-3 streams of 1-5 slots, so ids wrap constantly).
 //!
 //! The oracle does not model slots: per registration it keeps *every* id ever written and
 //! answers from the ring's specification — an id is readable iff it was written and no
-//! later-written id of the same residue (`id % slots`) replaced it. After every step every
+//! later-written id of the same residue (`id % slots`) replaced it, and it is not below the
+//! registration's release floor. After every step every
 //! handle ever issued (stale ones included) is compared on every observable: `is_live`,
 //! `last`, `get_last`, `get` of every id seen so far, and the list of live streams.
 
@@ -25,6 +26,7 @@ enum Op {
     Get(usize, u64),
     Last(usize),
     GetLast(usize),
+    Release(usize, u64),
 }
 
 /// One ring of the oracle: who holds it and what they wrote.
@@ -36,6 +38,8 @@ struct OracleRing {
     written: BTreeMap<u64, Bytes>,
     /// The id `append` hands out next.
     next: u64,
+    /// Ids below this were released.
+    floor: u64,
 }
 
 /// A handle issued by the cache, with what the oracle knows of it.
@@ -79,6 +83,9 @@ impl Oracle {
 
     fn get(&self, i: &Issued, id: u64) -> Option<Chunk> {
         let ring = self.live(i)?;
+        if id < ring.floor {
+            return None;
+        }
         let bytes = ring.written.get(&id)?;
         (Self::slot_holder(ring, self.slots, id) == Some(id)).then(|| Chunk {
             id,
@@ -107,6 +114,12 @@ impl Oracle {
             return Err(Self::stale(i));
         }
         let ring = &mut self.rings[i.ring];
+        if id < ring.floor {
+            return Err(Error::IdReleased {
+                id,
+                floor: ring.floor,
+            });
+        }
         match Self::slot_holder(ring, slots, id) {
             Some(held) if held == id => return Err(Error::DuplicateId { id }),
             Some(held) if held > id => {
@@ -136,6 +149,16 @@ impl Oracle {
         self.add(i, next, bytes)
     }
 
+    /// The floor rises to `floor`, capped at the next id to append; never falls.
+    fn release(&mut self, i: &Issued, floor: u64) -> Result<(), Error> {
+        if self.live(i).is_none() {
+            return Err(Self::stale(i));
+        }
+        let ring = &mut self.rings[i.ring];
+        ring.floor = ring.floor.max(floor.min(ring.next));
+        Ok(())
+    }
+
     fn fin(&mut self, i: &Issued) -> Result<(), Error> {
         if self.live(i).is_none() {
             return Err(Self::stale(i));
@@ -162,7 +185,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => h().prop_map(Op::Fin),
         5 => (h(), id.clone()).prop_map(|(h, id)| Op::Add(h, id)),
         5 => h().prop_map(Op::Append),
-        2 => (h(), id).prop_map(|(h, id)| Op::Get(h, id)),
+        2 => (h(), id.clone()).prop_map(|(h, id)| Op::Get(h, id)),
+        1 => (h(), id).prop_map(|(h, floor)| Op::Release(h, floor)),
         1 => h().prop_map(Op::Last),
         1 => h().prop_map(Op::GetLast),
     ]
@@ -240,6 +264,17 @@ fn run(streams: usize, slots: usize, ops: Vec<Op>) -> Result<(), TestCaseError> 
             Op::Get(h, id) => {
                 if let Some(i) = pick(h) {
                     prop_assert_eq!(cache.get(i.handle, id), oracle.get(&i, id));
+                }
+            }
+            Op::Release(h, floor) => {
+                if let Some(i) = pick(h) {
+                    prop_assert_eq!(
+                        cache.release_below(i.handle, floor),
+                        oracle.release(&i, floor)
+                    );
+                    if let Some(ring) = oracle.live(&i) {
+                        prop_assert_eq!(cache.floor(i.handle), Some(ring.floor));
+                    }
                 }
             }
             Op::Last(h) => {

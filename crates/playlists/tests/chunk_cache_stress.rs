@@ -368,3 +368,122 @@ fn waiters_following_an_appender_get_every_id() {
         });
     }
 }
+
+/// A payload that counts itself alive, so the test can tell what the ring still holds.
+struct Counted {
+    bytes: Bytes,
+    alive: Arc<AtomicU64>,
+}
+
+impl AsRef<[u8]> for Counted {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.alive.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// An appender keeps only its newest ids (it releases all but the last 8 behind it, as the
+/// registry does with forgotten segments) while a second thread raises the floor at random
+/// and readers read around it. Every answer is exact; an id below a floor a reader has seen
+/// reads as nothing; and afterwards the ring holds exactly the payloads at or above the
+/// floor, although it has room for eight times more.
+#[test]
+fn releases_race_appends_and_reads_and_free_exactly_what_is_below_the_floor() {
+    const SLOTS: usize = 64;
+    const KEEP: u64 = 8;
+    let cache = Arc::new(ChunkCache::with_capacity(1, SLOTS).unwrap());
+    let s = cache.register("released").unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let alive = Arc::new(AtomicU64::new(0));
+
+    let appender = {
+        let (cache, stop, alive) = (Arc::clone(&cache), Arc::clone(&stop), Arc::clone(&alive));
+        thread::spawn(move || {
+            let mut next = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                alive.fetch_add(1, Ordering::Relaxed);
+                let counted = Counted {
+                    bytes: payload(7, next),
+                    alive: Arc::clone(&alive),
+                };
+                let chunk = cache.append(s, Bytes::from_owner(counted)).unwrap();
+                assert_eq!(chunk.id, next);
+                next += 1;
+                cache.release_below(s, next.saturating_sub(KEEP)).unwrap();
+            }
+            next
+        })
+    };
+    let releaser = {
+        let (cache, stop) = (Arc::clone(&cache), Arc::clone(&stop));
+        thread::spawn(move || {
+            let mut rng = XorShift(0xD1B5_4A32_D192_ED03);
+            let mut raised = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let top = cache.last(s).map_or(0, |l| l + 1);
+                cache
+                    .release_below(s, top.saturating_sub(rng.below(2 * KEEP)))
+                    .unwrap();
+                raised += 1;
+            }
+            raised
+        })
+    };
+    let readers: Vec<_> = (0..3u64)
+        .map(|r| {
+            let (cache, stop) = (Arc::clone(&cache), Arc::clone(&stop));
+            thread::spawn(move || {
+                let mut rng = XorShift(0x9E37_79B9_7F4A_7C15 ^ (r + 1));
+                let (mut hits, mut released) = (0u64, 0u64);
+                while !stop.load(Ordering::Relaxed) {
+                    let floor = cache.floor(s).unwrap();
+                    let top = cache.last(s).map_or(0, |l| l + 2);
+                    let id = top.saturating_sub(rng.below(3 * KEEP));
+                    let answer = cache.get(s, id);
+                    if id < floor {
+                        assert!(answer.is_none(), "get({id}) answered below floor {floor}");
+                        released += 1;
+                    } else if let Some(chunk) = answer {
+                        check(&chunk, 7, Some(id));
+                        hits += 1;
+                    }
+                }
+                (hits, released)
+            })
+        })
+        .collect();
+
+    thread::sleep(BUDGET);
+    stop.store(true, Ordering::Relaxed);
+    let appended = appender.join().unwrap();
+    let raised = releaser.join().unwrap();
+    let reads: Vec<(u64, u64)> = readers.into_iter().map(|r| r.join().unwrap()).collect();
+
+    let floor = cache.floor(s).unwrap();
+    assert!(floor >= appended - KEEP && floor <= appended);
+    for id in floor..appended {
+        check(&cache.get(s, id).unwrap(), 7, Some(id));
+    }
+    for id in appended.saturating_sub(SLOTS as u64)..floor {
+        assert!(
+            cache.get(s, id).is_none(),
+            "released id {id} still readable"
+        );
+    }
+    // The readers' clones are gone: what is alive is what the ring holds, and that is exactly
+    // the ids at or above the floor.
+    assert_eq!(alive.load(Ordering::Relaxed), appended - floor);
+
+    assert!(appended > 100 * SLOTS as u64, "only {appended} appends");
+    assert!(raised > 1000, "only {raised} releases");
+    let (hits, released) = reads.iter().fold((0, 0), |a, r| (a.0 + r.0, a.1 + r.1));
+    assert!(
+        hits > 1000 && released > 1000,
+        "hits {hits}, released {released}"
+    );
+}

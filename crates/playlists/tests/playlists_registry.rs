@@ -95,6 +95,37 @@ fn parts_roll_into_segments_and_are_served_without_copies() {
     assert_eq!(cam1.init(0).unwrap().chunk.bytes, init("cam1").bytes);
 }
 
+/// Memory follows the segments still served, not the ring's size: parts of segments past
+/// their availability (rules 18 and 20) are gone at once, although the ring still has room.
+#[test]
+fn parts_of_forgotten_segments_leave_the_ring_before_it_wraps() {
+    let p = Playlists::new(options()).unwrap();
+    let total = 400;
+    publish(&p, "cam1", 0..total);
+    let cam1 = p.stream("cam1").unwrap();
+    let ring = (options().max_segments * options().max_parts_per_segment) as u64;
+    let oldest_msn = (0..total / 5)
+        .find(|&msn| cam1.segment(msn).is_some())
+        .unwrap();
+    let first = cam1.segment(oldest_msn).unwrap().parts[0].id;
+    assert_eq!(first, oldest_msn * 5);
+    assert!(
+        first > total - ring,
+        "the window must end before the ring does, or this test shows nothing"
+    );
+    for n in total - ring..first {
+        assert!(cam1.part(n).is_none(), "part {n} of a forgotten segment");
+    }
+    for n in first..total {
+        assert_eq!(cam1.part(n).unwrap().bytes, part("cam1", n).bytes);
+    }
+    // Every segment still served is whole: its parts were not released with the older ones.
+    for msn in oldest_msn..total / 5 - 1 {
+        let segment = cam1.segment(msn).unwrap();
+        assert_eq!(segment.parts.len(), 5, "segment {msn}");
+    }
+}
+
 #[test]
 fn gzip_is_the_same_playlist() {
     use std::io::Read;

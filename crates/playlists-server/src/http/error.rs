@@ -55,9 +55,10 @@ pub fn status_for(source: ErrorSource<'_>) -> StatusCode {
             | E::MissingInit(_)
             | E::IdOutOfRange(_) => StatusCode::BAD_REQUEST,
             E::UnknownStream(_) | E::StaleStream { .. } => StatusCode::NOT_FOUND,
-            E::StreamFinished(_) | E::DuplicateId { .. } | E::IdTooOld { .. } => {
-                StatusCode::CONFLICT
-            }
+            E::StreamFinished(_)
+            | E::DuplicateId { .. }
+            | E::IdTooOld { .. }
+            | E::IdReleased { .. } => StatusCode::CONFLICT,
             E::WaitTimeout(_) | E::StreamsExhausted { .. } => StatusCode::SERVICE_UNAVAILABLE,
             E::InvalidOption { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             // The library's enum is non-exhaustive: a new refusal is a server-side surprise

@@ -276,3 +276,85 @@ fn a_replica_fits_one_cache_line() {
     assert_eq!(std::mem::size_of::<Replica>(), 64);
     assert_eq!(std::mem::size_of::<Slot>(), 64 * REPLICAS);
 }
+
+#[test]
+fn released_ids_read_as_nothing_and_their_payloads_are_dropped() {
+    let cache = ChunkCache::with_capacity(1, 8).unwrap();
+    let s = cache.register("a").unwrap();
+    let buffers: Vec<Bytes> = (0..6).map(payload).collect();
+    for b in &buffers {
+        cache.append(s, b.clone()).unwrap();
+    }
+    // A reader holds id 1 across the release.
+    let held = cache.get(s, 1).unwrap();
+    cache.release_below(s, 3).unwrap();
+    assert_eq!(cache.floor(s), Some(3));
+    for id in 0..3 {
+        assert!(cache.get(s, id).is_none(), "id {id} released");
+        // Every replica of its slot is empty: the ring keeps no reference to the payload.
+        for replica in &cache.ring(s).unwrap().slots[cache.slot_of(id)].0 {
+            let e = replica.0.lock();
+            assert_eq!(e.id, EMPTY);
+            assert!(e.bytes.is_empty());
+        }
+    }
+    for id in 3..6 {
+        assert_eq!(cache.get(s, id).unwrap().bytes, buffers[id as usize]);
+    }
+    assert_eq!(
+        held.bytes, buffers[1],
+        "a reader's clone outlives the release"
+    );
+    assert_eq!(cache.get_last(s).unwrap().id, 5);
+
+    // A lower floor does nothing; a released id cannot come back.
+    cache.release_below(s, 1).unwrap();
+    assert_eq!(cache.floor(s), Some(3));
+    assert_eq!(
+        cache.add(s, 2, payload(2)),
+        Err(Error::IdReleased { id: 2, floor: 3 })
+    );
+    // The floor never passes the next id to append, so appending always works.
+    cache.release_below(s, 1_000).unwrap();
+    assert_eq!(cache.floor(s), Some(6));
+    assert!(
+        cache.get_last(s).is_none(),
+        "everything stored was released"
+    );
+    assert_eq!(cache.append(s, payload(6)).unwrap().id, 6);
+    assert_eq!(cache.get(s, 6).unwrap().bytes, payload(6));
+}
+
+#[test]
+fn release_sweeps_at_most_one_ring_and_fin_resets_the_floor() {
+    let cache = ChunkCache::with_capacity(1, 4).unwrap();
+    let s = cache.register("a").unwrap();
+    for id in 0..100 {
+        cache.add(s, id, payload(id)).unwrap();
+    }
+    // Ids 96..100 are in the ring; a floor of 98 empties the slots of 96 and 97 only.
+    cache.release_below(s, 98).unwrap();
+    let ring = cache.ring(s).unwrap();
+    let held: Vec<u64> = ring
+        .slots
+        .iter()
+        .map(|slot| slot.0[0].0.lock().id)
+        .collect();
+    let mut held: Vec<u64> = held.into_iter().filter(|&id| id != EMPTY).collect();
+    held.sort_unstable();
+    assert_eq!(held, [98, 99]);
+
+    cache.fin(s).unwrap();
+    assert!(matches!(
+        cache.release_below(s, 5),
+        Err(Error::StaleStream { .. })
+    ));
+    let t = cache.register("b").unwrap();
+    assert_eq!(
+        cache.floor(t),
+        Some(0),
+        "a new stream on the ring starts with no floor"
+    );
+    assert_eq!(cache.append(t, payload(0)).unwrap().id, 0);
+    assert!(cache.get(t, 0).is_some());
+}

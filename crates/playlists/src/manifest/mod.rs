@@ -415,6 +415,12 @@ impl M3u8Manifest {
         })
     }
 
+    /// The number (chunk id) of the oldest part the builder still knows: every older part
+    /// belongs to a segment past its availability (rules 18 and 20) and may be dropped.
+    pub fn oldest_part_id(&self) -> Option<u64> {
+        self.segments.front()?.parts.first().map(|p| p.id)
+    }
+
     /// The Media Sequence Number of the first listed segment (EXT-X-MEDIA-SEQUENCE).
     pub fn media_sequence(&self) -> u64 {
         self.listed().next().map_or(0, |s| s.msn)

@@ -186,15 +186,22 @@ impl Playlists {
 
         // The bytes go in first: once a playlist names the part, it must be fetchable.
         meta.id = self.chunks.append(idx, part.bytes)?.id;
-        let position = {
+        let (position, oldest) = {
             let mut state = slot.state.write();
             let st = live_state(&mut state, idx, stream)?;
             let position = st.manifest.push(meta)?;
             st.parts_published += 1;
             st.bytes_published += len;
-            position
+            (position, st.manifest.oldest_part_id())
         };
         self.publish(slot, &mut writer, idx, position, false)?;
+        // After the publish, off its latency: parts of segments the builder has forgotten
+        // (past their availability) leave the ring now rather than when it wraps, which at
+        // the default sizes would be minutes of media later.
+        if let Some(oldest) = oldest {
+            // Only a stream removed meanwhile refuses, and it has nothing left to release.
+            let _ = self.chunks.release_below(idx, oldest);
+        }
         Ok(position)
     }
 
