@@ -623,8 +623,9 @@ impl ChunkCache {
         if floor <= old {
             return Ok(());
         }
-        // Ids below `old` were released by an earlier call; below `floor - slots`, every slot
-        // has already been visited by this sweep.
+        // Ids below `old` went in an earlier call. And one ring's worth of consecutive ids
+        // visits every slot, where any id below the floor is cleared, not only the one in the
+        // range: so the sweep never needs more than the last `slots` ids below the floor.
         let from = old.max(floor.saturating_sub(self.slots_per_stream as u64));
         for id in from..floor {
             let slot = &ring.slots[self.slot_of(id)];
@@ -634,14 +635,14 @@ impl ChunkCache {
             if primary.id >= floor || primary.generation != stream.generation {
                 continue;
             }
-            let mut old: [Entry; REPLICAS] = std::array::from_fn(|_| Entry::empty());
-            for (replica, entry) in slot.0[1..].iter().zip(&mut old[1..]) {
+            let mut released: [Entry; REPLICAS] = std::array::from_fn(|_| Entry::empty());
+            for (replica, entry) in slot.0[1..].iter().zip(&mut released[1..]) {
                 std::mem::swap(&mut *replica.0.lock(), entry);
             }
-            std::mem::swap(&mut *primary, &mut old[0]);
+            std::mem::swap(&mut *primary, &mut released[0]);
             // The payloads may be the last references to their buffers: free them unlocked.
             drop(primary);
-            drop(old);
+            drop(released);
         }
         Ok(())
     }

@@ -53,7 +53,8 @@ impl Default for Shard {
 }
 
 /// The shard index of the calling thread: threads are numbered in the order they first
-/// count, so the event loops, started together, get distinct shards.
+/// count. Only the event loops count, and there are as many shards as cores (one loop each by
+/// default), so each loop gets a shard of its own.
 fn thread_shard() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
