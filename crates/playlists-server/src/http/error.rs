@@ -201,6 +201,7 @@ mod tests {
             ),
             (E::WaitTimeout(Duration::from_secs(12)), 503),
             (E::StreamFinished("x".into()), 409),
+            (E::IdReleased { id: 3, floor: 7 }, 409),
         ] {
             let err = HttpError::from(e);
             assert_eq!(err.status.as_u16(), want, "{}", err.reason);
