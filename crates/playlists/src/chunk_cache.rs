@@ -169,6 +169,19 @@ impl Slot {
     fn empty() -> Self {
         Self(std::array::from_fn(|_| Replica(Mutex::new(Entry::empty()))))
     }
+
+    /// Empties every replica, the primary last. The caller holds the primary's lock
+    /// (`primary`), as writers do, so no write of this slot interleaves; each old payload is
+    /// dropped after its lock is released, since it may be the last reference to a buffer.
+    fn clear(&self, mut primary: impl std::ops::DerefMut<Target = Entry>) {
+        for replica in &self.0[1..] {
+            let old = std::mem::replace(&mut *replica.0.lock(), Entry::empty());
+            drop(old);
+        }
+        let old = std::mem::replace(&mut *primary, Entry::empty());
+        drop(primary);
+        drop(old);
+    }
 }
 
 /// One stream's ring and counters.
@@ -439,13 +452,7 @@ impl ChunkCache {
         ring.generation.fetch_add(1, Ordering::AcqRel);
         for slot in ring.slots.iter() {
             // The primary first, as writers do: it orders us with any write of this slot.
-            let mut primary = slot.0[0].0.lock();
-            for replica in &slot.0[1..] {
-                let old = std::mem::replace(&mut *replica.0.lock(), Entry::empty());
-                drop(old);
-            }
-            let old = std::mem::replace(&mut *primary, Entry::empty());
-            drop((primary, old));
+            slot.clear(slot.0[0].0.lock());
         }
         // Only now: a writer that passed its generation check raises `last` while it still
         // holds its slot's primary lock (see `add`), so once every primary lock has been taken
@@ -629,20 +636,12 @@ impl ChunkCache {
         let from = old.max(floor.saturating_sub(self.slots_per_stream as u64));
         for id in from..floor {
             let slot = &ring.slots[self.slot_of(id)];
-            let mut primary = slot.0[0].0.lock();
+            let primary = slot.0[0].0.lock();
             // Under the primary lock, as writers hold it: the slot holds a released id of this
             // stream, or a newer id (left alone), or nothing.
-            if primary.id >= floor || primary.generation != stream.generation {
-                continue;
+            if primary.id < floor && primary.generation == stream.generation {
+                slot.clear(primary);
             }
-            let mut released: [Entry; REPLICAS] = std::array::from_fn(|_| Entry::empty());
-            for (replica, entry) in slot.0[1..].iter().zip(&mut released[1..]) {
-                std::mem::swap(&mut *replica.0.lock(), entry);
-            }
-            std::mem::swap(&mut *primary, &mut released[0]);
-            // The payloads may be the last references to their buffers: free them unlocked.
-            drop(primary);
-            drop(released);
         }
         Ok(())
     }
