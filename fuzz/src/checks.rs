@@ -408,7 +408,7 @@ pub fn init_sections() -> &'static [Arc<InitSection>] {
             include_bytes!("../../crates/playlists-server/tests/fixtures/hevc.mp4"),
             include_bytes!("../../crates/playlists-server/tests/fixtures/av1.mp4"),
             include_bytes!("../../crates/playlists-server/tests/fixtures/opus.mp4"),
-            playlists_server::demo::DEMO_CLIP,
+            playlists_server::ingest::sources::demo::DEMO_CLIP,
         ];
         fixtures
             .iter()

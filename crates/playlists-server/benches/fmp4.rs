@@ -16,9 +16,11 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use playlists::{Init, Options, Part, Playlists};
-use playlists_server::demo::DemoClip;
 use playlists_server::fmp4::{Event, Limits, Splitter};
+use playlists_server::ingest::sources::demo::DemoClip;
+use playlists_server::ingest::Access;
 use playlists_server::ingest::{IngestConfig, Ingests};
+use playlists_server::part_store::{ArenaOptions, PartStore};
 
 const TARGET_BYTES: usize = 32 << 20;
 const CHUNK: usize = 64 * 1024;
@@ -112,8 +114,12 @@ fn publish_delay(clip: &DemoClip) {
 
     // Ours: bytes in → playlist version out, through the splitter and the session.
     let playlists = Arc::new(Playlists::new(Options::default()).expect("default options"));
-    let ingests = Ingests::new(Arc::clone(&playlists), IngestConfig::default());
-    let mut session = ingests.start("bench").expect("fresh stream");
+    let ingests = Ingests::new(
+        Arc::clone(&playlists),
+        PartStore::new(Some(ArenaOptions::default())),
+        IngestConfig::default(),
+    );
+    let mut session = ingests.start("bench", Access::Local).expect("fresh stream");
     session.push(clip.init().bytes.clone()).expect("init");
 
     // Reference: the library alone, fed the same parts already parsed.

@@ -22,8 +22,7 @@ use clap::Parser;
 use playlists::{Init, Options, Part, Playlists};
 use playlists_server::event_loops::EventLoops;
 use playlists_server::http::{serve_on, AppState, HttpOptions};
-use playlists_server::ingest::IngestConfig;
-use playlists_server::zero_copy::ArenaOptions;
+use playlists_server::part_store::{ArenaOptions, PartStore};
 use tokio::io::AsyncBufReadExt;
 
 #[derive(Debug, Parser)]
@@ -117,23 +116,20 @@ async fn run(args: Args) -> Result<()> {
         max_waiting_per_stream: 1_000_000,
         max_waiting_total: 1_000_000,
         request_timeout: std::time::Duration::from_secs(u64::from(args.target_duration_s) * 4),
-        ingest: IngestConfig {
-            arena: (!args.heap_parts).then(|| ArenaOptions {
-                dir: args.part_dir.clone(),
-                ..ArenaOptions::default()
-            }),
-            ..IngestConfig::default()
-        },
         ..HttpOptions::default()
     };
-    let state = Arc::new(AppState::new(Arc::clone(&playlists), http));
-    if args.part_dir.is_some() && state.ingests.arena().is_none() {
+    // Parts are stored the way ingest stores them (in the zero-copy arena by default).
+    let parts = PartStore::new((!args.heap_parts).then(|| ArenaOptions {
+        dir: args.part_dir.clone(),
+        ..ArenaOptions::default()
+    }));
+    if args.part_dir.is_some() && parts.arena().is_none() {
         anyhow::bail!("no part arena in --part-dir (see the warning above)");
     }
-    // Parts are stored the way ingest stores them (in the zero-copy arena by default).
+    let state = Arc::new(AppState::new(Arc::clone(&playlists), http).with_parts(parts));
     let mut next = 0u64;
     for _ in 0..args.parts {
-        let bytes = state.ingests.store(&payload(next, args.part_bytes));
+        let bytes = state.parts.store(&payload(next, args.part_bytes));
         playlists.add("bench", part(next, bytes))?;
         next += 1;
     }
@@ -162,7 +158,7 @@ async fn run(args: Args) -> Result<()> {
                     println!("heap {live} {count}");
                     let _ = std::io::stdout().flush();
                 } else if line.trim() == "publish" {
-                    let bytes = state.ingests.store(&payload(next, part_bytes));
+                    let bytes = state.parts.store(&payload(next, part_bytes));
                     let at = SystemTime::now()
                         .duration_since(UNIX_EPOCH)
                         .map_or(0, |d| d.as_micros());

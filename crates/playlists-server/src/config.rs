@@ -15,6 +15,7 @@ use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 use serde::{Deserialize, Serialize};
 
 use crate::http::{HttpOptions, DEFAULT_HLS_JS_URL, MIN_HEADER_BYTES};
+use crate::part_store::{ArenaOptions, PartArena, PartStore};
 
 /// Most event loops `--threads` may ask for: far more than any machine has cores, and each is
 /// an OS thread, so a typo such as `--threads 100000` is refused rather than attempted.
@@ -360,28 +361,6 @@ impl Config {
                 ))
             }
         };
-        let arena = match (self.zero_copy, &self.part_dir) {
-            (false, None) => None,
-            (false, Some(_)) => {
-                return Err(invalid(
-                    "part_dir",
-                    "parts are kept in a file only with --zero-copy true".to_owned(),
-                ))
-            }
-            (true, dir) => {
-                let opts = crate::zero_copy::ArenaOptions {
-                    dir: dir.clone(),
-                    ..crate::zero_copy::ArenaOptions::default()
-                };
-                // A directory that was asked for must work; check it now rather than
-                // falling back to the heap at the first stream.
-                if let Some(dir) = dir {
-                    crate::zero_copy::PartArena::new(opts.clone())
-                        .map_err(|e| invalid("part_dir", format!("{}: {e}", dir.display())))?;
-                }
-                Some(opts)
-            }
-        };
         let hls_js = match &self.hls_js_file {
             Some(path) => Some(bytes::Bytes::from(read(path)?)),
             None => None,
@@ -398,13 +377,45 @@ impl Config {
             shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
             media_max_age: Duration::from_secs(self.media_max_age_secs),
             tls,
-            ingest_token: self.ingest_token.clone().filter(|t| !t.is_empty()),
-            ingest: crate::ingest::IngestConfig {
-                grace: Duration::from_secs(self.ingest_grace_secs),
-                arena,
-                ..crate::ingest::IngestConfig::default()
-            },
         })
+    }
+
+    /// The ingest layer's settings, shared by every source.
+    pub fn ingest_config(&self) -> crate::ingest::IngestConfig {
+        crate::ingest::IngestConfig {
+            grace: Duration::from_secs(self.ingest_grace_secs),
+            stall_after: Duration::from_secs(self.idle_timeout_secs),
+            token: self.ingest_token.clone().filter(|t| !t.is_empty()),
+            ..crate::ingest::IngestConfig::default()
+        }
+    }
+
+    /// Where parts are stored: an arena in shared memory (the default), in a file in
+    /// `part_dir`, or the heap with `--zero-copy false`.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] when `part_dir` is given without zero-copy, or no arena can
+    /// be made in it (a directory that was asked for must work: this fails at start-up
+    /// rather than falling back to the heap at the first stream).
+    pub fn part_store(&self) -> Result<PartStore, ConfigError> {
+        let invalid = |name, reason: String| ConfigError::Invalid { name, reason };
+        match (self.zero_copy, &self.part_dir) {
+            (false, None) => Ok(PartStore::heap()),
+            (false, Some(_)) => Err(invalid(
+                "part_dir",
+                "parts are kept in a file only with --zero-copy true".to_owned(),
+            )),
+            (true, None) => Ok(PartStore::new(Some(ArenaOptions::default()))),
+            (true, Some(dir)) => {
+                let opts = ArenaOptions {
+                    dir: Some(dir.clone()),
+                    ..ArenaOptions::default()
+                };
+                let arena = PartArena::new(opts)
+                    .map_err(|e| invalid("part_dir", format!("{}: {e}", dir.display())))?;
+                Ok(PartStore::with_arena(Some(arena)))
+            }
+        }
     }
 }
 
@@ -461,7 +472,7 @@ mod tests {
 
     #[test]
     fn zero_copy_is_on_by_default_and_can_be_turned_off_by_flag_or_file() {
-        let arena = |c: Config| c.http_options().unwrap().ingest.arena;
+        let arena = |c: Config| c.part_store().unwrap().arena().cloned();
         assert!(arena(Config::default()).is_some());
         let off = Config::load_from(["playlists", "--zero-copy", "false"]).unwrap();
         assert!(arena(off).is_none());
@@ -477,16 +488,17 @@ mod tests {
 
     #[test]
     fn a_part_directory_must_hold_an_arena() {
-        let part_dir = |c: Result<Config, ConfigError>| c.unwrap().http_options();
+        let part_dir = |c: Result<Config, ConfigError>| c.unwrap().part_store();
         let dir = std::env::temp_dir();
         let ok = part_dir(Config::load_from([
             "playlists",
             "--part-dir",
             dir.to_str().unwrap(),
         ]));
-        assert_eq!(
-            ok.unwrap().ingest.arena.unwrap().dir.as_deref(),
-            Some(&*dir)
+        assert!(
+            ok.unwrap().arena().is_some(),
+            "an arena in {}",
+            dir.display()
         );
 
         let missing = dir.join(format!("playlists-no-such-dir-{}", std::process::id()));

@@ -1,42 +1,63 @@
-//! The Playlists LL-HLS origin server: HTTP delivery, fMP4 ingest, the demo stream and the CLI
-//! configuration, on top of the [`playlists`] library crate.
+//! The Playlists LL-HLS origin server, on top of the [`playlists`] library crate: an ingest
+//! layer with its sources, delivery over HTTP, the part store they share, media formats, and
+//! the CLI configuration.
 //!
 //! ```text
-//!  encoder ──fMP4──▶ http/ingest.rs (PUT/POST /ingest/…) ─┐
-//!  stdin (`playlists ingest`) ────────────────────────────┼─▶ ingest.rs ─▶ fmp4/ (split) ─▶ Playlists::add
-//!  demo.rs (looped clip, `playlists` with no arguments) ──┘
-//!  player ◀──HTTP/1.1, h2c, h2+TLS── http/ serve(listener, state, shutdown) ◀── Playlists (reads, waits)
-//!  config.rs  Config (clap flags + TOML file) ──▶ playlists::Options + http::HttpOptions
-//!  main.rs    wiring: config → Playlists → AppState → sources → serve until SIGINT/SIGTERM
-//!  zero_copy/ where ingest stores parts (a memfd arena) and how sockets send them (sendfile)
-//!  event_loops.rs  one single-threaded runtime per core; http::serve_on spreads connections
+//!            sources (ingest/sources/, http/ingest.rs)        delivery (http/)
+//!  encoder ─PUT/POST─▶ http/ingest.rs ─┐                      player ◀─HTTP/1.1, h2c, h2+TLS─┐
+//!  stdin ────────────▶ stdin.rs ───────┼─▶ ingest/ ─▶ fmp4/ ─▶ Playlists ──reads, waits──▶ http/
+//!  looped clip ──────▶ demo.rs ────────┘   sessions   split     (library)                    │
+//!                                             │ copy                                         │
+//!                                             ▼                                              │
+//!                                        part_store/ ◀──────── sendfile of arena slices ─────┘
+//!
+//!  main.rs   wiring: Config → Playlists + PartStore + Ingests + Shutdown → AppState, sources,
+//!            serve_on(event loops) until SIGINT/SIGTERM
 //! ```
 //!
-//! The layers are library ← server ← binary: this crate uses only the library's public API,
-//! and `main.rs` is wiring.
+//! | module | owns |
+//! |---|---|
+//! | [`ingest`] | sessions (one encoder per stream, takeover, reconnect grace, access), the byte-stream [`feed`](ingest::feed) loop, and the sources in [`ingest::sources`] |
+//! | [`http`] | delivery: routing, playlists, parts, segments, metrics, the page, and the HTTP push source's adapter |
+//! | [`part_store`] | where parts live (an arena or the heap) and how plain-TCP sockets send them |
+//! | [`fmp4`] | the fMP4 (CMAF) format: splitting a byte stream into init sections and parts |
+//! | [`shutdown`] | the one signal that stops delivery and every source |
+//! | [`config`], [`event_loops`] | the binary's settings; one single-threaded runtime per core |
 //!
-//! ## Example: serve a registry on a loopback port
+//! The layers are library ← server ← binary: this crate uses only the library's public API,
+//! `main.rs` is wiring, and ingest and delivery meet only in the registry and the part store
+//! the binary hands to both.
+//!
+//! ## Example: serve a registry on a loopback port, with HTTP ingest
 //!
 //! ```no_run
 //! use std::sync::Arc;
 //! use playlists::{Options, Playlists};
 //! use playlists_server::http::{serve, AppState, HttpOptions};
+//! use playlists_server::ingest::{IngestConfig, Ingests};
+//! use playlists_server::part_store::PartStore;
 //!
 //! # async fn run() -> std::io::Result<()> {
 //! let playlists = Arc::new(Playlists::new(Options::default()).expect("default options are valid"));
-//! let state = Arc::new(AppState::new(Arc::clone(&playlists), HttpOptions::default()));
+//! let parts = PartStore::heap();
+//! let ingests = Ingests::new(Arc::clone(&playlists), parts.clone(), IngestConfig::default());
+//! let state = AppState::new(Arc::clone(&playlists), HttpOptions::default())
+//!     .with_parts(parts)
+//!     .with_ingest(ingests);
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-//! // Publish with `playlists.add(...)` from any task; stop by completing the future.
-//! serve(listener, state, async { let _ = tokio::signal::ctrl_c().await; }).await
+//! // Encoders PUT to /ingest/{stream}; an embedder may also call `playlists.add(...)`.
+//! // Stop by completing the future.
+//! serve(listener, Arc::new(state), async { let _ = tokio::signal::ctrl_c().await; }).await
 //! # }
 //! ```
 
 #![warn(missing_docs, missing_debug_implementations)]
 
 pub mod config;
-pub mod demo;
 pub mod event_loops;
 pub mod fmp4;
 pub mod http;
 pub mod ingest;
-pub mod zero_copy;
+pub mod part_store;
+pub mod shutdown;
+mod sync;

@@ -7,7 +7,9 @@ use playlists::Playlists;
 use playlists_server::config::{Cli, Command};
 use playlists_server::event_loops::EventLoops;
 use playlists_server::http::{serve_on, AppState};
-use playlists_server::{demo, ingest};
+use playlists_server::ingest::sources::{demo, stdin};
+use playlists_server::ingest::Ingests;
+use playlists_server::shutdown::Shutdown;
 
 // See Cargo.toml: held requests cost less resident memory with jemalloc.
 #[cfg(all(unix, not(target_env = "musl")))]
@@ -33,8 +35,20 @@ async fn run() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let Cli { config, command } = Cli::load()?;
+    // The layers, built here and handed to each other: the registry, where parts live, the
+    // ingest sessions every source feeds, and the one shutdown signal.
     let playlists = Arc::new(Playlists::new(config.library_options()).context("library options")?);
-    let state = Arc::new(AppState::new(playlists, config.http_options()?));
+    let parts = config.part_store()?;
+    let ingests = Ingests::new(
+        Arc::clone(&playlists),
+        parts.clone(),
+        config.ingest_config(),
+    );
+    let shutdown = Shutdown::default();
+    let state = AppState::new(Arc::clone(&playlists), config.http_options()?)
+        .with_parts(parts)
+        .with_ingest(Arc::clone(&ingests))
+        .with_shutdown(shutdown.clone());
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
@@ -47,29 +61,30 @@ async fn run() -> anyhow::Result<()> {
 
     // Sources stop when the server starts shutting down.
     if config.demo {
-        let state = Arc::clone(&state);
+        let (ingests, shutdown) = (Arc::clone(&ingests), shutdown.clone());
         tokio::spawn(async move {
-            let stopped = state.shutdown.wait();
-            if let Err(e) = demo::run_demo(Arc::clone(&state.ingests), "demo", stopped).await {
+            if let Err(e) = demo::run_demo(ingests, "demo", shutdown.wait()).await {
                 tracing::error!(error = %e, "demo stream stopped");
             }
         });
     }
     if let Some(Command::Ingest { stream }) = command {
-        let state = Arc::clone(&state);
+        let (ingests, shutdown) = (Arc::clone(&ingests), shutdown.clone());
         tokio::spawn(async move {
-            let read = ingest::ingest_reader(&state.ingests, &stream, tokio::io::stdin());
-            tokio::select! {
-                result = read => match result {
-                    Ok(parts) => tracing::info!(%stream, parts, "stdin ended; still serving"),
-                    Err(e) => tracing::error!(error = %e, "stdin ingest stopped"),
-                },
-                () = state.shutdown.wait() => {}
+            match stdin::ingest_reader(&ingests, &stream, tokio::io::stdin(), &shutdown).await {
+                Ok(parts) => tracing::info!(%stream, parts, "stdin ended; still serving"),
+                Err(e) => tracing::error!(error = %e, "stdin ingest stopped"),
             }
         });
     }
     let loops = EventLoops::start(config.event_loops() - 1).context("starting event loops")?;
-    serve_on(listener, state, shutdown_signal(), &loops.with_current()).await?;
+    serve_on(
+        listener,
+        Arc::new(state),
+        shutdown_signal(),
+        &loops.with_current(),
+    )
+    .await?;
     drop(loops);
     tracing::info!("stopped");
     Ok(())

@@ -17,27 +17,33 @@ use bad_input_common::{assert_refusal, put, put_chunked, Witness};
 use bytes::{BufMut, Bytes, BytesMut};
 use common::{fixture, split};
 use http::StatusCode;
-use origin::TestServer;
+use origin::{Layers, TestServer};
 use playlists_server::fmp4::rewrite::shift_fragment;
 use playlists_server::fmp4::Limits;
 use playlists_server::http::HttpOptions;
+use playlists_server::ingest::Access;
 use playlists_server::ingest::IngestConfig;
+use playlists_server::part_store::PartStore;
 
 /// A server with eight stream slots, a grace period longer than any test (so an ingested
 /// stream's playlist does not change under the comparison), and `limits` for the parser.
 async fn server_with(limits: Limits, idle: Duration) -> (TestServer, Vec<Witness>) {
     let http = HttpOptions {
         idle_timeout: idle,
+        ..HttpOptions::default()
+    };
+    let layers = Layers {
         ingest: IngestConfig {
             grace: Duration::from_secs(600),
+            stall_after: idle,
             limits,
             ..IngestConfig::default()
         },
-        ..HttpOptions::default()
+        ..Layers::default()
     };
     let mut opts = origin::options();
     opts.num_playlists = 8;
-    let server = TestServer::with(opts, http).await;
+    let server = TestServer::with_layers(opts, http, layers).await;
     let witness = Witness::publish(&server, "witness").await;
     let ingested = put(server.addr, "/ingest/cam1", &fixture("h264.mp4")).await;
     assert_eq!(ingested.status, StatusCode::OK, "{}", ingested.text());
@@ -463,8 +469,12 @@ async fn parts_before_bad_bytes_in_the_same_chunk_are_published() {
     use playlists_server::ingest::{IngestErrorKind, Ingests};
     let (init, parts) = h264();
     let playlists = std::sync::Arc::new(playlists::Playlists::new(origin::options()).unwrap());
-    let ingests = Ingests::new(std::sync::Arc::clone(&playlists), IngestConfig::default());
-    let mut session = ingests.start("one_chunk").unwrap();
+    let ingests = Ingests::new(
+        std::sync::Arc::clone(&playlists),
+        PartStore::heap(),
+        IngestConfig::default(),
+    );
+    let mut session = ingests.start("one_chunk", Access::Local).unwrap();
     let mut chunk = init.to_vec();
     for p in &parts[..3] {
         chunk.extend_from_slice(p);

@@ -7,9 +7,11 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use playlists::{Options, Playlists};
-use playlists_server::demo::{run_demo, DemoClip};
 use playlists_server::fmp4::{split_all, Event, Limits};
+use playlists_server::ingest::sources::demo::{run_demo, DemoClip};
+use playlists_server::ingest::Access;
 use playlists_server::ingest::{IngestConfig, Ingests};
+use playlists_server::part_store::PartStore;
 
 #[tokio::test(start_paused = true)]
 async fn demo_publishes_continuously_across_loops_in_real_time() {
@@ -17,6 +19,7 @@ async fn demo_publishes_continuously_across_loops_in_real_time() {
     let grace = Duration::from_secs(5);
     let ingests = Ingests::new(
         Arc::clone(&playlists),
+        PartStore::heap(),
         IngestConfig {
             grace,
             ..IngestConfig::default()
@@ -83,8 +86,8 @@ async fn demo_publishes_continuously_across_loops_in_real_time() {
 #[tokio::test(start_paused = true)]
 async fn demo_refuses_a_stream_an_encoder_holds() {
     let playlists = Arc::new(Playlists::new(Options::default()).unwrap());
-    let ingests = Ingests::new(playlists, IngestConfig::default());
-    let _encoder = ingests.start("demo").unwrap();
+    let ingests = Ingests::new(playlists, PartStore::heap(), IngestConfig::default());
+    let _encoder = ingests.start("demo", Access::Local).unwrap();
     let err = run_demo(Arc::clone(&ingests), "demo", std::future::pending())
         .await
         .unwrap_err();

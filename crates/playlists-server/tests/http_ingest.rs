@@ -7,7 +7,7 @@ use bytes::Bytes;
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
-use origin::{Resp, TestServer};
+use origin::{Layers, Resp, TestServer};
 use playlists_server::fmp4::Limits;
 use playlists_server::http::HttpOptions;
 use playlists_server::ingest::IngestConfig;
@@ -21,13 +21,13 @@ fn fixture(name: &str) -> Bytes {
 }
 
 async fn send(
-    server: &TestServer,
+    addr: std::net::SocketAddr,
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
     body: Bytes,
 ) -> Resp {
-    let tcp = TcpStream::connect(server.addr).await.unwrap();
+    let tcp = TcpStream::connect(addr).await.unwrap();
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
         .await
         .unwrap();
@@ -54,7 +54,7 @@ async fn send(
 #[tokio::test]
 async fn a_put_body_is_published_and_served() {
     let server = TestServer::start().await;
-    let resp = send(&server, "PUT", "/ingest/cam1", &[], fixture("h264.mp4")).await;
+    let resp = send(server.addr, "PUT", "/ingest/cam1", &[], fixture("h264.mp4")).await;
     assert_eq!(resp.status, StatusCode::OK, "{}", resp.text());
     assert!(resp.text().starts_with("published "), "{}", resp.text());
     let playlist = server.get("/cam1/index.m3u8").await;
@@ -72,7 +72,7 @@ async fn a_put_body_is_published_and_served() {
 
     // POST works too, and a rendition name with a group.
     let resp = send(
-        &server,
+        server.addr,
         "POST",
         "/ingest/live/720p",
         &[],
@@ -86,17 +86,27 @@ async fn a_put_body_is_published_and_served() {
 
 #[tokio::test]
 async fn the_ingest_token_is_required_when_configured() {
-    let http = HttpOptions {
-        ingest_token: Some("s3cret".to_owned()),
-        ..HttpOptions::default()
+    let layers = Layers {
+        ingest: IngestConfig {
+            token: Some("s3cret".to_owned()),
+            ..IngestConfig::default()
+        },
+        ..Layers::default()
     };
-    let server = TestServer::with(origin::options(), http).await;
+    let server = TestServer::with_layers(origin::options(), HttpOptions::default(), layers).await;
     for headers in [
         &[][..],
         &[("authorization", "Bearer wrong")][..],
         &[("authorization", "s3cret")][..],
     ] {
-        let resp = send(&server, "PUT", "/ingest/cam1", headers, fixture("h264.mp4")).await;
+        let resp = send(
+            server.addr,
+            "PUT",
+            "/ingest/cam1",
+            headers,
+            fixture("h264.mp4"),
+        )
+        .await;
         assert_eq!(resp.status, StatusCode::UNAUTHORIZED, "{headers:?}");
         assert_eq!(resp.header("www-authenticate"), Some("Bearer"));
     }
@@ -105,7 +115,7 @@ async fn the_ingest_token_is_required_when_configured() {
         "nothing published"
     );
     let resp = send(
-        &server,
+        server.addr,
         "PUT",
         "/ingest/cam1",
         &[("authorization", "Bearer s3cret")],
@@ -118,7 +128,7 @@ async fn the_ingest_token_is_required_when_configured() {
 
 #[tokio::test]
 async fn refused_input_gets_the_status_of_its_error() {
-    let http = HttpOptions {
+    let layers = Layers {
         ingest: IngestConfig {
             limits: Limits {
                 max_part_size: 1000,
@@ -126,11 +136,11 @@ async fn refused_input_gets_the_status_of_its_error() {
             },
             ..IngestConfig::default()
         },
-        ..HttpOptions::default()
+        ..Layers::default()
     };
-    let server = TestServer::with(origin::options(), http).await;
+    let server = TestServer::with_layers(origin::options(), HttpOptions::default(), layers).await;
     let garbage = send(
-        &server,
+        server.addr,
         "PUT",
         "/ingest/cam1",
         &[],
@@ -144,10 +154,10 @@ async fn refused_input_gets_the_status_of_its_error() {
         garbage.text()
     );
     assert_eq!(garbage.text().lines().count(), 1);
-    let big = send(&server, "PUT", "/ingest/cam2", &[], fixture("h264.mp4")).await;
+    let big = send(server.addr, "PUT", "/ingest/cam2", &[], fixture("h264.mp4")).await;
     assert_eq!(big.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", big.text());
     let name = send(
-        &server,
+        server.addr,
         "PUT",
         "/ingest/bad..name%",
         &[],
@@ -158,4 +168,32 @@ async fn refused_input_gets_the_status_of_its_error() {
     let get = server.get("/ingest/cam1").await;
     assert_eq!(get.status, StatusCode::METHOD_NOT_ALLOWED);
     server.stop().await;
+}
+
+#[tokio::test]
+async fn delivery_without_an_ingest_layer_refuses_http_ingest_and_still_serves() {
+    // Delivery on its own, as an embedder that publishes through the library would run it.
+    let playlists = std::sync::Arc::new(playlists::Playlists::new(origin::options()).unwrap());
+    let state = playlists_server::http::AppState::new(
+        std::sync::Arc::clone(&playlists),
+        HttpOptions::default(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(playlists_server::http::serve(
+        listener,
+        std::sync::Arc::new(state),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let put = send(addr, "PUT", "/ingest/cam1", &[], fixture("h264.mp4")).await;
+    assert_eq!(put.status, StatusCode::NOT_FOUND, "{}", put.text());
+    assert!(put.text().contains("no ingest"), "{}", put.text());
+    playlists.add("cam1", origin::part("cam1", 0)).unwrap();
+    let got = origin::get(addr, "/cam1/index.m3u8", &[]).await;
+    assert_eq!(got.status, StatusCode::OK);
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
 }

@@ -9,6 +9,8 @@ use std::sync::Arc;
 
 use playlists::{Options, PartPosition, Playlists};
 use playlists_server::ingest::{ingest_reader, IngestConfig, Ingests};
+use playlists_server::part_store::PartStore;
+use playlists_server::shutdown::Shutdown;
 use tokio::process::Command;
 
 /// The encoder flags, muxed H.264 + AAC, without -re (as fast as it encodes).
@@ -32,12 +34,16 @@ async fn ffmpeg_pipe_publishes_parts_segments_and_codecs() {
         "ffmpeg is needed (scripts/test.sh installs it)"
     );
     let playlists = Arc::new(Playlists::new(Options::default()).unwrap());
-    let ingests = Ingests::new(Arc::clone(&playlists), IngestConfig::default());
+    let ingests = Ingests::new(
+        Arc::clone(&playlists),
+        PartStore::heap(),
+        IngestConfig::default(),
+    );
     let mut child = ffmpeg_muxed(4).spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
     let parts = tokio::time::timeout(
         std::time::Duration::from_secs(60),
-        ingest_reader(&ingests, "cam1", stdout),
+        ingest_reader(&ingests, "cam1", stdout, &Shutdown::default()),
     )
     .await
     .expect("ffmpeg finishes within a minute")

@@ -10,9 +10,12 @@ use bytes::Bytes;
 use common::{fixture, split};
 use playlists::{Options, PartPosition, Playlists};
 use playlists_server::fmp4::{Fmp4Error, Limits};
+use playlists_server::ingest::Access;
 use playlists_server::ingest::{
     ingest_reader, IngestConfig, IngestError, IngestErrorKind, Ingests,
 };
+use playlists_server::part_store::PartStore;
+use playlists_server::shutdown::Shutdown;
 
 fn setup(limits: Limits) -> (Arc<Playlists>, Arc<Ingests>) {
     let playlists = Arc::new(Playlists::new(Options::default()).unwrap());
@@ -21,7 +24,10 @@ fn setup(limits: Limits) -> (Arc<Playlists>, Arc<Ingests>) {
         limits,
         ..IngestConfig::default()
     };
-    (Arc::clone(&playlists), Ingests::new(playlists, config))
+    (
+        Arc::clone(&playlists),
+        Ingests::new(playlists, PartStore::heap(), config),
+    )
 }
 
 fn parts_listed(playlists: &Playlists, stream: &str) -> usize {
@@ -36,8 +42,8 @@ fn parts_listed(playlists: &Playlists, stream: &str) -> usize {
 async fn garbage_mid_stream_ends_the_session_and_keeps_what_was_published() {
     let (playlists, ingests) = setup(Limits::default());
     let good = fixture("h264.mp4");
-    let mut bad = ingests.start("bad").unwrap();
-    let mut other = ingests.start("other").unwrap();
+    let mut bad = ingests.start("bad", Access::Local).unwrap();
+    let mut other = ingests.start("other", Access::Local).unwrap();
     let (_, fragments) = split(good.clone());
     let init_len = good.len() - fragments.iter().map(|f| f.bytes.len()).sum::<usize>();
 
@@ -104,9 +110,14 @@ async fn oversized_parts_are_too_large_not_bad_input() {
         ..Limits::default()
     });
     // h264.mp4 parts are 2–6 KB: some pass, the first larger one ends the ingest.
-    let err = ingest_reader(&ingests, "cam1", &fixture("h264.mp4")[..])
-        .await
-        .unwrap_err();
+    let err = ingest_reader(
+        &ingests,
+        "cam1",
+        &fixture("h264.mp4")[..],
+        &Shutdown::default(),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.kind(), IngestErrorKind::TooLarge, "{err}");
     assert!(err.to_string().contains("4000-byte part limit"), "{err}");
     let _ = playlists;
@@ -116,9 +127,14 @@ async fn oversized_parts_are_too_large_not_bad_input() {
 async fn truncated_input_and_bad_names_are_bad_input() {
     let (playlists, ingests) = setup(Limits::default());
     let good = fixture("h264.mp4");
-    let err = ingest_reader(&ingests, "cut", &good[..good.len() - 100])
-        .await
-        .unwrap_err();
+    let err = ingest_reader(
+        &ingests,
+        "cut",
+        &good[..good.len() - 100],
+        &Shutdown::default(),
+    )
+    .await
+    .unwrap_err();
     assert!(
         matches!(
             &err,
@@ -140,12 +156,17 @@ async fn truncated_input_and_bad_names_are_bad_input() {
         9
     );
 
-    let err = ingests.start("../etc").unwrap_err();
+    let err = ingests.start("../etc", Access::Local).unwrap_err();
     assert_eq!(err.kind(), IngestErrorKind::BadInput, "{err}");
     // A stream of progressive MP4 (no mvex): refused with a hint.
-    let err = ingest_reader(&ingests, "prog", &b"\0\0\0\x08moov"[..])
-        .await
-        .unwrap_err();
+    let err = ingest_reader(
+        &ingests,
+        "prog",
+        &b"\0\0\0\x08moov"[..],
+        &Shutdown::default(),
+    )
+    .await
+    .unwrap_err();
     assert!(err.to_string().contains("no trak"), "{err}");
 }
 
@@ -158,10 +179,10 @@ async fn more_streams_than_slots_is_unavailable() {
         })
         .unwrap(),
     );
-    let ingests = Ingests::new(playlists, IngestConfig::default());
-    let mut one = ingests.start("one").unwrap();
+    let ingests = Ingests::new(playlists, PartStore::heap(), IngestConfig::default());
+    let mut one = ingests.start("one", Access::Local).unwrap();
     one.push(fixture("h264.mp4")).unwrap();
-    let mut two = ingests.start("two").unwrap();
+    let mut two = ingests.start("two", Access::Local).unwrap();
     let err = two.push(fixture("h264.mp4")).unwrap_err();
     assert_eq!(err.kind(), IngestErrorKind::Unavailable, "{err}");
 }

@@ -12,7 +12,9 @@ use bytes::{Bytes, BytesMut};
 use common::{fixture, split};
 use playlists::{Options, Playlists};
 use playlists_server::fmp4::rewrite::shift_fragment;
+use playlists_server::ingest::Access;
 use playlists_server::ingest::{IngestConfig, IngestError, IngestErrorKind, Ingests};
+use playlists_server::part_store::PartStore;
 
 const GRACE: Duration = Duration::from_secs(10);
 
@@ -23,7 +25,10 @@ fn setup() -> (Arc<Playlists>, Arc<Ingests>) {
         takeover_after: Duration::from_secs(3),
         ..IngestConfig::default()
     };
-    (Arc::clone(&playlists), Ingests::new(playlists, config))
+    (
+        Arc::clone(&playlists),
+        Ingests::new(playlists, PartStore::heap(), config),
+    )
 }
 
 fn playlist(playlists: &Playlists, stream: &str) -> String {
@@ -57,7 +62,7 @@ fn h264_shifted(shift: u64) -> Bytes {
 #[tokio::test(start_paused = true)]
 async fn reconnect_within_grace_continues_with_a_discontinuity_where_time_jumps() {
     let (playlists, ingests) = setup();
-    let mut first = ingests.start("cam1").unwrap();
+    let mut first = ingests.start("cam1", Access::Local).unwrap();
     assert_eq!(first.push(fixture("h264.mp4")).unwrap(), 10);
     first.finish().unwrap();
 
@@ -69,7 +74,7 @@ async fn reconnect_within_grace_continues_with_a_discontinuity_where_time_jumps(
     );
 
     // The encoder restarts: same init, timestamps from 0 again.
-    let mut second = ingests.start("cam1").unwrap();
+    let mut second = ingests.start("cam1", Access::Local).unwrap();
     assert_eq!(second.push(fixture("h264.mp4")).unwrap(), 10);
     let text = playlist(&playlists, "cam1");
     assert_eq!(count(&text, "#EXT-X-PART:"), 20, "{text}");
@@ -103,13 +108,13 @@ async fn reconnect_within_grace_continues_with_a_discontinuity_where_time_jumps(
 #[tokio::test(start_paused = true)]
 async fn reconnect_with_continuous_timestamps_has_no_discontinuity() {
     let (playlists, ingests) = setup();
-    let mut first = ingests.start("cam1").unwrap();
+    let mut first = ingests.start("cam1", Access::Local).unwrap();
     first.push(fixture("h264.mp4")).unwrap();
     drop(first); // a dropped connection counts as a disconnect
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     // The fixture lasts 2 s = 30720 ticks at 15360 Hz: continue right after it.
-    let mut second = ingests.start("cam1").unwrap();
+    let mut second = ingests.start("cam1", Access::Local).unwrap();
     assert_eq!(second.push(h264_shifted(30720)).unwrap(), 10);
     let text = playlist(&playlists, "cam1");
     assert_eq!(count(&text, "#EXT-X-PART:"), 20, "{text}");
@@ -119,12 +124,12 @@ async fn reconnect_with_continuous_timestamps_has_no_discontinuity() {
 #[tokio::test(start_paused = true)]
 async fn a_changed_init_comes_with_a_discontinuity_and_a_new_map() {
     let (playlists, ingests) = setup();
-    let mut first = ingests.start("cam1").unwrap();
+    let mut first = ingests.start("cam1", Access::Local).unwrap();
     first.push(fixture("h264.mp4")).unwrap();
     first.finish().unwrap();
     // The reconnecting encoder sends HEVC, its clock continuing: only the init changed.
     let (init, fragments) = split(fixture("hevc.mp4"));
-    let mut second = ingests.start("cam1").unwrap();
+    let mut second = ingests.start("cam1", Access::Local).unwrap();
     second.push(init.bytes.clone()).unwrap();
     for f in fragments {
         let mut bytes = f.bytes.to_vec();
@@ -141,21 +146,21 @@ async fn a_changed_init_comes_with_a_discontinuity_and_a_new_map() {
 #[tokio::test(start_paused = true)]
 async fn a_second_encoder_is_busy_until_the_first_goes_silent() {
     let (playlists, ingests) = setup();
-    let mut first = ingests.start("cam1").unwrap();
+    let mut first = ingests.start("cam1", Access::Local).unwrap();
     let bytes = fixture("h264.mp4");
     first.push(bytes.slice(..bytes.len() / 2)).unwrap();
 
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let err = ingests.start("cam1").unwrap_err();
+    let err = ingests.start("cam1", Access::Local).unwrap_err();
     assert!(matches!(err, IngestError::Busy(_)), "{err}");
     assert_eq!(err.kind(), IngestErrorKind::Busy);
     // Other streams are not affected.
-    let mut other = ingests.start("cam2").unwrap();
+    let mut other = ingests.start("cam2", Access::Local).unwrap();
     assert_eq!(other.push(fixture("h264.mp4")).unwrap(), 10);
 
     // Silent for longer than takeover_after: a new connection replaces it.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let mut second = ingests.start("cam1").unwrap();
+    let mut second = ingests.start("cam1", Access::Local).unwrap();
     second.push(fixture("h264.mp4")).unwrap();
     let err = first.push(bytes.slice(bytes.len() / 2..)).unwrap_err();
     assert!(matches!(err, IngestError::Superseded(_)), "{err}");

@@ -8,14 +8,20 @@ use std::sync::Arc;
 
 use common::fixture;
 use playlists::{Options, Playlists};
+use playlists_server::ingest::Access;
 use playlists_server::ingest::{IngestConfig, Ingests};
+use playlists_server::part_store::PartStore;
 
 #[tokio::test]
 async fn renditions_of_a_group_carry_their_codecs_and_report_each_other() {
     let playlists = Arc::new(Playlists::new(Options::default()).unwrap());
-    let ingests = Ingests::new(Arc::clone(&playlists), IngestConfig::default());
-    let mut a = ingests.start("live/a").unwrap();
-    let mut b = ingests.start("live/b").unwrap();
+    let ingests = Ingests::new(
+        Arc::clone(&playlists),
+        PartStore::heap(),
+        IngestConfig::default(),
+    );
+    let mut a = ingests.start("live/a", Access::Local).unwrap();
+    let mut b = ingests.start("live/b", Access::Local).unwrap();
     let (h264, hevc) = (fixture("h264.mp4"), fixture("hevc.mp4"));
     // Interleave so each publishes while the other is live.
     let cut = h264.len() / 2;

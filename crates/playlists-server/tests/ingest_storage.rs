@@ -7,18 +7,24 @@ use std::sync::Arc;
 
 use common::{fixture, split};
 use playlists::{Options, PartPosition, Playlists};
+use playlists_server::ingest::Access;
 use playlists_server::ingest::{IngestConfig, Ingests};
+use playlists_server::part_store::PartStore;
 
 #[test]
 fn stored_parts_own_their_bytes_and_equal_the_input() {
     let playlists = Arc::new(Playlists::new(Options::default()).unwrap());
-    let ingests = Ingests::new(Arc::clone(&playlists), IngestConfig::default());
+    let ingests = Ingests::new(
+        Arc::clone(&playlists),
+        PartStore::heap(),
+        IngestConfig::default(),
+    );
     let input = fixture("h264.mp4");
     let (_, fragments) = split(input.clone());
     assert!(fragments.len() >= 3, "the fixture has several parts");
 
     // The whole file as one chunk: the splitter slices every part out of it.
-    let mut session = ingests.start("cam1").unwrap();
+    let mut session = ingests.start("cam1", Access::Local).unwrap();
     session.push(input.clone()).unwrap();
 
     let stream = playlists.stream("cam1").unwrap();

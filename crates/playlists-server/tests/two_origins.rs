@@ -23,7 +23,7 @@ use http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::{Body, Frame};
 use hyper_util::rt::TokioIo;
-use origin::{Resp, TestServer};
+use origin::{Layers, Resp, TestServer};
 use playlists_server::http::HttpOptions;
 use playlists_server::ingest::IngestConfig;
 use tokio::net::TcpStream;
@@ -78,14 +78,14 @@ fn contains_box(bytes: &[u8], fourcc: &[u8; 4]) -> bool {
 /// comparison below happens before EXT-X-ENDLIST (after it, every blocking request gets the
 /// final playlist).
 async fn start_origin() -> TestServer {
-    let http = HttpOptions {
+    let layers = Layers {
         ingest: IngestConfig {
             grace: Duration::from_secs(60),
             ..IngestConfig::default()
         },
-        ..HttpOptions::default()
+        ..Layers::default()
     };
-    TestServer::with(origin::options(), http).await
+    TestServer::with_layers(origin::options(), HttpOptions::default(), layers).await
 }
 
 /// A request body fed from a channel: the encoder's bytes as they come, chunked on the wire.

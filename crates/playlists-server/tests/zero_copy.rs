@@ -10,17 +10,16 @@ use bytes::Bytes;
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use origin::{part_bytes, TestServer};
+use origin::{part_bytes, Layers, TestServer};
 use playlists_server::http::HttpOptions;
-use playlists_server::ingest::IngestConfig;
-use playlists_server::zero_copy::{ArenaOptions, PartArena, ZeroCopyStream};
+use playlists_server::part_store::{ArenaOptions, PartArena, PartStore, ZeroCopyStream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 fn sent(server: &TestServer) -> u64 {
     server
         .state
-        .ingests
+        .parts
         .arena()
         .expect("the arena is on by default")
         .stats()
@@ -35,17 +34,16 @@ fn segment0() -> Vec<u8> {
 
 /// A server whose arena is a file in `dir`.
 async fn server_with_part_dir(dir: &std::path::Path) -> TestServer {
-    let http = HttpOptions {
-        ingest: IngestConfig {
-            arena: Some(ArenaOptions {
-                dir: Some(dir.to_owned()),
-                ..ArenaOptions::default()
-            }),
-            ..IngestConfig::default()
-        },
-        ..HttpOptions::default()
+    let arena = PartArena::new(ArenaOptions {
+        dir: Some(dir.to_owned()),
+        ..ArenaOptions::default()
+    })
+    .expect("an arena in the test directory");
+    let layers = Layers {
+        parts: PartStore::with_arena(Some(arena)),
+        ..Layers::default()
     };
-    TestServer::with(origin::options(), http).await
+    TestServer::with_layers(origin::options(), HttpOptions::default(), layers).await
 }
 
 #[tokio::test]
@@ -121,15 +119,12 @@ async fn h2c_frames_carry_arena_bytes_unchanged() {
 
 #[tokio::test]
 async fn with_the_arena_off_parts_are_stored_on_the_heap_and_served_the_same() {
-    let http = HttpOptions {
-        ingest: IngestConfig {
-            arena: None,
-            ..IngestConfig::default()
-        },
-        ..HttpOptions::default()
+    let layers = Layers {
+        parts: PartStore::heap(),
+        ..Layers::default()
     };
-    let server = TestServer::with(origin::options(), http).await;
-    assert!(server.state.ingests.arena().is_none());
+    let server = TestServer::with_layers(origin::options(), HttpOptions::default(), layers).await;
+    assert!(server.state.parts.arena().is_none());
     server.publish("cam1", 0, 7);
     assert_eq!(server.get("/cam1/p3.mp4").await.body, part_bytes("cam1", 3));
     assert_eq!(server.get("/cam1/s0.mp4").await.body, segment0());

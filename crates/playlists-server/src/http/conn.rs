@@ -7,7 +7,7 @@
 //! read buffer would otherwise be grown (and copied) to 16 KB for every connection, which
 //! doubles the memory a held request costs.
 //!
-//! Plain TCP sockets are wrapped in [`ZeroCopyStream`](crate::zero_copy::ZeroCopyStream) when
+//! Plain TCP sockets are wrapped in [`ZeroCopyStream`](crate::part_store::ZeroCopyStream) when
 //! parts live in the part arena, so part bytes go out with `sendfile`.
 
 use std::convert::Infallible;
@@ -84,8 +84,8 @@ pub async fn serve_tcp(
 ) -> Result<(), BoxError> {
     let protocol = sniff(&tcp, state.opts.idle_timeout).await?;
     #[cfg(target_os = "linux")]
-    if let Some(arena) = state.ingests.arena() {
-        let io = crate::zero_copy::ZeroCopyStream::new(tcp, arena.clone());
+    if let Some(arena) = state.parts.arena() {
+        let io = crate::part_store::ZeroCopyStream::new(tcp, arena.clone());
         return serve_as(builders, state, watcher, io, protocol).await;
     }
     serve_as(builders, state, watcher, tcp, protocol).await

@@ -27,6 +27,7 @@ pub enum ErrorSource<'a> {
 ///
 /// * the client asked for something malformed or impossible → 400 (rules 7–9);
 /// * the stream or the position is not (or no longer) there → 404 (rule 24);
+/// * an ingest without the configured token → 401; an ingest that stalls → 408;
 /// * a write that conflicts with what is published, or a stream another encoder holds → 409;
 /// * an ingest part beyond the size limits → 413;
 /// * a wait that reached its deadline, or no capacity left → 503 (rule 10);
@@ -39,6 +40,8 @@ pub fn status_for(source: ErrorSource<'_>) -> StatusCode {
             use crate::ingest::IngestErrorKind as K;
             match e.kind() {
                 K::BadInput => StatusCode::BAD_REQUEST,
+                K::Unauthorized => StatusCode::UNAUTHORIZED,
+                K::Stalled => StatusCode::REQUEST_TIMEOUT,
                 K::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
                 K::Busy => StatusCode::CONFLICT,
                 K::Unavailable => StatusCode::SERVICE_UNAVAILABLE,

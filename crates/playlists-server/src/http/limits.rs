@@ -1,14 +1,13 @@
-//! Admission limits for held requests, and the shutdown signal that releases them.
+//! Admission limits for held requests.
 //!
 //! A blocking playlist reload or a hinted-part request holds a connection (and a little
 //! memory) until the stream catches up, up to 3 × TARGETDURATION. [`Waiting`] caps how many
 //! may be held per stream and in total, so a flood of held requests on one stream cannot take
 //! every connection the process can keep; beyond the cap the request is answered 503 at once.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use http::StatusCode;
-use playlists::Event;
 
 use super::error::HttpError;
 
@@ -99,41 +98,6 @@ impl Drop for WaitPermit<'_> {
     }
 }
 
-/// Set once when the server starts shutting down; every held request is woken by it and
-/// answered 503, so draining connections does not wait out 3 × TARGETDURATION.
-#[derive(Debug, Default)]
-pub struct Shutdown {
-    started: AtomicBool,
-    /// The library's eventcount: one notify wakes every held request.
-    event: Event,
-}
-
-impl Shutdown {
-    /// Starts the shutdown and wakes every held request.
-    pub fn begin(&self) {
-        // Release, before the notify: a woken waiter that re-checks sees `true`.
-        self.started.store(true, Ordering::Release);
-        self.event.notify_all();
-    }
-
-    /// Whether [`begin`](Self::begin) was called.
-    pub fn is_started(&self) -> bool {
-        self.started.load(Ordering::Acquire)
-    }
-
-    /// Completes once the shutdown has begun.
-    pub async fn wait(&self) {
-        loop {
-            // Listen before checking, so a `begin` in between is not missed.
-            let listener = self.event.listen();
-            if self.is_started() {
-                return;
-            }
-            listener.await;
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,20 +119,5 @@ mod tests {
         let _d = w.admit(1).unwrap();
         assert_eq!(w.total(), 3);
         assert!(w.admit(5).is_err());
-    }
-
-    #[tokio::test]
-    async fn shutdown_wakes_waiters() {
-        let s = std::sync::Arc::new(Shutdown::default());
-        let waiter = tokio::spawn({
-            let s = s.clone();
-            async move { s.wait().await }
-        });
-        tokio::task::yield_now().await;
-        s.begin();
-        tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
-            .await
-            .unwrap()
-            .unwrap();
     }
 }

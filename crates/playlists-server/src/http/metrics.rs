@@ -208,7 +208,7 @@ fn write_all(state: &AppState, m: &Metrics, out: &mut String) -> std::fmt::Resul
         "Response body bytes handed to connections.",
         m.bytes_out(),
     )?;
-    if let Some(arena) = state.ingests.arena() {
+    if let Some(arena) = state.parts.arena() {
         let a = arena.stats();
         counter(
             out,
@@ -315,7 +315,11 @@ fn write_all(state: &AppState, m: &Metrics, out: &mut String) -> std::fmt::Resul
 /// The ingest-to-publish histogram of every stream with ingest state, and its maximum.
 fn publish_delays(state: &AppState, out: &mut String) -> std::fmt::Result {
     let name = "playlists_ingest_publish_delay_seconds";
-    let delays = state.ingests.publish_delays();
+    let delays = state
+        .ingests
+        .as_ref()
+        .map(|i| i.publish_delays())
+        .unwrap_or_default();
     writeln!(
         out,
         "# HELP {name} From the arrival of the input that completed a part to its publication."

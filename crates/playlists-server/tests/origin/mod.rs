@@ -12,6 +12,8 @@ use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
 use playlists::{Init, Options, Part, PartPosition, Playlists};
 use playlists_server::http::{serve, AppState, HttpOptions};
+use playlists_server::ingest::{IngestConfig, Ingests};
+use playlists_server::part_store::{ArenaOptions, PartStore};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -29,10 +31,28 @@ pub fn options() -> Options {
     }
 }
 
+/// The ingest layer's settings and the part store a [`TestServer`] is built with, as the
+/// binary builds them beside delivery.
+pub struct Layers {
+    pub ingest: IngestConfig,
+    pub parts: PartStore,
+}
+
+impl Default for Layers {
+    /// The binary's defaults: parts in a shared-memory arena (on the heap where there is none).
+    fn default() -> Self {
+        Self {
+            ingest: IngestConfig::default(),
+            parts: PartStore::new(Some(ArenaOptions::default())),
+        }
+    }
+}
+
 /// A running origin.
 pub struct TestServer {
     pub addr: SocketAddr,
     pub playlists: Arc<Playlists>,
+    pub ingests: Arc<Ingests>,
     pub state: Arc<AppState>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
@@ -44,8 +64,18 @@ impl TestServer {
     }
 
     pub async fn with(opts: Options, http: HttpOptions) -> Self {
+        Self::with_layers(opts, http, Layers::default()).await
+    }
+
+    /// A server whose ingest layer and part store are `layers`.
+    pub async fn with_layers(opts: Options, http: HttpOptions, layers: Layers) -> Self {
         let playlists = Arc::new(Playlists::new(opts).unwrap());
-        let state = Arc::new(AppState::new(Arc::clone(&playlists), http));
+        let ingests = Ingests::new(Arc::clone(&playlists), layers.parts.clone(), layers.ingest);
+        let state = Arc::new(
+            AppState::new(Arc::clone(&playlists), http)
+                .with_parts(layers.parts)
+                .with_ingest(Arc::clone(&ingests)),
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
@@ -55,6 +85,7 @@ impl TestServer {
         Self {
             addr,
             playlists,
+            ingests,
             state,
             shutdown: Some(tx),
             task: Some(task),
@@ -85,7 +116,7 @@ impl TestServer {
         let mut last = None;
         for i in from..from + count {
             let mut p = part(stream, i);
-            p.bytes = self.state.ingests.store(&p.bytes);
+            p.bytes = self.state.parts.store(&p.bytes);
             last = Some(self.playlists.add(stream, p).unwrap());
         }
         last.expect("count > 0")

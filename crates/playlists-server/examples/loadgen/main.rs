@@ -36,8 +36,7 @@
 //! The playlist reading here is a few string searches on our own output, not a parser: it only
 //! needs the hint, the positions, the part numbers and whether the stream ended.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -48,6 +47,12 @@ use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
+
+mod playlist;
+mod stats;
+
+use playlist::read_playlist;
+use stats::{Histogram, Stats};
 
 #[derive(Debug, Parser)]
 #[command(about = "Simulates N LL-HLS players against a Playlists origin")]
@@ -98,116 +103,6 @@ trait Kind<T> {
 impl<T> Kind<T> for Result<T> {
     fn kind(self, kind: &'static str) -> Step<T> {
         self.map_err(|e| Failure::new(kind, e))
-    }
-}
-
-/// Latencies in µs, in buckets about 3 % wide: bounded memory over any run length, the
-/// percentiles exact to a bucket, the maximum exact.
-#[derive(Debug, Clone, Default)]
-struct Histogram {
-    counts: BTreeMap<u32, u64>,
-    total: u64,
-    max_us: u64,
-}
-
-impl Histogram {
-    /// 32 buckets per doubling above 64 µs; each µs its own bucket below.
-    fn bucket(us: u64) -> u32 {
-        if us < 64 {
-            return us as u32;
-        }
-        let log = 63 - us.leading_zeros(); // ≥ 6
-        let frac = ((us >> (log - 5)) & 31) as u32;
-        64 + (log - 6) * 32 + frac
-    }
-
-    /// The largest value in bucket `b`.
-    fn upper(b: u32) -> u64 {
-        if b < 64 {
-            return u64::from(b);
-        }
-        let log = (b - 64) / 32 + 6;
-        let frac = u64::from((b - 64) % 32);
-        ((32 + frac + 1) << (log - 5)) - 1
-    }
-
-    fn record(&mut self, us: u64) {
-        *self.counts.entry(Self::bucket(us)).or_default() += 1;
-        self.total += 1;
-        self.max_us = self.max_us.max(us);
-    }
-
-    /// The `p` quantile in ms (the upper end of its bucket, at most the maximum).
-    fn percentile_ms(&self, p: f64) -> f64 {
-        if self.total == 0 {
-            return 0.0;
-        }
-        let rank = ((self.total as f64 * p).ceil() as u64).max(1);
-        let mut seen = 0;
-        for (b, n) in &self.counts {
-            seen += n;
-            if seen >= rank {
-                return Self::upper(*b).min(self.max_us) as f64 / 1000.0;
-            }
-        }
-        self.max_us as f64 / 1000.0
-    }
-}
-
-#[derive(Debug, Default)]
-struct Stats {
-    requests: AtomicU64,
-    errors: AtomicU64,
-    /// A hint that did not follow the previous one by exactly one part.
-    gaps: AtomicU64,
-    /// Parts skipped by those hints.
-    lost_parts: AtomicU64,
-    /// A hint equal to or before the previous one.
-    duplicates: AtomicU64,
-    /// A playlist whose listed part numbers have a hole.
-    listing_gaps: AtomicU64,
-    msn_regressions: AtomicU64,
-    parts: AtomicU64,
-    part_bytes: AtomicU64,
-    /// The highest discontinuity number (EXT-X-DISCONTINUITY-SEQUENCE plus the tags listed)
-    /// any player has seen.
-    discontinuities: AtomicU64,
-    /// First arrival per part number, for the fan-out spread; pruned as the stream moves on.
-    first_arrival: Mutex<HashMap<u64, Instant>>,
-    /// (this interval, whole run).
-    fanout: Mutex<(Histogram, Histogram)>,
-    blocking: Mutex<(Histogram, Histogram)>,
-    error_kinds: Mutex<BTreeMap<&'static str, u64>>,
-    last_error: Mutex<Option<String>>,
-}
-
-impl Stats {
-    fn error(&self, f: &Failure) {
-        self.errors.fetch_add(1, Ordering::Relaxed);
-        *lock(&self.error_kinds).entry(f.kind).or_default() += 1;
-        *lock(&self.last_error) = Some(format!("{}: {:#}", f.kind, f.error));
-    }
-
-    fn arrived(&self, part: u64, at: Instant) {
-        let first = {
-            let mut map = lock(&self.first_arrival);
-            if map.len() > 4096 {
-                let newest = map.keys().max().copied().unwrap_or(part);
-                map.retain(|p, _| p + 64 >= newest);
-            }
-            *map.entry(part).or_insert(at)
-        };
-        let us = at.duration_since(first).as_micros() as u64;
-        let mut h = lock(&self.fanout);
-        h.0.record(us);
-        h.1.record(us);
-    }
-
-    fn blocking(&self, took: Duration) {
-        let us = took.as_micros() as u64;
-        let mut h = lock(&self.blocking);
-        h.0.record(us);
-        h.1.record(us);
     }
 }
 
@@ -281,73 +176,6 @@ fn status_kind(status: http::StatusCode) -> &'static str {
         503 => "status_503",
         _ => "status_other",
     }
-}
-
-/// What a player reads from a playlist.
-#[derive(Debug, Default, PartialEq, Eq)]
-struct Seen {
-    media_sequence: u64,
-    /// The preload hint's part number.
-    hint: Option<u64>,
-    /// The position the hinted part will have: (media sequence number of the open segment,
-    /// parts it has so far). Asking for it blocks until the hinted part is listed.
-    next: (u64, u64),
-    /// Part numbers listed, in order.
-    parts: Vec<u64>,
-    /// EXT-X-DISCONTINUITY-SEQUENCE plus the discontinuities listed: the number of the newest.
-    discontinuity: u64,
-    /// A delta update (EXT-X-SKIP): discontinuities in the skipped segments are not listed.
-    delta: bool,
-    ended: bool,
-}
-
-fn read_playlist(text: &str) -> Result<Seen> {
-    if !text.starts_with("#EXTM3U") {
-        bail!("not a playlist");
-    }
-    let mut seen = Seen::default();
-    let mut segments = 0;
-    let mut open_parts = 0;
-    for line in text.lines() {
-        if let Some(v) = line.strip_prefix("#EXT-X-MEDIA-SEQUENCE:") {
-            seen.media_sequence = v.trim().parse().context("MEDIA-SEQUENCE")?;
-        } else if let Some(v) = line.strip_prefix("#EXT-X-DISCONTINUITY-SEQUENCE:") {
-            seen.discontinuity += v.trim().parse::<u64>().context("DISCONTINUITY-SEQUENCE")?;
-        } else if line == "#EXT-X-DISCONTINUITY" {
-            seen.discontinuity += 1;
-        } else if let Some(attrs) = line.strip_prefix("#EXT-X-SKIP:") {
-            seen.delta = true;
-            segments += attr(attrs, "SKIPPED-SEGMENTS")
-                .and_then(|v| v.parse::<u64>().ok())
-                .context("SKIPPED-SEGMENTS")?;
-        } else if line.starts_with("#EXTINF:") {
-            segments += 1;
-            open_parts = 0;
-        } else if let Some(attrs) = line.strip_prefix("#EXT-X-PART:") {
-            seen.parts.push(part_number(attrs).context("PART URI")?);
-            open_parts += 1;
-        } else if let Some(attrs) = line.strip_prefix("#EXT-X-PRELOAD-HINT:") {
-            seen.hint = Some(part_number(attrs).context("PRELOAD-HINT URI")?);
-        } else if line == "#EXT-X-ENDLIST" {
-            seen.ended = true;
-        }
-    }
-    seen.next = (seen.media_sequence + segments, open_parts);
-    Ok(seen)
-}
-
-/// The value of attribute `name` in an attribute list (quotes removed).
-fn attr<'a>(attrs: &'a str, name: &str) -> Option<&'a str> {
-    let rest = attrs
-        .split(',')
-        .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))?;
-    Some(rest.trim_matches('"'))
-}
-
-/// `TYPE=PART,URI="p12.mp4"` → 12.
-fn part_number(attrs: &str) -> Option<u64> {
-    let uri = attrs.split("URI=\"").nth(1)?.split('"').next()?;
-    uri.strip_prefix('p')?.strip_suffix(".mp4")?.parse().ok()
 }
 
 /// What one player saw over the run, for the summary.
@@ -598,54 +426,4 @@ async fn main() -> Result<()> {
     };
     println!("{}", report("summary", &args, &stats, started, Some(&ends)));
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_hint_position_parts_and_discontinuities() {
-        let text = "#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:7\n#EXT-X-DISCONTINUITY-SEQUENCE:2\n\
-            #EXT-X-PART:DURATION=0.2,URI=\"p40.mp4\"\n#EXTINF:0.2,\ns7.mp4\n\
-            #EXT-X-DISCONTINUITY\n#EXT-X-PART:DURATION=0.2,URI=\"p41.mp4\",INDEPENDENT=YES\n\
-            #EXT-X-PART:DURATION=0.2,URI=\"p42.mp4\"\n\
-            #EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"p43.mp4\"\n";
-        let seen = read_playlist(text).unwrap();
-        assert_eq!(seen.media_sequence, 7);
-        assert_eq!(seen.hint, Some(43));
-        assert_eq!(seen.next, (8, 2), "segment 8 is open with two parts");
-        assert_eq!(seen.parts, [40, 41, 42]);
-        assert_eq!(seen.discontinuity, 3);
-        assert!(!seen.ended && !seen.delta);
-        assert!(read_playlist("garbage").is_err());
-    }
-
-    #[test]
-    fn a_delta_update_counts_the_skipped_segments() {
-        let text = "#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:3\n#EXT-X-SKIP:SKIPPED-SEGMENTS=5\n\
-            #EXTINF:2.0,\ns8.mp4\n#EXT-X-PART:DURATION=0.2,URI=\"p90.mp4\"\n\
-            #EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"p91.mp4\"\n";
-        let seen = read_playlist(text).unwrap();
-        assert!(seen.delta);
-        assert_eq!(seen.next, (9, 1));
-    }
-
-    #[test]
-    fn histogram_percentiles_are_within_a_bucket() {
-        let mut h = Histogram::default();
-        for us in 1..=10_000 {
-            h.record(us);
-        }
-        let p50 = h.percentile_ms(0.5);
-        let p99 = h.percentile_ms(0.99);
-        assert!((5.0..=5.0 * 1.04).contains(&p50), "{p50}");
-        assert!((9.9..=10.0).contains(&p99), "{p99}");
-        assert_eq!(h.percentile_ms(1.0), 10.0);
-        for us in [0, 1, 63, 64, 65, 1_000, 123_456, u64::from(u32::MAX)] {
-            let b = Histogram::bucket(us);
-            assert!(Histogram::upper(b) >= us, "{us}");
-            assert!(b == 0 || Histogram::upper(b - 1) < us, "{us}");
-        }
-    }
 }

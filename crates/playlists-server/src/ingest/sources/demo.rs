@@ -16,7 +16,7 @@
 //!
 //! Parts are published in real time: the part that ends at media time `t` goes out at
 //! `start + t`, on tokio's clock (tests pause it). The demo publishes through an
-//! [`IngestSession`](crate::ingest::IngestSession), exactly like an encoder.
+//! [`IngestSession`](crate::ingest::IngestSession), exactly like an encoder, as a local source.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -27,10 +27,10 @@ use tokio::time::Instant;
 
 use crate::fmp4::rewrite::shift_fragment;
 use crate::fmp4::{split_all, Event, Fmp4Error, Fragment, InitSection, Limits, Malformed};
-use crate::ingest::{IngestError, Ingests};
+use crate::ingest::{Access, IngestError, Ingests};
 
 /// The clip made by `scripts/make-demo-clip.sh`, embedded so the binary runs from anywhere.
-pub const DEMO_CLIP: &[u8] = include_bytes!("../assets/demo.mp4");
+pub const DEMO_CLIP: &[u8] = include_bytes!("../../../assets/demo.mp4");
 
 /// Why the demo stopped.
 #[derive(Debug, thiserror::Error)]
@@ -194,7 +194,7 @@ pub async fn run_clip(
     clip: DemoClip,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), DemoError> {
-    let mut session = ingests.start(stream)?;
+    let mut session = ingests.start(stream, Access::Local)?;
     session.push(clip.init.bytes.clone())?;
     tracing::info!(%stream, loop_s = clip.loop_duration().as_secs_f64(), "demo stream started");
     let start = Instant::now();

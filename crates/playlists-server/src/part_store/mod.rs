@@ -1,11 +1,18 @@
-//! Zero-copy delivery of parts: they are stored in one file ([`PartArena`]: shared memory,
-//! or an unlinked file in a chosen directory) and sent from it with `sendfile(2)`
-//! ([`ZeroCopyStream`]).
+//! Part storage: where published parts live, built by the binary and handed to both ingest
+//! (which writes parts into it) and delivery (which sends them from it).
 //!
-//! Ingest copies each part once (out of the transport's buffers) into the arena instead of
-//! onto the heap; to the rest of the server a stored part is still an ordinary `Bytes`. Only
-//! the plain-TCP listener wraps its sockets in [`ZeroCopyStream`]; TLS encrypts into its own
-//! buffers and gains nothing.
+//! ```text
+//!  ingest session ──PartWriter::copy──▶ PartStore ──Bytes──▶ Playlists (ring slots)
+//!                                          │
+//!  delivery (plain TCP) ◀── sendfile ──────┘ ZeroCopyStream: slices of the arena go out
+//!                                            as page references, not copies
+//! ```
+//!
+//! A [`PartStore`] is either a [`PartArena`] (shared memory, or an unlinked file in a chosen
+//! directory) or the heap. Every source copies each part once, out of its transport's
+//! buffers, into the store; to the rest of the server a stored part is an ordinary `Bytes`.
+//! Only the plain-TCP listener wraps its sockets in [`ZeroCopyStream`]; TLS encrypts into
+//! its own buffers and gains nothing from an arena.
 //!
 //! Linux only (memfd, `fallocate(PUNCH_HOLE)`, `sendfile` to a socket). Elsewhere
 //! [`PartArena::new`] fails with [`std::io::ErrorKind::Unsupported`] and parts stay on the
@@ -15,6 +22,7 @@ use std::path::PathBuf;
 
 #[cfg(target_os = "linux")]
 mod arena;
+mod store;
 #[cfg(target_os = "linux")]
 mod stream;
 
@@ -27,6 +35,7 @@ pub use stream::ZeroCopyStream;
 mod fallback;
 #[cfg(not(target_os = "linux"))]
 pub use fallback::{ArenaWriter, PartArena};
+pub use store::{PartStore, PartWriter};
 
 /// Where and how large a [`PartArena`] is.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,67 @@
+//! [`HttpOptions`]: how the origin behaves on the wire.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::HeaderValue;
+
+/// hyper refuses (panics on) a read buffer below this; see [`HttpOptions::max_header_bytes`].
+pub const MIN_HEADER_BYTES: usize = 8192;
+
+/// How the origin behaves on the wire. Built from the server's configuration; every field has
+/// a usable default.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// `Access-Control-Allow-Origin` on every response. Default `*`.
+    pub cors_origin: HeaderValue,
+    /// Where the page at `GET /` loads hls.js from when no local copy is given.
+    pub hls_js_url: String,
+    /// A local hls.js served at `/assets/hls.min.js` (and used by the page) instead of
+    /// `hls_js_url`.
+    pub hls_js: Option<Bytes>,
+    /// Held requests (blocking reloads, hinted parts) allowed per stream; more get 503.
+    pub max_waiting_per_stream: usize,
+    /// Held requests allowed across all streams; more get 503.
+    pub max_waiting_total: usize,
+    /// Largest request head accepted (HTTP/1.1 read buffer, HTTP/2 header list); larger
+    /// heads get 431. At least [`MIN_HEADER_BYTES`].
+    pub max_header_bytes: usize,
+    /// An HTTP/1.1 connection that sends no complete request head for this long is closed
+    /// (idle keep-alive included); HTTP/2 connections are pinged at half this interval and
+    /// closed when a ping goes unanswered as long.
+    pub idle_timeout: Duration,
+    /// Longest time to produce a response head; beyond it the answer is 503. Only held
+    /// requests wait, so it bounds them: keep it above 3 × TARGETDURATION (the hold limit of
+    /// rule 10), or held requests are cut short.
+    pub request_timeout: Duration,
+    /// How long shutdown waits for in-flight responses before closing connections anyway.
+    pub shutdown_grace: Duration,
+    /// `max-age` of parts, segments and init sections. Their URIs never change meaning while
+    /// a stream lives, but a stream that restarts under the same name reuses them, so this is
+    /// long, not forever.
+    pub media_max_age: Duration,
+    /// TLS (h2 and http/1.1 by ALPN) on the listener; plain HTTP/1.1 + h2c when `None`.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self {
+            cors_origin: HeaderValue::from_static("*"),
+            hls_js_url: DEFAULT_HLS_JS_URL.to_owned(),
+            hls_js: None,
+            max_waiting_per_stream: 20_000,
+            max_waiting_total: 50_000,
+            max_header_bytes: 16 * 1024,
+            idle_timeout: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(60),
+            shutdown_grace: Duration::from_secs(10),
+            media_max_age: Duration::from_secs(300),
+            tls: None,
+        }
+    }
+}
+
+/// Where the page loads hls.js from by default: the project's published build on a public CDN.
+pub const DEFAULT_HLS_JS_URL: &str = "https://cdn.jsdelivr.net/npm/hls.js@1/dist/hls.min.js";

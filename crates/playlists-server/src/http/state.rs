@@ -1,0 +1,157 @@
+//! [`AppState`]: everything a request handler reads, shared by every connection.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::HeaderValue;
+use playlists::Playlists;
+use tokio::time::Instant;
+
+use super::limits::Waiting;
+use super::metrics::Metrics;
+use super::{delta_v2, HttpError, HttpOptions};
+use crate::ingest::Ingests;
+use crate::part_store::PartStore;
+use crate::shutdown::Shutdown;
+
+/// Everything a request handler reads: shared by every connection as `Arc<AppState>`.
+#[derive(Debug)]
+pub struct AppState {
+    /// The streams served. Sources publish into it concurrently; handlers only read and wait.
+    pub playlists: Arc<Playlists>,
+    /// Wire behaviour; fixed for the server's life.
+    pub opts: HttpOptions,
+    /// Counters for `/metrics`; every handler writes them, the scrape reads them.
+    pub metrics: Metrics,
+    /// Held-request admission; playlist and part handlers take a permit before they wait.
+    pub waiting: Waiting,
+    /// Begun by [`serve`](super::serve) when it stops accepting; held requests and HTTP
+    /// ingest sessions watch it. The binary shares it with its other sources
+    /// ([`AppState::with_shutdown`]).
+    pub shutdown: Shutdown,
+    /// Where parts are stored: delivery sends slices of its arena with `sendfile`
+    /// ([`AppState::with_parts`]; the heap by default).
+    pub parts: PartStore,
+    /// The ingest layer, when this server takes `PUT`/`POST /ingest/...`
+    /// ([`AppState::with_ingest`]); `None`: those paths answer 404.
+    pub ingests: Option<Arc<Ingests>>,
+    /// Pre-rendered `Cache-Control` values (rule 27), so handlers do not format per request.
+    pub(super) cache: CacheControls,
+    /// Per stream slot, the media type of its parts (`video/mp4` or `audio/mp4`) with the
+    /// generation it was computed for; see `media::content_type`.
+    pub(super) media_types: Box<[AtomicU64]>,
+    /// `_HLS_skip=v2` variants derived from the cached delta updates.
+    pub(super) delta_v2: delta_v2::DeltaV2Cache,
+}
+
+/// `Cache-Control` header values derived from TARGETDURATION (App. B.1, rule 27).
+#[derive(Debug)]
+pub(super) struct CacheControls {
+    /// Blocking playlist 200: 6 × TD (the same URL always gets the same bytes).
+    pub(super) blocking: HeaderValue,
+    /// Non-blocking playlist 200: ½ TD.
+    pub(super) live: HeaderValue,
+    /// Parts, segments, init: [`HttpOptions::media_max_age`].
+    pub(super) media: HeaderValue,
+    /// TARGETDURATION, for error lifetimes.
+    pub(super) target_duration: Duration,
+}
+
+impl AppState {
+    /// State for serving `playlists` with `opts`: delivery only, parts on the heap, no
+    /// ingest paths, a shutdown signal of its own. The `with_*` methods add the rest.
+    pub fn new(playlists: Arc<Playlists>, opts: HttpOptions) -> Self {
+        let num = playlists.options().num_playlists;
+        let td = u64::from(playlists.options().target_duration_s);
+        // Leaked once per state (a few dozen bytes): a static header value is cloned without
+        // touching a shared reference count, and both worker threads clone these into every
+        // response. The texts are digits and ASCII, always valid header values.
+        let value = |s: String| HeaderValue::from_static(Box::leak(s.into_boxed_str()));
+        let cache = CacheControls {
+            blocking: value(format!("public, max-age={}", 6 * td)),
+            // ½ TD rounded down, but never 0 (which some caches read as "do not cache").
+            live: value(format!("public, max-age={}", (td / 2).max(1))),
+            media: value(format!(
+                "public, max-age={}, immutable",
+                opts.media_max_age.as_secs()
+            )),
+            target_duration: Duration::from_secs(td),
+        };
+        Self {
+            ingests: None,
+            parts: PartStore::heap(),
+            waiting: Waiting::new(num, opts.max_waiting_per_stream, opts.max_waiting_total),
+            media_types: (0..num).map(|_| AtomicU64::new(0)).collect(),
+            delta_v2: delta_v2::DeltaV2Cache::new(num),
+            playlists,
+            opts,
+            metrics: Metrics::default(),
+            shutdown: Shutdown::default(),
+            cache,
+        }
+    }
+
+    /// Sends parts from `parts` (the store ingest writes into): with an arena, plain-TCP
+    /// connections send them with `sendfile`.
+    pub fn with_parts(mut self, parts: PartStore) -> Self {
+        self.parts = parts;
+        self
+    }
+
+    /// Takes `PUT`/`POST /ingest/{stream}` into `ingests` (the HTTP push source).
+    pub fn with_ingest(mut self, ingests: Arc<Ingests>) -> Self {
+        self.ingests = Some(ingests);
+        self
+    }
+
+    /// Uses `shutdown` (shared with the binary's sources) instead of a signal of its own.
+    pub fn with_shutdown(mut self, shutdown: Shutdown) -> Self {
+        self.shutdown = shutdown;
+        self
+    }
+
+    /// 3 × TARGETDURATION: how long a held request waits before 503 (rule 10).
+    pub fn hold_limit(&self) -> Duration {
+        3 * self.cache.target_duration
+    }
+
+    /// Holds `wait` (a blocking reload or a hinted part, waiting until
+    /// [`hold_deadline`](Self::hold_deadline)): its library errors become HTTP errors, the
+    /// deadline a 503 that names the limit reached, and shutdown a 503 at once.
+    ///
+    /// Held requests are the only ones that wait, so this single deadline is also the
+    /// request timeout: a burst of thousands of woken requests then has one timer each to
+    /// clear, not two.
+    pub(crate) async fn hold<T>(
+        &self,
+        wait: impl std::future::Future<Output = playlists::Result<T>>,
+    ) -> Result<T, HttpError> {
+        let by_request_timeout = self.opts.request_timeout < self.hold_limit();
+        tokio::select! {
+            // Rule 10: the library's WaitTimeout maps to 503.
+            result = wait => result.map_err(|e| match e {
+                playlists::Error::WaitTimeout(_) if by_request_timeout => request_timed_out(self),
+                e => e.into(),
+            }),
+            () = self.shutdown.wait() => Err(super::playlist::shutting_down()),
+        }
+    }
+
+    /// When a request held from `since` must be answered: the earlier of the hold limit
+    /// and the request timeout (503 either way).
+    pub(crate) fn hold_deadline(&self, since: Instant) -> Instant {
+        since + self.hold_limit().min(self.opts.request_timeout)
+    }
+}
+
+/// 503 for a response not ready within [`HttpOptions::request_timeout`].
+fn request_timed_out(state: &AppState) -> HttpError {
+    HttpError::new(
+        http::StatusCode::SERVICE_UNAVAILABLE,
+        format!(
+            "no response within the request timeout ({:?})",
+            state.opts.request_timeout
+        ),
+    )
+}

@@ -1,0 +1,36 @@
+//! [`IngestConfig`]: how ingest behaves, the same for every source.
+
+use std::time::Duration;
+
+use crate::fmp4::Limits;
+
+/// How ingest behaves; shared by every source.
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    /// How long a stream stays live after its encoder disconnects, waiting for a reconnect.
+    /// Default 10 s.
+    pub grace: Duration,
+    /// How long a connected encoder may send nothing before a new connection for its stream
+    /// replaces it. Default 3 s (fifteen 200 ms parts).
+    pub takeover_after: Duration,
+    /// A network source whose input completes no part for this long is cut off (a trickling
+    /// or stalled encoder holds a connection and up to a part of buffer). Default 30 s.
+    pub stall_after: Duration,
+    /// Size limits for the fMP4 parser.
+    pub limits: Limits,
+    /// When set, a network source must present this token to publish (HTTP:
+    /// `Authorization: Bearer <token>`); local sources (stdin, the demo) need none.
+    pub token: Option<String>,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            grace: Duration::from_secs(10),
+            takeover_after: Duration::from_secs(3),
+            stall_after: Duration::from_secs(30),
+            limits: Limits::default(),
+            token: None,
+        }
+    }
+}

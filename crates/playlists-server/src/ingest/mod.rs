@@ -1,0 +1,48 @@
+//! The ingest layer: every way a stream gets in, beside delivery and independent of it.
+//!
+//! ```text
+//!  sources (adapters)                     the layer                              library
+//!  http/ingest.rs  PUT/POST /ingest/… ─┐
+//!  sources/stdin.rs  `playlists ingest`─┼─▶ feed() ─▶ IngestSession ─▶ fmp4 split ─▶ Playlists::add
+//!  sources/demo.rs   looped clip ──────┘      (ChunkSource)  │  parts copied into the PartStore
+//!                                                             ▼
+//!                                      Ingests: one encoder per stream, takeover,
+//!                                      reconnect grace → EXT-X-ENDLIST, access,
+//!                                      publish-delay histograms
+//! ```
+//!
+//! The binary builds the [`Playlists`](playlists::Playlists) registry, the
+//! [`PartStore`](crate::part_store::PartStore) and the [`Ingests`] and hands them to delivery
+//! and to every source. A source is a small adapter: it turns its protocol into a
+//! [`ChunkSource`] (bytes of an fMP4 stream, in any cut) and calls [`feed`], or pushes into
+//! an [`IngestSession`] itself (the demo, which paces parts in real time). Everything else —
+//! one encoder per stream, a silent encoder's takeover, the reconnect grace period and the
+//! EXT-X-ENDLIST after it, the ingest token, the parser's size limits, the copy into part
+//! storage — is the layer's, shared by every source. A new transport (RTMP, SRT, DASH-IF)
+//! is one more adapter in `sources/` and a listener in the binary; nothing in `http/`
+//! changes for it.
+//!
+//! Encoders drop and reconnect. When a session ends, the stream stays live for a grace period
+//! ([`IngestConfig::grace`]); a new session on the same name within it continues the stream
+//! (the media sequence keeps counting, and the library's playlist builder marks
+//! EXT-X-DISCONTINUITY where the timestamps jump or the init section changes). After the
+//! grace period the stream gets EXT-X-ENDLIST.
+//!
+//! Malformed input ends only its own session, with an [`IngestError`] that says why; what the
+//! stream already published stays served, and other streams never notice.
+
+mod config;
+mod error;
+mod feed;
+mod publish_delay;
+mod session;
+mod sessions;
+pub mod sources;
+
+pub use config::IngestConfig;
+pub use error::{IngestError, IngestErrorKind};
+pub use feed::{feed, ChunkSource};
+pub use publish_delay::{PublishDelay, PublishDelaySnapshot, PUBLISH_DELAY_BUCKETS_US};
+pub use session::IngestSession;
+pub use sessions::{Access, Ingests, RESERVED_GROUP};
+pub use sources::stdin::ingest_reader;

@@ -1,0 +1,180 @@
+//! [`IngestSession`]: one encoder connection, from bytes to published parts.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use playlists::{Init, Part};
+
+use super::sessions::StreamIngest;
+use super::{IngestError, Ingests};
+use crate::fmp4::{Event, Fmp4Error, Fragment, InitSection, Splitter};
+use crate::part_store::PartWriter;
+
+/// One encoder connection: feed it bytes as they arrive, then [`finish`](Self::finish) it.
+/// Dropping a session without finishing it (a dropped connection) counts as a disconnect.
+/// After any error the session is spent: later calls fail with [`IngestError::Closed`].
+#[derive(Debug)]
+pub struct IngestSession {
+    ingests: Arc<Ingests>,
+    stream: String,
+    /// This session's id, compared with [`StreamIngest::owner`].
+    id: u64,
+    shared: Arc<StreamIngest>,
+    splitter: Splitter,
+    /// Where this session's parts are copied (its own arena blocks, so that parts which
+    /// expire together are freed together).
+    storage: PartWriter,
+    /// The current init section and what the library needs of it.
+    init: Option<Arc<InitSection>>,
+    /// An init section not yet handed to the library: it goes with the next part (the
+    /// library takes init sections only with parts; repeating an unchanged one is free there,
+    /// since it compares hashes, but this way it is sent once per session and change).
+    pending_init: Option<Arc<InitSection>>,
+    parts: u64,
+    failed: bool,
+    ended: bool,
+}
+
+impl IngestSession {
+    pub(super) fn new(
+        ingests: Arc<Ingests>,
+        stream: &str,
+        id: u64,
+        shared: Arc<StreamIngest>,
+        splitter: Splitter,
+        storage: PartWriter,
+    ) -> Self {
+        Self {
+            ingests,
+            stream: stream.to_owned(),
+            id,
+            shared,
+            splitter,
+            storage,
+            init: None,
+            pending_init: None,
+            parts: 0,
+            failed: false,
+            ended: false,
+        }
+    }
+
+    /// The stream this session publishes.
+    pub fn stream(&self) -> &str {
+        &self.stream
+    }
+
+    /// Parts published by this session so far.
+    pub fn parts(&self) -> u64 {
+        self.parts
+    }
+
+    /// Splits `chunk` (any size, any alignment) and publishes every complete fragment.
+    /// Returns the number of parts published by this call.
+    pub fn push(&mut self, chunk: Bytes) -> Result<u64, IngestError> {
+        if self.failed {
+            return Err(IngestError::Closed(self.stream.clone()));
+        }
+        let result = self.push_inner(chunk);
+        if result.is_err() {
+            self.failed = true;
+        }
+        result
+    }
+
+    fn push_inner(&mut self, chunk: Bytes) -> Result<u64, IngestError> {
+        // The wall clock (not tokio's, which tests may pause): the delay is real work.
+        let received = std::time::Instant::now();
+        self.shared.touch(self.ingests.now_ms());
+        let mut events = Vec::new();
+        let split = self.splitter.push_into(chunk, &mut events);
+        let before = self.parts;
+        // Units completed before bad bytes in the same chunk are published before the error
+        // is returned: what a stream keeps must not depend on how the transport happened to
+        // cut the input into chunks.
+        for event in events {
+            match event {
+                Event::Init(init) => {
+                    self.init = Some(Arc::clone(&init));
+                    self.pending_init = Some(init);
+                }
+                Event::Fragment(fragment) => {
+                    self.publish(fragment)?;
+                    self.shared.publish_delay.observe(received.elapsed());
+                }
+            }
+        }
+        split.map_err(|e| self.fmp4_error(e))?;
+        Ok(self.parts - before)
+    }
+
+    fn publish(&mut self, fragment: Fragment) -> Result<(), IngestError> {
+        // The splitter never yields a fragment before an init section.
+        let Some(current) = &self.init else {
+            return Err(self.fmp4_error(Fmp4Error::MoofBeforeMoov { offset: 0 }));
+        };
+        let init = self.pending_init.as_ref().map(|init| Init {
+            bytes: init.bytes.clone(),
+            codecs: init.codecs.clone(),
+            resolution: init.resolution,
+            frame_rate: init.frame_rate.or_else(|| fragment.frame_rate(current)),
+        });
+        let part = Part {
+            // One copy into part storage. The splitter hands out slices of the transport's
+            // buffers (zero-copy while parsing), but a stored part lives for minutes in the
+            // ring, and a slice would keep the whole read buffer it came from alive: over HTTP
+            // that was ~1.8× the payload in RSS. A memcpy per part is a few µs next to the
+            // render and gzip of its playlist, and in the arena it buys copy-free sends.
+            bytes: self.storage.copy(&fragment.bytes),
+            duration: fragment.duration,
+            timescale: fragment.timescale,
+            decode_time: fragment.decode_time,
+            independent: fragment.independent,
+            init,
+            wallclock_ms: fragment.wallclock_ms,
+        };
+        {
+            let owner = self.shared.owner();
+            if *owner != self.id {
+                return Err(IngestError::Superseded(self.stream.clone()));
+            }
+            self.ingests
+                .playlists()
+                .add(&self.stream, part)
+                .map_err(|source| IngestError::Publish {
+                    stream: self.stream.clone(),
+                    source,
+                })?;
+        }
+        self.pending_init = None;
+        self.parts += 1;
+        Ok(())
+    }
+
+    fn fmp4_error(&self, source: Fmp4Error) -> IngestError {
+        IngestError::Fmp4 {
+            stream: self.stream.clone(),
+            source,
+        }
+    }
+
+    /// Ends the session at the end of its input: a box left half-received is an error. Either
+    /// way the stream enters its grace period. Returns the parts this session published.
+    pub fn finish(mut self) -> Result<u64, IngestError> {
+        self.ended = true;
+        self.ingests.disconnected(&self.stream, self.id);
+        if self.failed {
+            return Err(IngestError::Closed(self.stream.clone()));
+        }
+        self.splitter.finish().map_err(|e| self.fmp4_error(e))?;
+        Ok(self.parts)
+    }
+}
+
+impl Drop for IngestSession {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.ingests.disconnected(&self.stream, self.id);
+        }
+    }
+}

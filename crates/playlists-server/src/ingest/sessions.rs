@@ -1,0 +1,298 @@
+//! [`Ingests`]: which streams have an encoder, which wait out their grace period, and who
+//! may publish.
+//!
+//! One encoder per stream: a second connection is refused ([`IngestError::Busy`]) while the
+//! first delivers data, but takes over when the first has been silent for
+//! [`IngestConfig::takeover_after`] — a connection whose encoder vanished without a TCP reset
+//! must not lock its stream out until the kernel notices. The replaced session's next call
+//! fails with [`IngestError::Superseded`]. Sessions share nothing but the name map, held for
+//! a few instructions at start and end, never while publishing.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use playlists::Playlists;
+use tokio::time::Instant;
+
+use super::{IngestConfig, IngestError, IngestSession, PublishDelay, PublishDelaySnapshot};
+use crate::fmp4::Splitter;
+use crate::part_store::PartStore;
+use crate::sync::lock;
+
+/// The group name no ingested stream may have: `/ingest/…` paths are where encoders push, so
+/// the playlist of a stream `ingest` or `ingest/x` could never be requested.
+pub const RESERVED_GROUP: &str = "ingest";
+
+/// Who is starting a session, for [`Ingests::start`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access<'a> {
+    /// A source the operator started on this machine (stdin, the demo): trusted.
+    Local,
+    /// A source on the network (HTTP push, and every listener to come), with the token it
+    /// presented, if any. Checked against [`IngestConfig::token`].
+    Remote {
+        /// The token the source presented.
+        token: Option<&'a str>,
+    },
+}
+
+/// The ingest layer's state: which streams have an encoder, and which are waiting out their
+/// grace period. Built once by the binary and shared (`Arc`) by every source.
+#[derive(Debug)]
+pub struct Ingests {
+    /// Where parts are published.
+    playlists: Arc<Playlists>,
+    /// Where parts are stored before they are published (shared with delivery).
+    parts: PartStore,
+    config: IngestConfig,
+    /// Stream name → its ingest state. Locked only to start and end sessions and by grace
+    /// timers, never while publishing; a std mutex since it is never held across an await.
+    streams: Mutex<HashMap<String, Arc<StreamIngest>>>,
+    /// Source of session ids (0 means "no session").
+    next_session: AtomicU64,
+    /// Time origin of [`StreamIngest::last_data_ms`] (tokio's clock, so tests can pause it).
+    epoch: Instant,
+}
+
+/// One stream's ingest state.
+#[derive(Debug, Default)]
+pub(super) struct StreamIngest {
+    /// The id of the session allowed to publish (0: none). Sessions publish while holding it,
+    /// so a takeover never interleaves parts of two encoders.
+    owner: Mutex<u64>,
+    /// When the owner last delivered bytes, ms since [`Ingests::epoch`]. Relaxed: a stale
+    /// value only delays or hastens a takeover by one push.
+    last_data_ms: AtomicU64,
+    /// Bumped (under the `streams` lock) at every session start and end; a grace timer ends
+    /// the stream only if it is unchanged when the timer fires.
+    generation: AtomicU64,
+    /// Ingest-to-publish delays of the stream's parts, across its sessions (the state lives
+    /// until the stream ends, so a reconnecting encoder keeps adding to the same histogram).
+    pub(super) publish_delay: PublishDelay,
+}
+
+impl StreamIngest {
+    /// The owning session's id, locked: a session publishes while holding it.
+    pub(super) fn owner(&self) -> MutexGuard<'_, u64> {
+        lock(&self.owner)
+    }
+
+    /// Notes that the owner delivered bytes now (see [`Ingests::now_ms`]).
+    pub(super) fn touch(&self, now_ms: u64) {
+        self.last_data_ms.store(now_ms, Ordering::Relaxed);
+    }
+}
+
+impl Ingests {
+    /// Ingest into `playlists`, storing parts in `parts`.
+    pub fn new(playlists: Arc<Playlists>, parts: PartStore, config: IngestConfig) -> Arc<Self> {
+        Arc::new(Self {
+            playlists,
+            parts,
+            config,
+            streams: Mutex::new(HashMap::new()),
+            next_session: AtomicU64::new(1),
+            epoch: Instant::now(),
+        })
+    }
+
+    /// The registry ingest publishes into.
+    pub fn playlists(&self) -> &Arc<Playlists> {
+        &self.playlists
+    }
+
+    /// Where ingest stores parts.
+    pub fn parts(&self) -> &PartStore {
+        &self.parts
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &IngestConfig {
+        &self.config
+    }
+
+    /// Milliseconds since this layer started, on tokio's clock (tests pause it).
+    pub(super) fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    fn lock_streams(&self) -> MutexGuard<'_, HashMap<String, Arc<StreamIngest>>> {
+        lock(&self.streams)
+    }
+
+    /// Whether `access` may publish. Tokens compare in constant time.
+    ///
+    /// # Errors
+    /// [`IngestError::Unauthorized`] for a remote source without the configured token.
+    pub fn authorize(&self, stream: &str, access: Access<'_>) -> Result<(), IngestError> {
+        let (Some(token), Access::Remote { token: given }) = (&self.config.token, access) else {
+            return Ok(());
+        };
+        if given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes())) {
+            return Ok(());
+        }
+        Err(IngestError::Unauthorized(stream.to_owned()))
+    }
+
+    /// Publish delays ([`PublishDelay`]) of the streams that have ingest state (an encoder
+    /// connected, or waiting out its grace period), sorted by name. Takes the name map's lock
+    /// for the copy only, as starting or ending a session does.
+    pub fn publish_delays(&self) -> Vec<(String, PublishDelaySnapshot)> {
+        let streams: Vec<(String, Arc<StreamIngest>)> = self
+            .lock_streams()
+            .iter()
+            .map(|(name, s)| (name.clone(), Arc::clone(s)))
+            .collect();
+        let mut out: Vec<_> = streams
+            .into_iter()
+            .map(|(name, s)| (name, s.publish_delay.snapshot()))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// Starts a session for `stream`, from a source with `access`.
+    ///
+    /// # Errors
+    /// [`IngestError::Unauthorized`] for a remote source without the configured token;
+    /// [`IngestError::Publish`] for a name the library refuses; [`IngestError::ReservedName`]
+    /// for a stream of the group `ingest`; [`IngestError::Busy`] while another session of the
+    /// stream delivers data (see [`IngestConfig::takeover_after`]).
+    pub fn start(
+        self: &Arc<Self>,
+        stream: &str,
+        access: Access<'_>,
+    ) -> Result<IngestSession, IngestError> {
+        self.authorize(stream, access)?;
+        playlists::chunk_cache::validate_stream_name(stream).map_err(|source| {
+            IngestError::Publish {
+                stream: stream.to_owned(),
+                source,
+            }
+        })?;
+        // Checked here, not in the library: the clash is with this server's URL layout.
+        if stream.split('/').next() == Some(RESERVED_GROUP) {
+            return Err(IngestError::ReservedName(stream.to_owned()));
+        }
+        let id = self.next_session.fetch_add(1, Ordering::Relaxed);
+        let shared = {
+            let mut streams = self.lock_streams();
+            let shared = Arc::clone(streams.entry(stream.to_owned()).or_default());
+            let mut owner = shared.owner();
+            if *owner != 0 {
+                let idle = self
+                    .now_ms()
+                    .saturating_sub(shared.last_data_ms.load(Ordering::Relaxed));
+                if u128::from(idle) < self.config.takeover_after.as_millis() {
+                    return Err(IngestError::Busy(stream.to_owned()));
+                }
+                tracing::warn!(%stream, idle_ms = idle, "silent encoder connection replaced by a new one");
+            }
+            *owner = id;
+            shared.touch(self.now_ms());
+            shared.generation.fetch_add(1, Ordering::Relaxed);
+            drop(owner);
+            shared
+        };
+        tracing::info!(%stream, session = id, "ingest session started");
+        Ok(IngestSession::new(
+            Arc::clone(self),
+            stream,
+            id,
+            shared,
+            Splitter::new(self.config.limits.clone()),
+            self.parts.writer(),
+        ))
+    }
+
+    /// Session `id` of `stream` ended: unless it was replaced, arm the grace timer that ends
+    /// the stream if no session starts before it fires.
+    pub(super) fn disconnected(self: &Arc<Self>, stream: &str, id: u64) {
+        let generation = {
+            let streams = self.lock_streams();
+            let Some(shared) = streams.get(stream) else {
+                return;
+            };
+            let mut owner = shared.owner();
+            if *owner != id {
+                return; // superseded: the new owner's session decides.
+            }
+            *owner = 0;
+            shared.generation.fetch_add(1, Ordering::Relaxed) + 1
+        };
+        // Without a runtime (a synchronous embedder) there is no timer: the stream stays live
+        // until the next session or an explicit `fin`.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let this = Arc::clone(self);
+        let stream = stream.to_owned();
+        runtime.spawn(async move {
+            tokio::time::sleep(this.config.grace).await;
+            let expired = {
+                let mut streams = this.lock_streams();
+                let expired = streams.get(&stream).is_some_and(|s| {
+                    s.generation.load(Ordering::Relaxed) == generation && *s.owner() == 0
+                });
+                if expired {
+                    streams.remove(&stream);
+                }
+                expired
+            };
+            if expired {
+                match this.playlists.fin(&stream) {
+                    Ok(()) => {
+                        tracing::info!(%stream, "no encoder for the grace period; stream ended")
+                    }
+                    Err(e) => {
+                        tracing::debug!(%stream, error = %e, "grace period over, nothing to end")
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// Compares without an early exit on the first differing byte, so the time taken does not
+/// tell an attacker how much of a guess was right.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_compare_exactly() {
+        use super::constant_time_eq as eq;
+        assert!(eq(b"secret", b"secret"));
+        assert!(!eq(b"secret", b"secreT"));
+        assert!(!eq(b"secret", b"secret2"));
+        assert!(!eq(b"", b"x"));
+    }
+
+    #[test]
+    fn only_remote_sources_need_the_token() {
+        let playlists = Arc::new(Playlists::new(playlists::Options::default()).unwrap());
+        let config = IngestConfig {
+            token: Some("s3cret".into()),
+            ..IngestConfig::default()
+        };
+        let ingests = Ingests::new(playlists, PartStore::heap(), config);
+        assert!(ingests.authorize("a", Access::Local).is_ok());
+        let remote = |token| Access::Remote { token };
+        assert!(ingests.authorize("a", remote(Some("s3cret"))).is_ok());
+        for bad in [None, Some("s3creT"), Some("")] {
+            let err = ingests.authorize("a", remote(bad)).unwrap_err();
+            assert_eq!(err.kind(), crate::ingest::IngestErrorKind::Unauthorized);
+        }
+        let open = Ingests::new(
+            Arc::new(Playlists::new(playlists::Options::default()).unwrap()),
+            PartStore::heap(),
+            IngestConfig::default(),
+        );
+        assert!(open.authorize("a", remote(None)).is_ok());
+    }
+}

@@ -1,0 +1,14 @@
+//! The sources of the ingest layer, each a small adapter from its transport to an
+//! [`IngestSession`](super::IngestSession).
+//!
+//! | source | adapter | how it gets in |
+//! |---|---|---|
+//! | HTTP `PUT`/`POST /ingest/{stream}` | `http/ingest.rs` (routed by delivery, which owns the port) | request body → [`ChunkSource`](super::ChunkSource) → [`feed`](super::feed), `Access::Remote` with the bearer token |
+//! | stdin (`playlists ingest --stream S`) | [`stdin`] | any `AsyncRead` → [`feed`](super::feed), `Access::Local` |
+//! | the built-in demo | [`demo`] | a looped clip, pushed part by part in real time, `Access::Local` |
+//!
+//! A listener of its own (RTMP, SRT, DASH-IF) is one more module here, started by the
+//! binary with the shared [`Ingests`](super::Ingests) and [`Shutdown`](crate::shutdown::Shutdown).
+
+pub mod demo;
+pub mod stdin;
