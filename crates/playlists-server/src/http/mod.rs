@@ -19,6 +19,7 @@
 //! responses finish and closes connections, waiting at most
 //! [`HttpOptions::shutdown_grace`].
 
+mod assets;
 mod body;
 mod conn;
 mod cors;
@@ -36,6 +37,7 @@ mod playlist;
 mod router;
 mod tls;
 
+pub use assets::{StaticAsset, HLS_JS_PATH, HLS_JS_VERSION};
 pub use body::Body;
 pub use directives::{parse_directives, DeliveryDirectives, DirectiveError};
 pub use encoding::{negotiate, Coding};
@@ -51,7 +53,6 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::HeaderValue;
 use hyper_util::server::graceful::GracefulShutdown;
 use playlists::Playlists;
@@ -70,11 +71,12 @@ pub const MIN_HEADER_BYTES: usize = 8192;
 pub struct HttpOptions {
     /// `Access-Control-Allow-Origin` on every response. Default `*`.
     pub cors_origin: HeaderValue,
-    /// Where the page at `GET /` loads hls.js from when no local copy is given.
-    pub hls_js_url: String,
-    /// A local hls.js served at `/assets/hls.min.js` (and used by the page) instead of
-    /// `hls_js_url`.
-    pub hls_js: Option<Bytes>,
+    /// Where the page at `GET /` loads hls.js from instead of this origin's
+    /// [`HLS_JS_PATH`] (e.g. a public CDN). Default `None`: the page needs only this origin.
+    pub hls_js_url: Option<String>,
+    /// The hls.js served at [`HLS_JS_PATH`]. Default: the release embedded in the binary
+    /// ([`HLS_JS_VERSION`]).
+    pub hls_js: StaticAsset,
     /// Held requests (blocking reloads, hinted parts) allowed per stream; more get 503.
     pub max_waiting_per_stream: usize,
     /// Held requests allowed across all streams; more get 503.
@@ -110,8 +112,8 @@ impl Default for HttpOptions {
     fn default() -> Self {
         Self {
             cors_origin: HeaderValue::from_static("*"),
-            hls_js_url: DEFAULT_HLS_JS_URL.to_owned(),
-            hls_js: None,
+            hls_js_url: None,
+            hls_js: StaticAsset::embedded_hls_js(),
             max_waiting_per_stream: 20_000,
             max_waiting_total: 50_000,
             max_header_bytes: 16 * 1024,
@@ -125,9 +127,6 @@ impl Default for HttpOptions {
         }
     }
 }
-
-/// Where the page loads hls.js from by default: the project's published build on a public CDN.
-pub const DEFAULT_HLS_JS_URL: &str = "https://cdn.jsdelivr.net/npm/hls.js@1/dist/hls.min.js";
 
 /// Everything a request handler reads: shared by every connection as `Arc<AppState>`.
 #[derive(Debug)]
