@@ -30,6 +30,8 @@ test('the page at / lists the demo stream and plays it', { timeout: 90_000 }, as
       return route.abort('internetdisconnected');
     });
     await page.goto(`${server.base}/`);
+    // The load event has passed: the page's scripts were fetched (or refused) by now.
+    assert.deepEqual(refused, [], 'the page tried no host but the origin');
 
     // Listed: a section titled `demo`, its playlist link and a player bound to it.
     const listed = await page.evaluate(() => [...document.querySelectorAll('section')].map((s) => ({
@@ -57,7 +59,7 @@ test('the page at / lists the demo stream and plays it', { timeout: 90_000 }, as
     assert.ok(t2 - t1 >= 4, `the page's video advanced ${(t2 - t1).toFixed(2)} s in 5 s`);
     assert.ok(size[0] > 0 && size[1] > 0, `decoded picture size ${size}`);
     assert.deepEqual(pageErrors, []);
-    assert.deepEqual(refused, [], 'the page tried no host but the origin');
+    assert.deepEqual(refused, [], 'playing, the page tried no host but the origin');
     // blob: URLs are the MediaSource hls.js attaches to the video.
     const elsewhere = requests.filter((u) => !u.startsWith(`${server.base}/`) && !u.startsWith(`blob:${server.base}/`));
     assert.deepEqual(elsewhere, [], 'the page loads everything from the origin');

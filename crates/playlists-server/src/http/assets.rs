@@ -43,7 +43,8 @@ pub struct StaticAsset(Arc<Inner>);
 
 struct Inner {
     source: Bytes,
-    /// Lazy: building options (tests make many) should not pay for compressing 600 KB.
+    /// Lazy: building options (tests make many) should not pay for compressing 600 KB; the
+    /// first request that needs it does, once (a few milliseconds in a release build).
     encoded: OnceLock<Rendered>,
 }
 
