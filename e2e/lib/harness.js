@@ -4,7 +4,6 @@ import { createServer } from 'node:net';
 import { mkdirSync, appendFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
 import { spawnTracked, makeTempDir, removeTempDir } from './procs.js';
 
@@ -13,8 +12,6 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const repo = join(here, '..', '..');
 /** The origin under test: the release build unless PLAYLISTS_BIN says otherwise. */
 export const binary = process.env.PLAYLISTS_BIN || join(repo, 'target', 'release', 'playlists');
-/** The npm copy of hls.js, served to every page by the origin (`--hls-js-file`). */
-export const hlsJsPath = createRequire(import.meta.url).resolve('hls.js/dist/hls.min.js');
 /** Where screenshots and results.jsonl go (CI keeps target/e2e as an artifact). */
 export const artifacts = join(repo, 'target', 'e2e');
 /** Seconds of measured playback per scenario (after the warm-up). */
@@ -98,15 +95,16 @@ export const routeTotal = (counts, route) =>
 export const errorsOf = (counts) => Object.fromEntries(Object.entries(counts).filter(([k]) => Number(k.split(' ')[1]) >= 400));
 
 /**
- * Starts `playlists` on a free loopback port with the npm hls.js as its page's player;
- * resolves once /healthz answers. `demo: true` adds the built-in `demo` stream.
+ * Starts `playlists` on a free loopback port; resolves once /healthz answers. Pages play with
+ * the hls.js the binary embeds (`/assets/hls.min.js`): what a user of the binary gets.
+ * `demo: true` adds the built-in `demo` stream.
  */
 export async function startServer({ demo = false, args = [] } = {}) {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   // E2E_SERVER_ARGS: extra origin flags for latency experiments (docs/latency.md).
   const extra = (process.env.E2E_SERVER_ARGS || '').split(/\s+/).filter(Boolean);
-  const all = ['--listen', `127.0.0.1:${port}`, '--hls-js-file', hlsJsPath, ...(demo ? ['--demo'] : []), ...args, ...extra];
+  const all = ['--listen', `127.0.0.1:${port}`, ...(demo ? ['--demo'] : []), ...args, ...extra];
   const proc = spawnTracked('playlists', binary, all, {
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' },
   });

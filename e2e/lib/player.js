@@ -12,7 +12,7 @@ export const hlsConfig = { lowLatencyMode: true, ...JSON.parse(process.env.E2E_H
 
 /**
  * Opens a blank page of `origin` (so playlists and media are same-origin) that loads hls.js
- * from the origin's `/assets/hls.min.js`, i.e. the npm copy given to `--hls-js-file`.
+ * from the origin's `/assets/hls.min.js`, i.e. the copy embedded in the binary.
  */
 export async function openPlayerPage(browser, origin) {
   const page = await browser.newPage();

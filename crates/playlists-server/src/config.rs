@@ -14,7 +14,7 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 use serde::{Deserialize, Serialize};
 
-use crate::http::{HttpOptions, DEFAULT_HLS_JS_URL, MIN_HEADER_BYTES};
+use crate::http::{HttpOptions, StaticAsset, MIN_HEADER_BYTES};
 use crate::part_store::{ArenaOptions, PartArena, PartStore};
 
 /// Most event loops `--threads` may ask for: far more than any machine has cores, and each is
@@ -101,10 +101,11 @@ pub struct Config {
     /// Access-Control-Allow-Origin sent with every response.
     #[arg(long, default_value = "*")]
     pub cors_origin: String,
-    /// Where the page at / loads hls.js from.
-    #[arg(long, default_value = DEFAULT_HLS_JS_URL)]
-    pub hls_js_url: String,
-    /// A local hls.js file to serve at /assets/hls.min.js and use in the page instead.
+    /// Load the page's hls.js from this URL (e.g. a CDN) instead of this server; by default
+    /// the page uses the hls.js embedded in the binary, served at /assets/hls.min.js.
+    #[arg(long, value_name = "URL")]
+    pub hls_js_url: Option<String>,
+    /// A local hls.js file to serve at /assets/hls.min.js instead of the embedded one.
     #[arg(long, value_name = "FILE")]
     pub hls_js_file: Option<PathBuf>,
     /// Require `Authorization: Bearer TOKEN` on PUT/POST /ingest/... (401 otherwise).
@@ -362,8 +363,8 @@ impl Config {
             }
         };
         let hls_js = match &self.hls_js_file {
-            Some(path) => Some(bytes::Bytes::from(read(path)?)),
-            None => None,
+            Some(path) => StaticAsset::new(read(path)?.into()),
+            None => StaticAsset::embedded_hls_js(),
         };
         Ok(HttpOptions {
             cors_origin,

@@ -20,6 +20,7 @@
 //! responses finish and closes connections, waiting at most
 //! [`HttpOptions::shutdown_grace`].
 
+mod assets;
 mod body;
 mod conn;
 mod cors;
@@ -40,13 +41,14 @@ mod server;
 mod state;
 mod tls;
 
+pub use assets::{StaticAsset, HLS_JS_PATH, HLS_JS_VERSION};
 pub use body::Body;
 pub use directives::{parse_directives, DeliveryDirectives, DirectiveError};
 pub use encoding::{negotiate, Coding};
 pub use error::{status_for, ErrorSource, HttpError};
 pub use limits::{WaitPermit, Waiting};
 pub use metrics::Metrics;
-pub use options::{HttpOptions, DEFAULT_HLS_JS_URL, MIN_HEADER_BYTES};
+pub use options::{HttpOptions, MIN_HEADER_BYTES};
 pub use router::{handle, Route, RouteKind};
 pub use server::{serve, serve_on};
 pub use state::AppState;

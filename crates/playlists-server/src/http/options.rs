@@ -3,8 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::HeaderValue;
+
+use super::StaticAsset;
 
 /// hyper refuses (panics on) a read buffer below this; see [`HttpOptions::max_header_bytes`].
 pub const MIN_HEADER_BYTES: usize = 8192;
@@ -15,11 +16,12 @@ pub const MIN_HEADER_BYTES: usize = 8192;
 pub struct HttpOptions {
     /// `Access-Control-Allow-Origin` on every response. Default `*`.
     pub cors_origin: HeaderValue,
-    /// Where the page at `GET /` loads hls.js from when no local copy is given.
-    pub hls_js_url: String,
-    /// A local hls.js served at `/assets/hls.min.js` (and used by the page) instead of
-    /// `hls_js_url`.
-    pub hls_js: Option<Bytes>,
+    /// Where the page at `GET /` loads hls.js from instead of this origin's
+    /// [`HLS_JS_PATH`](super::HLS_JS_PATH) (e.g. a public CDN). Default `None`: the page needs only this origin.
+    pub hls_js_url: Option<String>,
+    /// The hls.js served at [`HLS_JS_PATH`](super::HLS_JS_PATH). Default: the release embedded in the binary
+    /// ([`HLS_JS_VERSION`](super::HLS_JS_VERSION)).
+    pub hls_js: StaticAsset,
     /// Held requests (blocking reloads, hinted parts) allowed per stream; more get 503.
     pub max_waiting_per_stream: usize,
     /// Held requests allowed across all streams; more get 503.
@@ -49,8 +51,8 @@ impl Default for HttpOptions {
     fn default() -> Self {
         Self {
             cors_origin: HeaderValue::from_static("*"),
-            hls_js_url: DEFAULT_HLS_JS_URL.to_owned(),
-            hls_js: None,
+            hls_js_url: None,
+            hls_js: StaticAsset::embedded_hls_js(),
             max_waiting_per_stream: 20_000,
             max_waiting_total: 50_000,
             max_header_bytes: 16 * 1024,
@@ -62,6 +64,3 @@ impl Default for HttpOptions {
         }
     }
 }
-
-/// Where the page loads hls.js from by default: the project's published build on a public CDN.
-pub const DEFAULT_HLS_JS_URL: &str = "https://cdn.jsdelivr.net/npm/hls.js@1/dist/hls.min.js";

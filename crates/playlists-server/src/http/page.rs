@@ -1,28 +1,26 @@
 //! `GET /`: the live streams, each playable in the page with hls.js in low-latency mode.
 //!
-//! hls.js comes from [`HttpOptions::hls_js_url`](super::HttpOptions::hls_js_url) (a public CDN
-//! by default) or, when the server was given a local copy, from `/assets/hls.min.js`, so the
-//! page works offline and tests run it against a pinned npm build. Browsers that play HLS
-//! natively (Safari) get the playlist URL directly.
+//! hls.js comes from this origin (`/assets/hls.min.js`, the copy embedded in the binary or
+//! the file given to `--hls-js-file`; see `assets.rs`), so the page plays without internet
+//! access. Only [`HttpOptions::hls_js_url`](super::HttpOptions::hls_js_url), when set, points
+//! it elsewhere (e.g. a public CDN). Browsers that play HLS natively (Safari) get the playlist
+//! URL directly.
 
 use std::fmt::Write as _;
 
 use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
-use http::{Response, StatusCode};
+use http::Response;
 
+use super::assets::HLS_JS_PATH;
 use super::body::Body;
-use super::error::HttpError;
 use super::AppState;
-
-/// Where the local hls.js copy is served.
-pub const LOCAL_HLS_JS: &str = "/assets/hls.min.js";
 
 /// The page, listing the streams live at this moment.
 pub fn render(state: &AppState) -> Response<Body> {
-    let script = if state.opts.hls_js.is_some() {
-        LOCAL_HLS_JS
-    } else {
-        state.opts.hls_js_url.as_str()
+    let script = match &state.opts.hls_js_url {
+        Some(url) => url.clone(),
+        // Content-addressed, so browsers may keep it and still see a replaced copy at once.
+        None => state.opts.hls_js.versioned(HLS_JS_PATH),
     };
     let streams = state.playlists.active();
     let mut html = String::with_capacity(2048 + streams.len() * 512);
@@ -75,7 +73,7 @@ pub fn render(state: &AppState) -> Response<Body> {
             "  }} else if (video.canPlayType('application/vnd.apple.mpegurl')) {{\n",
             "    video.src = src;\n  }}\n}}\n</script>\n</body>\n</html>\n"
         ),
-        script = escape(script),
+        script = escape(&script),
     );
     let mut resp = Response::new(Body::from(html));
     let h = resp.headers_mut();
@@ -85,27 +83,6 @@ pub fn render(state: &AppState) -> Response<Body> {
     );
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
-}
-
-/// `GET /assets/hls.min.js`: the local copy, when configured.
-pub fn hls_js(state: &AppState) -> Result<Response<Body>, HttpError> {
-    let Some(js) = &state.opts.hls_js else {
-        return Err(HttpError::new(
-            StatusCode::NOT_FOUND,
-            "no local hls.js configured (the page loads it from its URL)",
-        ));
-    };
-    let mut resp = Response::new(Body::one(js.clone()));
-    let h = resp.headers_mut();
-    h.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/javascript; charset=utf-8"),
-    );
-    h.insert(
-        CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=3600"),
-    );
-    Ok(resp)
 }
 
 /// HTML-escapes text for element content and double-quoted attributes.

@@ -79,7 +79,7 @@ pub async fn media(
     } else {
         &state.cache.live
     };
-    Ok(respond(rendered, cache, headers, coding))
+    Ok(respond(rendered, MPEGURL, cache, headers, coding))
 }
 
 /// The version a blocking request is answered with. Tries without waiting first, so only
@@ -122,13 +122,20 @@ pub fn multivariant(
     let rendered = state.playlists.multivariant(group).ok_or_else(|| {
         HttpError::not_found(format_args!("group `{group}`")).cache_for(state.cache.target_duration)
     })?;
-    Ok(respond(&rendered, &state.cache.live, headers, coding))
+    Ok(respond(
+        &rendered,
+        MPEGURL,
+        &state.cache.live,
+        headers,
+        coding,
+    ))
 }
 
-/// A playlist response in the coding the client prefers, with its validator; 304 when the
-/// client already has it.
-fn respond(
+/// A playlist response (or any [`Rendered`] text, e.g. `assets.rs`) in the coding the client
+/// prefers, with its validator; 304 when the client already has it.
+pub(super) fn respond(
     rendered: &Rendered,
+    content_type: &'static str,
     cache: &HeaderValue,
     headers: &HeaderMap,
     coding: Coding,
@@ -149,7 +156,7 @@ fn respond(
         *resp.status_mut() = StatusCode::NOT_MODIFIED;
     }
     let h = resp.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static(MPEGURL));
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(CACHE_CONTROL, cache.clone());
     h.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
     h.insert(ETAG, etag);

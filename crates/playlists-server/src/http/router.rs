@@ -8,7 +8,7 @@
 //! |---|---|
 //! | `/` | the page |
 //! | `/healthz`, `/metrics` | liveness, Prometheus metrics |
-//! | `/assets/hls.min.js` | the local hls.js, when configured |
+//! | `/assets/hls.min.js` | hls.js for the page (embedded, or `--hls-js-file`) |
 //! | `/{stream}/index.m3u8` | media playlist (`{stream}` is `name` or `group/rendition`) |
 //! | `/{group}/master.m3u8` | multivariant playlist |
 //! | `/{stream}/init.mp4`, `/{stream}/init-{n}.mp4` | init sections |
@@ -24,7 +24,7 @@ use std::sync::Arc;
 use super::body::Body;
 use super::encoding::{negotiate, Coding};
 use super::error::HttpError;
-use super::{cors, ingest, media, metrics, page, playlist, AppState};
+use super::{assets, cors, ingest, media, metrics, page, playlist, AppState};
 use http::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode};
 
@@ -388,7 +388,7 @@ async fn dispatch(
     let headers = &req.headers;
     match route {
         Route::Page => Ok(page::render(state)),
-        Route::HlsJs => page::hls_js(state),
+        Route::HlsJs => Ok(assets::hls_js(state, req.query(), headers, req.coding)),
         Route::Healthz => Ok(text("ok\n".into(), "text/plain; charset=utf-8")),
         Route::Metrics => Ok(text(
             metrics::render(state).into(),
