@@ -8,7 +8,7 @@
 //!   router::handle ── route ──▶ playlist.rs  media + multivariant playlists, blocking reload
 //!        │ CORS, metrics    ├─▶ media.rs     init / segment / part, ETag, Range, hinted parts
 //!        │                  ├─▶ page.rs      `GET /` with hls.js
-//!        │                  ├─▶ metrics.rs   `GET /metrics`, `GET /healthz`
+//!        │                  ├─▶ scrape.rs    `GET /metrics` (metrics.rs: the counters)
 //!        │                  └─▶ ingest.rs    `PUT`/`POST /ingest/{stream}` → crate::ingest
 //!        ▼
 //!   error.rs: every refusal → one status (status_for) + a one-line reason
@@ -33,7 +33,10 @@ mod media;
 mod metrics;
 mod page;
 mod playlist;
+mod request_head;
+mod route_kind;
 mod router;
+mod scrape;
 mod tls;
 
 pub use body::Body;
@@ -42,7 +45,8 @@ pub use encoding::{negotiate, Coding};
 pub use error::{status_for, ErrorSource, HttpError};
 pub use limits::{Shutdown, WaitPermit, Waiting};
 pub use metrics::Metrics;
-pub use router::{handle, Route, RouteKind};
+pub use route_kind::RouteKind;
+pub use router::{handle, Route};
 pub use tls::{server_config, TlsError};
 
 use std::future::Future;
