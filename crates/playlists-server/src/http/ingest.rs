@@ -32,7 +32,7 @@ where
 {
     authorize(state, headers)?;
     if state.shutdown.is_started() {
-        return Err(super::playlist::shutting_down());
+        return Err(super::held::shutting_down());
     }
     let mut session = state.ingests.start(stream)?;
     let mut body = body;

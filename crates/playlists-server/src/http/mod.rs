@@ -27,8 +27,10 @@ mod directives;
 mod encoding;
 mod error;
 mod first_byte;
+mod held;
 mod ingest;
 mod limits;
+mod lookup;
 mod media;
 mod metrics;
 mod page;
@@ -38,6 +40,7 @@ mod route_kind;
 mod router;
 mod scrape;
 mod tls;
+mod validators;
 
 pub use body::Body;
 pub use directives::{parse_directives, DeliveryDirectives, DirectiveError};
@@ -227,7 +230,7 @@ impl AppState {
                 playlists::Error::WaitTimeout(_) if by_request_timeout => request_timed_out(self),
                 e => e.into(),
             }),
-            () = self.shutdown.wait() => Err(playlist::shutting_down()),
+            () = self.shutdown.wait() => Err(held::shutting_down()),
         }
     }
 
