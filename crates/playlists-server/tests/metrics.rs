@@ -1,14 +1,35 @@
-//! `GET /metrics` (Prometheus text) and `GET /healthz`.
+//! `GET /metrics` (Prometheus text format 0.0.4) and `GET /healthz`.
 
+mod bad_input_common;
 mod origin;
 
 use http::StatusCode;
 use origin::{settle, within, TestServer};
+use playlists_server::ingest::PUBLISH_DELAY_BUCKETS_US;
 
 fn value(metrics: &str, series: &str) -> Option<u64> {
     metrics
         .lines()
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// Asserts that every series has a `# HELP` and a `# TYPE` line for its family, named as the
+/// 0.0.4 format names them (a counter's family with its `_total`, a histogram's without
+/// `_bucket`, `_sum` and `_count`).
+fn assert_described(m: &str) {
+    for line in m.lines().filter(|l| !l.starts_with('#')) {
+        let name = line.split(['{', ' ']).next().unwrap();
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|suffix| {
+                let family = name.strip_suffix(suffix)?;
+                m.contains(&format!("# TYPE {family} histogram\n"))
+                    .then_some(family)
+            })
+            .unwrap_or(name);
+        assert!(m.contains(&format!("# TYPE {family} ")), "{name}:\n{m}");
+        assert!(m.contains(&format!("# HELP {family} ")), "{name}:\n{m}");
+    }
 }
 
 #[tokio::test]
@@ -92,11 +113,7 @@ async fn metrics_count_requests_waiters_bytes_and_stream_positions() {
         Some(u64::from(last.part))
     );
     assert_eq!(value(&m, "playlists_streams_live"), Some(1));
-    // Every series has its HELP and TYPE.
-    for line in m.lines().filter(|l| !l.starts_with('#')) {
-        let name = line.split(['{', ' ']).next().unwrap();
-        assert!(m.contains(&format!("# TYPE {name} ")), "{name}");
-    }
+    assert_described(&m);
 
     server.publish("cam1", 7, 1);
     within(held).await.unwrap();
@@ -109,5 +126,54 @@ async fn metrics_count_requests_waiters_bytes_and_stream_positions() {
         ),
         Some(8)
     );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn metrics_carry_the_publish_delay_histogram_of_an_ingested_stream() {
+    let server = TestServer::start().await;
+    let body = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/h264.mp4"),
+    )
+    .unwrap();
+    let resp = bad_input_common::put(server.addr, "/ingest/cam1", &body).await;
+    assert_eq!(resp.status, StatusCode::OK, "{}", resp.text());
+
+    let m = server.get("/metrics").await.text();
+    let parts = value(
+        &m,
+        "playlists_stream_parts_published_total{stream=\"cam1\"}",
+    )
+    .unwrap();
+    assert!(parts > 0, "{m}");
+    let name = "playlists_ingest_publish_delay_seconds";
+    // One bucket per bound and `+Inf`, in order, cumulative, the last holding every part.
+    let buckets: Vec<(String, u64)> = m
+        .lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix(&format!("{name}_bucket{{stream=\"cam1\",le=\""))?;
+            let (le, n) = rest.split_once("\"} ")?;
+            Some((le.to_owned(), n.parse().ok()?))
+        })
+        .collect();
+    assert_eq!(buckets.len(), PUBLISH_DELAY_BUCKETS_US.len() + 1, "{m}");
+    for ((le, _), us) in buckets.iter().zip(PUBLISH_DELAY_BUCKETS_US) {
+        assert_eq!(le.parse::<f64>().unwrap(), us as f64 / 1e6, "{le}");
+    }
+    assert_eq!(buckets.last().unwrap(), &("+Inf".to_owned(), parts));
+    assert!(buckets.windows(2).all(|w| w[0].1 <= w[1].1), "{m}");
+    assert_eq!(
+        value(&m, &format!("{name}_count{{stream=\"cam1\"}}")),
+        Some(parts)
+    );
+    let seconds = |series: &str| -> f64 {
+        m.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("{series} not in:\n{m}"))
+    };
+    let sum = seconds(&format!("{name}_sum{{stream=\"cam1\"}}"));
+    let max = seconds("playlists_ingest_publish_delay_max_seconds{stream=\"cam1\"}");
+    assert!((0.0..=sum).contains(&max), "max {max}, sum {sum}");
+    assert_described(&m);
     server.stop().await;
 }

@@ -40,7 +40,7 @@ where
         ));
     };
     if state.shutdown.is_started() {
-        return Err(super::playlist::shutting_down());
+        return Err(super::held::shutting_down());
     }
     let token = headers
         .get(AUTHORIZATION)

@@ -13,15 +13,15 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 use http::header::{
     HeaderMap, HeaderValue, ACCEPT_RANGES, CACHE_CONTROL, CONTENT_RANGE, CONTENT_TYPE, ETAG,
-    IF_NONE_MATCH, IF_RANGE, RANGE,
+    IF_RANGE, RANGE,
 };
 use http::{Response, StatusCode};
-use playlists::{Chunk, StreamRef};
-use tokio::time::Instant;
+use playlists::StreamRef;
 
 use super::body::Body;
 use super::error::HttpError;
-use super::AppState;
+use super::validators::{etag, if_none_match};
+use super::{held, lookup, AppState};
 
 /// `GET /{stream}/init.mp4`, `init-{id}.mp4`.
 pub fn init(
@@ -30,10 +30,10 @@ pub fn init(
     id: u32,
     headers: &HeaderMap,
 ) -> Result<Response<Body>, HttpError> {
-    let stream = lookup(state, name)?;
+    let stream = lookup::stream(state, name)?;
     let init = stream
         .init(id)
-        .ok_or_else(|| gone(state, format_args!("init section {id} of `{name}`")))?;
+        .ok_or_else(|| lookup::not_found(state, format_args!("init section {id} of `{name}`")))?;
     Ok(respond(
         state,
         &stream,
@@ -50,10 +50,10 @@ pub fn segment(
     msn: u64,
     headers: &HeaderMap,
 ) -> Result<Response<Body>, HttpError> {
-    let stream = lookup(state, name)?;
+    let stream = lookup::stream(state, name)?;
     let segment = stream
         .segment(msn)
-        .ok_or_else(|| gone(state, format_args!("segment {msn} of `{name}`")))?;
+        .ok_or_else(|| lookup::not_found(state, format_args!("segment {msn} of `{name}`")))?;
     let parts: Vec<Bytes> = segment.parts.into_iter().map(|c| c.bytes).collect();
     Ok(respond(state, &stream, &parts, segment.hash, headers))
 }
@@ -66,12 +66,16 @@ pub async fn part(
     number: u64,
     headers: &HeaderMap,
 ) -> Result<Response<Body>, HttpError> {
-    let stream = lookup(state, name)?;
+    let stream = lookup::stream(state, name)?;
     let chunk = match stream.part(number) {
         Some(chunk) => chunk,
-        None => wait_for_part(state, &stream, number)
-            .await?
-            .ok_or_else(|| gone(state, format_args!("part {number} of `{name}`")))?,
+        // Held only when `number` is the hinted part (the library answers WaitTimeout for a
+        // deadline already reached); `None` otherwise: 404.
+        None => held::wait_for(state, &stream, |deadline| {
+            stream.wait_part(number, deadline)
+        })
+        .await?
+        .ok_or_else(|| lookup::not_found(state, format_args!("part {number} of `{name}`")))?,
     };
     Ok(respond(
         state,
@@ -80,39 +84,6 @@ pub async fn part(
         chunk.hash,
         headers,
     ))
-}
-
-/// Holds a request for the hinted part until it is published. `Ok(None)`: not the hinted
-/// part, i.e. 404.
-async fn wait_for_part(
-    state: &AppState,
-    stream: &StreamRef<'_>,
-    number: u64,
-) -> Result<Option<Chunk>, HttpError> {
-    let now = Instant::now();
-    // With the deadline already reached the library looks once: a chunk, `None` (unknown),
-    // or WaitTimeout when `number` is the hinted part and so worth waiting for.
-    match stream.wait_part(number, now).await {
-        Ok(found) => return Ok(found),
-        Err(playlists::Error::WaitTimeout(_)) => {}
-        Err(e) => return Err(e.into()),
-    }
-    let _permit = state.waiting.admit(stream.idx().index())?;
-    state
-        .hold(stream.wait_part(number, state.hold_deadline(now)))
-        .await
-}
-
-fn lookup<'a>(state: &'a AppState, name: &str) -> Result<StreamRef<'a>, HttpError> {
-    state
-        .playlists
-        .stream(name)
-        .ok_or_else(|| gone(state, format_args!("stream `{name}`")))
-}
-
-/// 404, cacheable for 1 × TD (rule 27: unsuccessful media responses).
-fn gone(state: &AppState, what: std::fmt::Arguments<'_>) -> HttpError {
-    HttpError::not_found(what).cache_for(state.cache.target_duration)
 }
 
 /// `video/mp4`, or `audio/mp4` for a stream whose codecs are all audio. Cached per stream
@@ -200,33 +171,6 @@ fn respond(
     h.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     h.insert(ETAG, etag);
     resp
-}
-
-/// A strong entity tag from a 64-bit hash: `"0123456789abcdef"` plus `suffix` inside the
-/// quotes. Formatted on the stack: it is on every media and playlist response.
-pub fn etag(hash: u64, suffix: &'static str) -> HeaderValue {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut buf = [0u8; 40];
-    buf[0] = b'"';
-    for i in 0..16 {
-        buf[1 + i] = HEX[((hash >> (60 - 4 * i)) & 0xf) as usize];
-    }
-    let end = 17 + suffix.len().min(20);
-    buf[17..end].copy_from_slice(&suffix.as_bytes()[..end - 17]);
-    buf[end] = b'"';
-    // Only hex digits, the suffix (static, visible ASCII) and quotes: always a valid value.
-    HeaderValue::from_bytes(&buf[..=end]).unwrap_or(HeaderValue::from_static("\"0\""))
-}
-
-/// Whether an `If-None-Match` header matches `etag` (weak comparison, RFC 9110 §13.1.2).
-pub fn if_none_match(headers: &HeaderMap, etag: &[u8]) -> bool {
-    headers.get_all(IF_NONE_MATCH).iter().any(|v| {
-        v.to_str().is_ok_and(|list| {
-            list.split(',')
-                .map(str::trim)
-                .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag).as_bytes() == etag)
-        })
-    })
 }
 
 /// What a `Range` header asks of a resource of `len` bytes.
@@ -352,19 +296,5 @@ mod tests {
         assert_eq!(joined, b"cdefghi");
         assert_eq!(got[1].as_ptr(), pieces[1].as_ptr());
         assert_eq!(slice(&pieces, 4, 8).len(), 1);
-    }
-
-    #[test]
-    fn if_none_match_compares_weakly() {
-        let mut h = HeaderMap::new();
-        h.insert(IF_NONE_MATCH, HeaderValue::from_static("\"a\", W/\"b\""));
-        assert!(if_none_match(&h, b"\"b\""));
-        assert!(!if_none_match(&h, b"\"c\""));
-    }
-
-    #[test]
-    fn etags_are_quoted_hex() {
-        assert_eq!(etag(0x0123_4567_89ab_cdef, ""), "\"0123456789abcdef\"");
-        assert_eq!(etag(0xff, "-gz"), "\"00000000000000ff-gz\"");
     }
 }

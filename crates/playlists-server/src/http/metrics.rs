@@ -1,8 +1,8 @@
-//! `GET /metrics` (Prometheus text format 0.0.4) and the counters behind it.
+//! The server's own counters: requests by route and status, response bytes, connections.
 //!
 //! Request counters are a fixed table of atomics indexed by route and status, so counting a
-//! request takes no lock and allocates nothing; per-stream figures are read from the library
-//! when the metrics are scraped.
+//! request takes no lock and allocates nothing. `GET /metrics` (`scrape.rs`) reads them, with
+//! the per-stream figures of the library, when the metrics are scraped.
 //!
 //! Every answered request bumps two counters (its route and status, and the bytes out). With
 //! one table shared by all event loops, each of those increments would pull the same cache
@@ -13,14 +13,11 @@
 //! counting at once, 14× faster per call than one shared table (`cargo bench -p
 //! playlists-server --bench metrics`).
 
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use http::StatusCode;
 
-use super::router::RouteKind;
-use super::AppState;
-use crate::ingest::PUBLISH_DELAY_BUCKETS_US;
+use super::route_kind::RouteKind;
 
 /// Statuses counted individually; anything else is counted as `other`.
 const STATUSES: [u16; 16] = [
@@ -143,6 +140,16 @@ impl Metrics {
         self.connection_errors.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Connections accepted so far.
+    pub fn connections(&self) -> u64 {
+        self.connections.load(Ordering::Relaxed)
+    }
+
+    /// Connections that ended with an error so far.
+    pub fn connection_errors(&self) -> u64 {
+        self.connection_errors.load(Ordering::Relaxed)
+    }
+
     /// Answered requests of `route` with `status` so far, over all threads.
     pub fn requests(&self, route: RouteKind, status: StatusCode) -> u64 {
         self.requests_at(route as usize, status_index(status.as_u16()))
@@ -156,6 +163,18 @@ impl Metrics {
             .sum()
     }
 
+    /// Every `(route, status, answered requests)` counted so far, summed over all threads,
+    /// in route and status order; combinations never counted are left out. The status is
+    /// `None` for those counted as `other` (not in the individually counted set).
+    pub fn request_counts(&self) -> impl Iterator<Item = (RouteKind, Option<u16>, u64)> + '_ {
+        RouteKind::ALL.into_iter().flat_map(move |route| {
+            (0..=OTHER).filter_map(move |i| {
+                let n = self.requests_at(route as usize, i);
+                (n > 0).then(|| (route, STATUSES.get(i).copied(), n))
+            })
+        })
+    }
+
     fn requests_at(&self, route: usize, status: usize) -> u64 {
         self.shards
             .iter()
@@ -163,217 +182,6 @@ impl Metrics {
             .map(|row| row[status].load(Ordering::Relaxed))
             .sum()
     }
-}
-
-/// Renders every metric of `state` in the Prometheus text format.
-pub fn render(state: &AppState) -> String {
-    let m = &state.metrics;
-    let mut out = String::with_capacity(4096);
-    // fmt::Write into a String never fails.
-    let _ = write_all(state, m, &mut out);
-    out
-}
-
-fn write_all(state: &AppState, m: &Metrics, out: &mut String) -> std::fmt::Result {
-    writeln!(
-        out,
-        "# HELP playlists_http_requests_total HTTP requests answered, by route and status."
-    )?;
-    writeln!(out, "# TYPE playlists_http_requests_total counter")?;
-    for route in RouteKind::ALL {
-        for i in 0..=OTHER {
-            let n = m.requests_at(route as usize, i);
-            if n == 0 {
-                continue;
-            }
-            let status = STATUSES
-                .get(i)
-                .map_or_else(|| "other".to_owned(), |s| s.to_string());
-            writeln!(
-                out,
-                "playlists_http_requests_total{{route=\"{}\",status=\"{status}\"}} {n}",
-                route.label()
-            )?;
-        }
-    }
-    gauge(
-        out,
-        "playlists_http_waiting_requests",
-        "Blocking playlist and hinted part requests held right now.",
-        state.waiting.total() as u64,
-    )?;
-    counter(
-        out,
-        "playlists_http_response_bytes_total",
-        "Response body bytes handed to connections.",
-        m.bytes_out(),
-    )?;
-    if let Some(arena) = state.parts.arena() {
-        let a = arena.stats();
-        counter(
-            out,
-            "playlists_http_sendfile_bytes_total",
-            "Part bytes sent with sendfile from the part arena (not copied into sockets).",
-            a.sent_bytes,
-        )?;
-        gauge(
-            out,
-            "playlists_part_arena_blocks",
-            "Blocks of the part arena holding live parts.",
-            a.blocks_in_use,
-        )?;
-        gauge(
-            out,
-            "playlists_part_arena_block_bytes",
-            "Bytes per block of the part arena.",
-            a.block_bytes,
-        )?;
-        counter(
-            out,
-            "playlists_part_arena_heap_fallbacks_total",
-            "Parts stored on the heap instead: larger than half a block, or the arena full.",
-            a.heap_fallbacks,
-        )?;
-    }
-    counter(
-        out,
-        "playlists_http_connections_total",
-        "Connections accepted.",
-        m.connections.load(Ordering::Relaxed),
-    )?;
-    gauge(
-        out,
-        "playlists_http_connections_open",
-        "Connections accepted and not yet ended.",
-        m.connections_open(),
-    )?;
-    counter(
-        out,
-        "playlists_http_connection_errors_total",
-        "Connections that ended with an error.",
-        m.connection_errors.load(Ordering::Relaxed),
-    )?;
-
-    let streams = state.playlists.list();
-    gauge(
-        out,
-        "playlists_streams_live",
-        "Streams publishing (not ended).",
-        streams.iter().filter(|s| !s.ended).count() as u64,
-    )?;
-    let per_stream: [(&str, &str, &str); 5] = [
-        (
-            "playlists_stream_parts_published_total",
-            "counter",
-            "Parts published on the stream since it started.",
-        ),
-        (
-            "playlists_stream_bytes_published_total",
-            "counter",
-            "Part bytes published on the stream since it started.",
-        ),
-        (
-            "playlists_stream_last_msn",
-            "gauge",
-            "Media sequence number of the newest part.",
-        ),
-        (
-            "playlists_stream_last_part",
-            "gauge",
-            "Index of the newest part in its segment.",
-        ),
-        (
-            "playlists_stream_waiting_requests",
-            "gauge",
-            "Requests held on the stream right now.",
-        ),
-    ];
-    for (i, (name, kind, help)) in per_stream.iter().enumerate() {
-        writeln!(out, "# HELP {name} {help}")?;
-        writeln!(out, "# TYPE {name} {kind}")?;
-        for s in &streams {
-            let value = match i {
-                0 => Some(s.parts_published),
-                1 => Some(s.bytes_published),
-                2 => s.last.map(|p| p.msn),
-                3 => s.last.map(|p| u64::from(p.part)),
-                _ => state
-                    .playlists
-                    .stream(&s.name)
-                    .map(|r| state.waiting.on_stream(r.idx().index()) as u64),
-            };
-            if let Some(v) = value {
-                // Stream names are `[A-Za-z0-9._/-]` (the library validates them), so they
-                // need no escaping inside a label value.
-                writeln!(out, "{name}{{stream=\"{}\"}} {v}", s.name)?;
-            }
-        }
-    }
-    publish_delays(state, out)
-}
-
-/// The ingest-to-publish histogram of every stream with ingest state, and its maximum.
-fn publish_delays(state: &AppState, out: &mut String) -> std::fmt::Result {
-    let name = "playlists_ingest_publish_delay_seconds";
-    let delays = state
-        .ingests
-        .as_ref()
-        .map(|i| i.publish_delays())
-        .unwrap_or_default();
-    writeln!(
-        out,
-        "# HELP {name} From the arrival of the input that completed a part to its publication."
-    )?;
-    writeln!(out, "# TYPE {name} histogram")?;
-    for (stream, d) in &delays {
-        let mut cumulative = 0;
-        for (i, n) in d.buckets.iter().enumerate() {
-            cumulative += n;
-            match PUBLISH_DELAY_BUCKETS_US.get(i) {
-                Some(us) => writeln!(
-                    out,
-                    "{name}_bucket{{stream=\"{stream}\",le=\"{}\"}} {cumulative}",
-                    *us as f64 / 1e6
-                )?,
-                None => writeln!(
-                    out,
-                    "{name}_bucket{{stream=\"{stream}\",le=\"+Inf\"}} {cumulative}"
-                )?,
-            }
-        }
-        writeln!(
-            out,
-            "{name}_sum{{stream=\"{stream}\"}} {}",
-            d.sum_us as f64 / 1e6
-        )?;
-        writeln!(out, "{name}_count{{stream=\"{stream}\"}} {cumulative}")?;
-    }
-    let max = "playlists_ingest_publish_delay_max_seconds";
-    writeln!(
-        out,
-        "# HELP {max} The longest ingest-to-publish delay so far."
-    )?;
-    writeln!(out, "# TYPE {max} gauge")?;
-    for (stream, d) in &delays {
-        writeln!(
-            out,
-            "{max}{{stream=\"{stream}\"}} {}",
-            d.max_us as f64 / 1e6
-        )?;
-    }
-    Ok(())
-}
-
-fn gauge(out: &mut String, name: &str, help: &str, v: u64) -> std::fmt::Result {
-    writeln!(out, "# HELP {name} {help}")?;
-    writeln!(out, "# TYPE {name} gauge")?;
-    writeln!(out, "{name} {v}")
-}
-
-fn counter(out: &mut String, name: &str, help: &str, v: u64) -> std::fmt::Result {
-    writeln!(out, "# HELP {name} {help}")?;
-    writeln!(out, "# TYPE {name} counter")?;
-    writeln!(out, "{name} {v}")
 }
 
 #[cfg(test)]
@@ -407,6 +215,14 @@ mod tests {
         assert_eq!(m.requests(RouteKind::Playlist, StatusCode::IM_A_TEAPOT), 4);
         assert_eq!(m.requests(RouteKind::Playlist, StatusCode::GONE), 4);
         assert_eq!(m.requests(RouteKind::Part, StatusCode::NOT_FOUND), 0);
+        // What a scrape reads: only the combinations counted, `other` as no status.
+        assert_eq!(
+            m.request_counts().collect::<Vec<_>>(),
+            [
+                (RouteKind::Playlist, None, 4),
+                (RouteKind::Part, Some(200), 8 * PER_THREAD)
+            ]
+        );
         // Each thread counted into its own shard only.
         for (i, shard) in m.shards.iter().enumerate() {
             let mine = indices.iter().filter(|&&x| x % 4 == i).count() as u64;

@@ -8,7 +8,7 @@
 //!   router::handle ── route ──▶ playlist.rs  media + multivariant playlists, blocking reload
 //!        │ CORS, metrics    ├─▶ media.rs     init / segment / part, ETag, Range, hinted parts
 //!        │                  ├─▶ page.rs      `GET /` with hls.js
-//!        │                  ├─▶ metrics.rs   `GET /metrics`, `GET /healthz`
+//!        │                  ├─▶ scrape.rs    `GET /metrics` (metrics.rs: the counters)
 //!        │                  └─▶ ingest.rs    `PUT`/`POST /ingest/{stream}`: the HTTP push
 //!        │                                   source, an adapter of the ingest layer
 //!        ▼
@@ -29,17 +29,23 @@ mod directives;
 mod encoding;
 mod error;
 mod first_byte;
+mod held;
 mod ingest;
 mod limits;
+mod lookup;
 mod media;
 mod metrics;
 mod options;
 mod page;
 mod playlist;
+mod request_head;
+mod route_kind;
 mod router;
+mod scrape;
 mod server;
 mod state;
 mod tls;
+mod validators;
 
 pub use assets::{StaticAsset, HLS_JS_PATH, HLS_JS_VERSION};
 pub use body::Body;
@@ -49,7 +55,8 @@ pub use error::{status_for, ErrorSource, HttpError};
 pub use limits::{WaitPermit, Waiting};
 pub use metrics::Metrics;
 pub use options::{HttpOptions, MIN_HEADER_BYTES};
-pub use router::{handle, Route, RouteKind};
+pub use route_kind::RouteKind;
+pub use router::{handle, Route};
 pub use server::{serve, serve_on};
 pub use state::AppState;
 pub use tls::{server_config, TlsError};

@@ -9,21 +9,18 @@
 //! Bytes come from the cache as rendered at publish time, gzip'd or not; nothing is rendered
 //! or compressed per request.
 
-use std::sync::Arc;
-
 use http::header::{
     HeaderMap, HeaderValue, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, VARY,
 };
 use http::{Response, StatusCode};
-use playlists::{BlockingRequest, PlaylistVersion, Rendered, Skip, StreamRef};
-use tokio::time::Instant;
+use playlists::{Rendered, Skip};
 
 use super::body::Body;
 use super::directives::parse_directives;
 use super::encoding::Coding;
 use super::error::HttpError;
-use super::media::{etag, if_none_match};
-use super::AppState;
+use super::validators::{etag, if_none_match};
+use super::{held, lookup, AppState};
 
 const MPEGURL: &str = "application/vnd.apple.mpegurl";
 
@@ -36,24 +33,22 @@ pub async fn media(
     coding: Coding,
 ) -> Result<Response<Body>, HttpError> {
     let directives = parse_directives(query)?;
-    let td = state.cache.target_duration;
-    let stream = state.playlists.stream(name).ok_or_else(|| {
-        // Rule 27: an unsuccessful blocking request may be cached 4 × TD, a plain one 1 × TD.
-        let age = if directives.blocking.is_some() {
-            4 * td
-        } else {
-            td
-        };
-        HttpError::not_found(format_args!("stream `{name}`")).cache_for(age)
+    let stream = lookup::stream(state, name).map_err(|e| match directives.blocking {
+        // Rule 27: an unsuccessful blocking request may be cached 4 × TD (a plain one 1 × TD).
+        Some(_) => e.cache_for(4 * state.cache.target_duration),
+        None => e,
     })?;
     let version = match directives.blocking {
         None => stream
             .playlist()
-            .ok_or_else(|| HttpError::not_found(format_args!("stream `{name}`")).cache_for(td))?,
+            .ok_or_else(|| lookup::not_found(state, format_args!("stream `{name}`")))?,
         Some(req) => {
             // Rules 7 and 8 (an ended stream accepts anything: rule 13).
             stream.check(req)?;
-            wait_for_version(state, &stream, req).await?
+            held::wait_for(state, &stream, |deadline| {
+                stream.wait_playlist(req, deadline)
+            })
+            .await?
         }
     };
     let v2;
@@ -82,35 +77,6 @@ pub async fn media(
     Ok(respond(rendered, MPEGURL, cache, headers, coding))
 }
 
-/// The version a blocking request is answered with. Tries without waiting first, so only
-/// requests that really wait take a place in the waiting limits.
-async fn wait_for_version(
-    state: &AppState,
-    stream: &StreamRef<'_>,
-    req: BlockingRequest,
-) -> Result<Arc<PlaylistVersion>, HttpError> {
-    let now = Instant::now();
-    // A deadline already reached: the library checks once and returns the version if it is
-    // there, WaitTimeout otherwise.
-    match stream.wait_playlist(req, now).await {
-        Ok(version) => return Ok(version),
-        Err(playlists::Error::WaitTimeout(_)) => {}
-        Err(e) => return Err(e.into()),
-    }
-    let _permit = state.waiting.admit(stream.idx().index())?;
-    state
-        .hold(stream.wait_playlist(req, state.hold_deadline(now)))
-        .await
-}
-
-/// 503 for a held request when the server stops.
-pub fn shutting_down() -> HttpError {
-    HttpError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "the server is shutting down; retry on another origin",
-    )
-}
-
 /// `GET /{group}/master.m3u8`: rendered per request (players load it once), from the live
 /// streams of the group.
 pub fn multivariant(
@@ -119,9 +85,10 @@ pub fn multivariant(
     headers: &HeaderMap,
     coding: Coding,
 ) -> Result<Response<Body>, HttpError> {
-    let rendered = state.playlists.multivariant(group).ok_or_else(|| {
-        HttpError::not_found(format_args!("group `{group}`")).cache_for(state.cache.target_duration)
-    })?;
+    let rendered = state
+        .playlists
+        .multivariant(group)
+        .ok_or_else(|| lookup::not_found(state, format_args!("group `{group}`")))?;
     Ok(respond(
         &rendered,
         MPEGURL,

@@ -1,7 +1,7 @@
 //! Routing: a request path becomes a [`Route`], the route's handler produces the response,
 //! and every response gets CORS headers and is counted.
 //!
-//! Paths (DESIGN.md's HTTP contract; the file names are exactly those the library's playlists
+//! Paths (the README's HTTP table; the file names are exactly those the library's playlists
 //! write, relative to the playlist):
 //!
 //! | path | route |
@@ -22,9 +22,10 @@
 use std::sync::Arc;
 
 use super::body::Body;
-use super::encoding::{negotiate, Coding};
 use super::error::HttpError;
-use super::{assets, cors, ingest, media, metrics, page, playlist, AppState};
+use super::request_head::RequestHead;
+use super::route_kind::RouteKind;
+use super::{assets, cors, ingest, media, page, playlist, scrape, AppState};
 use http::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode};
 
@@ -77,76 +78,6 @@ pub enum Route<'a> {
     },
     /// Nothing here.
     Unknown,
-}
-
-/// The route label of the request counters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(usize)]
-pub enum RouteKind {
-    /// `/`.
-    Page,
-    /// `/assets/...`.
-    Asset,
-    /// `/healthz`.
-    Healthz,
-    /// `/metrics`.
-    Metrics,
-    /// A media playlist without `_HLS_msn`.
-    Playlist,
-    /// A media playlist with `_HLS_msn` (a blocking reload).
-    BlockingPlaylist,
-    /// A multivariant playlist.
-    Multivariant,
-    /// An init section.
-    Init,
-    /// A segment.
-    Segment,
-    /// A part.
-    Part,
-    /// `PUT`/`POST /ingest/...`.
-    Ingest,
-    /// `OPTIONS` (CORS preflight).
-    Preflight,
-    /// Unknown paths and methods.
-    Other,
-}
-
-impl RouteKind {
-    /// Every kind, in index order.
-    pub const ALL: [RouteKind; 13] = [
-        Self::Page,
-        Self::Asset,
-        Self::Healthz,
-        Self::Metrics,
-        Self::Playlist,
-        Self::BlockingPlaylist,
-        Self::Multivariant,
-        Self::Init,
-        Self::Segment,
-        Self::Part,
-        Self::Ingest,
-        Self::Preflight,
-        Self::Other,
-    ];
-
-    /// The `route` label value.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Page => "page",
-            Self::Asset => "asset",
-            Self::Healthz => "healthz",
-            Self::Metrics => "metrics",
-            Self::Playlist => "playlist",
-            Self::BlockingPlaylist => "blocking_playlist",
-            Self::Multivariant => "multivariant",
-            Self::Init => "init",
-            Self::Segment => "segment",
-            Self::Part => "part",
-            Self::Ingest => "ingest",
-            Self::Preflight => "preflight",
-            Self::Other => "other",
-        }
-    }
 }
 
 impl<'a> Route<'a> {
@@ -205,75 +136,6 @@ fn canonical<T: std::str::FromStr>(s: &str) -> Option<T> {
         && s.bytes().all(|b| b.is_ascii_digit())
         && (s.len() == 1 || !s.starts_with('0'));
     ok.then(|| s.parse().ok()).flatten()
-}
-
-/// Request headers the handlers read; everything else is dropped before a handler runs.
-const KEPT_HEADERS: [http::header::HeaderName; 5] = [
-    http::header::AUTHORIZATION,
-    http::header::IF_NONE_MATCH,
-    http::header::IF_RANGE,
-    http::header::RANGE,
-    http::header::ACCESS_CONTROL_REQUEST_HEADERS,
-];
-
-/// What a handler needs of a request, copied out of it.
-///
-/// hyper's parsed URI and header values are slices of the connection's 8 KB read buffer, so
-/// holding them for the life of a held request (up to 3 × TD) would pin that buffer while
-/// hyper allocates another for the next read. Copying the few bytes a handler reads lets the
-/// buffer go at once: with 10,000 held requests that is most of their memory.
-#[derive(Debug)]
-pub struct RequestHead {
-    /// The method (standard methods are not allocated).
-    pub method: Method,
-    /// Path and query, e.g. `/cam1/index.m3u8?_HLS_msn=3`.
-    path_and_query: String,
-    /// Length of the path within `path_and_query`.
-    path_len: usize,
-    /// Copies of the [`KEPT_HEADERS`] present (usually none, so usually no allocation).
-    pub headers: http::HeaderMap,
-    /// The playlist coding `Accept-Encoding` asks for, decided once here.
-    pub coding: Coding,
-}
-
-impl RequestHead {
-    /// Copies what the handlers read from `parts`.
-    pub fn new(parts: &http::request::Parts) -> Self {
-        let path = parts.uri.path();
-        let mut path_and_query =
-            String::with_capacity(path.len() + parts.uri.query().map_or(0, |q| q.len() + 1));
-        path_and_query.push_str(path);
-        if let Some(q) = parts.uri.query() {
-            path_and_query.push('?');
-            path_and_query.push_str(q);
-        }
-        let mut headers = http::HeaderMap::new();
-        for name in KEPT_HEADERS {
-            for value in parts.headers.get_all(&name) {
-                // from_bytes copies: the copy does not share the read buffer.
-                if let Ok(copy) = HeaderValue::from_bytes(value.as_bytes()) {
-                    headers.append(name.clone(), copy);
-                }
-            }
-        }
-        Self {
-            coding: negotiate(&parts.headers),
-            method: parts.method.clone(),
-            path_len: path.len(),
-            path_and_query,
-            headers,
-        }
-    }
-
-    /// The path.
-    pub fn path(&self) -> &str {
-        &self.path_and_query[..self.path_len]
-    }
-
-    /// The query, without `?`.
-    pub fn query(&self) -> Option<&str> {
-        self.path_and_query.get(self.path_len + 1..)
-    }
 }
 
 /// Answers one request. Never fails: every refusal is a response (see `error.rs`).
@@ -381,7 +243,7 @@ fn kind_of(method: &Method, route: Route<'_>, blocking: bool) -> RouteKind {
 }
 
 async fn dispatch(
-    state: &AppState,
+    state: &Arc<AppState>,
     route: Route<'_>,
     req: &RequestHead,
 ) -> Result<Response<Body>, HttpError> {
@@ -390,10 +252,7 @@ async fn dispatch(
         Route::Page => Ok(page::render(state)),
         Route::HlsJs => Ok(assets::hls_js(state, req.query(), headers, req.coding)),
         Route::Healthz => Ok(text("ok\n".into(), "text/plain; charset=utf-8")),
-        Route::Metrics => Ok(text(
-            metrics::render(state).into(),
-            "text/plain; version=0.0.4; charset=utf-8",
-        )),
+        Route::Metrics => Ok(text(scrape::render(state)?.into(), scrape::CONTENT_TYPE)),
         Route::MediaPlaylist { stream } => {
             playlist::media(state, stream, req.query(), headers, req.coding).await
         }

@@ -134,7 +134,7 @@ impl AppState {
                 playlists::Error::WaitTimeout(_) if by_request_timeout => request_timed_out(self),
                 e => e.into(),
             }),
-            () = self.shutdown.wait() => Err(super::playlist::shutting_down()),
+            () = self.shutdown.wait() => Err(super::held::shutting_down()),
         }
     }
 
