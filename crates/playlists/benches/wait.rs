@@ -118,18 +118,16 @@ impl Primitive for Event {
         self.notify_all();
     }
 
-    fn waiter(this: Arc<Self>, shared: Arc<Shared>) -> impl Future<Output = ()> + Send + 'static {
-        async move {
-            loop {
-                let listener = this.listen();
-                if shared.ready.load(Ordering::Acquire) {
-                    break;
-                }
-                shared.parked.fetch_add(1, Ordering::Relaxed);
-                listener.await;
+    async fn waiter(this: Arc<Self>, shared: Arc<Shared>) {
+        loop {
+            let listener = this.listen();
+            if shared.ready.load(Ordering::Acquire) {
+                break;
             }
-            shared.woke();
+            shared.parked.fetch_add(1, Ordering::Relaxed);
+            listener.await;
         }
+        shared.woke();
     }
 }
 
@@ -144,20 +142,18 @@ impl Primitive for Notify {
         self.notify_waiters();
     }
 
-    fn waiter(this: Arc<Self>, shared: Arc<Shared>) -> impl Future<Output = ()> + Send + 'static {
-        async move {
-            loop {
-                // A `Notified` counts `notify_waiters` calls from its creation on, so a notify
-                // between the check and the await is not lost (the same pattern as `Event`).
-                let notified = this.notified();
-                if shared.ready.load(Ordering::Acquire) {
-                    break;
-                }
-                shared.parked.fetch_add(1, Ordering::Relaxed);
-                notified.await;
+    async fn waiter(this: Arc<Self>, shared: Arc<Shared>) {
+        loop {
+            // A `Notified` counts `notify_waiters` calls from its creation on, so a notify
+            // between the check and the await is not lost (the same pattern as `Event`).
+            let notified = this.notified();
+            if shared.ready.load(Ordering::Acquire) {
+                break;
             }
-            shared.woke();
+            shared.parked.fetch_add(1, Ordering::Relaxed);
+            notified.await;
         }
+        shared.woke();
     }
 }
 
