@@ -1,15 +1,16 @@
-//! The wait primitive's two candidates on the workload it exists for, in one process and one
-//! run: `tokio::sync::Notify` (what [`playlists::wait::Event`] wraps) against the eventcount the
-//! library used before (the REFERENCE, `support/eventcount.rs`). Prints one JSON object per
-//! line: `{"bench":…,"impl":"eventcount"|"tokio::Notify",…}` with the median of the
-//! alternating runs, then one `"impl":"ratio"` line (Notify ÷ eventcount, so above 1 means
-//! Notify costs more).
+//! The library's wait primitive ([`playlists::wait::Event`], a hand-written eventcount)
+//! against `tokio::sync::Notify` on the workload it exists for, in one process and one run.
+//! Prints one JSON object per line: `{"bench":…,"impl":"wait::Event"|"tokio::Notify",…}` with
+//! the median of the alternating runs, then one `"impl":"ratio"` line (Notify ÷ Event, so
+//! above 1 means Notify costs more). The figures and the verdict are in `src/wait.rs`.
 //!
 //! Workloads, on a 2-worker tokio runtime like the server's per-core loops:
 //! * `wake_all` — `PLAYLISTS_BENCH_WAITERS` tasks (default 10,000; the held requests of one
 //!   stream) each listen, find their condition false and park; a publisher thread outside the
-//!   runtime sets the condition and notifies once. Figures: `wake_all_ms`, from just before
-//!   the notify to the last task running after it; `notify_call_us`, how long the notifying
+//!   runtime sets the condition and notifies once; then again, `PLAYLISTS_BENCH_CYCLES`
+//!   times (default 10) once every task has parked anew, as held requests do after each part.
+//!   Figures (the median cycle): `wake_all_ms`, from just before the notify to the last task
+//!   running after it; `notify_call_us`, how long the notifying
 //!   call itself takes (the publisher's cost); `heap_bytes_per_waiter`, the heap a parked
 //!   task holds (its task cell with the future, plus the primitive's own bookkeeping),
 //!   counted exactly by this binary's allocator; `future_bytes`, the size of that future.
@@ -20,19 +21,17 @@
 //! `PLAYLISTS_BENCH_SECS` sets the length of a `notify_no_waiters` run; arguments filter
 //! workloads by name). Under `cargo test --all-targets` it makes a silent smoke run.
 
-#[path = "support/eventcount.rs"]
-mod eventcount;
 #[path = "support/report.rs"]
 #[allow(dead_code)] // `rss_bytes`: this bench counts heap bytes exactly instead
 mod report;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicIsize, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use eventcount::Event;
+use playlists::wait::Event;
 use report::{duration, median, rounds, selected, smoke, Figures, Line};
 use tokio::sync::Notify;
 
@@ -74,8 +73,8 @@ static ALLOC: Counting = Counting;
 
 /// What the waiting tasks of one run share.
 struct Shared {
-    /// The condition the tasks wait for.
-    ready: AtomicBool,
+    /// The publish the tasks wait for: cycle `c` waits until this is at least `c`.
+    cycle: AtomicUsize,
     /// Tasks that found the condition false and are about to await.
     parked: AtomicUsize,
     /// Tasks that ran after the notify.
@@ -92,8 +91,8 @@ impl Shared {
         self.base.elapsed().as_nanos() as u64
     }
 
-    fn woke(&self) {
-        if self.woken.fetch_add(1, Ordering::AcqRel) + 1 == self.waiters {
+    fn woke(&self, cycle: usize) {
+        if self.woken.fetch_add(1, Ordering::AcqRel) + 1 == self.waiters * cycle {
             self.last_ns.store(self.now_ns(), Ordering::Release);
         }
     }
@@ -108,7 +107,7 @@ trait Primitive: Send + Sync + Sized + 'static {
 }
 
 impl Primitive for Event {
-    const NAME: &'static str = "eventcount";
+    const NAME: &'static str = "wait::Event";
 
     fn create() -> Self {
         Event::new()
@@ -119,15 +118,17 @@ impl Primitive for Event {
     }
 
     async fn waiter(this: Arc<Self>, shared: Arc<Shared>) {
-        loop {
-            let listener = this.listen();
-            if shared.ready.load(Ordering::Acquire) {
-                break;
+        for cycle in 1..=cycles() {
+            loop {
+                let listener = this.listen();
+                if shared.cycle.load(Ordering::Acquire) >= cycle {
+                    break;
+                }
+                shared.parked.fetch_add(1, Ordering::Relaxed);
+                listener.await;
             }
-            shared.parked.fetch_add(1, Ordering::Relaxed);
-            listener.await;
+            shared.woke(cycle);
         }
-        shared.woke();
     }
 }
 
@@ -143,17 +144,19 @@ impl Primitive for Notify {
     }
 
     async fn waiter(this: Arc<Self>, shared: Arc<Shared>) {
-        loop {
-            // A `Notified` counts `notify_waiters` calls from its creation on, so a notify
-            // between the check and the await is not lost (the same pattern as `Event`).
-            let notified = this.notified();
-            if shared.ready.load(Ordering::Acquire) {
-                break;
+        for cycle in 1..=cycles() {
+            loop {
+                // A `Notified` counts `notify_waiters` calls from its creation on, so a
+                // notify between the check and the await is not lost (as with `Event`).
+                let notified = this.notified();
+                if shared.cycle.load(Ordering::Acquire) >= cycle {
+                    break;
+                }
+                shared.parked.fetch_add(1, Ordering::Relaxed);
+                notified.await;
             }
-            shared.parked.fetch_add(1, Ordering::Relaxed);
-            notified.await;
+            shared.woke(cycle);
         }
-        shared.woke();
     }
 }
 
@@ -175,11 +178,40 @@ fn waiters() -> usize {
         .unwrap_or(10_000)
 }
 
-/// One `wake_all` run of `P` with `n` waiters.
+/// How many publishes each `wake_all` run makes to the same parked tasks (a stream's held
+/// requests re-park after every part): `PLAYLISTS_BENCH_CYCLES`, default 10.
+fn cycles() -> usize {
+    if smoke() {
+        return 2;
+    }
+    std::env::var("PLAYLISTS_BENCH_CYCLES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(10)
+}
+
+/// Sleeps until `count` reaches `target`, or fails after 30 s.
+fn await_count(count: &AtomicUsize, target: usize, what: &str) -> Result<(), String> {
+    let give_up = Instant::now() + Duration::from_secs(30);
+    while count.load(Ordering::Acquire) < target {
+        if Instant::now() > give_up {
+            return Err(format!(
+                "{what}: {} of {target}",
+                count.load(Ordering::Relaxed)
+            ));
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    Ok(())
+}
+
+/// One `wake_all` run of `P` with `n` waiters: `cycles()` publishes, each once every task has
+/// parked again; figures are the median cycle (the heap is read once, all tasks parked).
 fn wake_all<P: Primitive>(rt: &tokio::runtime::Runtime, n: usize) -> Result<Figures, String> {
     let primitive = Arc::new(P::create());
     let shared = Arc::new(Shared {
-        ready: AtomicBool::new(false),
+        cycle: AtomicUsize::new(0),
         parked: AtomicUsize::new(0),
         woken: AtomicUsize::new(0),
         waiters: n,
@@ -194,38 +226,34 @@ fn wake_all<P: Primitive>(rt: &tokio::runtime::Runtime, n: usize) -> Result<Figu
     for _ in 0..n {
         tasks.push(rt.spawn(P::waiter(Arc::clone(&primitive), Arc::clone(&shared))));
     }
-    let give_up = Instant::now() + Duration::from_secs(30);
-    while shared.parked.load(Ordering::Relaxed) < n {
-        if Instant::now() > give_up {
-            return Err(format!(
-                "{}: only {} of {n} tasks parked",
-                P::NAME,
-                shared.parked.load(Ordering::Relaxed)
-            ));
+    let (mut wake_ms, mut call_us, mut held) = (Vec::new(), Vec::new(), 0);
+    for cycle in 1..=cycles() {
+        await_count(&shared.parked, n * cycle, P::NAME)?;
+        // Counted as parked just before their await: let the last polls return.
+        std::thread::sleep(Duration::from_millis(20));
+        if cycle == 1 {
+            held = LIVE_BYTES.load(Ordering::Relaxed) - before;
         }
-        std::thread::sleep(Duration::from_millis(1));
+        shared.cycle.store(cycle, Ordering::Release);
+        shared.notified_ns.store(shared.now_ns(), Ordering::Release);
+        let call = Instant::now();
+        primitive.publish();
+        call_us.push(call.elapsed().as_secs_f64() * 1e6);
+        await_count(&shared.woken, n * cycle, P::NAME)?;
+        let ns =
+            shared.last_ns.load(Ordering::Acquire) - shared.notified_ns.load(Ordering::Acquire);
+        wake_ms.push(ns as f64 / 1e6);
     }
-    // Counted as parked just before their first await: let the last polls return.
-    std::thread::sleep(Duration::from_millis(50));
-    let held = LIVE_BYTES.load(Ordering::Relaxed) - before;
-
-    shared.ready.store(true, Ordering::Release);
-    shared.notified_ns.store(shared.now_ns(), Ordering::Release);
-    let call = Instant::now();
-    primitive.publish();
-    let call = call.elapsed();
     rt.block_on(async {
         for task in tasks {
             task.await.map_err(|e| e.to_string())?;
         }
         Ok::<_, String>(())
     })?;
-    let wake_all_ns =
-        shared.last_ns.load(Ordering::Acquire) - shared.notified_ns.load(Ordering::Acquire);
     Ok(vec![
         ("waiters", n as f64),
-        ("wake_all_ms", wake_all_ns as f64 / 1e6),
-        ("notify_call_us", call.as_secs_f64() * 1e6),
+        ("wake_all_ms", median(&mut wake_ms)),
+        ("notify_call_us", median(&mut call_us)),
         ("heap_bytes_per_waiter", held as f64 / n as f64),
         ("future_bytes", future_bytes as f64),
     ])

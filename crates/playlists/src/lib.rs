@@ -17,7 +17,8 @@
 //!   [`bytes::Bytes`] (a reference count, never the payload); `last()` is one atomic load;
 //!   streams never share a lock. It stores opaque bytes and is usable on its own.
 //! * [`M3u8Manifest`] — the LL-HLS media playlist of one stream (draft-pantos-hls-rfc8216bis
-//!   §4.4, served as §6.2 requires), deterministic: the same parts give the same bytes on any machine.
+//!   §4.4, served as §6.2 requires), deterministic: the same parts give the same bytes on any
+//!   machine.
 //! * [`M3u8Cache`] — recent playlist versions keyed by the position of their newest part, so a
 //!   blocking request `_HLS_msn=M&_HLS_part=P` always gets the same bytes.
 //! * [`Playlists`] — the registry: stream names → slots, publishing, ending, listing. It

@@ -1,9 +1,8 @@
 //! The one place the library takes its synchronisation primitives from.
 //!
-//! Under `RUSTFLAGS="--cfg playlists_loom"` every atomic and lock below comes from `loom`, so the
-//! slot publish/read protocol ([`crate::chunk_cache`]) can be model-checked exhaustively
-//! (`tests/loom_chunk_cache.rs`). Otherwise they are the standard library's. (The wait
-//! primitive, [`crate::wait`], is tokio's `Notify`, which tokio model-checks itself.)
+//! Under `RUSTFLAGS="--cfg playlists_loom"` every atomic and lock below comes from `loom`, so the slot
+//! publish/read protocol ([`crate::chunk_cache`]) and the wait primitive ([`crate::wait`]) can be
+//! model-checked exhaustively (`tests/loom_*.rs`). Otherwise they are the standard library's.
 //!
 //! Locks are wrapped so that callers never see poisoning: no code in the library panics while
 //! holding a lock (it runs no user code there), so a poisoned lock still guards consistent data

@@ -4,8 +4,8 @@
 //! must get the same update with EXT-X-VERSION 10 and a RECENTLY-REMOVED-DATERANGES attribute
 //! on EXT-X-SKIP (§4.4.5.2, §6.2.5.1, rules 14–15). The playlists carry no EXT-X-DATERANGE, so
 //! nothing else differs and the attribute is empty. Deriving it here (two line edits and one
-//! gzip, the library's) keeps the library's publish path free of a third rendering that players rarely ask
-//! for; the result is kept per stream slot, so every `v2` request for one version after the
+//! gzip, the library's) keeps the library's publish path free of a third rendering that
+//! players rarely ask for; the result is kept per stream slot, so every `v2` request for one version after the
 //! first is a lookup.
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -70,8 +70,8 @@ fn derive(yes: &[u8]) -> Option<Rendered> {
     if !(saw_version && saw_skip) {
         return None;
     }
-    // Hashed and compressed as the library does every playlist (`playlists::gzip`, level 1:
-    // a delta update shrinks about 4×).
+    // Hashed and compressed as the library does every playlist (`playlists::gzip`, whose
+    // docs give the level and the ratio measured on a delta update).
     Some(Rendered::new(out.into_bytes()))
 }
 
