@@ -16,14 +16,16 @@
 //!   once. `get` returns exactly the bytes stored under an id or nothing; reads clone a
 //!   [`bytes::Bytes`] (a reference count, never the payload); `last()` is one atomic load;
 //!   streams never share a lock. It stores opaque bytes and is usable on its own.
-//! * [`M3u8Manifest`] — the LL-HLS media playlist of one stream (RFC 8216bis §4.4, the rules of
-//!   `llhls-rules.md`), deterministic: the same parts give the same bytes on any machine.
+//! * [`M3u8Manifest`] — the LL-HLS media playlist of one stream (draft-pantos-hls-rfc8216bis
+//!   §4.4, served as §6.2 requires), deterministic: the same parts give the same bytes on any
+//!   machine.
 //! * [`M3u8Cache`] — recent playlist versions keyed by the position of their newest part, so a
 //!   blocking request `_HLS_msn=M&_HLS_part=P` always gets the same bytes.
 //! * [`Playlists`] — the registry: stream names → slots, publishing, ending, listing. It
 //!   releases a stream's parts from the ring as soon as their segment is past its
 //!   availability (§6.2.2), so a stream's memory follows its window, not the ring's size.
 //! * [`wait::Event`] — the wait primitive: thousands of tasks await one publish, no polling.
+//! * [`gzip::gzip`] — the one gzip of every playlist, at the level and ratio its docs give.
 //!
 //! Everything is sized by [`Options`] and validated once; every refusal is an [`Error`].
 //!
@@ -67,6 +69,7 @@
 
 pub mod chunk_cache;
 mod error;
+pub mod gzip;
 mod hash;
 pub mod m3u8_cache;
 pub mod manifest;

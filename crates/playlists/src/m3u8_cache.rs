@@ -13,28 +13,21 @@
 //!
 //! Each version carries the identity bytes and their gzip, and the same two for the delta
 //! (`_HLS_skip=YES`) variant when the playlist advertises CAN-SKIP-UNTIL. Compression happens
-//! exactly once, in [`M3u8Cache::publish`], never per request.
+//! exactly once, when the version is made ([`Rendered::new`], with [`crate::gzip`]), never per
+//! request.
 //!
 //! Versions are shared as `Arc<PlaylistVersion>`: a reader clones the `Arc` under a read lock
 //! held for a binary search, and serves the `Bytes` inside without copying.
 
 use std::collections::VecDeque;
-use std::io::Write as _;
 
 use bytes::Bytes;
-use flate2::write::GzEncoder;
-use flate2::Compression;
 
 use crate::chunk_cache::{Chunk, StreamIdx};
 use crate::error::{Error, Result};
 use crate::manifest::PartPosition;
 use crate::options::Options;
 use crate::sync::{Arc, RwLock};
-
-/// gzip level for playlists. Level 1 already shrinks a playlist ~5× (its lines repeat) at a
-/// fraction of the cost of the default level; playlists are compressed once per part on the
-/// publish path, so that cost is what bounds the number of streams per core.
-const GZIP_LEVEL: u32 = 1;
 
 /// One encoding pair of a rendered playlist.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,10 +41,10 @@ pub struct Rendered {
 }
 
 impl Rendered {
-    /// Compresses `plain` once and hashes it.
+    /// Compresses `plain` once ([`crate::gzip::gzip`]) and hashes it.
     pub fn new(plain: Vec<u8>) -> Self {
         let hash = crate::hash::xxh3_64(&plain);
-        let gzip = gzip(&plain);
+        let gzip = crate::gzip::gzip(&plain);
         Self {
             plain: Bytes::from(plain),
             gzip,
@@ -285,20 +278,6 @@ impl M3u8Cache {
 /// and wrap, so "after" is the wrapping distance being under half the range.
 fn newer(a: u32, b: u32) -> bool {
     (a.wrapping_sub(b) as i32) > 0
-}
-
-/// gzip in one pass into a buffer sized for the usual 5× ratio of playlist text.
-fn gzip(plain: &[u8]) -> Bytes {
-    let mut encoder = GzEncoder::new(
-        Vec::with_capacity(plain.len() / 4 + 64),
-        Compression::new(GZIP_LEVEL),
-    );
-    // The only error source of a GzEncoder is its sink, and a Vec sink never fails.
-    let out = encoder
-        .write_all(plain)
-        .and_then(|()| encoder.finish())
-        .expect("gzip into a Vec cannot fail");
-    Bytes::from(out)
 }
 
 #[cfg(all(test, not(playlists_loom)))]

@@ -12,6 +12,7 @@ use std::thread;
 use std::time::Duration;
 
 use bytes::Bytes;
+use playlists::wait::Event;
 use playlists::{Chunk, ChunkCache, Error, StreamIdx};
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -325,9 +326,10 @@ fn fin_and_reregister_race_readers_holding_stale_handles() {
     );
 }
 
-/// Waiters follow a fast appender id by id with `wait_for`. The ring holds every id, so each
-/// wait must end with exactly that id's bytes: never `IdTooOld` because the id was written
-/// between the waiter's look at the slot and its look at `last`.
+/// Waiters follow a fast appender id by id, woken by an event the appender notifies and asking
+/// `try_get`. The ring holds every id, so each wait must end with exactly that id's bytes:
+/// never `IdTooOld` because the id was written between the waiter's look at the slot and its
+/// look at `last`.
 #[test]
 fn waiters_following_an_appender_get_every_id() {
     // Several rounds: the window this guards is a few instructions wide.
@@ -335,6 +337,7 @@ fn waiters_following_an_appender_get_every_id() {
         const IDS: u64 = 4000;
         let cache = Arc::new(ChunkCache::with_capacity(1, 4096).unwrap());
         let s = cache.register("follow").unwrap();
+        let appended = Arc::new(Event::new());
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_time()
@@ -342,21 +345,25 @@ fn waiters_following_an_appender_get_every_id() {
             .unwrap();
         let waiters: Vec<_> = (0..3)
             .map(|_| {
-                let cache = Arc::clone(&cache);
+                let (cache, appended) = (Arc::clone(&cache), Arc::clone(&appended));
                 rt.spawn(async move {
                     for id in 0..IDS {
                         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-                        let chunk = cache.wait_for(s, id, deadline).await.unwrap();
+                        let chunk = appended
+                            .wait_until(deadline, || cache.try_get(s, id))
+                            .await
+                            .unwrap();
                         check(&chunk, 7, Some(id));
                     }
                 })
             })
             .collect();
         let writer = {
-            let cache = Arc::clone(&cache);
+            let (cache, appended) = (Arc::clone(&cache), Arc::clone(&appended));
             thread::spawn(move || {
                 for id in 0..IDS {
                     cache.append(s, payload(7, id)).unwrap();
+                    appended.notify_all();
                 }
             })
         };

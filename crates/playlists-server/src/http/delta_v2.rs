@@ -4,16 +4,12 @@
 //! must get the same update with EXT-X-VERSION 10 and a RECENTLY-REMOVED-DATERANGES attribute
 //! on EXT-X-SKIP (§4.4.5.2, §6.2.5.1, rules 14–15). The playlists carry no EXT-X-DATERANGE, so
 //! nothing else differs and the attribute is empty. Deriving it here (two line edits and one
-//! gzip) keeps the library's publish path free of a third rendering that players rarely ask
-//! for; the result is kept per stream slot, so every `v2` request for one version after the
+//! gzip, the library's) keeps the library's publish path free of a third rendering that
+//! players rarely ask for; the result is kept per stream slot, so every `v2` request for one version after the
 //! first is a lookup.
 
-use std::io::Write as _;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use bytes::Bytes;
-use flate2::write::GzEncoder;
-use flate2::Compression;
 use playlists::Rendered;
 
 /// Per stream slot, the last `v2` derivation, keyed by the hash of the `YES` update it came
@@ -74,16 +70,9 @@ fn derive(yes: &[u8]) -> Option<Rendered> {
     if !(saw_version && saw_skip) {
         return None;
     }
-    let plain = out.into_bytes();
-    let hash = playlists::xxh3_64(&plain);
-    let mut gz = GzEncoder::new(Vec::with_capacity(plain.len() / 4), Compression::fast());
-    gz.write_all(&plain).ok()?;
-    let gzip = Bytes::from(gz.finish().ok()?);
-    Some(Rendered {
-        plain: Bytes::from(plain),
-        gzip,
-        hash,
-    })
+    // Hashed and compressed as the library does every playlist (`playlists::gzip`, whose
+    // docs give the level and the ratio measured on a delta update).
+    Some(Rendered::new(out.into_bytes()))
 }
 
 #[cfg(test)]

@@ -2,7 +2,9 @@
 //! §12.5.3) with its q-values.
 //!
 //! Written by hand because the decision is two codings and a handful of rules, and it runs on
-//! every playlist request: no allocation, one pass over the header values.
+//! every playlist request: no allocation, one pass over the header values. Nothing is
+//! compressed here: the gzip bytes were made once, when the playlist was, by
+//! `playlists::gzip` (whose docs give the level and the measured ratio).
 
 use http::header::{HeaderMap, ACCEPT_ENCODING};
 

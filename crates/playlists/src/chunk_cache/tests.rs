@@ -123,7 +123,7 @@ fn out_of_range_and_forged_handles_never_panic() {
     assert!(cache.add(bogus, 0, payload(0)).is_err());
     assert!(cache.append(bogus, payload(0)).is_err());
     assert!(cache.fin(bogus).is_err());
-    assert!(cache.event(bogus).is_none());
+    assert!(cache.try_get(bogus, 0).is_err());
     assert!(!cache.is_live(bogus));
 }
 
@@ -206,29 +206,38 @@ fn reads_share_the_payload() {
     assert_eq!(cache.get(s, 0).unwrap().bytes.as_ptr(), ptr, "no copy");
 }
 
-#[tokio::test(start_paused = true)]
-async fn wait_for_wakes_on_publish_and_times_out() {
-    let cache = std::sync::Arc::new(ChunkCache::with_capacity(1, 8).unwrap());
+#[test]
+fn try_get_tells_an_id_to_come_from_one_that_is_gone() {
+    let cache = ChunkCache::with_capacity(1, 2).unwrap();
     let s = cache.register("a").unwrap();
-    let c2 = std::sync::Arc::clone(&cache);
-    let waiter = tokio::spawn(async move {
-        c2.wait_for(s, 1, Instant::now() + std::time::Duration::from_secs(5))
-            .await
-    });
-    tokio::task::yield_now().await;
+    assert_eq!(cache.try_get(s, 0), Ok(None), "nothing stored yet");
     cache.append(s, payload(0)).unwrap();
-    cache.append(s, payload(1)).unwrap();
-    assert_eq!(waiter.await.unwrap().unwrap().bytes, payload(1));
-    let deadline = Instant::now() + std::time::Duration::from_secs(3);
-    assert!(matches!(
-        cache.wait_for(s, 7, deadline).await,
-        Err(Error::WaitTimeout(_))
-    ));
+    assert_eq!(cache.try_get(s, 0).unwrap().unwrap().bytes, payload(0));
+    assert_eq!(cache.try_get(s, 1), Ok(None), "the next id may still come");
+    cache.add(s, 3, payload(3)).unwrap();
+    assert!(
+        matches!(
+            cache.try_get(s, 2),
+            Err(Error::IdTooOld { id: 2, last: 3, .. })
+        ),
+        "skipped"
+    );
+    cache.add(s, 4, payload(4)).unwrap();
+    assert!(
+        matches!(cache.try_get(s, 0), Err(Error::IdTooOld { id: 0, .. })),
+        "overwritten by id 4"
+    );
+    cache.release_below(s, 4).unwrap();
+    assert!(
+        matches!(cache.try_get(s, 3), Err(Error::IdTooOld { id: 3, .. })),
+        "released"
+    );
+    assert_eq!(
+        cache.try_get(s, u64::MAX),
+        Err(Error::IdOutOfRange(u64::MAX))
+    );
     cache.fin(s).unwrap();
-    assert!(matches!(
-        cache.wait_for(s, 2, deadline).await,
-        Err(Error::StaleStream { .. })
-    ));
+    assert_eq!(cache.try_get(s, 4), Err(s.stale()));
 }
 
 #[test]

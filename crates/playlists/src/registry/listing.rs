@@ -1,7 +1,7 @@
 //! What the registry tells about its streams: listings, rendition reports and the
 //! multivariant playlist of a group.
 
-use super::{compress, group_of, rendition_of, unpack, Playlists, StreamState, StreamStatus};
+use super::{group_of, rendition_of, unpack, Playlists, StreamState, StreamStatus};
 use crate::chunk_cache::StreamIdx;
 use crate::m3u8_cache::Rendered;
 use crate::manifest::{render_multivariant, RenditionReport, Variant};
@@ -96,7 +96,7 @@ impl Playlists {
         variants.sort_by(|a, b| a.bandwidth.cmp(&b.bandwidth).then(a.uri.cmp(&b.uri)));
         let mut out = Vec::new();
         render_multivariant(&variants, &mut out);
-        Some(compress::rendered(out))
+        Some(Rendered::new(out))
     }
 }
 

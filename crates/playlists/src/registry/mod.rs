@@ -19,7 +19,6 @@
 //!
 //! Streams never share any of these, so publishing on one never delays another.
 
-mod compress;
 mod input;
 mod listing;
 mod stream;
@@ -445,7 +444,7 @@ fn render(
     let mut buf = Vec::with_capacity(*last_len + 512);
     manifest.render(skip, reports, &mut buf);
     *last_len = buf.len();
-    compress::rendered(buf)
+    Rendered::new(buf)
 }
 
 /// The wall-clock time of `part`'s first sample when its source gives none: a live source

@@ -152,33 +152,27 @@ impl<'a> StreamRef<'a> {
                 part: 0,
             },
         };
-        let started = Instant::now();
-        loop {
-            // Listen before checking: a publish between the check and the await is not lost.
-            let listener = self.slot.event.listen();
-            let (ended, normalized) = self
-                .with_state(|st| (st.ended, st.manifest.normalize(target)))
-                .ok_or_else(|| self.stale())?;
-            // Decide from the *published* versions, not the builder: the builder learns of a
-            // part before its version is in the cache, and answering in between would hand
-            // out an older version.
-            let latest = self.playlist().ok_or_else(|| self.stale())?;
-            if ended || latest.finished {
-                return Ok(latest);
-            }
-            if latest.position >= normalized {
-                return Ok(self
-                    .playlists
-                    .m3u8
-                    .at(self.idx, normalized)
-                    .unwrap_or(latest));
-            }
-            if tokio::time::timeout_at(deadline, listener).await.is_err() {
-                return Err(Error::WaitTimeout(
-                    deadline.saturating_duration_since(started),
-                ));
-            }
-        }
+        self.slot
+            .event
+            .wait_until(deadline, || {
+                let (ended, normalized) = self
+                    .with_state(|st| (st.ended, st.manifest.normalize(target)))
+                    .ok_or_else(|| self.stale())?;
+                // Decide from the *published* versions, not the builder: the builder learns
+                // of a part before its version is in the cache, and answering in between
+                // would hand out an older version.
+                let latest = self.playlist().ok_or_else(|| self.stale())?;
+                if ended || latest.finished {
+                    return Ok(Some(latest));
+                }
+                Ok((latest.position >= normalized).then(|| {
+                    self.playlists
+                        .m3u8
+                        .at(self.idx, normalized)
+                        .unwrap_or(latest)
+                }))
+            })
+            .await
     }
 
     /// The published part at `pos`, if it is still kept.
@@ -199,28 +193,24 @@ impl<'a> StreamRef<'a> {
     /// # Errors
     /// [`Error::WaitTimeout`] at the deadline, [`Error::StaleStream`] if the stream goes away.
     pub async fn wait_part(&self, number: u64, deadline: Instant) -> Result<Option<Chunk>> {
-        let started = Instant::now();
-        loop {
-            let listener = self.slot.event.listen();
-            // The hint before the ring: a part's bytes are stored before the builder (under
-            // the state lock) moves the hint past it, so once the hint has moved the bytes
-            // are visible here. In the other order a publish between the two looks would make
-            // the hinted part look unknown.
-            let hinted = self
-                .with_state(|st| !st.ended && st.manifest.preload_hint() == Some(number))
-                .ok_or_else(|| self.stale())?;
-            if let Some(chunk) = self.part(number) {
-                return Ok(Some(chunk));
-            }
-            if !hinted {
-                return Ok(None);
-            }
-            if tokio::time::timeout_at(deadline, listener).await.is_err() {
-                return Err(Error::WaitTimeout(
-                    deadline.saturating_duration_since(started),
-                ));
-            }
-        }
+        self.slot
+            .event
+            .wait_until(deadline, || {
+                // The hint before the ring: a part's bytes are stored before the builder
+                // (under the state lock) moves the hint past it, so once the hint has moved
+                // the bytes are visible here. In the other order a publish between the two
+                // looks would make the hinted part look unknown.
+                let hinted = self
+                    .with_state(|st| !st.ended && st.manifest.preload_hint() == Some(number))
+                    .ok_or_else(|| self.stale())?;
+                match self.part(number) {
+                    Some(chunk) => Ok(Some(Some(chunk))),
+                    None if hinted => Ok(None),
+                    // Unknown, expired or ahead of the hint: answered now, not waited for.
+                    None => Ok(Some(None)),
+                }
+            })
+            .await
     }
 
     /// The complete segment `msn`, if every one of its parts is still kept.
