@@ -8,7 +8,9 @@
 //! players rarely ask for; the result is kept per stream slot, so every `v2` request for one version after the
 //! first is a lookup.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
+
+use crate::sync::lock;
 
 use playlists::Rendered;
 
@@ -36,13 +38,13 @@ impl DeltaV2Cache {
         let slot = self.slots.get(index)?;
         // A poisoned lock only means a panic elsewhere mid-update of this small cache entry;
         // the entry is replaced below anyway.
-        if let Some((hash, v2)) = &*slot.lock().unwrap_or_else(PoisonError::into_inner) {
+        if let Some((hash, v2)) = &*lock(slot) {
             if *hash == delta.hash {
                 return Some(Arc::clone(v2));
             }
         }
         let v2 = Arc::new(derive(&delta.plain)?);
-        *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some((delta.hash, Arc::clone(&v2)));
+        *lock(slot) = Some((delta.hash, Arc::clone(&v2)));
         Some(v2)
     }
 }
