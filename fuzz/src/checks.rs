@@ -306,8 +306,8 @@ fn check_init(init: &InitSection) {
 
 /// What a parsed fragment guarantees, read with `init`.
 fn check_fragment(f: &Fragment, init: &InitSection) {
-    assert_eq!(f.timescale, init.primary_track().timescale);
-    assert!(f.duration > 0);
+    assert_eq!(f.timing.timescale, init.primary_track().timescale);
+    assert!(f.timing.duration > 0);
     assert!(f.tracks.iter().any(|t| t.sample_count > 0));
     for t in &f.tracks {
         assert!(init.track(t.track_id).is_some(), "track {}", t.track_id);
@@ -543,8 +543,8 @@ pub fn rewrite(data: &[u8]) {
         );
     }
     assert_eq!(
-        (after.duration, after.independent),
-        (before.duration, before.independent)
+        (after.timing.duration, after.timing.independent),
+        (before.timing.duration, before.timing.independent)
     );
 }
 

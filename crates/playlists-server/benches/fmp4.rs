@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use playlists::{Init, Options, Part, Playlists};
+use playlists::{Init, Options, Part, PartTiming, Playlists};
 use playlists_server::fmp4::{Event, Limits, Splitter};
 use playlists_server::ingest::sources::demo::DemoClip;
 use playlists_server::ingest::Access;
@@ -140,12 +140,14 @@ fn publish_delay(clip: &DemoClip) {
             |(i, bytes)| match splitter.push(bytes.clone()).expect("part").pop() {
                 Some(Event::Fragment(f)) => Part {
                     bytes: f.bytes,
-                    duration: f.duration,
-                    timescale: f.timescale,
-                    decode_time: f.decode_time,
-                    independent: f.independent,
                     init: (i == 0).then(|| library_init.clone()),
-                    wallclock_ms: None,
+                    timing: PartTiming {
+                        duration: f.timing.duration,
+                        timescale: f.timing.timescale,
+                        decode_time: f.timing.decode_time,
+                        independent: f.timing.independent,
+                        wallclock_ms: None,
+                    },
                 },
                 _ => unreachable!("one fragment per part"),
             },

@@ -19,7 +19,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 use bytes::Bytes;
 use clap::Parser;
-use playlists::{Init, Options, Part, Playlists};
+use playlists::{Init, Options, Part, PartTiming, Playlists};
 use playlists_server::event_loops::EventLoops;
 use playlists_server::http::{serve_on, AppState, HttpOptions};
 use playlists_server::part_store::{ArenaOptions, PartStore};
@@ -61,17 +61,19 @@ struct Args {
 fn part(i: u64, bytes: Bytes) -> Part {
     Part {
         bytes,
-        duration: 200,
-        timescale: 1000,
-        decode_time: i * 200,
-        independent: i % 5 == 0,
         init: Some(Init {
             bytes: Bytes::from_static(b"ftyp+moov (synthetic)"),
             codecs: "avc1.64001f".to_owned(),
             resolution: Some((1280, 720)),
             frame_rate: Some(30.0),
         }),
-        wallclock_ms: Some(1_700_000_000_000),
+        timing: PartTiming {
+            duration: 200,
+            timescale: 1000,
+            decode_time: i * 200,
+            independent: i % 5 == 0,
+            wallclock_ms: Some(1_700_000_000_000),
+        },
     }
 }
 

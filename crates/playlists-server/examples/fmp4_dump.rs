@@ -23,11 +23,11 @@ fn main() -> anyhow::Result<()> {
                 "part seq {} {} bytes: t={} d={} /{} independent={} wallclock={:?} tracks {:?}",
                 f.sequence_number,
                 f.bytes.len(),
-                f.decode_time,
-                f.duration,
-                f.timescale,
-                f.independent,
-                f.wallclock_ms,
+                f.timing.decode_time,
+                f.timing.duration,
+                f.timing.timescale,
+                f.timing.independent,
+                f.timing.wallclock_ms,
                 f.tracks
                     .iter()
                     .map(|t| (t.track_id, t.decode_time, t.duration, t.sample_count))

@@ -50,11 +50,14 @@ fn parts_match_ffprobe_packets() {
             let n = run.sample_count as usize;
             // Decode times relative to the first packet (an edit list may shift ffprobe's).
             assert_eq!(
-                f.decode_time as i64 - fragments[0].decode_time as i64,
+                f.timing.decode_time as i64 - fragments[0].timing.decode_time as i64,
                 first.dts - ours[0].dts,
                 "{name}: part {i} decode time"
             );
-            assert_eq!(f.independent, first.key, "{name}: part {i} independence");
+            assert_eq!(
+                f.timing.independent, first.key,
+                "{name}: part {i} independence"
+            );
             // Durations: ffprobe's packet durations, or the dts steps where it prints N/A.
             let mut expected = 0u64;
             let mut known = true;
@@ -66,7 +69,7 @@ fn parts_match_ffprobe_packets() {
                 }
             }
             if known {
-                assert_eq!(f.duration, expected, "{name}: part {i} duration");
+                assert_eq!(f.timing.duration, expected, "{name}: part {i} duration");
             }
             index += n;
         }
@@ -75,13 +78,13 @@ fn parts_match_ffprobe_packets() {
             let independent: Vec<usize> = fragments
                 .iter()
                 .enumerate()
-                .filter(|(_, f)| f.independent)
+                .filter(|(_, f)| f.timing.independent)
                 .map(|(i, _)| i)
                 .collect();
             assert_eq!(independent, [0, 5], "{name}");
         } else {
             assert!(
-                fragments.iter().all(|f| f.independent),
+                fragments.iter().all(|f| f.timing.independent),
                 "{name}: audio parts"
             );
         }
@@ -162,9 +165,12 @@ fn prft_gives_a_plausible_wallclock() {
     let (_, fragments) = split(fixture("h264.mp4"));
     // Written by ffmpeg's -write_prft wallclock when the fixture was made: after 2020, and
     // advancing with the media (wall-clock encoding runs faster than real time, so not equal).
-    let first = fragments[0].wallclock_ms.expect("prft before every moof");
+    let first = fragments[0]
+        .timing
+        .wallclock_ms
+        .expect("prft before every moof");
     assert!(first > 1_577_836_800_000, "{first}");
     for f in &fragments {
-        assert!(f.wallclock_ms.is_some_and(|w| w >= first));
+        assert!(f.timing.wallclock_ms.is_some_and(|w| w >= first));
     }
 }

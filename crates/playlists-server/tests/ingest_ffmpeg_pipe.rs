@@ -79,5 +79,5 @@ async fn ffmpeg_pipe_publishes_parts_segments_and_codecs() {
     let first = stream.part_at(PartPosition { msn: 0, part: 0 }).unwrap();
     assert_eq!(&first.bytes[4..8], b"moof");
     let init = stream.init(0).unwrap();
-    assert_eq!(&init.chunk.bytes[4..8], b"ftyp");
+    assert_eq!(&init.bytes[4..8], b"ftyp");
 }

@@ -28,7 +28,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use flate2::write::GzEncoder;
 use flate2::{Compress, Compression, Crc, FlushCompress, Status};
-use playlists::{Init, M3u8Manifest, Options, Part, PartMeta, Playlists, Skip};
+use playlists::{Init, M3u8Manifest, Options, Part, PartMeta, PartTiming, Playlists, Skip};
 
 const TIMESCALE: u32 = 90_000;
 const PART_TICKS: u64 = 18_000; // 200 ms
@@ -44,10 +44,6 @@ const START_MS: u64 = 1_700_000_000_000;
 fn meta(n: u64) -> PartMeta {
     PartMeta {
         id: n,
-        duration: PART_TICKS,
-        timescale: TIMESCALE,
-        decode_time: n * PART_TICKS,
-        independent: n % GOP == 0,
         // ~2 Mbit/s video: ~50 kB per 200 ms part, keyframe parts larger.
         len: if n % GOP == 0 {
             120_000
@@ -55,7 +51,13 @@ fn meta(n: u64) -> PartMeta {
             42_000 + n % 1000
         },
         init_id: 0,
-        wallclock_ms: None,
+        timing: PartTiming {
+            duration: PART_TICKS,
+            timescale: TIMESCALE,
+            decode_time: n * PART_TICKS,
+            independent: n % GOP == 0,
+            wallclock_ms: None,
+        },
     }
 }
 
@@ -170,12 +172,14 @@ fn run_registry(measured: u64) -> f64 {
     let payload = Bytes::from(vec![0u8; 42_000]);
     let part = |n: u64| Part {
         bytes: payload.clone(),
-        duration: PART_TICKS,
-        timescale: TIMESCALE,
-        decode_time: n * PART_TICKS,
-        independent: n % GOP == 0,
         init: Some(init.clone()),
-        wallclock_ms: Some(START_MS),
+        timing: PartTiming {
+            duration: PART_TICKS,
+            timescale: TIMESCALE,
+            decode_time: n * PART_TICKS,
+            independent: n % GOP == 0,
+            wallclock_ms: Some(START_MS),
+        },
     };
     for n in 0..WARMUP {
         playlists.add("live/360p", part(n)).expect("valid part");

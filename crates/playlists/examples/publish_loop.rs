@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use playlists::{BlockingRequest, Init, Options, Part, Playlists};
+use playlists::{BlockingRequest, Init, Options, Part, PartTiming, Playlists};
 use tokio::time::{interval, Instant};
 
 #[tokio::main(flavor = "current_thread")]
@@ -30,12 +30,14 @@ async fn main() -> Result<(), playlists::Error> {
                 tick.tick().await;
                 let part = Part {
                     bytes: Bytes::from(vec![n as u8; 4096]),
-                    duration: 200,
-                    timescale: 1000,
-                    decode_time: n * 200,
-                    independent: n % 5 == 0,
                     init: Some(init.clone()),
-                    wallclock_ms: None,
+                    timing: PartTiming {
+                        duration: 200,
+                        timescale: 1000,
+                        decode_time: n * 200,
+                        independent: n % 5 == 0,
+                        wallclock_ms: None,
+                    },
                 };
                 playlists.add("cam1", part)?;
             }

@@ -33,7 +33,7 @@
 //!
 //! ```
 //! use bytes::Bytes;
-//! use playlists::{Init, Options, Part, Playlists};
+//! use playlists::{Init, Options, Part, PartTiming, Playlists};
 //!
 //! # fn main() -> Result<(), playlists::Error> {
 //! let playlists = Playlists::new(Options::default())?;
@@ -47,12 +47,14 @@
 //! for i in 0..10u64 {
 //!     playlists.add("cam1", Part {
 //!         bytes: Bytes::from(vec![0u8; 1500]),
-//!         duration: 200,
-//!         timescale: 1000,
-//!         decode_time: i * 200,
-//!         independent: i % 5 == 0,
+//!         timing: PartTiming {
+//!             duration: 200,
+//!             timescale: 1000,
+//!             decode_time: i * 200,
+//!             independent: i % 5 == 0,
+//!             wallclock_ms: Some(1_700_000_000_000),
+//!         },
 //!         init: Some(init.clone()),
-//!         wallclock_ms: Some(1_700_000_000_000),
 //!     })?;
 //! }
 //! let cam1 = playlists.stream("cam1").expect("registered by add");
@@ -81,10 +83,10 @@ pub mod wait;
 pub use chunk_cache::{Chunk, ChunkCache, StreamIdx};
 pub use error::{Error, Result};
 pub use hash::xxh3_64;
-pub use m3u8_cache::{InitSection, M3u8Cache, PlaylistVersion, Rendered};
+pub use m3u8_cache::{M3u8Cache, PlaylistVersion, Rendered};
 pub use manifest::{
-    render_multivariant, Bandwidth, M3u8Manifest, PartMeta, PartPosition, RenditionReport,
-    SegmentParts, Skip, Variant,
+    render_multivariant, Bandwidth, M3u8Manifest, PartMeta, PartPosition, PartTiming,
+    RenditionReport, SegmentParts, Skip, Variant,
 };
 pub use options::Options;
 pub use registry::{

@@ -67,16 +67,6 @@ pub struct PlaylistVersion {
     pub finished: bool,
 }
 
-/// An init section (EXT-X-MAP target) with its hash.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InitSection {
-    /// Which init this is: `0` for the first, incremented whenever the encoder's init changes
-    /// (always at a discontinuity). The playlist names it `init.mp4` / `init-{id}.mp4`.
-    pub id: u32,
-    /// The bytes and their hash, as the HTTP layer serves them.
-    pub chunk: Chunk,
-}
-
 /// Inits kept per stream. The window can only reference the inits of the discontinuities it
 /// spans, so a small bound keeps an encoder that reconnects in a loop from growing memory.
 const MAX_INITS: usize = 8;
@@ -87,7 +77,8 @@ const MAX_INITS: usize = 8;
 struct Versions {
     generation: u32,
     ring: VecDeque<Arc<PlaylistVersion>>,
-    inits: VecDeque<InitSection>,
+    /// Init sections as chunks whose id is the init id.
+    inits: VecDeque<Chunk>,
 }
 
 /// Per-stream rings of recent playlist versions plus init sections; memory is bounded by
@@ -213,25 +204,24 @@ impl M3u8Cache {
         v.ring.front().map(|x| x.position)
     }
 
-    /// Stores an init section under `id`, replacing one with the same id; the oldest of more
-    /// than eight is forgotten.
+    /// Stores an init section (an EXT-X-MAP target) under `id`, replacing one with the same
+    /// id; the oldest of more than eight is forgotten. It is kept as a [`Chunk`] whose `id` is
+    /// the init id (`0` for the first, incremented whenever the encoder's init changes, always
+    /// at a discontinuity; the playlist names it `init.mp4` / `init-{id}.mp4`) and whose hash
+    /// is the HTTP ETag, as for parts.
     ///
     /// # Errors
     /// [`Error::StaleStream`] as [`publish`](Self::publish).
-    pub fn set_init(&self, stream: StreamIdx, id: u32, bytes: Bytes) -> Result<InitSection> {
+    pub fn set_init(&self, stream: StreamIdx, id: u32, bytes: Bytes) -> Result<Chunk> {
         let slot = self.slot(stream)?;
-        let hash = crate::hash::xxh3_64(&bytes);
-        let init = InitSection {
-            id,
-            chunk: Chunk {
-                id: u64::from(id),
-                hash,
-                bytes,
-            },
+        let init = Chunk {
+            id: u64::from(id),
+            hash: crate::hash::xxh3_64(&bytes),
+            bytes,
         };
         let mut v = slot.write();
         Self::claim(&mut v, stream)?;
-        v.inits.retain(|i| i.id != id);
+        v.inits.retain(|i| i.id != init.id);
         if v.inits.len() == MAX_INITS {
             v.inits.pop_front();
         }
@@ -240,16 +230,16 @@ impl M3u8Cache {
     }
 
     /// The init section `id`, if kept.
-    pub fn init(&self, stream: StreamIdx, id: u32) -> Option<InitSection> {
+    pub fn init(&self, stream: StreamIdx, id: u32) -> Option<Chunk> {
         let v = self.slot(stream).ok()?.read();
         if v.generation != stream.generation() {
             return None;
         }
-        v.inits.iter().find(|i| i.id == id).cloned()
+        v.inits.iter().find(|i| i.id == u64::from(id)).cloned()
     }
 
     /// The most recently stored init section.
-    pub fn latest_init(&self, stream: StreamIdx) -> Option<InitSection> {
+    pub fn latest_init(&self, stream: StreamIdx) -> Option<Chunk> {
         let v = self.slot(stream).ok()?.read();
         if v.generation != stream.generation() {
             return None;
@@ -447,20 +437,20 @@ mod tests {
         for id in 0..20u32 {
             let bytes = Bytes::from(format!("init {id}"));
             let init = m3u8.set_init(s, id, bytes.clone()).unwrap();
-            assert_eq!(init.chunk.hash, xxhash_rust::xxh3::xxh3_64(&bytes));
+            assert_eq!(init.hash, xxhash_rust::xxh3::xxh3_64(&bytes));
         }
         assert_eq!(m3u8.slot(s).unwrap().read().inits.len(), MAX_INITS);
         for id in 0..12 {
             assert!(m3u8.init(s, id).is_none(), "init {id} forgotten");
         }
         for id in 12..20 {
-            assert_eq!(m3u8.init(s, id).unwrap().chunk.bytes, format!("init {id}"));
+            assert_eq!(m3u8.init(s, id).unwrap().bytes, format!("init {id}"));
         }
         assert_eq!(m3u8.latest_init(s).unwrap().id, 19);
         // Replacing an id keeps one entry for it, and it becomes the latest.
         m3u8.set_init(s, 14, Bytes::from_static(b"new 14")).unwrap();
         assert_eq!(m3u8.slot(s).unwrap().read().inits.len(), MAX_INITS);
-        assert_eq!(m3u8.init(s, 14).unwrap().chunk.bytes, "new 14");
+        assert_eq!(m3u8.init(s, 14).unwrap().bytes, "new 14");
         assert_eq!(m3u8.latest_init(s).unwrap().id, 14);
     }
 

@@ -3,7 +3,7 @@
 //! whatever order the renditions registered in, and what the multivariant playlist claims.
 
 use bytes::Bytes;
-use playlists::{Error, Init, Options, Part, PartPosition, Playlists};
+use playlists::{Error, Init, Options, Part, PartPosition, PartTiming, Playlists};
 
 const START_MS: u64 = 1_700_000_000_000;
 
@@ -32,12 +32,14 @@ fn init(tag: &str) -> Init {
 fn part(stream: &str, n: u64) -> Part {
     Part {
         bytes: Bytes::from(format!("{stream}:{n:08}").repeat(10)),
-        duration: 200,
-        timescale: 1000,
-        decode_time: n * 200,
-        independent: n % 5 == 0,
         init: Some(init(stream)),
-        wallclock_ms: Some(START_MS),
+        timing: PartTiming {
+            duration: 200,
+            timescale: 1000,
+            decode_time: n * 200,
+            independent: n % 5 == 0,
+            wallclock_ms: Some(START_MS),
+        },
     }
 }
 
@@ -66,12 +68,18 @@ fn rule_26_renditions_of_a_group_advertise_one_server_control_and_report_each_ot
         ..options()
     };
     let p = Playlists::new(opts).unwrap();
-    let audio_part = |n: u64| Part {
-        duration: 9600,
-        timescale: 48_000,
-        decode_time: n * 9600,
-        independent: true,
-        ..part("live/audio", n)
+    let audio_part = |n: u64| {
+        let base = part("live/audio", n);
+        Part {
+            timing: PartTiming {
+                duration: 9600,
+                timescale: 48_000,
+                decode_time: n * 9600,
+                independent: true,
+                ..base.timing
+            },
+            ..base
+        }
     };
     let report = |rendition: &str, pos: PartPosition| {
         format!(
@@ -170,13 +178,16 @@ fn a_gop_longer_than_the_target_duration_shows_in_the_status_and_the_multivarian
     let p = Playlists::new(options()).unwrap();
     for n in 0..40 {
         // A keyframe every 4 s with TD 2: segments are cut between keyframes.
-        p.add(
-            "cam1",
+        p.add("cam1", {
+            let base = part("cam1", n);
             Part {
-                independent: n % 20 == 0,
-                ..part("cam1", n)
-            },
-        )
+                timing: PartTiming {
+                    independent: n % 20 == 0,
+                    ..base.timing
+                },
+                ..base
+            }
+        })
         .unwrap();
     }
     let status = p.stream("cam1").unwrap().status().unwrap();

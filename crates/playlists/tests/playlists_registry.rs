@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use playlists::{BlockingRequest, Error, Init, Options, Part, PartPosition, Playlists};
+use playlists::{BlockingRequest, Error, Init, Options, Part, PartPosition, PartTiming, Playlists};
 use tokio::time::Instant;
 
 const TIMESCALE: u32 = 1000;
@@ -37,12 +37,14 @@ fn init(tag: &str) -> Init {
 fn part(stream: &str, n: u64) -> Part {
     Part {
         bytes: Bytes::from(format!("{stream}:{n:08}").repeat(10)),
-        duration: PART_MS,
-        timescale: TIMESCALE,
-        decode_time: n * PART_MS,
-        independent: n % 5 == 0,
         init: Some(init(stream)),
-        wallclock_ms: Some(START_MS),
+        timing: PartTiming {
+            duration: PART_MS,
+            timescale: TIMESCALE,
+            decode_time: n * PART_MS,
+            independent: n % 5 == 0,
+            wallclock_ms: Some(START_MS),
+        },
     }
 }
 
@@ -92,7 +94,7 @@ fn parts_roll_into_segments_and_are_served_without_copies() {
     assert!(body.contains("s1.mp4"), "{body}");
     // Parts are named by their number in the stream: (2, 1) is the twelfth part.
     assert!(body.contains("p11.mp4"), "{body}");
-    assert_eq!(cam1.init(0).unwrap().chunk.bytes, init("cam1").bytes);
+    assert_eq!(cam1.init(0).unwrap().bytes, init("cam1").bytes);
 }
 
 /// Memory follows the segments still served, not the ring's size: parts of segments past
@@ -149,7 +151,7 @@ fn a_new_stream_needs_an_init_and_bad_parts_change_nothing() {
     publish(&p, "cam1", 0..3);
     let before = p.stream("cam1").unwrap().playlist().unwrap();
     let mut zero = part("cam1", 3);
-    zero.duration = 0;
+    zero.timing.duration = 0;
     assert!(matches!(p.add("cam1", zero), Err(Error::InvalidPart(_))));
     let mut empty = part("cam1", 3);
     empty.bytes = Bytes::new();
@@ -500,7 +502,7 @@ fn two_registries_fed_the_same_parts_render_the_same_bytes() {
 fn a_wall_clock_past_the_year_9998_is_refused() {
     let p = Playlists::new(options()).unwrap();
     let mut first = part("cam1", 0);
-    first.wallclock_ms = Some(u64::MAX / 2);
+    first.timing.wallclock_ms = Some(u64::MAX / 2);
     assert!(matches!(p.add("cam1", first), Err(Error::InvalidPart(_))));
 }
 
@@ -510,9 +512,13 @@ fn a_part_the_builder_refuses_leaves_nothing_behind() {
     publish(&p, "cam1", 0..3);
     let before = p.stream("cam1").unwrap().playlist().unwrap();
     // 3 s: longer than TARGETDURATION 2 allows for any segment (rule 1).
+    let base = part("cam1", 3);
     let long = Part {
-        duration: 3000,
-        ..part("cam1", 3)
+        timing: PartTiming {
+            duration: 3000,
+            ..base.timing
+        },
+        ..base
     };
     assert!(matches!(p.add("cam1", long), Err(Error::InvalidPart(_))));
     assert_eq!(p.stream("cam1").unwrap().playlist().unwrap(), before);
@@ -538,7 +544,7 @@ fn without_a_source_clock_the_first_sample_is_dated_one_part_before_its_publicat
     assert_eq!(pdt_ms("2023-11-14T22:13:20.000Z"), START_MS);
     let p = Playlists::new(options()).unwrap();
     let mut first = part("cam1", 0);
-    first.wallclock_ms = None;
+    first.timing.wallclock_ms = None;
     let now = || {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

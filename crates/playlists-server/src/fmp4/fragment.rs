@@ -5,6 +5,7 @@
 //! first-sample-flags for the first sample), then the `tfhd` default, then the `trex` default.
 
 use bytes::Bytes;
+use playlists::PartTiming;
 
 use crate::fmp4::boxes::{children, read_header, require, FourCC, Malformed, Reader};
 use crate::fmp4::init::{round_rate, InitSection, Track, TrackKind};
@@ -17,20 +18,17 @@ pub struct Fragment {
     pub bytes: Bytes,
     /// `mfhd` sequence_number.
     pub sequence_number: u32,
-    /// Ticks per second of `duration` and `decode_time`: the primary track's timescale.
-    pub timescale: u32,
-    /// `tfdt` baseMediaDecodeTime of the primary track (the first video track, else the
-    /// first track; converted from another track's when the primary has no samples here).
-    pub decode_time: u64,
-    /// Sum of the primary track's sample durations, ticks.
-    pub duration: u64,
-    /// The primary track's first sample is a sync sample (`sample_is_non_sync_sample` = 0
-    /// and it does not depend on others). A fragment without primary samples is independent
-    /// only when the primary track is not video.
-    pub independent: bool,
-    /// Wall-clock time (ms since the Unix epoch) of `decode_time`, from a `prft` box before
-    /// the moof, if there is one.
-    pub wallclock_ms: Option<u64>,
+    /// The part's timing, as the library takes it, read from the primary track (the first
+    /// video track, else the first track):
+    /// * `timescale`: the primary track's;
+    /// * `decode_time`: its `tfdt` baseMediaDecodeTime (converted from another track's when
+    ///   the primary has no samples here);
+    /// * `duration`: the sum of its sample durations;
+    /// * `independent`: its first sample is a sync sample (`sample_is_non_sync_sample` = 0
+    ///   and it does not depend on others); a fragment without primary samples is
+    ///   independent only when the primary track is not video;
+    /// * `wallclock_ms`: from a `prft` box before the moof, if there is one.
+    pub timing: PartTiming,
     /// Every track fragment, in moof order (one entry per track).
     pub tracks: Vec<TrackRun>,
 }
@@ -184,11 +182,13 @@ pub fn parse(
     Ok(Fragment {
         bytes,
         sequence_number,
-        timescale: primary.timescale,
-        decode_time,
-        duration,
-        independent,
-        wallclock_ms,
+        timing: PartTiming {
+            duration,
+            timescale: primary.timescale,
+            decode_time,
+            independent,
+            wallclock_ms,
+        },
         tracks,
     })
 }

@@ -146,7 +146,7 @@ mod tests {
             panic!("expected a fragment")
         };
         assert_eq!(f.sequence_number, 42);
-        assert_eq!(f.decode_time, 1000 + 15360);
+        assert_eq!(f.timing.decode_time, 1000 + 15360);
         assert_eq!(f.tracks[1].decode_time, 70 + 48000);
     }
 

@@ -49,10 +49,10 @@ fn init_then_parts_with_duration_time_and_independence() {
     assert_eq!(parts.len(), 10);
     for (i, f) in parts.iter().enumerate() {
         assert_eq!(f.sequence_number, i as u32 + 1);
-        assert_eq!((f.timescale, f.duration), (15360, 3072));
-        assert_eq!(f.decode_time, i as u64 * 3072);
-        assert_eq!(f.independent, i % 5 == 0, "part {i}");
-        assert_eq!(f.wallclock_ms, None);
+        assert_eq!((f.timing.timescale, f.timing.duration), (15360, 3072));
+        assert_eq!(f.timing.decode_time, i as u64 * 3072);
+        assert_eq!(f.timing.independent, i % 5 == 0, "part {i}");
+        assert_eq!(f.timing.wallclock_ms, None);
     }
     let Event::Init(init) = &events[0] else {
         unreachable!()
@@ -96,13 +96,16 @@ fn muxed_video_decides_and_audio_only_fragments_are_rescaled() {
     };
     assert_eq!(init.codecs, "avc1.64001f,mp4a.40.2");
     let parts = fragments(&events);
-    assert_eq!((parts[0].duration, parts[0].decode_time), (3072, 15360));
-    assert!(!parts[0].independent);
+    assert_eq!(
+        (parts[0].timing.duration, parts[0].timing.decode_time),
+        (3072, 15360)
+    );
+    assert!(!parts[0].timing.independent);
     assert_eq!(parts[0].tracks.len(), 2);
-    assert_eq!(parts[1].timescale, 15360);
-    assert_eq!(parts[1].decode_time, (48000 + 10240) * 15360 / 48000);
-    assert_eq!(parts[1].duration, 9 * 1024 * 15360 / 48000);
-    assert!(!parts[1].independent);
+    assert_eq!(parts[1].timing.timescale, 15360);
+    assert_eq!(parts[1].timing.decode_time, (48000 + 10240) * 15360 / 48000);
+    assert_eq!(parts[1].timing.duration, 9 * 1024 * 15360 / 48000);
+    assert!(!parts[1].timing.independent);
 }
 
 #[test]
@@ -128,10 +131,10 @@ fn sample_fields_fall_back_from_trun_to_tfhd_to_trex() {
     };
     assert_eq!(i.frame_rate, Some(30.0)); // from trex
     let parts = fragments(&events);
-    assert_eq!(parts[0].duration, 9000);
-    assert!(parts[0].independent);
-    assert_eq!(parts[1].duration, 9000);
-    assert!(!parts[1].independent);
+    assert_eq!(parts[0].timing.duration, 9000);
+    assert!(parts[0].timing.independent);
+    assert_eq!(parts[1].timing.duration, 9000);
+    assert!(!parts[1].timing.independent);
 }
 
 #[test]
@@ -142,8 +145,11 @@ fn audio_only_stream() {
     s.extend(fragment(1, &[t]));
     let events = split(s).unwrap();
     let parts = fragments(&events);
-    assert!(parts[0].independent);
-    assert_eq!((parts[0].timescale, parts[0].duration), (48000, 10240));
+    assert!(parts[0].timing.independent);
+    assert_eq!(
+        (parts[0].timing.timescale, parts[0].timing.duration),
+        (48000, 10240)
+    );
 }
 
 #[test]
@@ -173,7 +179,10 @@ fn prft_gives_the_wallclock_of_the_decode_time() {
     s.extend(full(b"prft", 1, 0, &p));
     s.extend(fragment(1, &[TestTraf::new(1, 30720, 6, 512)]));
     let events = split(s).unwrap();
-    assert_eq!(fragments(&events)[0].wallclock_ms, Some(1_704_067_201_000));
+    assert_eq!(
+        fragments(&events)[0].timing.wallclock_ms,
+        Some(1_704_067_201_000)
+    );
 }
 
 #[test]
@@ -184,7 +193,7 @@ fn a_second_init_replaces_the_first() {
     let events = split(s).unwrap();
     assert_eq!(events.len(), 4);
     let parts = fragments(&events);
-    assert_eq!(parts[1].timescale, 44100);
+    assert_eq!(parts[1].timing.timescale, 44100);
 }
 
 fn header(size: u32, fourcc: &[u8; 4]) -> Vec<u8> {

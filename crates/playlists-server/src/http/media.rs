@@ -37,8 +37,8 @@ pub fn init(
     Ok(respond(
         state,
         &stream,
-        std::slice::from_ref(&init.chunk.bytes),
-        init.chunk.hash,
+        std::slice::from_ref(&init.bytes),
+        init.hash,
         headers,
     ))
 }

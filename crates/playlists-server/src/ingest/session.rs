@@ -126,12 +126,8 @@ impl IngestSession {
             // that was ~1.8× the payload in RSS. A memcpy per part is a few µs next to the
             // render and gzip of its playlist, and in the arena it buys copy-free sends.
             bytes: self.storage.copy(&fragment.bytes),
-            duration: fragment.duration,
-            timescale: fragment.timescale,
-            decode_time: fragment.decode_time,
-            independent: fragment.independent,
+            timing: fragment.timing,
             init,
-            wallclock_ms: fragment.wallclock_ms,
         };
         {
             let owner = self.shared.owner();

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http::{HeaderMap, Request, StatusCode};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
-use playlists::{Init, Options, Part, PartPosition, Playlists};
+use playlists::{Init, Options, Part, PartPosition, PartTiming, Playlists};
 use playlists_server::http::{serve, AppState, HttpOptions};
 use playlists_server::ingest::{IngestConfig, Ingests};
 use playlists_server::part_store::{ArenaOptions, PartStore};
@@ -145,17 +145,19 @@ pub fn init_bytes(stream: &str) -> Bytes {
 pub fn part(stream: &str, i: u64) -> Part {
     Part {
         bytes: part_bytes(stream, i),
-        duration: 200,
-        timescale: 1000,
-        decode_time: i * 200,
-        independent: i % 5 == 0,
         init: Some(Init {
             bytes: init_bytes(stream),
             codecs: "avc1.64001f".to_owned(),
             resolution: Some((640, 360)),
             frame_rate: Some(30.0),
         }),
-        wallclock_ms: Some(1_700_000_000_000),
+        timing: PartTiming {
+            duration: 200,
+            timescale: 1000,
+            decode_time: i * 200,
+            independent: i % 5 == 0,
+            wallclock_ms: Some(1_700_000_000_000),
+        },
     }
 }
 

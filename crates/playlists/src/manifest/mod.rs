@@ -46,7 +46,7 @@
 //! run of continuous timestamps a segment's date is the run's anchor plus its first part's
 //! decode time minus the run's first decode time. The first run is anchored at the
 //! `start_unix_ms` given to [`M3u8Manifest::new`]; a run after a discontinuity at the part's
-//! [`PartMeta::wallclock_ms`], or at the end of the previous segment when that is absent or
+//! [`PartTiming::wallclock_ms`], or at the end of the previous segment when that is absent or
 //! later (dates never go backwards, so the mapping never becomes ambiguous).
 
 mod bandwidth;
@@ -66,7 +66,7 @@ use crate::error::Result;
 use crate::options::Options;
 
 /// The latest wall-clock time (ms since the Unix epoch) the builder accepts as a start time or
-/// [`PartMeta::wallclock_ms`]: 9999-01-01T00:00:00Z, a year before EXT-X-PROGRAM-DATE-TIME's
+/// [`PartTiming::wallclock_ms`]: 9999-01-01T00:00:00Z, a year before EXT-X-PROGRAM-DATE-TIME's
 /// four-digit years run out.
 pub const LATEST_DATE_MS: u64 = 253_370_764_800_000;
 
@@ -79,28 +79,47 @@ fn check_date(ms: u64) -> Result<()> {
     Ok(())
 }
 
-/// One part as the builder needs it. Times are in the media timescale.
+/// When a part plays and whether a segment may start with it: everything the playlist
+/// builder needs of a part besides its bytes. One type from the source to the builder: an
+/// fMP4 splitter fills it from `tfdt`/`trun`/`prft`, [`Part`](crate::Part) carries it into
+/// [`Playlists::add`](crate::Playlists::add), and [`PartMeta`] keeps it in the window.
+/// Times are in the media timescale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartTiming {
+    /// Duration in ticks (§4.4.4.9 EXT-X-PART DURATION). Must be > 0.
+    pub duration: u64,
+    /// Ticks per second of `duration` and `decode_time`. Must be > 0.
+    pub timescale: u32,
+    /// Base media decode time (`tfdt`) of the part's first sample, in ticks. A jump marks a
+    /// discontinuity.
+    pub decode_time: u64,
+    /// The part starts with a sync sample, so a segment may start here (§4.4.4.9
+    /// INDEPENDENT=YES).
+    pub independent: bool,
+    /// Wall-clock time of `decode_time` (ms since the Unix epoch), if the source knows it
+    /// (e.g. from an fMP4 `prft` box), anchoring EXT-X-PROGRAM-DATE-TIME. Read from the first
+    /// part of a stream (when absent the registry uses the system clock at that moment less
+    /// the part's duration: a live part is published once it has ended) and from a part that
+    /// starts a run after a discontinuity (when absent, or earlier than the end of the
+    /// previous segment, dates continue from there; see the module docs). Sources that want
+    /// two origins fed the same input to serve byte-identical playlists pass a value taken
+    /// from the input. At most [`LATEST_DATE_MS`].
+    pub wallclock_ms: Option<u64>,
+}
+
+/// One part as the builder keeps it in the window: where its bytes are, how large they are,
+/// which init section it needs, and its [`PartTiming`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PartMeta {
     /// Id of the part's bytes in the chunk cache; a segment's parts have consecutive ids.
     pub id: u64,
-    /// Duration in ticks.
-    pub duration: u64,
-    /// Ticks per second.
-    pub timescale: u32,
-    /// Base media decode time (`tfdt`) of the part's first sample, in ticks.
-    pub decode_time: u64,
-    /// The part starts with a sync sample (EXT-X-PART INDEPENDENT=YES).
-    pub independent: bool,
     /// Size in bytes, for the bandwidth figures.
     pub len: u64,
     /// The init section (EXT-X-MAP) the part needs: `init.mp4` for 0, `init-{n}.mp4` otherwise.
     /// A change starts a new segment with EXT-X-DISCONTINUITY.
     pub init_id: u32,
-    /// Wall-clock time of `decode_time` (ms since the Unix epoch), if the source knows it.
-    /// Read only on a part that starts a run after a discontinuity, to date it (see the
-    /// module docs); `None` continues the dates from the previous segment.
-    pub wallclock_ms: Option<u64>,
+    /// When the part plays.
+    pub timing: PartTiming,
 }
 
 /// Where a part is: the Media Sequence Number of its segment and its index in that segment.

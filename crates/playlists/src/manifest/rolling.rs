@@ -22,20 +22,24 @@ enum Cut {
 
 /// The refusals of [`M3u8Manifest::push`] that do not depend on what the builder was fed.
 fn check_part(target_duration_s: u32, part: &PartMeta) -> Result<()> {
-    if part.duration == 0 || part.timescale == 0 {
+    if part.timing.duration == 0 || part.timing.timescale == 0 {
         return Err(Error::InvalidPart(format!(
             "duration {} / timescale {}: both must be > 0",
-            part.duration, part.timescale
+            part.timing.duration, part.timing.timescale
         )));
     }
-    if let Some(ms) = part.wallclock_ms {
+    if let Some(ms) = part.timing.wallclock_ms {
         check_date(ms)?;
     }
-    if rounds_above(part.duration, part.timescale, target_duration_s) {
+    if rounds_above(
+        part.timing.duration,
+        part.timing.timescale,
+        target_duration_s,
+    ) {
         return Err(Error::InvalidPart(format!(
             "a part of {} ticks at {} Hz is longer than TARGETDURATION {} s allows (rule 1); \
              the encoder's fragments must be shorter",
-            part.duration, part.timescale, target_duration_s
+            part.timing.duration, part.timing.timescale, target_duration_s
         )));
     }
     Ok(())
@@ -87,7 +91,7 @@ impl M3u8Manifest {
             }
             Cut::Start => self.open_segment(&part, discontinuity),
         }
-        if self.is_long(part.duration, part.timescale) {
+        if self.is_long(part.timing.duration, part.timing.timescale) {
             self.anomalies.long_parts += 1;
         }
         let open = self
@@ -96,21 +100,21 @@ impl M3u8Manifest {
             .ok_or_else(|| Error::InvalidPart("no open segment".to_owned()))?;
         let entry = PartEntry {
             id: part.id,
-            duration: part.duration,
-            independent: part.independent,
+            duration: part.timing.duration,
+            independent: part.timing.independent,
         };
         open.text.add_part(entry, open.timescale);
         open.parts.push(entry);
-        open.duration += part.duration;
+        open.duration += part.timing.duration;
         open.bytes += part.len;
         let position = PartPosition {
             msn: open.msn,
             part: open.part_count() - 1,
         };
         self.last_part = Some((
-            part.decode_time.saturating_add(part.duration),
-            part.duration,
-            part.timescale,
+            part.timing.decode_time.saturating_add(part.timing.duration),
+            part.timing.duration,
+            part.timing.timescale,
         ));
         self.last_id = Some(part.id);
         Ok(position)
@@ -143,19 +147,19 @@ impl M3u8Manifest {
             return false;
         };
         open.init_id != part.init_id
-            || timescale != part.timescale
-            || expected.abs_diff(part.decode_time) > duration.max(part.duration)
+            || timescale != part.timing.timescale
+            || expected.abs_diff(part.timing.decode_time) > duration.max(part.timing.duration)
     }
 
     /// Whether the open segment ends before `part` (which continues its timeline), and why.
     fn cut_before(&self, open: &Segment, part: &PartMeta) -> Cut {
         let elapsed_ms = open.duration * 1000 / u64::from(open.timescale);
         let must_cut = rounds_above(
-            open.duration + part.duration,
+            open.duration + part.timing.duration,
             open.timescale,
             self.target_duration_s,
         ) || open.part_count() >= self.max_parts_per_segment;
-        match (part.independent, must_cut) {
+        match (part.timing.independent, must_cut) {
             (true, _) if must_cut || elapsed_ms >= self.segment_min_ms => Cut::Start,
             (false, true) => Cut::Forced,
             _ => Cut::No,
@@ -200,7 +204,7 @@ impl M3u8Manifest {
         let (msn, start_us) = prev.map_or((0, 0), |p| (p.0 + 1, p.1));
         self.segments.push_back(Segment {
             msn,
-            timescale: part.timescale,
+            timescale: part.timing.timescale,
             duration: 0,
             start_us,
             pdt_us,
@@ -220,10 +224,10 @@ impl M3u8Manifest {
     fn date(&mut self, part: &PartMeta, discontinuity: bool, prev: Option<(u64, u64)>) -> u64 {
         let run = self
             .run
-            .filter(|run| !discontinuity && run.timescale == part.timescale);
+            .filter(|run| !discontinuity && run.timescale == part.timing.timescale);
         match (prev, run) {
             (Some((prev_pdt, _)), Some(run)) => {
-                let offset = part.decode_time.saturating_sub(run.anchor_decode);
+                let offset = part.timing.decode_time.saturating_sub(run.anchor_decode);
                 let pdt = run
                     .anchor_pdt_us
                     .saturating_add(ticks_to_us(offset, run.timescale));
@@ -236,14 +240,15 @@ impl M3u8Manifest {
                     None => self.start_unix_ms.saturating_mul(1000),
                     Some((prev_pdt, prev_us)) => {
                         let prev_end = prev_pdt + prev_us;
-                        part.wallclock_ms
+                        part.timing
+                            .wallclock_ms
                             .map_or(prev_end, |ms| ms.saturating_mul(1000).max(prev_end))
                     }
                 };
                 self.run = Some(Run {
                     anchor_pdt_us,
-                    anchor_decode: part.decode_time,
-                    timescale: part.timescale,
+                    anchor_decode: part.timing.decode_time,
+                    timescale: part.timing.timescale,
                 });
                 anchor_pdt_us
             }

@@ -3,36 +3,21 @@
 
 use bytes::Bytes;
 
-use crate::manifest::{Anomalies, PartPosition};
+use crate::manifest::{Anomalies, PartPosition, PartTiming};
 
 /// One part (a CMAF chunk: `moof`+`mdat`) as a source delivers it.
 ///
-/// The library never parses media: the source (e.g. the server's fMP4 ingest) reads these
-/// fields from the boxes and the library stores `bytes` as they are.
+/// The library never parses media: the source (e.g. the server's fMP4 ingest) reads the
+/// timing from the boxes and the library stores `bytes` as they are.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Part {
     /// The part's bytes, served as-is (and concatenated with its siblings as the segment).
     pub bytes: Bytes,
-    /// Duration in `timescale` ticks. Must be > 0.
-    pub duration: u64,
-    /// Ticks per second of `duration` and `decode_time`. Must be > 0.
-    pub timescale: u32,
-    /// Decode time of the first sample (`tfdt`), in ticks. A jump marks a discontinuity.
-    pub decode_time: u64,
-    /// The part starts with a sync sample, so a segment may start here (§4.4.4.9 INDEPENDENT).
-    pub independent: bool,
+    /// When it plays, whether a segment may start with it, and its wall-clock date.
+    pub timing: PartTiming,
     /// The init section the part needs. Required with the first part of a stream; after that
     /// only needed when it changes (an encoder restart). Passing the same bytes again is free.
     pub init: Option<Init>,
-    /// Wall-clock time (ms since the Unix epoch) of `decode_time`, anchoring
-    /// EXT-X-PROGRAM-DATE-TIME. Read from the first part of a stream (when absent the registry
-    /// uses the system clock at that moment less the part's duration: a live part is published
-    /// once it has ended) and from a part that follows a discontinuity
-    /// (when absent, or earlier than the end of the previous segment, dates continue from
-    /// there). Sources that want two origins fed the same input to serve byte-identical
-    /// playlists pass a value taken from the input (e.g. an fMP4 `prft` box). At most
-    /// [`LATEST_DATE_MS`](crate::manifest::LATEST_DATE_MS).
-    pub wallclock_ms: Option<u64>,
 }
 
 /// An init section (`ftyp`+`moov`) and what the multivariant playlist needs to know of it.

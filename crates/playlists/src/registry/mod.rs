@@ -153,24 +153,21 @@ impl Playlists {
     /// [`Error::InvalidStreamName`], [`Error::StreamsExhausted`] when every slot holds a live
     /// stream, and what the playlist builder refuses.
     pub fn add(&self, stream: &str, part: Part) -> Result<PartPosition> {
-        if part.duration == 0 || part.timescale == 0 || part.bytes.is_empty() {
+        let timing = part.timing;
+        if timing.duration == 0 || timing.timescale == 0 || part.bytes.is_empty() {
             return Err(Error::InvalidPart(format!(
                 "part of `{stream}` has duration {} / timescale {} / {} bytes; all must be > 0",
-                part.duration,
-                part.timescale,
+                timing.duration,
+                timing.timescale,
                 part.bytes.len()
             )));
         }
         let len = part.bytes.len() as u64;
         let mut meta = PartMeta {
             id: 0, // the chunk cache assigns it
-            duration: part.duration,
-            timescale: part.timescale,
-            decode_time: part.decode_time,
-            independent: part.independent,
             len,
             init_id: 0, // known once the init section is stored
-            wallclock_ms: part.wallclock_ms,
+            timing,
         };
         // Before anything is stored: once the bytes are in the ring, the builder must take
         // the part, or the next part's id would not follow.
@@ -341,7 +338,10 @@ impl Playlists {
         }
         let init_id = current.map_or(0, |st| st.init_id + 1);
         if current.is_none() {
-            let start_ms = part.wallclock_ms.unwrap_or_else(|| first_sample_ms(part));
+            let start_ms = part
+                .timing
+                .wallclock_ms
+                .unwrap_or_else(|| first_sample_ms(part));
             *state = Some(StreamState {
                 idx,
                 name: name.to_owned(),
@@ -452,7 +452,8 @@ fn render(
 /// before now. Dating it `now` put every EXT-X-PROGRAM-DATE-TIME one part late (seen with
 /// hls.js: wall clock − `playingDate` read 0.2 s less than `hls.latency` with 200 ms parts).
 fn first_sample_ms(part: &Part) -> u64 {
-    let duration_ms = u128::from(part.duration) * 1000 / u128::from(part.timescale.max(1));
+    let duration_ms =
+        u128::from(part.timing.duration) * 1000 / u128::from(part.timing.timescale.max(1));
     now_ms().saturating_sub(u64::try_from(duration_ms).unwrap_or(u64::MAX))
 }
 

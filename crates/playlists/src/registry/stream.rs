@@ -8,7 +8,7 @@ use super::listing::status_of;
 use super::{Playlists, StreamSlot, StreamState};
 use crate::chunk_cache::{Chunk, StreamIdx};
 use crate::error::{Error, Result};
-use crate::m3u8_cache::{InitSection, PlaylistVersion};
+use crate::m3u8_cache::PlaylistVersion;
 use crate::manifest::PartPosition;
 
 /// A borrowed handle to one stream. Cheap to make ([`Playlists::stream`]); every read checks
@@ -231,8 +231,9 @@ impl<'a> StreamRef<'a> {
         })
     }
 
-    /// Init section `id` (`init.mp4` is 0, `init-{id}.mp4` the later ones).
-    pub fn init(&self, id: u32) -> Option<InitSection> {
+    /// Init section `id` (`init.mp4` is 0, `init-{id}.mp4` the later ones), as a [`Chunk`]
+    /// whose `id` is the init id and whose hash is its ETag.
+    pub fn init(&self, id: u32) -> Option<Chunk> {
         self.playlists.m3u8.init(self.idx, id)
     }
 }

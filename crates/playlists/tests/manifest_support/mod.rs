@@ -13,7 +13,8 @@ use std::fmt::Write as _;
 
 use bytes::Bytes;
 use playlists::{
-    Init, M3u8Manifest, Options, Part, PartMeta, PartPosition, Playlists, RenditionReport, Skip,
+    Init, M3u8Manifest, Options, Part, PartMeta, PartPosition, PartTiming, Playlists,
+    RenditionReport, Skip,
 };
 
 /// 2023-11-14T22:13:20.000Z.
@@ -394,24 +395,28 @@ impl<'a> Driver<'a> {
             Sink::Manifest(m) => m
                 .push(PartMeta {
                     id: self.next_id,
-                    duration: ticks,
-                    timescale: self.model.timescale,
-                    decode_time: self.decode,
-                    independent: key,
                     len,
                     init_id: self.init_id,
-                    wallclock_ms: wallclock,
+                    timing: PartTiming {
+                        duration: ticks,
+                        timescale: self.model.timescale,
+                        decode_time: self.decode,
+                        independent: key,
+                        wallclock_ms: wallclock,
+                    },
                 })
                 .expect("a valid part"),
             Sink::Registry { playlists, stream } => {
                 let part = Part {
                     bytes: Bytes::from(vec![self.init_id as u8; len as usize]),
-                    duration: ticks,
-                    timescale: self.model.timescale,
-                    decode_time: self.decode,
-                    independent: key,
                     init: Some(self.init.clone()),
-                    wallclock_ms: Some(wallclock.unwrap_or(START_MS)),
+                    timing: PartTiming {
+                        duration: ticks,
+                        timescale: self.model.timescale,
+                        decode_time: self.decode,
+                        independent: key,
+                        wallclock_ms: Some(wallclock.unwrap_or(START_MS)),
+                    },
                 };
                 playlists.add(stream, part).expect("a valid part")
             }

@@ -88,7 +88,7 @@ impl DemoClip {
         let first = fragments
             .first()
             .ok_or_else(|| DemoError::Clip("no fragments".into()))?;
-        if !first.independent {
+        if !first.timing.independent {
             return Err(DemoError::Clip(
                 "the first part does not start with a keyframe".into(),
             ));
@@ -107,8 +107,8 @@ impl DemoClip {
             })
             .collect();
         Ok(Self {
-            start_ticks: first.decode_time,
-            timescale: first.timescale,
+            start_ticks: first.timing.decode_time,
+            timescale: first.timing.timescale,
             init,
             fragments,
             loop_ticks,
@@ -157,7 +157,7 @@ impl DemoClip {
         })
         .map_err(|source| DemoError::Rewrite { index, source })?;
         let primary = self.loop_ticks(self.init.primary_track().track_id);
-        let end = fragment.decode_time + fragment.duration - self.start_ticks;
+        let end = fragment.timing.decode_time + fragment.timing.duration - self.start_ticks;
         let at = ticks(
             round.saturating_mul(primary).saturating_add(end),
             self.timescale,

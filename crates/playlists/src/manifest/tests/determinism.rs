@@ -26,13 +26,15 @@ fn parts(n: u64) -> Vec<PartMeta> {
             }
             let part = PartMeta {
                 id,
-                duration,
-                timescale: 90_000,
-                decode_time: decode,
-                independent: r % 7 == 0 || r % 97 < 2,
                 len: 500 + r % 20_000,
                 init_id,
-                wallclock_ms: (r % 97 == 0).then_some(START_MS + id * 250),
+                timing: PartTiming {
+                    duration,
+                    timescale: 90_000,
+                    decode_time: decode,
+                    independent: r % 7 == 0 || r % 97 < 2,
+                    wallclock_ms: (r % 97 == 0).then_some(START_MS + id * 250),
+                },
             };
             decode += duration;
             part

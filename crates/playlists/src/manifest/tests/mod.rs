@@ -12,7 +12,7 @@ mod rules_segments;
 
 use self::check::{check, check_delta, Config, History};
 use self::parse::Playlist;
-use super::{M3u8Manifest, PartMeta, PartPosition, Skip};
+use super::{M3u8Manifest, PartMeta, PartPosition, PartTiming, Skip};
 use crate::error::Result;
 use crate::options::Options;
 
@@ -67,13 +67,15 @@ impl Feeder {
     pub fn push(&mut self, ticks: u64, independent: bool) -> Result<PartPosition> {
         let pos = self.m.push(PartMeta {
             id: self.next_id,
-            duration: ticks,
-            timescale: self.timescale,
-            decode_time: self.decode,
-            independent,
             len: 1000 + ticks,
             init_id: self.init_id,
-            wallclock_ms: self.wallclock_ms,
+            timing: PartTiming {
+                duration: ticks,
+                timescale: self.timescale,
+                decode_time: self.decode,
+                independent,
+                wallclock_ms: self.wallclock_ms,
+            },
         })?;
         self.next_id += 1;
         self.parts += 1;

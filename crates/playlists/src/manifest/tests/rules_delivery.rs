@@ -283,13 +283,15 @@ fn rule_33_bandwidth_is_the_peak_over_sets_of_half_to_one_and_a_half_td_plus_hal
             let id = i as u64 * 5 + k;
             m.push(PartMeta {
                 id,
-                duration: 200,
-                timescale: 1000,
-                decode_time: id * 200,
-                independent: k == 0,
                 len: size / 5,
                 init_id: 0,
-                wallclock_ms: None,
+                timing: PartTiming {
+                    duration: 200,
+                    timescale: 1000,
+                    decode_time: id * 200,
+                    independent: k == 0,
+                    wallclock_ms: None,
+                },
             })
             .unwrap();
         }
