@@ -16,9 +16,10 @@
 //!   release build, ~50 deep in a debug build. The walk below has a fixed depth, and only
 //!   boxes without children go to mp4-atom ([`decode_flat`]).
 //! * **The `moof` of every part** (`fragment.rs`, `rewrite.rs`): the hot path. This walker
-//!   reads the few fields a playlist needs in place; mp4-atom's `Moof` allocates a `Vec` per
-//!   `traf` and per `trun` sample. `benches/fmp4.rs` measures both on the same parts
-//!   (`fmp4/moof_decode_*`).
+//!   reads the few fields a playlist needs in place, where mp4-atom's `Moof` builds a `Vec`
+//!   per `traf`, per `trun` and of the `trun`'s samples. On the demo clip's parts
+//!   (`benches/fmp4.rs`, `fmp4/moof_decode`, both in the same run) ours takes 291 ns per
+//!   `moof` and mp4-atom's decode alone 1114 ns, before any duration or flag is derived.
 
 use std::fmt;
 

@@ -262,6 +262,15 @@ mod tests {
         let err = parse(Bytes::from(bytes), moov).unwrap_err();
         assert!(err.reason.contains("timescale 0"), "{err}");
 
+        // A box mp4-atom refuses: the error names it.
+        let mut bytes = init_segment(&[TestTrack::video(1, 90000, 0)]);
+        let at = bytes.windows(4).position(|w| w == b"tkhd").unwrap() + 4;
+        bytes[at] = 2; // version
+        let moov = crate::fmp4::testutil::moov_range(&bytes);
+        let err = parse(Bytes::from(bytes), moov).unwrap_err();
+        assert_eq!(err.fourcc, FourCC(*b"tkhd"));
+        assert!(err.reason.contains("version 2"), "{err}");
+
         // An empty moov.
         let bytes = crate::fmp4::testutil::boxed(b"moov", &[]);
         let err = parse(Bytes::from(bytes), 8..8).unwrap_err();
