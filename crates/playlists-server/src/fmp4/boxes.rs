@@ -172,15 +172,19 @@ impl Malformed {
 /// container decoding recurses without bound (see the module docs). Bytes after the fields
 /// mp4-atom reads are ignored, as a reader of a later version of the box must (ISO/IEC
 /// 14496-12 §4.2: fields may be added at the end).
-pub fn decode_flat<T: mp4_atom::Atom>(mut payload: &[u8]) -> Result<T, Malformed> {
-    T::decode_body(&mut payload).map_err(|err| atom_error(FourCC(T::KIND.into()), err))
+pub fn decode_flat<T: mp4_atom::Atom>(payload: &[u8]) -> Result<T, Malformed> {
+    T::decode_body(&mut &payload[..])
+        .map_err(|err| atom_error(FourCC(T::KIND.into()), err, payload.len()))
 }
 
-/// A [`Malformed`] for `fourcc` from an mp4-atom error, worded like this module's own.
-pub fn atom_error(fourcc: FourCC, err: mp4_atom::Error) -> Malformed {
+/// A [`Malformed`] for `fourcc`, whose payload is `len` bytes, from an mp4-atom error,
+/// worded like this module's own.
+pub fn atom_error(fourcc: FourCC, err: mp4_atom::Error, len: usize) -> Malformed {
     use mp4_atom::Error as E;
     let reason = match err {
-        E::OutOfBounds | E::OverDecode(_) => "too short for its fields".to_owned(),
+        E::OutOfBounds | E::OverDecode(_) => {
+            format!("too short for its fields: payload is {len} bytes")
+        }
         E::UnknownVersion(v) => format!("version {v} is not supported"),
         E::UnknownQuicktimeVersion(v) => format!("sound description version {v} is not supported"),
         E::MissingDescriptor(tag) => format!("has no {} (tag {tag})", descriptor(tag)),

@@ -41,7 +41,7 @@ pub fn describe(
     handler: FourCC,
 ) -> Result<SampleEntryInfo, Malformed> {
     let mut rest = payload;
-    let fields = |err| atom_error(entry, err);
+    let fields = |err| atom_error(entry, err, payload.len());
     let resolution = match &handler.0 {
         b"vide" => {
             let visual = Visual::decode(&mut rest).map_err(fields)?;
