@@ -4,6 +4,10 @@
 //!   repeated, timestamps running on), pushed whole and in 64 KiB chunks (as a socket
 //!   delivers it), against a reference in the same run: copying the same bytes once into a
 //!   buffer (`memcpy_64k_chunks`), the least any parser that owns its input must do.
+//! * `fmp4/moof_decode` — reading the `moof` of each of the clip's parts with the splitter's
+//!   hand-written parser (`fragment::parse`: sample count, duration, decode time,
+//!   independence), against mp4-atom's `Moof` decode of the same bytes in the same run (the
+//!   evidence for keeping the per-part path hand-written: `src/fmp4/boxes.rs`).
 //! * `ingest/publish_delay` — `IngestSession::push` of one 200 ms part until the playlist
 //!   version listing it is readable, p50/p99 in µs, against `Playlists::add` of the same
 //!   parts already parsed (the library's own cost).
@@ -16,7 +20,8 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use playlists::{Init, Options, Part, PartTiming, Playlists};
-use playlists_server::fmp4::{Event, Limits, Splitter};
+use playlists_server::fmp4::boxes::read_header;
+use playlists_server::fmp4::{fragment, Event, FourCC, Limits, Splitter};
 use playlists_server::ingest::sources::demo::DemoClip;
 use playlists_server::ingest::Access;
 use playlists_server::ingest::{IngestConfig, Ingests};
@@ -99,6 +104,55 @@ fn throughput(stream: &Bytes) {
             mb_s / reference_mb_s,
         );
     }
+}
+
+/// The range of the `moof` box in a part (after any `styp`/`prft`).
+fn moof_range(part: &[u8]) -> std::ops::Range<usize> {
+    let mut at = 0;
+    loop {
+        let h = read_header(&part[at..]).expect("a whole box");
+        let size = h.size.expect("a sized box") as usize;
+        if h.fourcc == FourCC::MOOF {
+            return at..at + size;
+        }
+        at += size;
+    }
+}
+
+fn moof_decode(clip: &DemoClip) {
+    const PARTS: u64 = 1000;
+    let init = clip.init();
+    let parts: Vec<(Bytes, std::ops::Range<usize>)> = (0..PARTS)
+        .map(|i| {
+            let bytes = clip.part(i).expect("rewrites").0;
+            let moof = moof_range(&bytes);
+            (bytes, moof)
+        })
+        .collect();
+    let (ours, _) = best(|| {
+        for (bytes, moof) in &parts {
+            let f = fragment::parse(bytes.clone(), moof.clone(), init).expect("valid part");
+            black_box(f);
+        }
+        parts.len()
+    });
+    let (reference, _) = best(|| {
+        for (bytes, moof) in &parts {
+            let mut buf = &bytes[moof.clone()];
+            let m = <mp4_atom::Moof as mp4_atom::Decode>::decode(&mut buf).expect("valid moof");
+            black_box(m);
+        }
+        parts.len()
+    });
+    let per = |d: Duration| d.as_secs_f64() * 1e9 / PARTS as f64;
+    println!(
+        "{{\"bench\":\"fmp4/moof_decode\",\"parts\":{PARTS},\"ns_per_moof\":{:.0},\
+         \"reference\":\"mp4_atom_moof_decode\",\"reference_ns_per_moof\":{:.0},\
+         \"ratio_vs_reference\":{:.2},\"threads\":1}}",
+        per(ours),
+        per(reference),
+        per(ours) / per(reference),
+    );
 }
 
 fn percentile_us(sorted: &[Duration], p: f64) -> f64 {
@@ -192,5 +246,6 @@ fn main() {
     let clip = DemoClip::builtin().expect("the shipped clip parses");
     let stream = long_stream(&clip);
     throughput(&stream);
+    moof_decode(&clip);
     publish_delay(&clip);
 }

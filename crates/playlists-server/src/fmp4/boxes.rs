@@ -1,10 +1,25 @@
-//! The box walker: ISO/IEC 14496-12 §4.2 box headers and a bounds-checked field reader.
+//! The box walker: ISO/IEC 14496-12 §4.2 box headers and a bounds-checked field reader, and
+//! the bridge to mp4-atom for the fields of the init section's boxes.
 //!
 //! Everything here works on borrowed slices and never copies or allocates: a box is a header
 //! (`size`, `type`, optional 64-bit `largesize`) and a byte range, and walking a container is
 //! reading one header after the other. Every length read from the input is checked against
 //! the bytes actually present before it is used, so a lying size gives an error, not a panic
 //! or an allocation.
+//!
+//! Two things stay hand-written here although the mp4-atom crate decodes the same boxes:
+//!
+//! * **The walk of containers** (`moov`, `trak`, … `stsd`, the sample entries). mp4-atom
+//!   decodes a container by decoding every child it knows, recursively and with no depth
+//!   bound, so a few hundred nested boxes (8 bytes each) overflow a thread's stack and abort
+//!   the process: measured with 0.17.0 on a 2 MiB stack, a `trak` nested ~300 deep in a
+//!   release build, ~50 deep in a debug build. The walk below has a fixed depth, and only
+//!   boxes without children go to mp4-atom ([`decode_flat`]).
+//! * **The `moof` of every part** (`fragment.rs`, `rewrite.rs`): the hot path. This walker
+//!   reads the few fields a playlist needs in place, where mp4-atom's `Moof` builds a `Vec`
+//!   per `traf`, per `trun` and of the `trun`'s samples. On the demo clip's parts
+//!   (`benches/fmp4.rs`, `fmp4/moof_decode`, both in the same run) ours takes 291 ns per
+//!   `moof` and mp4-atom's decode alone 1114 ns, before any duration or flag is derived.
 
 use std::fmt;
 
@@ -149,6 +164,44 @@ impl Malformed {
             fourcc,
             reason: reason.into(),
         }
+    }
+}
+
+/// Decodes the payload of a box without child boxes (`tkhd`, `mdhd`, `hdlr`, `trex`, `avcC`,
+/// `hvcC`, `av1C`, `vpcC`, `esds`) with mp4-atom. Only such boxes are handed to it: its
+/// container decoding recurses without bound (see the module docs). Bytes after the fields
+/// mp4-atom reads are ignored, as a reader of a later version of the box must (ISO/IEC
+/// 14496-12 §4.2: fields may be added at the end).
+pub fn decode_flat<T: mp4_atom::Atom>(payload: &[u8]) -> Result<T, Malformed> {
+    T::decode_body(&mut &payload[..])
+        .map_err(|err| atom_error(FourCC(T::KIND.into()), err, payload.len()))
+}
+
+/// A [`Malformed`] for `fourcc`, whose payload is `len` bytes, from an mp4-atom error,
+/// worded like this module's own.
+pub fn atom_error(fourcc: FourCC, err: mp4_atom::Error, len: usize) -> Malformed {
+    use mp4_atom::Error as E;
+    let reason = match err {
+        E::OutOfBounds | E::OverDecode(_) => {
+            format!("too short for its fields: payload is {len} bytes")
+        }
+        E::UnknownVersion(v) => format!("version {v} is not supported"),
+        E::UnknownQuicktimeVersion(v) => format!("sound description version {v} is not supported"),
+        E::MissingDescriptor(tag) => format!("has no {} (tag {tag})", descriptor(tag)),
+        E::UnexpectedDescriptor(tag) => format!("unexpected {} (tag {tag})", descriptor(tag)),
+        other => other.to_string(),
+    };
+    Malformed::new(fourcc, reason)
+}
+
+/// The name of an ISO/IEC 14496-1 §7.2.2.1 descriptor tag an `esds` holds.
+fn descriptor(tag: u8) -> &'static str {
+    match tag {
+        3 => "ES_Descriptor",
+        4 => "DecoderConfigDescriptor",
+        5 => "DecoderSpecificInfo",
+        6 => "SLConfigDescriptor",
+        _ => "descriptor",
     }
 }
 
@@ -297,17 +350,6 @@ impl<'a> Reader<'a> {
         self.take(n, field).map(|_| ())
     }
 
-    /// One byte.
-    pub fn u8(&mut self, field: &'static str) -> Result<u8, Malformed> {
-        Ok(self.take(1, field)?[0])
-    }
-
-    /// A big-endian u16.
-    pub fn u16(&mut self, field: &'static str) -> Result<u16, Malformed> {
-        let b = self.take(2, field)?;
-        Ok(u16::from_be_bytes([b[0], b[1]]))
-    }
-
     /// A big-endian u32.
     pub fn u32(&mut self, field: &'static str) -> Result<u32, Malformed> {
         let b = self.take(4, field)?;
@@ -336,11 +378,6 @@ impl<'a> Reader<'a> {
     /// The unread rest of the payload.
     pub fn rest(&self) -> &'a [u8] {
         &self.bytes[self.pos..]
-    }
-
-    /// Current offset within the payload.
-    pub fn position(&self) -> usize {
-        self.pos
     }
 
     /// A [`Malformed`] about this box.
@@ -438,7 +475,7 @@ mod tests {
         assert_eq!(r.version_flags().unwrap(), (1, 0));
         let err = r.u64("baseMediaDecodeTime").unwrap_err();
         assert!(err.reason.contains("baseMediaDecodeTime"), "{err}");
-        assert_eq!(r.u16("x").unwrap(), 0);
+        assert_eq!(r.take(2, "x").unwrap(), [0, 0]);
         assert!(r.take(usize::MAX, "huge").is_err());
     }
 

@@ -1,9 +1,14 @@
 //! The init section (`ftyp`+`moov`, CMAF header): tracks, timescales, codec strings,
 //! resolution, and the `trex` defaults that fragments fall back on.
+//!
+//! The containers (`moov`/`trak`/`mdia`/`minf`/`stbl`/`stsd`) are walked with the bounded
+//! walker of [`boxes`](crate::fmp4::boxes), which says why; the boxes with the fields
+//! (`tkhd`, `mdhd`, `hdlr`, `trex`, the sample entry) are decoded with mp4-atom.
 
 use bytes::Bytes;
+use mp4_atom::{Hdlr, Mdhd, Tkhd, Trex};
 
-use crate::fmp4::boxes::{children, find, require, FourCC, Malformed, Reader};
+use crate::fmp4::boxes::{children, decode_flat, find, require, FourCC, Malformed, Reader};
 use crate::fmp4::codecs::describe;
 
 /// What a track carries, from its `hdlr` handler type.
@@ -108,9 +113,14 @@ pub fn parse(bytes: Bytes, moov: std::ops::Range<usize>) -> Result<InitSection, 
     for child in children(mvex.fourcc, mvex.payload) {
         let child = child?;
         if child.fourcc == FourCC(*b"trex") {
-            let (track_id, defaults) = trex(child.payload)?;
-            if let Some(track) = tracks.iter_mut().find(|t| t.track_id == track_id) {
-                track.defaults = defaults;
+            let trex: Trex = decode_flat(child.payload)?;
+            if let Some(track) = tracks.iter_mut().find(|t| t.track_id == trex.track_id) {
+                // Hand-mapped: the defaults fragments fall back on (ISO/IEC 14496-12 §8.8.3).
+                track.defaults = SampleDefaults {
+                    duration: trex.default_sample_duration,
+                    size: trex.default_sample_size,
+                    flags: trex.default_sample_flags,
+                };
             }
         }
     }
@@ -149,22 +159,19 @@ pub fn round_rate(rate: f64) -> f64 {
 
 fn trak(payload: &[u8]) -> Result<Track, Malformed> {
     let trak = FourCC(*b"trak");
-    let tkhd = require(trak, payload, FourCC(*b"tkhd"))?;
-    let (track_id, tkhd_size) = tkhd_fields(tkhd.payload)?;
+    let tkhd: Tkhd = decode_flat(require(trak, payload, FourCC(*b"tkhd"))?.payload)?;
+    let track_id = tkhd.track_id;
     let mdia = require(trak, payload, FourCC(*b"mdia"))?;
-    let timescale = mdhd_timescale(require(mdia.fourcc, mdia.payload, FourCC(*b"mdhd"))?.payload)?;
+    let mdhd: Mdhd = decode_flat(require(mdia.fourcc, mdia.payload, FourCC(*b"mdhd"))?.payload)?;
+    let timescale = mdhd.timescale;
     if timescale == 0 {
         return Err(Malformed::new(
             FourCC(*b"mdhd"),
             format!("track {track_id} has timescale 0"),
         ));
     }
-    let hdlr = require(mdia.fourcc, mdia.payload, FourCC(*b"hdlr"))?;
-    let mut r = Reader::new(hdlr.fourcc, hdlr.payload);
-    r.version_flags()?;
-    r.skip(4, "pre_defined")?;
-    let h = r.take(4, "handler_type")?;
-    let handler = FourCC([h[0], h[1], h[2], h[3]]);
+    let hdlr: Hdlr = decode_flat(require(mdia.fourcc, mdia.payload, FourCC(*b"hdlr"))?.payload)?;
+    let handler = FourCC(hdlr.handler.into());
     let kind = match &handler.0 {
         b"vide" => TrackKind::Video,
         b"soun" => TrackKind::Audio,
@@ -173,6 +180,7 @@ fn trak(payload: &[u8]) -> Result<Track, Malformed> {
     let minf = require(mdia.fourcc, mdia.payload, FourCC(*b"minf"))?;
     let stbl = require(minf.fourcc, minf.payload, FourCC(*b"stbl"))?;
     let stsd = require(stbl.fourcc, stbl.payload, FourCC(*b"stsd"))?;
+    // Not mp4-atom's `Stsd`: it would decode every sample entry's children recursively.
     let mut r = Reader::new(stsd.fourcc, stsd.payload);
     r.version_flags()?;
     let entry_count = r.u32("entry_count")?;
@@ -187,8 +195,15 @@ fn trak(payload: &[u8]) -> Result<Track, Malformed> {
         ))
     })??;
     let info = describe(entry.fourcc, entry.payload, handler)?;
+    // `tkhd` width and height are 16.16 fixed point; the integer part is the size.
+    let (width, height) = (
+        u32::from(tkhd.width.integer()),
+        u32::from(tkhd.height.integer()),
+    );
     let resolution = match kind {
-        TrackKind::Video => info.resolution.or(tkhd_size),
+        TrackKind::Video => info
+            .resolution
+            .or((width > 0 && height > 0).then_some((width, height))),
         _ => None,
     };
     Ok(Track {
@@ -200,57 +215,6 @@ fn trak(payload: &[u8]) -> Result<Track, Malformed> {
         resolution,
         defaults: SampleDefaults::default(),
     })
-}
-
-/// `tkhd` (§8.3.2): track_ID, and the presentation width and height (16.16 fixed point)
-/// when non-zero.
-fn tkhd_fields(payload: &[u8]) -> Result<(u32, Option<(u32, u32)>), Malformed> {
-    let mut r = Reader::new(FourCC(*b"tkhd"), payload);
-    let (version, _) = r.version_flags()?;
-    r.skip(
-        if version == 1 { 16 } else { 8 },
-        "creation/modification time",
-    )?;
-    let track_id = r.u32("track_ID")?;
-    r.skip(4, "reserved")?;
-    r.skip(if version == 1 { 8 } else { 4 }, "duration")?;
-    r.skip(
-        8 + 2 + 2 + 2 + 2 + 36,
-        "reserved, layer, group, volume, matrix",
-    )?;
-    let width = r.u32("width")? >> 16;
-    let height = r.u32("height")? >> 16;
-    Ok((
-        track_id,
-        (width > 0 && height > 0).then_some((width, height)),
-    ))
-}
-
-/// `mdhd` (§8.4.2) timescale.
-fn mdhd_timescale(payload: &[u8]) -> Result<u32, Malformed> {
-    let mut r = Reader::new(FourCC(*b"mdhd"), payload);
-    let (version, _) = r.version_flags()?;
-    r.skip(
-        if version == 1 { 16 } else { 8 },
-        "creation/modification time",
-    )?;
-    r.u32("timescale")
-}
-
-/// `trex` (§8.8.3): the track it is for and its defaults.
-fn trex(payload: &[u8]) -> Result<(u32, SampleDefaults), Malformed> {
-    let mut r = Reader::new(FourCC(*b"trex"), payload);
-    r.version_flags()?;
-    let track_id = r.u32("track_ID")?;
-    r.skip(4, "default_sample_description_index")?;
-    Ok((
-        track_id,
-        SampleDefaults {
-            duration: r.u32("default_sample_duration")?,
-            size: r.u32("default_sample_size")?,
-            flags: r.u32("default_sample_flags")?,
-        },
-    ))
 }
 
 #[cfg(test)]
@@ -297,6 +261,15 @@ mod tests {
         let moov = crate::fmp4::testutil::moov_range(&bytes);
         let err = parse(Bytes::from(bytes), moov).unwrap_err();
         assert!(err.reason.contains("timescale 0"), "{err}");
+
+        // A box mp4-atom refuses: the error names it.
+        let mut bytes = init_segment(&[TestTrack::video(1, 90000, 0)]);
+        let at = bytes.windows(4).position(|w| w == b"tkhd").unwrap() + 4;
+        bytes[at] = 2; // version
+        let moov = crate::fmp4::testutil::moov_range(&bytes);
+        let err = parse(Bytes::from(bytes), moov).unwrap_err();
+        assert_eq!(err.fourcc, FourCC(*b"tkhd"));
+        assert!(err.reason.contains("version 2"), "{err}");
 
         // An empty moov.
         let bytes = crate::fmp4::testutil::boxed(b"moov", &[]);

@@ -10,7 +10,8 @@
 //!                                                                    INDEPENDENT (fragment.rs)
 //! ```
 //!
-//! * [`boxes`] — the zero-copy box walker and bounds-checked field reader.
+//! * [`boxes`] — the zero-copy box walker and bounds-checked field reader, and which boxes
+//!   are decoded with mp4-atom (those without children) and why the rest is not.
 //! * [`splitter`] — where the stream is cut, zero-copy, within [`Limits`].
 //! * [`init`] / [`codecs`] — the `moov`: tracks, `trex` defaults, RFC 6381 codec strings.
 //! * [`fragment`] — the `moof`: `tfhd`/`tfdt`/`trun`, with `trex` fallbacks.

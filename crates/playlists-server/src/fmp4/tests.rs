@@ -376,3 +376,41 @@ fn announced_sizes_are_not_allocated_up_front() {
     assert_eq!(s.push(Bytes::from(stream)).unwrap().len(), 1); // the init section
     assert!(s.buffered_capacity() < 1 << 20, "{}", s.buffered_capacity());
 }
+
+/// Every one-byte change and every truncation of real encoders' `moov`s (the demo clip's
+/// H.264 + AAC, the fixtures' HEVC, AV1 and Opus) gives an init section or a `Malformed`
+/// naming a box: never a panic, whatever mp4-atom or the walker makes of the bytes.
+#[test]
+fn damaged_moovs_give_errors_not_panics() {
+    let encoders: [&[u8]; 4] = [
+        crate::ingest::sources::demo::DEMO_CLIP,
+        include_bytes!("../../tests/fixtures/hevc.mp4"),
+        include_bytes!("../../tests/fixtures/av1.mp4"),
+        include_bytes!("../../tests/fixtures/opus.mp4"),
+    ];
+    for clip in encoders {
+        let mut at = 0;
+        let moov = loop {
+            let h = boxes::read_header(&clip[at..]).unwrap();
+            let end = at + h.size.unwrap() as usize;
+            if h.fourcc == FourCC::MOOV {
+                break at + h.header_len..end;
+            }
+            at = end;
+        };
+        let bytes = Bytes::copy_from_slice(&clip[..moov.end]);
+        let parse = |b: Bytes, range: std::ops::Range<usize>| match init::parse(b, range) {
+            Ok(i) => assert!(!i.tracks.is_empty() && !i.codecs.is_empty()),
+            Err(e) => assert!(!e.reason.is_empty()),
+        };
+        parse(bytes.clone(), moov.clone());
+        for i in moov.clone() {
+            for flip in [0xff, bytes[i] ^ 0x80, bytes[i].wrapping_add(1)] {
+                let mut b = bytes.to_vec();
+                b[i] = flip;
+                parse(Bytes::from(b), moov.clone());
+            }
+            parse(bytes.slice(..i), moov.start..i);
+        }
+    }
+}

@@ -83,8 +83,10 @@ fn trak(t: &TestTrack) -> Vec<u8> {
         let mut dcd = vec![0x04, 13 + dsi.len() as u8, 0x40, 0x15];
         dcd.extend_from_slice(&[0; 11]);
         dcd.extend_from_slice(&dsi);
-        let mut es = vec![0x03, 3 + dcd.len() as u8, 0, 1, 0];
+        let sl = [0x06, 0x01, 0x02];
+        let mut es = vec![0x03, 3 + (dcd.len() + sl.len()) as u8, 0, 1, 0];
         es.extend_from_slice(&dcd);
+        es.extend_from_slice(&sl);
         p.extend(full(b"esds", 0, 0, &es));
         boxed(b"mp4a", &p)
     };
