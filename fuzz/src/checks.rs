@@ -28,8 +28,8 @@ use playlists_server::fmp4::boxes::{children, read_header};
 use playlists_server::fmp4::codecs::describe;
 use playlists_server::fmp4::rewrite::shift_fragment;
 use playlists_server::fmp4::{
-    fragment as fragment_mod, init as init_mod, Event, Fmp4Error, FourCC, Fragment, InitSection,
-    Limits, Splitter, TrackKind,
+    fragment as fragment_mod, init as init_mod, Fmp4Error, FourCC, Fragment, Limits, Movie,
+    Splitter, TrackKind, Unit,
 };
 use playlists_server::http::{parse_directives, DeliveryDirectives, DirectiveError, Route};
 
@@ -84,7 +84,7 @@ enum Chunking {
 /// What one run of the splitter produced.
 #[derive(Debug, PartialEq)]
 struct Outcome {
-    events: Vec<Event>,
+    events: Vec<Unit>,
     /// The first error, from a push or from `finish`.
     result: Result<(), Fmp4Error>,
     /// `Splitter::offset` at the end: where the unfinished (or failed) unit starts.
@@ -215,18 +215,18 @@ fn check_error(e: &Fmp4Error, len: u64, limits: &Limits) {
 
 /// The units are the input's bytes `..offset` in order, each within the limits, made of
 /// whole boxes and ending as the splitter documents (init: `moov`; part: `moof` `mdat`).
-fn check_units(data: &[u8], events: &[Event], offset: u64, limits: &Limits) {
+fn check_units(data: &[u8], events: &[Unit], offset: u64, limits: &Limits) {
     let mut at = 0usize;
-    let mut init: Option<&InitSection> = None;
+    let mut init: Option<&Movie> = None;
     for event in events {
         let (bytes, last) = match event {
-            Event::Init(i) => {
+            Unit::Init(i) => {
                 check_init(i);
-                assert!(i.bytes.len() as u64 <= limits.max_init_size);
+                assert!(i.init.bytes.len() as u64 <= limits.max_init_size);
                 init = Some(i);
-                (&i.bytes, FourCC::MOOV)
+                (&i.init.bytes, FourCC::MOOV)
             }
-            Event::Fragment(f) => {
+            Unit::Fragment(f) => {
                 let i = init.expect("a fragment before any init section");
                 check_fragment(f, i);
                 assert!(f.bytes.len() as u64 <= limits.max_part_size);
@@ -280,13 +280,13 @@ fn top_level_boxes(bytes: &[u8]) -> Option<Vec<(FourCC, std::ops::Range<usize>)>
 }
 
 /// What a parsed init section guarantees.
-fn check_init(init: &InitSection) {
+fn check_init(init: &Movie) {
     assert!(!init.tracks.is_empty());
     let primary = init.primary_track();
     let first_video = init.tracks.iter().position(|t| t.kind == TrackKind::Video);
     assert_eq!(init.primary, first_video.unwrap_or(0));
     let codecs: Vec<&str> = init.tracks.iter().map(|t| t.codec.as_str()).collect();
-    assert_eq!(init.codecs, codecs.join(","));
+    assert_eq!(init.init.codecs, codecs.join(","));
     for t in &init.tracks {
         assert!(t.timescale > 0);
         assert!(!t.codec.is_empty());
@@ -295,17 +295,17 @@ fn check_init(init: &InitSection) {
         }
     }
     if primary.kind == TrackKind::Video {
-        assert_eq!(init.resolution, primary.resolution);
+        assert_eq!(init.init.resolution, primary.resolution);
     } else {
-        assert_eq!((init.resolution, init.frame_rate), (None, None));
+        assert_eq!((init.init.resolution, init.init.frame_rate), (None, None));
     }
-    if let Some(rate) = init.frame_rate {
+    if let Some(rate) = init.init.frame_rate {
         assert!(rate.is_finite() && rate >= 0.0, "frame rate {rate}");
     }
 }
 
 /// What a parsed fragment guarantees, read with `init`.
-fn check_fragment(f: &Fragment, init: &InitSection) {
+fn check_fragment(f: &Fragment, init: &Movie) {
     assert_eq!(f.timing.timescale, init.primary_track().timescale);
     assert!(f.timing.duration > 0);
     assert!(f.tracks.iter().any(|t| t.sample_count > 0));
@@ -319,7 +319,7 @@ fn check_fragment(f: &Fragment, init: &InitSection) {
     }
 }
 
-/// Parses `data` as a `moov` payload; a success must keep the [`InitSection`] guarantees and
+/// Parses `data` as a `moov` payload; a success must keep the [`Movie`] guarantees and
 /// equal what the splitter makes of the same `moov` in a stream. Also walks `data` as nested
 /// boxes, and reads it as the body of sample entries of every supported codec.
 pub fn init(data: &[u8]) {
@@ -334,10 +334,22 @@ pub fn init(data: &[u8]) {
         let split = playlists_server::fmp4::split_all(Bytes::from(stream), Limits::default());
         match (&direct, split) {
             (Ok(i), Ok(events)) => match events.as_slice() {
-                [Event::Init(s)] => {
+                [Unit::Init(s)] => {
                     assert_eq!(
-                        (&s.tracks, s.primary, &s.codecs, s.resolution, s.frame_rate),
-                        (&i.tracks, i.primary, &i.codecs, i.resolution, i.frame_rate)
+                        (
+                            &s.tracks,
+                            s.primary,
+                            &s.init.codecs,
+                            s.init.resolution,
+                            s.init.frame_rate
+                        ),
+                        (
+                            &i.tracks,
+                            i.primary,
+                            &i.init.codecs,
+                            i.init.resolution,
+                            i.init.frame_rate
+                        )
                     )
                 }
                 other => panic!("one moov gave {} events", other.len()),
@@ -399,8 +411,8 @@ fn walk(payload: &[u8], depth: usize) {
 /// The init sections [`fragment`] and [`rewrite`] read parts with: those of the committed
 /// ffmpeg fixtures and of the demo clip, in this order (selector byte modulo 6):
 /// h264, h264_aac, hevc, av1, opus, demo.
-pub fn init_sections() -> &'static [Arc<InitSection>] {
-    static INITS: OnceLock<Vec<Arc<InitSection>>> = OnceLock::new();
+pub fn init_sections() -> &'static [Arc<Movie>] {
+    static INITS: OnceLock<Vec<Arc<Movie>>> = OnceLock::new();
     INITS.get_or_init(|| {
         let fixtures: [&'static [u8]; 6] = [
             include_bytes!("../../crates/playlists-server/tests/fixtures/h264.mp4"),
@@ -418,7 +430,7 @@ pub fn init_sections() -> &'static [Arc<InitSection>] {
                 // The fixtures are known good; only the init section is needed.
                 let _ = splitter.push_into(Bytes::from_static(bytes), &mut events);
                 match events.first() {
-                    Some(Event::Init(init)) => Arc::clone(init),
+                    Some(Unit::Init(init)) => Arc::clone(init),
                     _ => panic!("a fixture without an init section"),
                 }
             })
@@ -427,7 +439,7 @@ pub fn init_sections() -> &'static [Arc<InitSection>] {
 }
 
 /// Splits a `[selector][part]` input: the init section it selects, and the part's bytes.
-fn select(data: &[u8]) -> Option<(&'static Arc<InitSection>, &[u8])> {
+fn select(data: &[u8]) -> Option<(&'static Arc<Movie>, &[u8])> {
     let (&selector, part) = data.split_first()?;
     let inits = init_sections();
     Some((&inits[usize::from(selector) % inits.len()], part))
@@ -435,12 +447,12 @@ fn select(data: &[u8]) -> Option<(&'static Arc<InitSection>, &[u8])> {
 
 /// The part as the splitter reads it after its init section: `Some` when it is exactly one
 /// fragment and the stream ends cleanly.
-fn split_part(init: &InitSection, part: &[u8]) -> Option<Fragment> {
-    let mut stream = init.bytes.to_vec();
+fn split_part(init: &Movie, part: &[u8]) -> Option<Fragment> {
+    let mut stream = init.init.bytes.to_vec();
     stream.extend_from_slice(part);
     let outcome = run_splitter(&stream, Limits::default(), Chunking::Whole);
     match (outcome.result, outcome.events.as_slice()) {
-        (Ok(()), [Event::Init(_), Event::Fragment(f)]) if f.bytes.len() == part.len() => {
+        (Ok(()), [Unit::Init(_), Unit::Fragment(f)]) if f.bytes.len() == part.len() => {
             Some(f.clone())
         }
         _ => None,

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use playlists::{Init, Options, Part, PartTiming, Playlists};
 use playlists_server::fmp4::boxes::read_header;
-use playlists_server::fmp4::{fragment, Event, FourCC, Limits, Splitter};
+use playlists_server::fmp4::{fragment, FourCC, Limits, Splitter, Unit};
 use playlists_server::ingest::sources::demo::DemoClip;
 use playlists_server::ingest::Access;
 use playlists_server::ingest::{IngestConfig, Ingests};
@@ -33,7 +33,7 @@ const ROUNDS: usize = 5;
 
 /// init + the clip's parts (with running timestamps) until `TARGET_BYTES`.
 fn long_stream(clip: &DemoClip) -> Bytes {
-    let mut out = BytesMut::from(&clip.init().bytes[..]);
+    let mut out = BytesMut::from(&clip.movie().init.bytes[..]);
     let mut index = 0;
     while out.len() < TARGET_BYTES {
         let (bytes, _) = clip.part(index).expect("the shipped clip rewrites");
@@ -67,7 +67,7 @@ fn split(stream: &Bytes, chunk: usize) -> usize {
             .expect("valid stream");
         parts += events
             .iter()
-            .filter(|e| matches!(e, Event::Fragment(_)))
+            .filter(|e| matches!(e, Unit::Fragment(_)))
             .count();
         black_box(&events);
         events.clear();
@@ -121,7 +121,7 @@ fn moof_range(part: &[u8]) -> std::ops::Range<usize> {
 
 fn moof_decode(clip: &DemoClip) {
     const PARTS: u64 = 1000;
-    let init = clip.init();
+    let init = clip.movie();
     let parts: Vec<(Bytes, std::ops::Range<usize>)> = (0..PARTS)
         .map(|i| {
             let bytes = clip.part(i).expect("rewrites").0;
@@ -174,25 +174,25 @@ fn publish_delay(clip: &DemoClip) {
         IngestConfig::default(),
     );
     let mut session = ingests.start("bench", Access::Local).expect("fresh stream");
-    session.push(clip.init().bytes.clone()).expect("init");
+    session.push(clip.movie().init.bytes.clone()).expect("init");
 
     // Reference: the library alone, fed the same parts already parsed.
     let reference_playlists = Playlists::new(Options::default()).expect("default options");
-    let init = clip.init();
+    let init = clip.movie();
     let library_init = Init {
-        bytes: init.bytes.clone(),
-        codecs: init.codecs.clone(),
-        resolution: init.resolution,
+        bytes: init.init.bytes.clone(),
+        codecs: init.init.codecs.clone(),
+        resolution: init.init.resolution,
         frame_rate: Some(30.0),
     };
     let mut splitter = Splitter::new(Limits::default());
-    splitter.push(init.bytes.clone()).expect("init");
+    splitter.push(init.init.bytes.clone()).expect("init");
     let prepared: Vec<Part> = parts
         .iter()
         .enumerate()
         .map(
             |(i, bytes)| match splitter.push(bytes.clone()).expect("part").pop() {
-                Some(Event::Fragment(f)) => Part {
+                Some(Unit::Fragment(f)) => Part {
                     bytes: f.bytes,
                     init: (i == 0).then(|| library_init.clone()),
                     timing: PartTiming {

@@ -1,5 +1,5 @@
 //! Prints what the splitter sees in an fMP4 file: `cargo run --example fmp4_dump -- FILE`.
-use playlists_server::fmp4::{split_all, Event, Limits};
+use playlists_server::fmp4::{split_all, Limits, Unit};
 
 fn main() -> anyhow::Result<()> {
     let path = std::env::args()
@@ -8,18 +8,18 @@ fn main() -> anyhow::Result<()> {
     let bytes = bytes::Bytes::from(std::fs::read(path)?);
     for event in split_all(bytes, Limits::default())? {
         match event {
-            Event::Init(init) => println!(
+            Unit::Init(init) => println!(
                 "init {} bytes: codecs {} resolution {:?} frame rate {:?} tracks {:?}",
-                init.bytes.len(),
-                init.codecs,
-                init.resolution,
-                init.frame_rate,
+                init.init.bytes.len(),
+                init.init.codecs,
+                init.init.resolution,
+                init.init.frame_rate,
                 init.tracks
                     .iter()
                     .map(|t| (t.track_id, t.timescale, t.kind))
                     .collect::<Vec<_>>()
             ),
-            Event::Fragment(f) => println!(
+            Unit::Fragment(f) => println!(
                 "part seq {} {} bytes: t={} d={} /{} independent={} wallclock={:?} tracks {:?}",
                 f.sequence_number,
                 f.bytes.len(),

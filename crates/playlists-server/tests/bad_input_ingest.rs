@@ -65,7 +65,7 @@ async fn assert_all_intact(server: &TestServer, witnesses: &[Witness]) {
 fn h264() -> (Bytes, Vec<Bytes>) {
     let (init, fragments) = split(fixture("h264.mp4"));
     (
-        init.bytes.clone(),
+        init.init.bytes.clone(),
         fragments.into_iter().map(|f| f.bytes).collect(),
     )
 }

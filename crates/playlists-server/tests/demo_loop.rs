@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use playlists::{Options, Playlists};
-use playlists_server::fmp4::{split_all, Event, Limits};
+use playlists_server::fmp4::{split_all, Limits, Unit};
 use playlists_server::ingest::sources::demo::{run_demo, DemoClip};
 use playlists_server::ingest::Access;
 use playlists_server::ingest::{IngestConfig, Ingests};
@@ -46,7 +46,7 @@ async fn demo_publishes_continuously_across_loops_in_real_time() {
 
     // Read every published part back from the chunk cache and check the timeline.
     let clip = DemoClip::builtin().unwrap();
-    let mut all = BytesMut::from(&clip.init().bytes[..]);
+    let mut all = BytesMut::from(&clip.movie().init.bytes[..]);
     let idx = stream.idx();
     let last = playlists.chunk_cache().last(idx).unwrap();
     assert_eq!(last, 124);
@@ -57,7 +57,7 @@ async fn demo_publishes_continuously_across_loops_in_real_time() {
     let mut next = std::collections::HashMap::new();
     let mut count = 0;
     for event in &events[1..] {
-        let Event::Fragment(f) = event else {
+        let Unit::Fragment(f) = event else {
             panic!("one init section")
         };
         for run in &f.tracks {

@@ -144,15 +144,21 @@ fn init_sections_match_ffprobe_streams() {
             }
         }
         if init.primary_track().kind == TrackKind::Video {
-            assert_eq!(init.resolution, init.primary_track().resolution);
+            assert_eq!(init.init.resolution, init.primary_track().resolution);
             // ffprobe's r_frame_rate against the rate measured on the first fragment.
             let (num, den) = init_rate(&streams[init.primary].r_frame_rate);
-            let measured = init.frame_rate.or_else(|| fragments[0].frame_rate(&init));
+            let measured = init
+                .init
+                .frame_rate
+                .or_else(|| fragments[0].frame_rate(&init));
             assert_eq!(measured, Some(num / den), "{name}");
         }
     }
     let (muxed, _) = split(fixture("h264_aac.mp4"));
-    assert_eq!(muxed.codecs, format!("{},mp4a.40.2", muxed.tracks[0].codec));
+    assert_eq!(
+        muxed.init.codecs,
+        format!("{},mp4a.40.2", muxed.tracks[0].codec)
+    );
 }
 
 fn init_rate(r: &str) -> (f64, f64) {

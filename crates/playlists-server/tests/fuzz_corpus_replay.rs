@@ -77,7 +77,7 @@ fn request_corpus_keeps_its_invariants() {
 fn fragment_targets_read_parts_with_the_fixture_init_sections() {
     let inits = checks::init_sections();
     assert_eq!(inits.len(), 6);
-    let codecs: Vec<&str> = inits.iter().map(|i| i.codecs.as_str()).collect();
+    let codecs: Vec<&str> = inits.iter().map(|i| i.init.codecs.as_str()).collect();
     assert!(codecs[0].starts_with("avc1."), "{codecs:?}");
     assert!(codecs[2].starts_with("hvc1."), "{codecs:?}");
     assert!(codecs[3].starts_with("av01."), "{codecs:?}");

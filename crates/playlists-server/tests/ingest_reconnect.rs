@@ -50,7 +50,7 @@ fn count(text: &str, line_prefix: &str) -> usize {
 /// that reconnects without restarting its clock sends it.
 fn h264_shifted(shift: u64) -> Bytes {
     let (init, fragments) = split(fixture("h264.mp4"));
-    let mut out = BytesMut::from(&init.bytes[..]);
+    let mut out = BytesMut::from(&init.init.bytes[..]);
     for f in fragments {
         let mut bytes = f.bytes.to_vec();
         shift_fragment(&mut bytes, f.sequence_number, |_| shift).unwrap();
@@ -130,7 +130,7 @@ async fn a_changed_init_comes_with_a_discontinuity_and_a_new_map() {
     // The reconnecting encoder sends HEVC, its clock continuing: only the init changed.
     let (init, fragments) = split(fixture("hevc.mp4"));
     let mut second = ingests.start("cam1", Access::Local).unwrap();
-    second.push(init.bytes.clone()).unwrap();
+    second.push(init.init.bytes.clone()).unwrap();
     for f in fragments {
         let mut bytes = f.bytes.to_vec();
         shift_fragment(&mut bytes, f.sequence_number, |_| 30720).unwrap();

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use playlists::PartTiming;
 
 use crate::fmp4::boxes::{children, read_header, require, FourCC, Malformed, Reader};
-use crate::fmp4::init::{round_rate, InitSection, Track, TrackKind};
+use crate::fmp4::init::{round_rate, Movie, Track, TrackKind};
 
 /// One part: the bytes of a `moof`+`mdat` (and the boxes before it) and what the playlist
 /// needs to know of it.
@@ -52,7 +52,7 @@ impl Fragment {
     /// The primary track's frame rate measured over this fragment (samples per second of
     /// duration, three decimals), if the primary track is video. Used for FRAME-RATE when the
     /// init section's `trex` has no default duration.
-    pub fn frame_rate(&self, init: &InitSection) -> Option<f64> {
+    pub fn frame_rate(&self, init: &Movie) -> Option<f64> {
         let primary = init.primary_track();
         if primary.kind != TrackKind::Video {
             return None;
@@ -93,7 +93,7 @@ pub fn is_sync(flags: u32) -> bool {
 pub fn parse(
     bytes: Bytes,
     moof: std::ops::Range<usize>,
-    init: &InitSection,
+    init: &Movie,
 ) -> Result<Fragment, Malformed> {
     let moof_fourcc = FourCC::MOOF;
     let moof_bytes = bytes
@@ -202,7 +202,7 @@ fn rescale(value: u64, from: u32, to: u32) -> u64 {
 /// is where the next traf's data starts when it names no offset.
 fn traf(
     payload: &[u8],
-    init: &InitSection,
+    init: &Movie,
     prev_traf_end: u64,
     data: std::ops::Range<u64>,
 ) -> Result<(TrackRun, u64), Malformed> {
@@ -394,7 +394,7 @@ const NTP_UNIX_OFFSET_S: u64 = 2_208_988_800;
 /// from that by the difference of the two media times.
 fn prft_wallclock(
     prefix: &[u8],
-    init: &InitSection,
+    init: &Movie,
     primary: &Track,
     decode_time: u64,
 ) -> Result<Option<u64>, Malformed> {

@@ -7,6 +7,7 @@
 
 use bytes::Bytes;
 use mp4_atom::{Hdlr, Mdhd, Tkhd, Trex};
+use playlists::Init;
 
 use crate::fmp4::boxes::{children, decode_flat, find, require, FourCC, Malformed, Reader};
 use crate::fmp4::codecs::describe;
@@ -54,29 +55,29 @@ pub struct Track {
     pub defaults: SampleDefaults,
 }
 
-/// A parsed init section: its bytes (served as the EXT-X-MAP target) and its tracks.
+/// An init section as read: the library's [`Init`] (the bytes served as the EXT-X-MAP
+/// target, with what the multivariant playlist says of them) and the tracks of its `moov`
+/// (movie box), which fragments are read against.
 #[derive(Debug, Clone, PartialEq)]
-pub struct InitSection {
-    /// Every byte of the init section, as received.
-    pub bytes: Bytes,
+pub struct Movie {
+    /// What the library takes with the next part:
+    /// * `bytes`: every byte of the init section, as received;
+    /// * `codecs`: every track's codec string, comma-separated in track order (`CODECS`);
+    /// * `resolution`: the primary video track's;
+    /// * `frame_rate`: the primary video track's, when the init section alone tells it (the
+    ///   timescale over the `trex` default sample duration). ffmpeg's `empty_moov` leaves
+    ///   that default at 0, so ingest measures the rate on the first fragment instead
+    ///   ([`Fragment::frame_rate`](crate::fmp4::Fragment::frame_rate)).
+    pub init: Init,
     /// The tracks, in `moov` order. Never empty.
     pub tracks: Vec<Track>,
     /// Index into `tracks` of the track that decides a fragment's duration, decode time and
     /// independence: the first video track, else the first track.
     pub primary: usize,
-    /// Every track's codec string, comma-separated in track order (the `CODECS` attribute).
-    pub codecs: String,
-    /// The primary video track's resolution.
-    pub resolution: Option<(u32, u32)>,
-    /// The primary video track's frame rate, when the init section alone tells it: the
-    /// timescale over the `trex` default sample duration. ffmpeg's `empty_moov` leaves that
-    /// default at 0, so ingest measures the rate on the first fragment instead
-    /// ([`Fragment::frame_rate`](crate::fmp4::Fragment::frame_rate)).
-    pub frame_rate: Option<f64>,
 }
 
-impl InitSection {
-    /// The primary track (see [`InitSection::primary`]).
+impl Movie {
+    /// The primary track (see [`Movie::primary`]).
     pub fn primary_track(&self) -> &Track {
         // `parse` guarantees `primary < tracks.len()`.
         &self.tracks[self.primary]
@@ -89,7 +90,7 @@ impl InitSection {
 }
 
 /// Parses the init section `bytes`, whose `moov` payload is `bytes[moov]`.
-pub fn parse(bytes: Bytes, moov: std::ops::Range<usize>) -> Result<InitSection, Malformed> {
+pub fn parse(bytes: Bytes, moov: std::ops::Range<usize>) -> Result<Movie, Malformed> {
     let moov_fourcc = FourCC::MOOV;
     let payload = bytes
         .get(moov)
@@ -141,13 +142,15 @@ pub fn parse(bytes: Bytes, moov: std::ops::Range<usize>) -> Result<InitSection, 
     } else {
         (None, None)
     };
-    Ok(InitSection {
-        bytes,
+    Ok(Movie {
+        init: Init {
+            bytes,
+            codecs,
+            resolution,
+            frame_rate,
+        },
         tracks,
         primary,
-        codecs,
-        resolution,
-        frame_rate,
     })
 }
 
@@ -229,9 +232,9 @@ mod tests {
         let init = parse(Bytes::from(bytes), moov).unwrap();
         assert_eq!(init.tracks.len(), 2);
         assert_eq!(init.primary, 0);
-        assert_eq!(init.codecs, "avc1.64001f,mp4a.40.2");
-        assert_eq!(init.resolution, Some((640, 360)));
-        assert_eq!(init.frame_rate, Some(30.0));
+        assert_eq!(init.init.codecs, "avc1.64001f,mp4a.40.2");
+        assert_eq!(init.init.resolution, Some((640, 360)));
+        assert_eq!(init.init.frame_rate, Some(30.0));
         let audio = init.track(2).unwrap();
         assert_eq!((audio.kind, audio.timescale), (TrackKind::Audio, 48000));
         assert_eq!(audio.resolution, None);
@@ -243,7 +246,7 @@ mod tests {
         let moov = crate::fmp4::testutil::moov_range(&bytes);
         let init = parse(Bytes::from(bytes), moov).unwrap();
         assert_eq!(init.primary_track().track_id, 7);
-        assert_eq!((init.resolution, init.frame_rate), (None, None));
+        assert_eq!((init.init.resolution, init.init.frame_rate), (None, None));
     }
 
     #[test]

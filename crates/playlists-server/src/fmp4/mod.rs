@@ -2,12 +2,13 @@
 //! byte stream into the init section and parts, and read what the playlist needs of each.
 //!
 //! ```text
-//!  bytes in any chunking ──▶ Splitter ──▶ Event::Init(InitSection)   tracks, timescales,
-//!                            (boxes.rs:                              CODECS, RESOLUTION,
-//!                             headers only)                          FRAME-RATE (init.rs,
-//!                                                                    codecs.rs)
-//!                                       └▶ Event::Fragment(Fragment) duration, decode time,
-//!                                                                    INDEPENDENT (fragment.rs)
+//!  bytes in any chunking ──▶ Splitter ──▶ Unit::Init(Movie)        playlists::Init (bytes,
+//!                            (boxes.rs:                            CODECS, RESOLUTION,
+//!                             headers only)                        FRAME-RATE) + tracks
+//!                                                                  (init.rs, codecs.rs)
+//!                                       └▶ Unit::Fragment(Fragment) bytes + PartTiming
+//!                                                                  (duration, decode time,
+//!                                                                  INDEPENDENT; fragment.rs)
 //! ```
 //!
 //! * [`boxes`] — the zero-copy box walker and bounds-checked field reader, and which boxes
@@ -18,7 +19,7 @@
 //! * [`rewrite`] — patching `mfhd`/`tfdt` in place (the demo's endless loop).
 //!
 //! In a muxed stream (one `moof`, one `traf` per track) the first video track decides a
-//! part's duration, decode time and independence; see [`InitSection::primary`].
+//! part's duration, decode time and independence; see [`Movie::primary`].
 
 pub mod boxes;
 pub mod codecs;
@@ -35,12 +36,12 @@ pub(crate) mod testutil;
 pub use boxes::{FourCC, Malformed};
 pub use error::{Fmp4Error, Limits};
 pub use fragment::{Fragment, TrackRun};
-pub use init::{InitSection, SampleDefaults, Track, TrackKind};
-pub use splitter::{Event, Splitter};
+pub use init::{Movie, SampleDefaults, Track, TrackKind};
+pub use splitter::{Splitter, Unit};
 
 /// Splits a whole fMP4 file (or a recorded stream) at once: its init sections and parts, in
 /// order. Convenience for tests, tools and the demo clip.
-pub fn split_all(bytes: bytes::Bytes, limits: Limits) -> Result<Vec<Event>, Fmp4Error> {
+pub fn split_all(bytes: bytes::Bytes, limits: Limits) -> Result<Vec<Unit>, Fmp4Error> {
     let mut splitter = Splitter::new(limits);
     let events = splitter.push(bytes)?;
     splitter.finish()?;

@@ -142,7 +142,7 @@ mod tests {
         let mut stream = init;
         stream.extend_from_slice(&bytes);
         let events = crate::fmp4::split_all(stream.into(), Default::default()).unwrap();
-        let crate::fmp4::Event::Fragment(f) = &events[1] else {
+        let crate::fmp4::Unit::Fragment(f) = &events[1] else {
             panic!("expected a fragment")
         };
         assert_eq!(f.sequence_number, 42);

@@ -39,13 +39,13 @@ use bytes::{Buf, Bytes, BytesMut};
 use crate::fmp4::boxes::{read_header, FourCC, HeaderError};
 use crate::fmp4::error::{Fmp4Error, Limits};
 use crate::fmp4::fragment::{self, Fragment};
-use crate::fmp4::init::{self, InitSection};
+use crate::fmp4::init::{self, Movie};
 
-/// What the splitter found.
+/// One unit of an fMP4 stream, as the splitter cuts it: an init section or a part.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Event {
+pub enum Unit {
     /// A new init section. Fragments after it are interpreted with it.
-    Init(Arc<InitSection>),
+    Init(Arc<Movie>),
     /// A part.
     Fragment(Fragment),
 }
@@ -57,7 +57,7 @@ pub struct Splitter {
     /// The bytes of a unit that straddles pushes, from its first byte. Empty otherwise.
     buf: BytesMut,
     /// The init section fragments are read with.
-    init: Option<Arc<InitSection>>,
+    init: Option<Arc<Movie>>,
     /// Set by the first error; every later call fails with [`Fmp4Error::Failed`].
     failed: bool,
 }
@@ -229,7 +229,7 @@ impl Splitter {
     }
 
     /// The current init section, once one has been seen.
-    pub fn init(&self) -> Option<&Arc<InitSection>> {
+    pub fn init(&self) -> Option<&Arc<Movie>> {
         self.init.as_ref()
     }
 
@@ -248,14 +248,14 @@ impl Splitter {
     ///
     /// After an error the splitter is spent: this and every later call fail
     /// ([`Fmp4Error::Failed`] after the first).
-    pub fn push(&mut self, chunk: Bytes) -> Result<Vec<Event>, Fmp4Error> {
+    pub fn push(&mut self, chunk: Bytes) -> Result<Vec<Unit>, Fmp4Error> {
         let mut events = Vec::new();
         self.push_into(chunk, &mut events)?;
         Ok(events)
     }
 
     /// [`push`](Self::push) into a caller's vector (no allocation when it has room).
-    pub fn push_into(&mut self, chunk: Bytes, events: &mut Vec<Event>) -> Result<(), Fmp4Error> {
+    pub fn push_into(&mut self, chunk: Bytes, events: &mut Vec<Unit>) -> Result<(), Fmp4Error> {
         if self.failed {
             return Err(Fmp4Error::Failed);
         }
@@ -267,7 +267,7 @@ impl Splitter {
         result
     }
 
-    fn split(&mut self, mut chunk: Bytes, events: &mut Vec<Event>) -> Result<(), Fmp4Error> {
+    fn split(&mut self, mut chunk: Bytes, events: &mut Vec<Unit>) -> Result<(), Fmp4Error> {
         // A unit begun in an earlier chunk: copy just enough of this one to complete it.
         while !self.buf.is_empty() {
             match self.walk.scan(&self.buf)? {
@@ -306,7 +306,7 @@ impl Splitter {
         Ok(())
     }
 
-    fn emit(&mut self, unit: Bytes, scan: Scan, events: &mut Vec<Event>) -> Result<(), Fmp4Error> {
+    fn emit(&mut self, unit: Bytes, scan: Scan, events: &mut Vec<Unit>) -> Result<(), Fmp4Error> {
         let offset = self.walk.unit_offset;
         let malformed = |source| Fmp4Error::Malformed { offset, source };
         let len = unit.len();
@@ -315,7 +315,7 @@ impl Splitter {
                 let init = Arc::new(init::parse(unit, moov).map_err(malformed)?);
                 self.walk.has_init = true;
                 self.init = Some(Arc::clone(&init));
-                events.push(Event::Init(init));
+                events.push(Unit::Init(init));
             }
             Scan::Fragment { moof, .. } => {
                 // `has_init` was checked when the moof header was read.
@@ -324,7 +324,7 @@ impl Splitter {
                     .as_ref()
                     .ok_or(Fmp4Error::MoofBeforeMoov { offset })?;
                 let fragment = fragment::parse(unit, moof, init).map_err(malformed)?;
-                events.push(Event::Fragment(fragment));
+                events.push(Unit::Fragment(fragment));
             }
             Scan::Need(_) => return Ok(()),
         }

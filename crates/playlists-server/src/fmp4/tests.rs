@@ -27,24 +27,24 @@ fn video_stream(n: u32) -> Vec<u8> {
     s
 }
 
-fn fragments(events: &[Event]) -> Vec<&Fragment> {
+fn fragments(events: &[Unit]) -> Vec<&Fragment> {
     events
         .iter()
         .filter_map(|e| match e {
-            Event::Fragment(f) => Some(f),
-            Event::Init(_) => None,
+            Unit::Fragment(f) => Some(f),
+            Unit::Init(_) => None,
         })
         .collect()
 }
 
-fn split(bytes: Vec<u8>) -> Result<Vec<Event>, Fmp4Error> {
+fn split(bytes: Vec<u8>) -> Result<Vec<Unit>, Fmp4Error> {
     split_all(Bytes::from(bytes), Limits::default())
 }
 
 #[test]
 fn init_then_parts_with_duration_time_and_independence() {
     let events = split(video_stream(10)).unwrap();
-    assert!(matches!(&events[0], Event::Init(i) if i.codecs == "avc1.64001f"));
+    assert!(matches!(&events[0], Unit::Init(i) if i.init.codecs == "avc1.64001f"));
     let parts = fragments(&events);
     assert_eq!(parts.len(), 10);
     for (i, f) in parts.iter().enumerate() {
@@ -54,7 +54,7 @@ fn init_then_parts_with_duration_time_and_independence() {
         assert_eq!(f.timing.independent, i % 5 == 0, "part {i}");
         assert_eq!(f.timing.wallclock_ms, None);
     }
-    let Event::Init(init) = &events[0] else {
+    let Unit::Init(init) = &events[0] else {
         unreachable!()
     };
     assert_eq!(parts[0].frame_rate(init), Some(30.0));
@@ -91,10 +91,10 @@ fn muxed_video_decides_and_audio_only_fragments_are_rescaled() {
     // A fragment with audio only: timed by audio in the video timescale, not independent.
     s.extend(fragment(2, &[TestTraf::new(2, 48000 + 10240, 9, 1024)]));
     let events = split(s).unwrap();
-    let Event::Init(init) = &events[0] else {
+    let Unit::Init(init) = &events[0] else {
         unreachable!()
     };
-    assert_eq!(init.codecs, "avc1.64001f,mp4a.40.2");
+    assert_eq!(init.init.codecs, "avc1.64001f,mp4a.40.2");
     let parts = fragments(&events);
     assert_eq!(
         (parts[0].timing.duration, parts[0].timing.decode_time),
@@ -126,10 +126,10 @@ fn sample_fields_fall_back_from_trun_to_tfhd_to_trex() {
     t2.flags_from_trex = true;
     init.extend(fragment(2, &[t2]));
     let events = split(init).unwrap();
-    let Event::Init(i) = &events[0] else {
+    let Unit::Init(i) = &events[0] else {
         unreachable!()
     };
-    assert_eq!(i.frame_rate, Some(30.0)); // from trex
+    assert_eq!(i.init.frame_rate, Some(30.0)); // from trex
     let parts = fragments(&events);
     assert_eq!(parts[0].timing.duration, 9000);
     assert!(parts[0].timing.independent);
@@ -400,7 +400,7 @@ fn damaged_moovs_give_errors_not_panics() {
         };
         let bytes = Bytes::copy_from_slice(&clip[..moov.end]);
         let parse = |b: Bytes, range: std::ops::Range<usize>| match init::parse(b, range) {
-            Ok(i) => assert!(!i.tracks.is_empty() && !i.codecs.is_empty()),
+            Ok(i) => assert!(!i.tracks.is_empty() && !i.init.codecs.is_empty()),
             Err(e) => assert!(!e.reason.is_empty()),
         };
         parse(bytes.clone(), moov.clone());

@@ -7,7 +7,7 @@ use playlists::{Init, Part};
 
 use super::sessions::StreamIngest;
 use super::{IngestError, Ingests};
-use crate::fmp4::{Event, Fmp4Error, Fragment, InitSection, Splitter};
+use crate::fmp4::{Fmp4Error, Fragment, Movie, Splitter, Unit};
 use crate::part_store::PartWriter;
 
 /// One encoder connection: feed it bytes as they arrive, then [`finish`](Self::finish) it.
@@ -25,11 +25,11 @@ pub struct IngestSession {
     /// expire together are freed together).
     storage: PartWriter,
     /// The current init section and what the library needs of it.
-    init: Option<Arc<InitSection>>,
+    init: Option<Arc<Movie>>,
     /// An init section not yet handed to the library: it goes with the next part (the
     /// library takes init sections only with parts; repeating an unchanged one is free there,
     /// since it compares hashes, but this way it is sent once per session and change).
-    pending_init: Option<Arc<InitSection>>,
+    pending_init: Option<Arc<Movie>>,
     parts: u64,
     failed: bool,
     ended: bool,
@@ -94,11 +94,11 @@ impl IngestSession {
         // cut the input into chunks.
         for event in events {
             match event {
-                Event::Init(init) => {
+                Unit::Init(init) => {
                     self.init = Some(Arc::clone(&init));
                     self.pending_init = Some(init);
                 }
-                Event::Fragment(fragment) => {
+                Unit::Fragment(fragment) => {
                     self.publish(fragment)?;
                     self.shared.publish_delay.observe(received.elapsed());
                 }
@@ -113,11 +113,14 @@ impl IngestSession {
         let Some(current) = &self.init else {
             return Err(self.fmp4_error(Fmp4Error::MoofBeforeMoov { offset: 0 }));
         };
-        let init = self.pending_init.as_ref().map(|init| Init {
-            bytes: init.bytes.clone(),
-            codecs: init.codecs.clone(),
-            resolution: init.resolution,
-            frame_rate: init.frame_rate.or_else(|| fragment.frame_rate(current)),
+        // The init section goes whole; only a frame rate the `moov` did not tell is filled in,
+        // measured on this first fragment after it.
+        let init = self.pending_init.as_ref().map(|movie| Init {
+            frame_rate: movie
+                .init
+                .frame_rate
+                .or_else(|| fragment.frame_rate(current)),
+            ..movie.init.clone()
         });
         let part = Part {
             // One copy into part storage. The splitter hands out slices of the transport's

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use bytes::Bytes;
-use playlists_server::fmp4::{split_all, Event, Fragment, InitSection, Limits};
+use playlists_server::fmp4::{split_all, Fragment, Limits, Movie, Unit};
 
 /// The path of fixture `name`.
 pub fn fixture_path(name: &str) -> PathBuf {
@@ -29,14 +29,14 @@ pub const FIXTURES: [&str; 5] = [
 ];
 
 /// The init section and fragments of `bytes`, split in one push.
-pub fn split(bytes: Bytes) -> (std::sync::Arc<InitSection>, Vec<Fragment>) {
+pub fn split(bytes: Bytes) -> (std::sync::Arc<Movie>, Vec<Fragment>) {
     let events = split_all(bytes, Limits::default()).unwrap();
     let mut init = None;
     let mut fragments = Vec::new();
     for e in events {
         match e {
-            Event::Init(i) => init = Some(i),
-            Event::Fragment(f) => fragments.push(f),
+            Unit::Init(i) => init = Some(i),
+            Unit::Fragment(f) => fragments.push(f),
         }
     }
     (init.expect("an init section"), fragments)

@@ -26,7 +26,7 @@ use bytes::Bytes;
 use tokio::time::Instant;
 
 use crate::fmp4::rewrite::shift_fragment;
-use crate::fmp4::{split_all, Event, Fmp4Error, Fragment, InitSection, Limits, Malformed};
+use crate::fmp4::{split_all, Fmp4Error, Fragment, Limits, Malformed, Movie, Unit};
 use crate::ingest::{Access, IngestError, Ingests};
 
 /// The clip made by `scripts/make-demo-clip.sh`, embedded so the binary runs from anywhere.
@@ -58,7 +58,7 @@ pub enum DemoError {
 /// A clip ready to loop: its init section, its parts and how far each track moves per loop.
 #[derive(Debug, Clone)]
 pub struct DemoClip {
-    init: Arc<InitSection>,
+    movie: Arc<Movie>,
     fragments: Vec<Fragment>,
     /// Per track id: ticks (in the track's timescale) one loop lasts.
     loop_ticks: Vec<(u32, u64)>,
@@ -79,12 +79,12 @@ impl DemoClip {
         let mut fragments = Vec::new();
         for event in split_all(bytes, Limits::default())? {
             match event {
-                Event::Init(i) if init.is_none() => init = Some(i),
-                Event::Init(_) => return Err(DemoError::Clip("more than one init section".into())),
-                Event::Fragment(f) => fragments.push(f),
+                Unit::Init(i) if init.is_none() => init = Some(i),
+                Unit::Init(_) => return Err(DemoError::Clip("more than one init section".into())),
+                Unit::Fragment(f) => fragments.push(f),
             }
         }
-        let init = init.ok_or_else(|| DemoError::Clip("no init section".into()))?;
+        let movie = init.ok_or_else(|| DemoError::Clip("no init section".into()))?;
         let first = fragments
             .first()
             .ok_or_else(|| DemoError::Clip("no fragments".into()))?;
@@ -93,7 +93,7 @@ impl DemoClip {
                 "the first part does not start with a keyframe".into(),
             ));
         }
-        let loop_ticks = init
+        let loop_ticks = movie
             .tracks
             .iter()
             .map(|track| {
@@ -109,15 +109,15 @@ impl DemoClip {
         Ok(Self {
             start_ticks: first.timing.decode_time,
             timescale: first.timing.timescale,
-            init,
+            movie,
             fragments,
             loop_ticks,
         })
     }
 
-    /// The init section's bytes.
-    pub fn init(&self) -> &InitSection {
-        &self.init
+    /// The clip's init section, as read.
+    pub fn movie(&self) -> &Movie {
+        &self.movie
     }
 
     /// Parts per loop.
@@ -136,7 +136,7 @@ impl DemoClip {
     /// How long one loop plays (the primary track's duration).
     pub fn loop_duration(&self) -> Duration {
         ticks(
-            self.loop_ticks(self.init.primary_track().track_id),
+            self.loop_ticks(self.movie.primary_track().track_id),
             self.timescale,
         )
     }
@@ -156,7 +156,7 @@ impl DemoClip {
             round.saturating_mul(self.loop_ticks(track_id))
         })
         .map_err(|source| DemoError::Rewrite { index, source })?;
-        let primary = self.loop_ticks(self.init.primary_track().track_id);
+        let primary = self.loop_ticks(self.movie.primary_track().track_id);
         let end = fragment.timing.decode_time + fragment.timing.duration - self.start_ticks;
         let at = ticks(
             round.saturating_mul(primary).saturating_add(end),
@@ -195,7 +195,7 @@ pub async fn run_clip(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), DemoError> {
     let mut session = ingests.start(stream, Access::Local)?;
-    session.push(clip.init.bytes.clone())?;
+    session.push(clip.movie.init.bytes.clone())?;
     tracing::info!(%stream, loop_s = clip.loop_duration().as_secs_f64(), "demo stream started");
     let start = Instant::now();
     tokio::pin!(shutdown);
@@ -222,19 +222,19 @@ mod tests {
         assert_eq!(clip.parts_per_loop(), 40);
         assert_eq!(clip.loop_duration(), Duration::from_secs(8));
         // Both tracks last exactly 8 s, so shifting each by its own length keeps them in sync.
-        for track in &clip.init().tracks {
+        for track in &clip.movie().tracks {
             let secs = clip.loop_ticks(track.track_id) as f64 / f64::from(track.timescale);
             assert_eq!(secs, 8.0, "track {}", track.track_id);
         }
-        assert!(clip.init().codecs.starts_with("avc1."));
-        assert!(clip.init().codecs.ends_with(",mp4a.40.2"));
+        assert!(clip.movie().init.codecs.starts_with("avc1."));
+        assert!(clip.movie().init.codecs.ends_with(",mp4a.40.2"));
         assert!(DEMO_CLIP.len() < 400 * 1024);
     }
 
     #[test]
     fn parts_continue_across_loops() {
         let clip = DemoClip::builtin().unwrap();
-        let mut stream = clip.init().bytes.to_vec();
+        let mut stream = clip.movie().init.bytes.to_vec();
         let n = clip.parts_per_loop();
         let mut last_at = Duration::ZERO;
         for index in 0..3 * n {
@@ -247,7 +247,7 @@ mod tests {
         let events = split_all(Bytes::from(stream), Limits::default()).unwrap();
         let mut next: Vec<(u32, u64)> = Vec::new();
         for (i, event) in events.iter().skip(1).enumerate() {
-            let Event::Fragment(f) = event else {
+            let Unit::Fragment(f) = event else {
                 panic!("one init only")
             };
             assert_eq!(u64::from(f.sequence_number), i as u64 + 1);
