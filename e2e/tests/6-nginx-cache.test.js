@@ -14,7 +14,7 @@ test('hls.js plays the demo through an nginx proxy_cache tier', { timeout: 120_0
     nginx = await startNginx(server.port);
     stops.unshift(nginx.stop);
     // Waited for on the origin: a 404 for the not-yet-started stream is cacheable (1 × TD,
-    // rule 27) and would be served by the tier for 4 s.
+    // App. B.1 [docs/conformance.md R27]) and would be served by the tier for 4 s.
     await waitForSegment(server.base, 'demo');
     const browser = await launchBrowser();
     stops.unshift(browser.close);

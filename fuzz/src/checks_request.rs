@@ -168,8 +168,8 @@ fn quoted(value: &str) -> String {
 
 /// [`parse_directives`] on any query, judged against the query's own `&`-separated pairs:
 /// * a success reads each directive exactly as written: at most once, well-formed, and
-///   `_HLS_part` only with `_HLS_msn` (rule 9); the directives re-rendered parse back to
-///   the same value, alone or among other parameters;
+///   `_HLS_part` only with `_HLS_msn` (§6.2.5.2 [docs/conformance.md R9]); the directives
+///   re-rendered parse back to the same value, alone or among other parameters;
 /// * a refusal names a reason the query really has (a duplicate that is there, the value
 ///   that is malformed or too large, quoted truncated), in one line of at most
 ///   [`MAX_ERROR_LEN`] bytes without control characters (it goes into a response body and

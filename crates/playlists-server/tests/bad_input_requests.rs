@@ -6,7 +6,7 @@
 //! and looked up in memory. These tests hold it to that — each odd path gets a 400 or 404
 //! with a one-line reason, never a body from elsewhere — and check that the server and a
 //! published stream (`witness`) carry on, byte for byte. Directive cases already covered in
-//! `blocking_reload.rs` (rules 7–9) are not repeated here.
+//! `blocking_reload.rs` (§6.2.5.2 [docs/conformance.md R7–R9]) are not repeated here.
 
 mod bad_input_common;
 mod origin;
@@ -170,9 +170,9 @@ async fn very_long_names_are_404_with_a_short_reason_or_431() {
     server.stop().await;
 }
 
-/// Rules 7–9 and §6.2.5: malformed directives are 400 at once, with a reason naming the
-/// directive; none of them holds a request. (Duplicates, signs, hex and overflow of
-/// `_HLS_msn` are in `blocking_reload.rs`.)
+/// §6.2.5.2 [docs/conformance.md R7–R9] and §6.2.5: malformed directives are 400 at once, with a
+/// reason naming the directive; none of them holds a request. (Duplicates, signs, hex and overflow
+/// of `_HLS_msn` are in `blocking_reload.rs`.)
 #[tokio::test]
 async fn malformed_directives_are_400_with_a_reason_and_hold_nothing() {
     let (server, witness) = server().await;

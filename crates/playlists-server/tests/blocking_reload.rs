@@ -1,4 +1,4 @@
-//! Blocking playlist reload over real HTTP (§6.2.5.2; llhls-rules.md rules 7–13, 27).
+//! Blocking playlist reload over real HTTP (§6.2.5.2, App. B.1 [docs/conformance.md R7–R13, R27]).
 //!
 //! Streams here: TD 1 s, PART-TARGET 0.2 s (Advance Part Limit 15), five parts a segment, so
 //! part `i` is at position `(i / 5, i % 5)`.
@@ -29,7 +29,8 @@ async fn blocking_request_waits_for_the_part_then_answers_with_that_version() {
     let text = resp.text();
     assert!(lists_part(&text, 1, 2), "{text}");
     assert_eq!(hints(&text), ["p8.mp4"]);
-    // Rule 27: a blocking answer names one version, so caches may keep it 6 × TD.
+    // App. B.1 [docs/conformance.md R27]: a blocking answer names one version, so caches may keep
+    // it 6 × TD.
     assert_eq!(resp.header("cache-control"), Some("public, max-age=6"));
     assert_eq!(server.state.waiting.total(), 0);
 
@@ -144,7 +145,8 @@ async fn rule_10_a_wait_longer_than_three_target_durations_is_503() {
     let server = TestServer::start().await;
     server.publish("cam1", 0, 7);
     let started = tokio::time::Instant::now();
-    // msn = last + 2 is allowed (rule 7) but will not exist within 3 × TD.
+    // msn = last + 2 is allowed (§6.2.5.2 [docs/conformance.md R7]) but will not exist within
+    // 3 × TD.
     let resp = server.get(&format!("{PLAYLIST}?_HLS_msn=3")).await;
     let waited = started.elapsed();
     assert_eq!(
@@ -209,7 +211,7 @@ async fn rule_13_directives_are_ignored_once_the_playlist_has_endlist() {
     let server = TestServer::start().await;
     server.publish("cam1", 0, 7);
     server.playlists.fin("cam1").unwrap();
-    // Far beyond rule 7's limit, and a skip: both ignored.
+    // Far beyond the limit of §6.2.5.2 [docs/conformance.md R7], and a skip: both ignored.
     let resp = server
         .get(&format!("{PLAYLIST}?_HLS_msn=99&_HLS_part=3&_HLS_skip=YES"))
         .await;

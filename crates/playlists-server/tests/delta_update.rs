@@ -1,4 +1,4 @@
-//! Playlist Delta Updates over HTTP (§6.2.5.1; rules 13, 14, 15).
+//! Playlist Delta Updates over HTTP (§6.2.5.1, §8 [docs/conformance.md R13–R15]).
 
 mod origin;
 
@@ -36,7 +36,10 @@ async fn skip_yes_gets_the_delta_update_once_advertised() {
     assert_eq!(delta.status, StatusCode::OK);
     let text = delta.text();
     assert!(text.contains("#EXT-X-SKIP:SKIPPED-SEGMENTS="), "{text}");
-    assert!(text.contains("#EXT-X-VERSION:9\n"), "rule 15: {text}");
+    assert!(
+        text.contains("#EXT-X-VERSION:9\n"),
+        "§8 [docs/conformance.md R15]: {text}"
+    );
     assert!(text.len() < full.len());
     // The delta keeps MEDIA-SEQUENCE and the newest segments and hint.
     let seq = |t: &str| {
@@ -65,7 +68,10 @@ async fn rule_14_skip_v2_lists_recently_removed_date_ranges() {
         text.contains(",RECENTLY-REMOVED-DATERANGES=\"\"\n"),
         "{text}"
     );
-    assert!(text.contains("#EXT-X-VERSION:10\n"), "rule 15: {text}");
+    assert!(
+        text.contains("#EXT-X-VERSION:10\n"),
+        "§8 [docs/conformance.md R15]: {text}"
+    );
     assert!(!text.contains("EXT-X-DATERANGE:"));
     // Otherwise the same update as YES.
     let strip = |t: &str| {

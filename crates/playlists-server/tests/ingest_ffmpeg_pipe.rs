@@ -62,7 +62,8 @@ async fn ffmpeg_pipe_publishes_parts_segments_and_codecs() {
 
     let version = stream.playlist().unwrap();
     let text = String::from_utf8(version.full.plain.to_vec()).unwrap();
-    // Every part is listed while the playlist is this short (rule 18 keeps 3 × TD of parts).
+    // Every part is listed while the playlist is this short (§6.2.2 [docs/conformance.md R18] keeps
+    // 3 × TD of parts).
     let listed = lines_with(&text, "#EXT-X-PART:");
     assert_eq!(listed.len() as u64, parts, "{text}");
     // A keyframe every 30 frames = every fifth part; each starts a segment (≥ 1.5 s apart).

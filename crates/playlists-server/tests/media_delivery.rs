@@ -1,4 +1,5 @@
-//! Init sections, segments and parts over real HTTP (rules 22, 24, 25, 27; §6.2.6).
+//! Init sections, segments and parts over real HTTP (§6.2.6,
+//! App. B.1 [docs/conformance.md R22, R24, R25, R27]).
 
 mod origin;
 
@@ -147,7 +148,7 @@ async fn rule_24_unknown_expired_and_unhinted_resources_are_404() {
         );
         assert_eq!(resp.text().lines().count(), 1);
     }
-    // Rule 27: an unsuccessful media response may be cached 1 × TD.
+    // App. B.1 [docs/conformance.md R27]: an unsuccessful media response may be cached 1 × TD.
     let resp = server.get("/cam1/p0.mp4").await;
     assert_eq!(resp.header("cache-control"), Some("max-age=1"));
     server.stop().await;

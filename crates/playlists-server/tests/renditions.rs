@@ -1,4 +1,5 @@
-//! Multivariant playlists, rendition reports and preload hints as served (rules 23, 26).
+//! Multivariant playlists, rendition reports and preload hints as served (§6.2.6,
+//! App. B.1 [docs/conformance.md R23, R26]).
 
 mod origin;
 

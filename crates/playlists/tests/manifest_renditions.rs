@@ -1,6 +1,7 @@
-//! Renditions of a group through the registry: one SERVER-CONTROL for all (rule 26, §6.2.4),
-//! rendition reports as up to date as the playlist carrying them (§4.4.5.4), the same bytes
-//! whatever order the renditions registered in, and what the multivariant playlist claims.
+//! Renditions of a group through the registry: one SERVER-CONTROL for all
+//! (App. B.1 [docs/conformance.md R26], §6.2.4), rendition reports as up to date as the playlist
+//! carrying them (§4.4.5.4), the same bytes whatever order the renditions registered in, and what
+//! the multivariant playlist claims.
 
 use bytes::Bytes;
 use playlists::{Error, Init, Options, Part, PartPosition, PartTiming, Playlists};

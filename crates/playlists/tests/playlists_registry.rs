@@ -98,7 +98,8 @@ fn parts_roll_into_segments_and_are_served_without_copies() {
 }
 
 /// Memory follows the segments still served, not the ring's size: parts of segments past
-/// their availability (rules 18 and 20) are gone at once, although the ring still has room.
+/// their availability (§6.2.2 [docs/conformance.md R18, R20]) are gone at once, although the ring
+/// still has room.
 #[test]
 fn parts_of_forgotten_segments_leave_the_ring_before_it_wraps() {
     let p = Playlists::new(options()).unwrap();
@@ -253,7 +254,7 @@ fn rule_7_and_8_requests_too_far_ahead_are_refused() {
     ));
     assert!(s.check(req(2, Some(14))).is_ok());
     assert!(s.check(req(2, Some(15))).is_err());
-    // Rule 13: an ended stream ignores directives.
+    // §6.2.5 [docs/conformance.md R13]: an ended stream ignores directives.
     p.fin("cam1").unwrap();
     assert!(s.check(req(100, Some(100))).is_ok());
 }
@@ -511,7 +512,7 @@ fn a_part_the_builder_refuses_leaves_nothing_behind() {
     let p = Playlists::new(options()).unwrap();
     publish(&p, "cam1", 0..3);
     let before = p.stream("cam1").unwrap().playlist().unwrap();
-    // 3 s: longer than TARGETDURATION 2 allows for any segment (rule 1).
+    // 3 s: longer than TARGETDURATION 2 allows for any segment (§4.4.3.1 [docs/conformance.md R1]).
     let base = part("cam1", 3);
     let long = Part {
         timing: PartTiming {

@@ -6,9 +6,9 @@
 //!    parts are named by their number in the stream) and the position of the next part (the
 //!    open segment's media sequence number and its part count);
 //! 2. then, per part, it asks for the hinted part (held by the origin until the part exists,
-//!    rule 22) and, on a second connection, for the playlist version that lists it
-//!    (`_HLS_msn=M&_HLS_part=P`, held until then, rule 10); every tenth reload asks for a delta
-//!    update (`_HLS_skip=YES`) instead;
+//!    §6.2.6 [docs/conformance.md R22]) and, on a second connection, for the playlist version that
+//!    lists it (`_HLS_msn=M&_HLS_part=P`, held until then, §6.2.5.2 [docs/conformance.md R10]);
+//!    every tenth reload asks for a delta update (`_HLS_skip=YES`) instead;
 //! 3. it checks what it got: the answer lists the requested part, the parts it lists are
 //!    numbered without a hole, MEDIA-SEQUENCE never goes back, and the next hint is the next
 //!    part number (a larger step is a lost part, a smaller one a part served twice).

@@ -2,11 +2,11 @@
 //!
 //! The library caches one delta update per playlist version (the `YES` form). A `v2` request
 //! must get the same update with EXT-X-VERSION 10 and a RECENTLY-REMOVED-DATERANGES attribute
-//! on EXT-X-SKIP (§4.4.5.2, §6.2.5.1, rules 14–15). The playlists carry no EXT-X-DATERANGE, so
-//! nothing else differs and the attribute is empty. Deriving it here (two line edits and one
-//! gzip, the library's) keeps the library's publish path free of a third rendering that
-//! players rarely ask for; the result is kept per stream slot, so every `v2` request for one version after the
-//! first is a lookup.
+//! on EXT-X-SKIP (§4.4.5.2, §6.2.5.1, §8 [docs/conformance.md R14, R15]). The playlists carry no
+//! EXT-X-DATERANGE, so nothing else differs and the attribute is empty. Deriving it here (two line
+//! edits and one gzip, the library's) keeps the library's publish path free of a third rendering
+//! that players rarely ask for; the result is kept per stream slot, so every `v2` request for one
+//! version after the first is a lookup.
 
 use std::sync::{Arc, Mutex};
 
@@ -57,7 +57,7 @@ fn derive(yes: &[u8]) -> Option<Rendered> {
     for line in text.split_inclusive('\n') {
         let body = line.trim_end_matches('\n');
         if body.starts_with("#EXT-X-VERSION:") {
-            // §8: a skip of date ranges needs version 10 (rule 15).
+            // §8: a skip of date ranges needs version 10 (§8 [docs/conformance.md R15]).
             out.push_str("#EXT-X-VERSION:10\n");
             saw_version = true;
         } else if body.starts_with("#EXT-X-SKIP:") && !body.contains("RECENTLY-REMOVED-DATERANGES")

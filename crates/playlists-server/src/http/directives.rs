@@ -4,9 +4,10 @@
 //! Strict because a directive that is silently misread sends a player to the wrong playlist
 //! version: a duplicated, empty, signed, non-decimal or overflowing value is refused with a
 //! [`DirectiveError`] (the server answers 400 with its one-line message), and so is
-//! `_HLS_part` without `_HLS_msn` (rule 9). Parameters that are not directives (a token, a
-//! cache buster) are ignored. Whether `_HLS_msn`/`_HLS_part` are too far ahead (rules 7, 8)
-//! depends on the stream and is checked by the library ([`playlists::StreamRef::check`]).
+//! `_HLS_part` without `_HLS_msn` (§6.2.5.2 [docs/conformance.md R9]). Parameters that are not
+//! directives (a token, a cache buster) are ignored. Whether `_HLS_msn`/`_HLS_part` are too far
+//! ahead (§6.2.5.2 [docs/conformance.md R7, R8]) depends on the stream and is checked by the
+//! library ([`playlists::StreamRef::check`]).
 
 use playlists::{BlockingRequest, Skip};
 
@@ -49,7 +50,7 @@ pub enum DirectiveError {
         /// The value as received (truncated to 32 bytes).
         value: String,
     },
-    /// `_HLS_part` without `_HLS_msn` (§6.2.5.2, rule 9).
+    /// `_HLS_part` without `_HLS_msn` (§6.2.5.2 [docs/conformance.md R9]).
     #[error("_HLS_part requires _HLS_msn")]
     PartWithoutMsn,
     /// `_HLS_skip` with a value other than `YES` or `v2`.

@@ -25,12 +25,15 @@ pub enum ErrorSource<'a> {
 
 /// The HTTP status of an error. The only mapping from error to status in the server.
 ///
-/// * the client asked for something malformed or impossible → 400 (rules 7–9);
-/// * the stream or the position is not (or no longer) there → 404 (rule 24);
+/// * the client asked for something malformed or impossible → 400
+///   (§6.2.5.2 [docs/conformance.md R7–R9]);
+/// * the stream or the position is not (or no longer) there → 404
+///   (§6.2.6 [docs/conformance.md R24]);
 /// * an ingest without the configured token → 401; an ingest that stalls → 408;
 /// * a write that conflicts with what is published, or a stream another encoder holds → 409;
 /// * an ingest part beyond the size limits → 413;
-/// * a wait that reached its deadline, or no capacity left → 503 (rule 10);
+/// * a wait that reached its deadline, or no capacity left → 503
+///   (§6.2.5.2 [docs/conformance.md R10]);
 /// * a misconfiguration → 500.
 pub fn status_for(source: ErrorSource<'_>) -> StatusCode {
     use playlists::Error as E;
@@ -127,7 +130,8 @@ impl HttpError {
         Self::new(StatusCode::NOT_FOUND, format!("{what} not found"))
     }
 
-    /// Lets caches keep this answer for `max_age` (rule 27's error lifetimes).
+    /// Lets caches keep this answer for `max_age` (the error lifetimes of
+    /// App. B.1 [docs/conformance.md R27]).
     pub fn cache_for(mut self, max_age: Duration) -> Self {
         self.max_age = Some(max_age);
         self

@@ -3,7 +3,8 @@
 //!
 //! Both try once without waiting first, so that only requests that really wait take a place
 //! in the waiting limits ([`Waiting`](super::Waiting)); then they hold until the resource
-//! exists, the hold deadline passes (503, rule 10) or the server shuts down (503).
+//! exists, the hold deadline passes (503, §6.2.5.2 [docs/conformance.md R10]) or the server shuts
+//! down (503).
 
 use std::future::Future;
 

@@ -1,6 +1,6 @@
 //! The stream a delivery request names, and the 404 when it (or what was asked of it) is
-//! not there: cacheable for 1 × TARGETDURATION, as rule 27 allows for unsuccessful
-//! responses, so a CDN absorbs repeated requests for a resource that does not exist.
+//! not there: cacheable for 1 × TARGETDURATION, as App. B.1 [docs/conformance.md R27] allows for
+//! unsuccessful responses, so a CDN absorbs repeated requests for a resource that does not exist.
 
 use playlists::StreamRef;
 

@@ -1,12 +1,14 @@
-//! Init sections, segments and parts, straight from the chunk cache (rules 22, 24, 27).
+//! Init sections, segments and parts, straight from the chunk cache (§6.2.6,
+//! App. B.1 [docs/conformance.md R22, R24, R27]).
 //!
 //! Bodies are the cached [`Bytes`] themselves: a part or an init section is one buffer, a
 //! segment is its parts one after another (no concatenation), a range is slices of those.
 //! Every resource has a strong ETag from its xxh3 hash (`If-None-Match` → 304), accepts one
 //! `Range` (206, or 416 when unsatisfiable; several ranges get the whole resource), and is
 //! cacheable for [`HttpOptions::media_max_age`](super::HttpOptions::media_max_age). The part
-//! named by the PRELOAD-HINT is held until it is complete and then sent whole (rule 22);
-//! anything else not in the cache is 404 (rule 24).
+//! named by the PRELOAD-HINT is held until it is complete and then sent whole
+//! (§6.2.6 [docs/conformance.md R22]); anything else not in the cache is 404
+//! (§6.2.6 [docs/conformance.md R24]).
 
 use std::sync::atomic::Ordering;
 
@@ -59,7 +61,7 @@ pub fn segment(
 }
 
 /// `GET /{stream}/p{number}.mp4`: a published part at once; the hinted part once it is
-/// complete (rule 22); 404 otherwise (rule 24).
+/// complete (§6.2.6 [docs/conformance.md R22]); 404 otherwise (§6.2.6 [docs/conformance.md R24]).
 pub async fn part(
     state: &AppState,
     name: &str,

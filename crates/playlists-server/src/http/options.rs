@@ -35,7 +35,7 @@ pub struct HttpOptions {
     pub idle_timeout: Duration,
     /// Longest time to produce a response head; beyond it the answer is 503. Only held
     /// requests wait, so it bounds them: keep it above 3 × TARGETDURATION (the hold limit of
-    /// rule 10), or held requests are cut short.
+    /// §6.2.5.2 [docs/conformance.md R10]), or held requests are cut short.
     pub request_timeout: Duration,
     /// How long shutdown waits for in-flight responses before closing connections anyway.
     pub shutdown_grace: Duration,

@@ -1,13 +1,14 @@
-//! Media and multivariant playlist delivery (§6.2.5, rules 7–14 and 27).
+//! Media and multivariant playlist delivery (§6.2.5, App. B.1 [docs/conformance.md R7–R14, R27]).
 //!
 //! A request without directives gets the newest playlist version. `_HLS_msn[&_HLS_part]` is a
-//! blocking reload: checked against rules 7–8 at once (400), then held on the library's wait
-//! primitive (no polling) until the version at that position exists, at most 3 × TD (rule 10:
-//! 503). The version at a position is cached, so the same URL always gets the same bytes and a
-//! CDN may keep it for 6 × TD (rule 27). `_HLS_skip` picks the delta update when the version
-//! has one (the playlist advertises CAN-SKIP-UNTIL and has no ENDLIST; rule 13 otherwise).
-//! Bytes come from the cache as rendered at publish time, gzip'd or not; nothing is rendered
-//! or compressed per request.
+//! blocking reload: checked against §6.2.5.2 [docs/conformance.md R7, R8] at once (400), then held
+//! on the library's wait primitive (no polling) until the version at that position exists, at most
+//! 3 × TD (§6.2.5.2 [docs/conformance.md R10]: 503). The version at a position is cached, so the
+//! same URL always gets the same bytes and a CDN may keep it for 6 × TD
+//! (App. B.1 [docs/conformance.md R27]). `_HLS_skip` picks the delta update when the version has
+//! one (the playlist advertises CAN-SKIP-UNTIL and has no ENDLIST; §6.2.5 [docs/conformance.md R13]
+//! otherwise). Bytes come from the cache as rendered at publish time, gzip'd or not; nothing is
+//! rendered or compressed per request.
 
 use http::header::{
     HeaderMap, HeaderValue, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, VARY,
@@ -34,7 +35,8 @@ pub async fn media(
 ) -> Result<Response<Body>, HttpError> {
     let directives = parse_directives(query)?;
     let stream = lookup::stream(state, name).map_err(|e| match directives.blocking {
-        // Rule 27: an unsuccessful blocking request may be cached 4 × TD (a plain one 1 × TD).
+        // App. B.1 [docs/conformance.md R27]: an unsuccessful blocking request may be cached 4 × TD
+        // (a plain one 1 × TD).
         Some(_) => e.cache_for(4 * state.cache.target_duration),
         None => e,
     })?;
@@ -43,7 +45,8 @@ pub async fn media(
             .playlist()
             .ok_or_else(|| lookup::not_found(state, format_args!("stream `{name}`")))?,
         Some(req) => {
-            // Rules 7 and 8 (an ended stream accepts anything: rule 13).
+            // §6.2.5.2 [docs/conformance.md R7, R8] (an ended stream accepts anything:
+            // §6.2.5 [docs/conformance.md R13]).
             stream.check(req)?;
             held::wait_for(state, &stream, |deadline| {
                 stream.wait_playlist(req, deadline)

@@ -36,7 +36,8 @@ pub struct AppState {
     /// The ingest layer, when this server takes `PUT`/`POST /ingest/...`
     /// ([`AppState::with_ingest`]); `None`: those paths answer 404.
     pub ingests: Option<Arc<Ingests>>,
-    /// Pre-rendered `Cache-Control` values (rule 27), so handlers do not format per request.
+    /// Pre-rendered `Cache-Control` values (App. B.1 [docs/conformance.md R27]), so handlers do not
+    /// format per request.
     pub(super) cache: CacheControls,
     /// Per stream slot, the media type of its parts (`video/mp4` or `audio/mp4`) with the
     /// generation it was computed for; see `media::content_type`.
@@ -45,7 +46,7 @@ pub struct AppState {
     pub(super) delta_v2: delta_v2::DeltaV2Cache,
 }
 
-/// `Cache-Control` header values derived from TARGETDURATION (App. B.1, rule 27).
+/// `Cache-Control` header values derived from TARGETDURATION (App. B.1 [docs/conformance.md R27]).
 #[derive(Debug)]
 pub(super) struct CacheControls {
     /// Blocking playlist 200: 6 × TD (the same URL always gets the same bytes).
@@ -111,7 +112,8 @@ impl AppState {
         self
     }
 
-    /// 3 × TARGETDURATION: how long a held request waits before 503 (rule 10).
+    /// 3 × TARGETDURATION: how long a held request waits before 503
+    /// (§6.2.5.2 [docs/conformance.md R10]).
     pub fn hold_limit(&self) -> Duration {
         3 * self.cache.target_duration
     }
@@ -129,7 +131,7 @@ impl AppState {
     ) -> Result<T, HttpError> {
         let by_request_timeout = self.opts.request_timeout < self.hold_limit();
         tokio::select! {
-            // Rule 10: the library's WaitTimeout maps to 503.
+            // §6.2.5.2 [docs/conformance.md R10]: the library's WaitTimeout maps to 503.
             result = wait => result.map_err(|e| match e {
                 playlists::Error::WaitTimeout(_) if by_request_timeout => request_timed_out(self),
                 e => e.into(),

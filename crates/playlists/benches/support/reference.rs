@@ -4,9 +4,10 @@
 //! What the seed described and published, and what is kept here on purpose:
 //! * one `tokio::sync::RwLock<Bytes>` per slot, `num_streams × slots_per_stream` of them;
 //! * each write builds a new `size (u32) | hash (u64) | payload` packet by **copying** the
-//!   payload, hashed with the compile-time (scalar) `const_xxh3` the seed used — DESIGN.md
-//!   "Pitfalls" measured it as most of the seed's write cost, so using the SIMD xxh3 here would
-//!   measure a design the seed never shipped (the bench also prints W1 with it, for context);
+//!   payload, hashed with the compile-time (scalar) `const_xxh3` the seed used — the library's
+//!   crate documentation "Pitfalls" measured it as most of the seed's write cost, so using the SIMD
+//!   xxh3 here would measure a design the seed never shipped (the bench also prints W1 with it, for
+//!   context);
 //! * an `AtomicUsize` last index per stream, stored after the slot write; `append` reads it
 //!   and writes `last + 1` (the seed's read-then-write);
 //! * `get` checks `id <= last`, takes the slot's read lock, parses the header and slices the

@@ -1,4 +1,5 @@
-//! Segment bit rates for EXT-X-STREAM-INF BANDWIDTH and AVERAGE-BANDWIDTH (§4.1, rule 33).
+//! Segment bit rates for EXT-X-STREAM-INF BANDWIDTH and AVERAGE-BANDWIDTH
+//! (§4.1 [docs/conformance.md R33]).
 
 /// Bit rates of the segments a playlist lists, in bits per second.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -6,13 +6,13 @@
 //! parts produce byte-identical playlists (two origins can stand behind one CDN).
 //!
 //! ```text
-//!   retired (still served, rule 18/20) │ listed window (≥ 3 × TD, rule 19)   │ open segment
+//!   retired (still served, §6.2.2 [docs/conformance.md R18, R20]) │ listed window (≥ 3 × TD, §6.2.2 [docs/conformance.md R19])   │ open segment
 //!   ┌──────┬──────┐                    │ ┌──────┬──────┬ ─ ─ ┬──────┬──────┐ │ ┌────┐
 //!   │ s3   │ s4   │                    │ │ s5   │ s6   │     │ s35  │ s36  │ │ │s37 │ ◀ push
 //!   └──────┴──────┘                    │ └──────┴──────┴ ─ ─ ┴──────┴──────┘ │ └────┘
 //!                                      MEDIA-SEQUENCE = 5     EXT-X-PART listed for the
 //!                                                             segments within 3 × TD of
-//!                                                             the end (rule 18)
+//!                                                             the end (§6.2.2 [docs/conformance.md R18])
 //! ```
 //!
 //! # Rolling ([`M3u8Manifest::push`])
@@ -22,14 +22,14 @@
 //! * its timestamps do not continue the previous part, its timescale changed or its init
 //!   section changed: an encoder restart, marked with EXT-X-DISCONTINUITY (§4.4.4.3);
 //! * the open segment would otherwise render an EXTINF that rounds above TARGETDURATION
-//!   (rule 1), or hold more than `max_parts_per_segment` parts. If the part is independent
-//!   this is an ordinary cut; if not (the encoder's GOP is longer than the target duration) the
-//!   segment is cut anyway, because TARGETDURATION is fixed and must never be exceeded, and the
-//!   cut is counted in [`Anomalies::forced_cuts`] for the server to log. Such a segment does
-//!   not start with an independent frame, so the stream stops claiming
+//!   (§4.4.3.1 [docs/conformance.md R1]), or hold more than `max_parts_per_segment` parts. If the
+//!   part is independent this is an ordinary cut; if not (the encoder's GOP is longer than the
+//!   target duration) the segment is cut anyway, because TARGETDURATION is fixed and must never be
+//!   exceeded, and the cut is counted in [`Anomalies::forced_cuts`] for the server to log. Such a
+//!   segment does not start with an independent frame, so the stream stops claiming
 //!   EXT-X-INDEPENDENT-SEGMENTS ([`M3u8Manifest::independent_segments`]).
 //!
-//! # Parts that break rule 2
+//! # Parts that break §4.4.4.9 [docs/conformance.md R2]
 //!
 //! PART-TARGET is configured and fixed (§4.4.3.7), and the library never splits media, so a
 //! part it is given is either listed as it is or lost. Losing media is worse than a part off
@@ -38,7 +38,8 @@
 //! neither independent nor the last of its segment ([`Anomalies::short_parts`]); the fix is
 //! the encoder's fragment duration or `part_target_ms`, which the server's log should name.
 //! Only a part whose duration alone renders above TARGETDURATION is refused
-//! ([`Error::InvalidPart`]): no segment could hold it without breaking rule 1.
+//! ([`Error::InvalidPart`]): no segment could hold it without breaking
+//! §4.4.3.1 [docs/conformance.md R1].
 //!
 //! # Dates (EXT-X-PROGRAM-DATE-TIME)
 //!
@@ -177,14 +178,14 @@ pub struct SegmentParts {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Anomalies {
     /// Segments cut at a part that is not independent, because the open segment would
-    /// otherwise have exceeded TARGETDURATION (rule 1) or `max_parts_per_segment`: the GOP
-    /// is longer than the target duration allows.
+    /// otherwise have exceeded TARGETDURATION (§4.4.3.1 [docs/conformance.md R1]) or
+    /// `max_parts_per_segment`: the GOP is longer than the target duration allows.
     pub forced_cuts: u64,
-    /// Parts longer than PART-TARGET (rule 2): the encoder's fragments are longer than
-    /// `part_target_ms`.
+    /// Parts longer than PART-TARGET (§4.4.4.9 [docs/conformance.md R2]): the encoder's fragments
+    /// are longer than `part_target_ms`.
     pub long_parts: u64,
     /// Parts shorter than 85 % of PART-TARGET that are neither independent nor the last of
-    /// their segment (rule 2).
+    /// their segment (§4.4.4.9 [docs/conformance.md R2]).
     pub short_parts: u64,
 }
 
@@ -205,8 +206,9 @@ struct Segment {
     /// Sum of the parts' durations, in ticks.
     duration: u64,
     /// Where the segment starts on the stream's media clock: the sum of the durations of every
-    /// earlier segment, µs. Distances from the end of the playlist (rules 18, 19, the skip
-    /// boundary) are measured on this clock, not on dates, which jump at discontinuities.
+    /// earlier segment, µs. Distances from the end of the playlist
+    /// (§6.2.2 [docs/conformance.md R18, R19], the skip boundary) are measured on this clock, not
+    /// on dates, which jump at discontinuities.
     start_us: u64,
     /// Date of the first sample, µs since the Unix epoch (EXT-X-PROGRAM-DATE-TIME).
     pdt_us: u64,
@@ -256,20 +258,21 @@ struct Run {
 /// The LL-HLS media playlist of one stream.
 ///
 /// Guarantees, for every playlist [`render`](Self::render) writes (each checked by a test
-/// named after its rule in `llhls-rules.md`):
+/// named after its rule in `docs/conformance.md`):
 /// * EXT-X-VERSION is the lowest §8 allows for the tags present: 6 for EXT-X-MAP, 9 with
-///   EXT-X-SKIP (rule 15);
+///   EXT-X-SKIP (§8 [docs/conformance.md R15]);
 /// * TARGETDURATION and PART-TARGET are the configured ones for the stream's whole life, and
-///   no EXTINF rounds above TARGETDURATION (rule 1);
+///   no EXTINF rounds above TARGETDURATION (§4.4.3.1 [docs/conformance.md R1]);
 /// * EXT-X-SERVER-CONTROL is a function of the [`Options`] alone, so it is byte-identical in
 ///   every version and in every rendition built from the same options (§6.2.4): PART-HOLD-BACK
 ///   = 3 × PART-TARGET, HOLD-BACK = 3 × TD, CAN-SKIP-UNTIL = 6 × TD when the window can ever
-///   reach past it (rules 3–5);
+///   reach past it (§4.4.3.8 [docs/conformance.md R3–R5]);
 /// * MEDIA-SEQUENCE and DISCONTINUITY-SEQUENCE never decrease, and the listed duration never
-///   drops below 3 × TD by a removal (rules 19, 21);
+///   drops below 3 × TD by a removal (§6.2.2 [docs/conformance.md R19, R21]);
 /// * every segment has EXT-X-PROGRAM-DATE-TIME; EXT-X-PART is listed for exactly the segments
-///   that start within 3 × TD of the end (rule 18); exactly one EXT-X-PRELOAD-HINT while live,
-///   none and EXT-X-ENDLIST once finished (rule 23);
+///   that start within 3 × TD of the end (§6.2.2 [docs/conformance.md R18]); exactly one
+///   EXT-X-PRELOAD-HINT while live, none and EXT-X-ENDLIST once finished
+///   (§6.2.6 [docs/conformance.md R23]);
 /// * rendering is a pure function of the parts pushed and the start time.
 #[derive(Debug, Clone)]
 pub struct M3u8Manifest {
@@ -289,7 +292,8 @@ pub struct M3u8Manifest {
     first_listed: usize,
     /// Total duration of the complete listed segments, µs (the playlist duration, §4.1).
     window_us: u64,
-    /// The largest `window_us` so far: the longest playlist distributed (rule 20).
+    /// The largest `window_us` so far: the longest playlist distributed
+    /// (§6.2.2 [docs/conformance.md R20]).
     longest_window_us: u64,
     /// Discontinuities before the first listed segment (EXT-X-DISCONTINUITY-SEQUENCE).
     discontinuity_sequence: u64,
@@ -359,7 +363,7 @@ impl M3u8Manifest {
     }
 
     /// Whether a `_HLS_skip` request gets a Playlist Delta Update: CAN-SKIP-UNTIL is
-    /// advertised and the stream has not ended (§6.2.5.1, rule 13).
+    /// advertised and the stream has not ended (§6.2.5.1 [docs/conformance.md R13]).
     pub fn can_skip(&self) -> bool {
         self.skip_advertised && !self.finished
     }
@@ -403,8 +407,8 @@ impl M3u8Manifest {
         self.last_id?.checked_add(1)
     }
 
-    /// Rule 11 (§6.2.5.2): a part index past the final part of a complete segment means part
-    /// 0 of the next segment. Other positions are returned unchanged.
+    /// §6.2.5.2 [docs/conformance.md R11]: a part index past the final part of a complete segment
+    /// means part 0 of the next segment. Other positions are returned unchanged.
     pub fn normalize(&self, pos: PartPosition) -> PartPosition {
         match self.find(pos.msn) {
             Some(seg) if seg.complete && pos.part >= seg.part_count() => PartPosition {
@@ -422,7 +426,7 @@ impl M3u8Manifest {
     }
 
     /// The parts of segment `msn`, while the builder knows it: listed segments and, for the
-    /// availability duration of rules 18 and 20, retired ones.
+    /// availability duration of §6.2.2 [docs/conformance.md R18, R20], retired ones.
     pub fn segment(&self, msn: u64) -> Option<SegmentParts> {
         let seg = self.find(msn)?;
         Some(SegmentParts {
@@ -435,7 +439,8 @@ impl M3u8Manifest {
     }
 
     /// The number (chunk id) of the oldest part the builder still knows: every older part
-    /// belongs to a segment past its availability (rules 18 and 20) and may be dropped.
+    /// belongs to a segment past its availability (§6.2.2 [docs/conformance.md R18, R20]) and may
+    /// be dropped.
     pub fn oldest_part_id(&self) -> Option<u64> {
         self.segments.front()?.parts.first().map(|p| p.id)
     }
@@ -450,7 +455,7 @@ impl M3u8Manifest {
         self.discontinuity_sequence
     }
 
-    /// EXT-X-TARGETDURATION, fixed for the stream's life (rule 1).
+    /// EXT-X-TARGETDURATION, fixed for the stream's life (§4.4.3.1 [docs/conformance.md R1]).
     pub fn target_duration_s(&self) -> u32 {
         self.target_duration_s
     }
@@ -460,7 +465,7 @@ impl M3u8Manifest {
         f64::from(self.part_target_ms) / 1000.0
     }
 
-    /// Peak and average segment bit rates of the listed window (§4.1, rule 33).
+    /// Peak and average segment bit rates of the listed window (§4.1 [docs/conformance.md R33]).
     pub fn bandwidth(&self) -> Bandwidth {
         let complete: Vec<(f64, u64)> = self
             .listed()

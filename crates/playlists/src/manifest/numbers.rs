@@ -2,7 +2,8 @@
 //!
 //! Durations are printed from integer ticks, never through `f64`, so that the text is exactly
 //! the value the rules were checked against (a duration that `{:.5}` rounds up to `x.50000`
-//! would round to the next whole second, rule 1) and identical on every machine.
+//! would round to the next whole second, §4.4.3.1 [docs/conformance.md R1]) and identical on every
+//! machine.
 
 use std::io::{self, Write};
 
@@ -25,8 +26,8 @@ pub(crate) fn printed_duration(ticks: u64, timescale: u32) -> u128 {
 }
 
 /// Whether a duration of `ticks`, as printed, rounds to more than `target_s` whole seconds
-/// (rule 1). `x.5` counts as rounding up: "nearest integer" is ambiguous there, so it is
-/// avoided.
+/// (§4.4.3.1 [docs/conformance.md R1]). `x.5` counts as rounding up: "nearest integer" is ambiguous
+/// there, so it is avoided.
 pub(crate) fn rounds_above(ticks: u64, timescale: u32, target_s: u32) -> bool {
     printed_duration(ticks, timescale) >= u128::from(target_s) * SCALE + SCALE / 2
 }

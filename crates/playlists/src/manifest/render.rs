@@ -44,8 +44,8 @@ const VERSION_WITH_SKIP: u32 = 9;
 impl M3u8Manifest {
     /// Appends the playlist to `out`: the full playlist for [`Skip::No`], a Playlist Delta
     /// Update for `Yes`/`V2` when [`can_skip`](Self::can_skip), and the full playlist
-    /// otherwise, as §6.2.5.1 requires the directive to be ignored then (rule 13). Rendition
-    /// reports are written in the order given.
+    /// otherwise, as §6.2.5.1 requires the directive to be ignored then
+    /// (§6.2.5 [docs/conformance.md R13]). Rendition reports are written in the order given.
     pub fn render(&self, skip: Skip, reports: &[RenditionReport], out: &mut Vec<u8>) {
         // io::Write into a Vec never fails.
         let _ = self.write_media(skip, reports, out);
@@ -92,7 +92,8 @@ impl M3u8Manifest {
             }
             out.push(b'\n');
         }
-        // Rule 18: EXT-X-PART only for segments that start within 3 × TD of the end.
+        // §6.2.2 [docs/conformance.md R18]: EXT-X-PART only for segments that start within 3 × TD
+        // of the end.
         let parts_from_us = self.end_us().saturating_sub(3 * u64::from(td) * 1_000_000);
         let mut map = None;
         for seg in self.listed().skip(skipped) {
@@ -113,8 +114,9 @@ impl M3u8Manifest {
             out.extend_from_slice(&seg.text.extinf);
         }
         if let Some(hint) = self.preload_hint() {
-            // Rule 23: one hint, for the next part. A whole resource, so no BYTERANGE-START or
-            // BYTERANGE-LENGTH (rule 25 concerns hints into a larger resource).
+            // §6.2.6 [docs/conformance.md R23]: one hint, for the next part. A whole resource, so
+            // no BYTERANGE-START or BYTERANGE-LENGTH (§6.2.6 [docs/conformance.md R25] concerns
+            // hints into a larger resource).
             writeln!(out, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"p{hint}.mp4\"")?;
         }
         for r in reports {
@@ -136,12 +138,12 @@ impl M3u8Manifest {
         let td_ms = u64::from(self.target_duration_s) * 1000;
         out.extend_from_slice(b"#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES");
         if self.skip_advertised {
-            // Rule 5: the Skip Boundary is at least 6 × TD.
+            // §4.4.3.8 [docs/conformance.md R5]: the Skip Boundary is at least 6 × TD.
             out.extend_from_slice(b",CAN-SKIP-UNTIL=");
             write_millis(out, 6 * td_ms)?;
         }
-        // Rule 3: PART-HOLD-BACK ≥ 3 × PART-TARGET (the SHOULD; every rendition shares the
-        // PART-TARGET). Rule 4: HOLD-BACK ≥ 3 × TD.
+        // §4.4.3.8 [docs/conformance.md R3]: PART-HOLD-BACK ≥ 3 × PART-TARGET (the SHOULD; every
+        // rendition shares the PART-TARGET). §4.4.3.8 [docs/conformance.md R4]: HOLD-BACK ≥ 3 × TD.
         out.extend_from_slice(b",PART-HOLD-BACK=");
         write_millis(out, 3 * u64::from(self.part_target_ms))?;
         out.extend_from_slice(b",HOLD-BACK=");
@@ -167,7 +169,8 @@ impl M3u8Manifest {
 pub(super) struct SegmentText {
     /// `#EXT-X-PROGRAM-DATE-TIME:…` (§4.4.4.6).
     date: Vec<u8>,
-    /// One `#EXT-X-PART:…` per part (§4.4.4.9), listed near the live edge only (rule 18).
+    /// One `#EXT-X-PART:…` per part (§4.4.4.9), listed near the live edge only
+    /// (§6.2.2 [docs/conformance.md R18]).
     parts: Vec<u8>,
     /// `#EXTINF:…,` and the URI line, once the segment is complete (§4.4.4.1).
     extinf: Vec<u8>,

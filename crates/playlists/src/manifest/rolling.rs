@@ -1,6 +1,7 @@
 //! Rolling parts into segments: where a segment is cut, how it is dated, and when it leaves
-//! the listed window and then the builder's memory (rules 1, 2, 18–21; see the module docs
-//! of [`manifest`](super) for the policy).
+//! the listed window and then the builder's memory (§4.4.3.1, §4.4.4.9,
+//! §6.2.2 [docs/conformance.md R1, R2, R18–R21]; see the module docs of [`manifest`](super) for the
+//! policy).
 
 use super::numbers::{rounds_above, ticks_to_us};
 use super::render::SegmentText;
@@ -16,7 +17,8 @@ enum Cut {
     /// It starts one: the first part, an independent part after `segment_min_ms` (or when the
     /// open segment is full), or a discontinuity.
     Start,
-    /// It starts one although it is not independent, to keep rule 1 or the part limit.
+    /// It starts one although it is not independent, to keep §4.4.3.1 [docs/conformance.md R1] or
+    /// the part limit.
     Forced,
 }
 
@@ -37,7 +39,7 @@ fn check_part(target_duration_s: u32, part: &PartMeta) -> Result<()> {
         target_duration_s,
     ) {
         return Err(Error::InvalidPart(format!(
-            "a part of {} ticks at {} Hz is longer than TARGETDURATION {} s allows (rule 1); \
+            "a part of {} ticks at {} Hz is longer than TARGETDURATION {} s allows (§4.4.3.1 [docs/conformance.md R1]); \
              the encoder's fragments must be shorter",
             part.timing.duration, part.timing.timescale, target_duration_s
         )));
@@ -61,9 +63,9 @@ impl M3u8Manifest {
     /// # Errors
     /// [`Error::InvalidPart`] for a zero duration or timescale, an id that does not follow
     /// the previous one, a part that alone renders longer than TARGETDURATION allows
-    /// (rule 1), or a wall-clock time past [`LATEST_DATE_MS`](super::LATEST_DATE_MS);
-    /// [`Error::StreamFinished`] after [`finish`](Self::finish). On error nothing
-    /// changes.
+    /// (§4.4.3.1 [docs/conformance.md R1]), or a wall-clock time past
+    /// [`LATEST_DATE_MS`](super::LATEST_DATE_MS); [`Error::StreamFinished`] after
+    /// [`finish`](Self::finish). On error nothing changes.
     pub fn push(&mut self, part: PartMeta) -> Result<PartPosition> {
         if self.finished {
             return Err(Error::StreamFinished(String::from("(manifest)")));
@@ -121,8 +123,8 @@ impl M3u8Manifest {
     }
 
     /// Ends the stream: the open segment is closed, the next render carries EXT-X-ENDLIST and
-    /// no preload hint. Nothing is removed from the window (rule 19 no longer binds, but the
-    /// final playlist keeps every segment the last live one listed).
+    /// no preload hint. Nothing is removed from the window (§6.2.2 [docs/conformance.md R19] no
+    /// longer binds, but the final playlist keeps every segment the last live one listed).
     pub fn finish(&mut self) {
         if self.finished {
             return;
@@ -166,8 +168,9 @@ impl M3u8Manifest {
         }
     }
 
-    /// Rule 2 exempts the last part of a segment from the 85 % minimum; a part continuing the
-    /// segment makes its predecessor not the last, so the minimum now applies to it.
+    /// §4.4.4.9 [docs/conformance.md R2] exempts the last part of a segment from the 85 % minimum;
+    /// a part continuing the segment makes its predecessor not the last, so the minimum now applies
+    /// to it.
     fn count_short_predecessor(&mut self) {
         let Some(open) = self.segments.back() else {
             return;
@@ -182,7 +185,8 @@ impl M3u8Manifest {
         }
     }
 
-    /// duration / timescale > part_target_ms / 1000 (rule 2's maximum), exactly.
+    /// duration / timescale > part_target_ms / 1000 (the maximum of
+    /// §4.4.4.9 [docs/conformance.md R2]), exactly.
     fn is_long(&self, duration: u64, timescale: u32) -> bool {
         u128::from(duration) * 1000 > u128::from(self.part_target_ms) * u128::from(timescale)
     }
@@ -256,8 +260,9 @@ impl M3u8Manifest {
     }
 
     /// Removes listed segments beyond `max_segments`, never letting the listed duration fall
-    /// below 3 × TD (rule 19); each removal raises MEDIA-SEQUENCE by one, and by one more
-    /// DISCONTINUITY-SEQUENCE if the segment carried EXT-X-DISCONTINUITY (rule 21).
+    /// below 3 × TD (§6.2.2 [docs/conformance.md R19]); each removal raises MEDIA-SEQUENCE by one,
+    /// and by one more DISCONTINUITY-SEQUENCE if the segment carried EXT-X-DISCONTINUITY
+    /// (§6.2.2 [docs/conformance.md R21]).
     fn slide_window(&mut self) {
         let min_us = 3 * u64::from(self.target_duration_s) * 1_000_000;
         loop {
@@ -282,10 +287,10 @@ impl M3u8Manifest {
 
     /// Forgets retired segments once no client may still ask for them: a segment's URI stays
     /// valid until its first appearance plus its Availability Duration (its duration plus the
-    /// longest playlist, rule 20), its parts 3 × TD past their removal from the playlist
-    /// (rule 18), both measured on the media clock. Memory stays bounded: no more segments are
-    /// retired than `max_segments` or the listed ones, whichever is more (the window's length
-    /// is what the availability duration is made of).
+    /// longest playlist, §6.2.2 [docs/conformance.md R20]), its parts 3 × TD past their removal
+    /// from the playlist (§6.2.2 [docs/conformance.md R18]), both measured on the media clock.
+    /// Memory stays bounded: no more segments are retired than `max_segments` or the listed ones,
+    /// whichever is more (the window's length is what the availability duration is made of).
     fn retire(&mut self) {
         let now = self.end_us();
         let td_us = u64::from(self.target_duration_s) * 1_000_000;

@@ -80,9 +80,10 @@ impl<'a> StreamRef<'a> {
     }
 
     /// Checks a blocking request against §6.2.5.2 without waiting: `_HLS_msn` more than two
-    /// past the newest segment is [`Error::MsnTooFar`] (rule 7), and `_HLS_part` further
-    /// ahead of the newest part than the Advance Part Limit is [`Error::PartTooFar`] (rule 8).
-    /// An ended stream accepts anything: its directives are ignored (rule 13).
+    /// past the newest segment is [`Error::MsnTooFar`] (§6.2.5.2 [docs/conformance.md R7]), and
+    /// `_HLS_part` further ahead of the newest part than the Advance Part Limit is
+    /// [`Error::PartTooFar`] (§6.2.5.2 [docs/conformance.md R8]). An ended stream accepts anything:
+    /// its directives are ignored (§6.2.5 [docs/conformance.md R13]).
     pub fn check(&self, req: BlockingRequest) -> Result<()> {
         self.with_state(|st| {
             let Some(last) = st.manifest.last_position() else {
@@ -129,17 +130,22 @@ impl<'a> StreamRef<'a> {
     /// until it exists or `deadline` passes.
     ///
     /// * with `part`: the version whose newest part is `(msn, part)`; a part index past the
-    ///   end of a complete segment means part 0 of the next one (rule 11);
+    ///   end of a complete segment means part 0 of the next one
+    ///   (§6.2.5.2 [docs/conformance.md R11]);
     /// * without `part`: the version in which segment `msn` is complete, which is the one
     ///   that lists the first part of segment `msn + 1`;
-    /// * a position older than the versions kept → the newest version (rule 12);
-    /// * once the stream has ended → the final version, whatever was asked (rule 13).
+    /// * a position older than the versions kept → the newest version
+    ///   (§6.2.5.2 [docs/conformance.md R12]);
+    /// * once the stream has ended → the final version, whatever was asked
+    ///   (§6.2.5 [docs/conformance.md R13]).
     ///
-    /// Call [`check`](Self::check) first to reject requests too far ahead (rules 7, 8).
+    /// Call [`check`](Self::check) first to reject requests too far ahead
+    /// (§6.2.5.2 [docs/conformance.md R7, R8]).
     ///
     /// # Errors
-    /// [`Error::WaitTimeout`] at the deadline (the server answers 503, rule 10),
-    /// [`Error::StaleStream`] if the stream is removed meanwhile.
+    /// [`Error::WaitTimeout`] at the deadline (the server answers 503,
+    /// §6.2.5.2 [docs/conformance.md R10]), [`Error::StaleStream`] if the stream is removed
+    /// meanwhile.
     pub async fn wait_playlist(
         &self,
         req: BlockingRequest,
@@ -187,8 +193,8 @@ impl<'a> StreamRef<'a> {
     }
 
     /// Part `number`, waiting until it is complete when it is the preload-hinted part
-    /// (rule 22). `Ok(None)` when the part is unknown, expired, or ahead of the hint (rule 24:
-    /// the server answers 404).
+    /// (§6.2.6 [docs/conformance.md R22]). `Ok(None)` when the part is unknown, expired, or ahead
+    /// of the hint (§6.2.6 [docs/conformance.md R24]: the server answers 404).
     ///
     /// # Errors
     /// [`Error::WaitTimeout`] at the deadline, [`Error::StaleStream`] if the stream goes away.

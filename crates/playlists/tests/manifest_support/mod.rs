@@ -170,7 +170,7 @@ impl Model {
 
     /// Indices of the listed segments and the Discontinuity Sequence Number before them:
     /// the newest `max_segments` complete ones, more while fewer would last under 3 × TD
-    /// (rule 19), plus the open one.
+    /// (§6.2.2 [docs/conformance.md R19]), plus the open one.
     fn window(&self) -> (usize, u64) {
         let ts = self.timescale;
         let complete = self.segments.len() - usize::from(!self.finished);
@@ -283,7 +283,8 @@ impl Model {
             } else {
                 let _ = writeln!(out, "open");
             }
-            // Rule 18: parts for the segments that start within 3 × TD of the end.
+            // §6.2.2 [docs/conformance.md R18]: parts for the segments that start within 3 × TD of
+            // the end.
             if !complete || from_start[i] <= 3 * td * 1_000_000 {
                 for (k, (ticks, key)) in s.parts.iter().enumerate() {
                     let _ = writeln!(

@@ -1,4 +1,4 @@
-//! The playlist rules of `llhls-rules.md`, checked on rendered text (through [`parse`]).
+//! The playlist rules of `docs/conformance.md`, checked on rendered text (through [`parse`]).
 //!
 //! [`check`] judges one playlist on its own, [`History`] a stream of versions against each
 //! other, [`check_delta`] a delta update against the full playlist of the same version. The
@@ -45,7 +45,7 @@ fn ensure(ok: bool, rule: &str, what: impl FnOnce() -> String) -> Result<(), Str
 pub(crate) fn check(text: &str, cfg: &Config) -> Result<Playlist, String> {
     let p = parse(text)?;
     let td = cfg.td;
-    // Rule 15 (§8): the lowest version for the tags present.
+    // §8 [docs/conformance.md R15]: the lowest version for the tags present.
     let lowest = if p.skip.is_some() {
         9
     } else if p.segments.iter().any(|s| s.map.is_some()) {
@@ -53,43 +53,52 @@ pub(crate) fn check(text: &str, cfg: &Config) -> Result<Playlist, String> {
     } else {
         1
     };
-    ensure(p.version == lowest, "rule 15", || {
+    ensure(p.version == lowest, "§8 [docs/conformance.md R15]", || {
         format!("EXT-X-VERSION {} where {lowest} is the lowest", p.version)
     })?;
-    // Rule 1.
-    ensure(p.target_duration == td && td >= 1, "rule 1", || {
-        format!("TARGETDURATION {} instead of {td}", p.target_duration)
-    })?;
+    // §4.4.3.1 [docs/conformance.md R1].
+    ensure(
+        p.target_duration == td && td >= 1,
+        "§4.4.3.1 [docs/conformance.md R1]",
+        || format!("TARGETDURATION {} instead of {td}", p.target_duration),
+    )?;
     for s in &p.segments {
         if let Some(d) = s.extinf {
-            ensure(d < td * SECOND + SECOND / 2, "rule 1", || {
-                format!("EXTINF of s{} is {d}e-5 s, which rounds above {td}", s.msn)
-            })?;
+            ensure(
+                d < td * SECOND + SECOND / 2,
+                "§4.4.3.1 [docs/conformance.md R1]",
+                || format!("EXTINF of s{} is {d}e-5 s, which rounds above {td}", s.msn),
+            )?;
         }
     }
     check_server_control(&p, cfg)?;
     check_segments(&p, cfg)?;
-    // Rule 18: EXT-X-PART for exactly the segments that start within 3 × TD of the end.
+    // §6.2.2 [docs/conformance.md R18]: EXT-X-PART for exactly the segments that start within
+    // 3 × TD of the end.
     let mut from_end: Units = 0;
     for (i, s) in p.segments.iter().enumerate().rev() {
         from_end += p.duration_of(i);
         let close = from_end <= 3 * td * SECOND;
         let listed = !s.parts.is_empty();
         if s.uri.is_none() {
-            ensure(listed, "rule 18", || {
+            ensure(listed, "§6.2.2 [docs/conformance.md R18]", || {
                 format!("open segment s{} has no parts", s.msn)
             })?;
         } else if listed {
-            ensure(from_end <= 3 * td * SECOND + SLACK, "rule 18", || {
-                format!(
-                    "s{} starts {from_end}e-5 s from the end and lists parts",
-                    s.msn
-                )
-            })?;
+            ensure(
+                from_end <= 3 * td * SECOND + SLACK,
+                "§6.2.2 [docs/conformance.md R18]",
+                || {
+                    format!(
+                        "s{} starts {from_end}e-5 s from the end and lists parts",
+                        s.msn
+                    )
+                },
+            )?;
         } else {
             ensure(
                 !close || from_end + SLACK > 3 * td * SECOND,
-                "rule 18",
+                "§6.2.2 [docs/conformance.md R18]",
                 || {
                     format!(
                         "s{} starts {from_end}e-5 s from the end but lists no parts",
@@ -99,23 +108,30 @@ pub(crate) fn check(text: &str, cfg: &Config) -> Result<Playlist, String> {
             )?;
         }
     }
-    // Rule 19: once a segment was removed, at least 3 × TD stay listed.
+    // §6.2.2 [docs/conformance.md R19]: once a segment was removed, at least 3 × TD stay listed.
     if p.skip.is_none() && p.media_sequence > 0 && !p.endlist {
         let listed: Units = p.segments.iter().filter_map(|s| s.extinf).sum();
         let slack = p.segments.len() as Units;
-        ensure(listed + slack >= 3 * td * SECOND, "rule 19", || {
-            format!("only {listed}e-5 s listed after removals")
-        })?;
+        ensure(
+            listed + slack >= 3 * td * SECOND,
+            "§6.2.2 [docs/conformance.md R19]",
+            || format!("only {listed}e-5 s listed after removals"),
+        )?;
     }
-    // Rule 23 (and §4.4.5.3: none with ENDLIST), rule 25.
+    // §6.2.6 [docs/conformance.md R23] (and §4.4.5.3: none with ENDLIST),
+    // §6.2.6 [docs/conformance.md R25].
     if p.endlist {
-        ensure(p.hints.is_empty(), "rule 23", || {
-            "a preload hint with ENDLIST".into()
-        })?;
+        ensure(
+            p.hints.is_empty(),
+            "§6.2.6 [docs/conformance.md R23]",
+            || "a preload hint with ENDLIST".into(),
+        )?;
     } else {
-        ensure(p.hints.len() == 1, "rule 23", || {
-            format!("{} preload hints while live", p.hints.len())
-        })?;
+        ensure(
+            p.hints.len() == 1,
+            "§6.2.6 [docs/conformance.md R23]",
+            || format!("{} preload hints while live", p.hints.len()),
+        )?;
         let hint = &p.hints[0].attrs;
         // Parts are named by their number in the stream; the hint names the next one.
         let newest = p.segments.iter().flat_map(|s| &s.parts).last();
@@ -126,25 +142,28 @@ pub(crate) fn check(text: &str, cfg: &Config) -> Result<Playlist, String> {
             hint.get("TYPE").map(String::as_str) == Some("PART")
                 && hint.get("URI") == expected.as_ref()
                 && hint.len() == 2,
-            "rule 25",
+            "§6.2.6 [docs/conformance.md R25]",
             || format!("hint {hint:?}, expected a whole part {expected:?}"),
         )?;
     }
     if let Some((_, removed)) = &p.skip {
-        ensure(cfg.skip_advertised && !p.endlist, "rule 13", || {
-            "EXT-X-SKIP without CAN-SKIP-UNTIL or with ENDLIST".into()
-        })?;
-        // Rule 14: no date range is ever written, so none can be listed as removed.
+        ensure(
+            cfg.skip_advertised && !p.endlist,
+            "§6.2.5 [docs/conformance.md R13]",
+            || "EXT-X-SKIP without CAN-SKIP-UNTIL or with ENDLIST".into(),
+        )?;
+        // §6.2.5.1 [docs/conformance.md R14]: no date range is ever written, so none can be listed
+        // as removed.
         ensure(
             removed.as_deref().is_none_or(str::is_empty),
-            "rule 14",
+            "§6.2.5.1 [docs/conformance.md R14]",
             || format!("RECENTLY-REMOVED-DATERANGES={removed:?}"),
         )?;
     }
     Ok(p)
 }
 
-/// Rules 3, 4, 5 and §4.4.3.8's REQUIRED attributes.
+/// §4.4.3.8 [docs/conformance.md R3–R5] and §4.4.3.8's REQUIRED attributes.
 fn check_server_control(p: &Playlist, cfg: &Config) -> Result<(), String> {
     let sc = &p.server_control;
     let get = |k: &str| sc.get(k).map(|v| units(v)).transpose();
@@ -162,20 +181,20 @@ fn check_server_control(p: &Playlist, cfg: &Config) -> Result<(), String> {
     let part_hold_back = get("PART-HOLD-BACK")?;
     ensure(
         part_hold_back.is_some_and(|v| v >= 3 * p.part_target),
-        "rule 3",
+        "§4.4.3.8 [docs/conformance.md R3]",
         || format!("PART-HOLD-BACK {part_hold_back:?} < 3 × {}", p.part_target),
     )?;
     let hold_back = get("HOLD-BACK")?;
     ensure(
         hold_back.is_none_or(|v| v >= 3 * cfg.td * SECOND),
-        "rule 4",
+        "§4.4.3.8 [docs/conformance.md R4]",
         || format!("HOLD-BACK {hold_back:?}"),
     )?;
     let skip_until = get("CAN-SKIP-UNTIL")?;
     ensure(
         skip_until.is_some() == cfg.skip_advertised
             && skip_until.is_none_or(|v| v >= 6 * cfg.td * SECOND),
-        "rule 5",
+        "§4.4.3.8 [docs/conformance.md R5]",
         || format!("CAN-SKIP-UNTIL {skip_until:?}"),
     )?;
     ensure(
@@ -185,7 +204,7 @@ fn check_server_control(p: &Playlist, cfg: &Config) -> Result<(), String> {
     )
 }
 
-/// URIs, dates, MAP and rule 2 per segment.
+/// URIs, dates, MAP and §4.4.4.9 [docs/conformance.md R2] per segment.
 fn check_segments(p: &Playlist, cfg: &Config) -> Result<(), String> {
     let mut prev_pdt = None;
     // Listed parts are a suffix of the stream, so their numbers follow one another.
@@ -237,14 +256,17 @@ fn check_segments(p: &Playlist, cfg: &Config) -> Result<(), String> {
     Ok(())
 }
 
-/// Rule 2: ≤ PART-TARGET; ≥ 85 % of it unless independent or the last of its segment.
+/// §4.4.4.9 [docs/conformance.md R2]: ≤ PART-TARGET; ≥ 85 % of it unless independent or the last of
+/// its segment.
 fn check_part_duration(part: &PartTag, last: bool, cfg: &Config, msn: u64) -> Result<(), String> {
-    ensure(part.duration <= cfg.part_target, "rule 2", || {
-        format!("{} lasts {} > PART-TARGET", part.uri, part.duration)
-    })?;
+    ensure(
+        part.duration <= cfg.part_target,
+        "§4.4.4.9 [docs/conformance.md R2]",
+        || format!("{} lasts {} > PART-TARGET", part.uri, part.duration),
+    )?;
     ensure(
         part.independent || last || part.duration * 100 >= 85 * cfg.part_target,
-        "rule 2",
+        "§4.4.4.9 [docs/conformance.md R2]",
         || {
             format!(
                 "{} of s{msn} lasts {} < 85 % of PART-TARGET",
@@ -266,9 +288,10 @@ struct Facts {
 }
 
 /// The rules between versions of one stream: TARGETDURATION, PART-TARGET and SERVER-CONTROL
-/// never change (rule 1, §6.2.4), MEDIA-SEQUENCE and DISCONTINUITY-SEQUENCE never decrease
-/// (rule 21), and a segment keeps its date, Discontinuity Sequence Number, init section,
-/// duration and parts in every version that lists it.
+/// never change (§4.4.3.1 [docs/conformance.md R1], §6.2.4), MEDIA-SEQUENCE and
+/// DISCONTINUITY-SEQUENCE never decrease (§6.2.2 [docs/conformance.md R21]), and a segment keeps
+/// its date, Discontinuity Sequence Number, init section, duration and parts in every version that
+/// lists it.
 #[derive(Debug, Default)]
 pub(crate) struct History {
     first: Option<Playlist>,
@@ -284,9 +307,11 @@ impl History {
             "give full playlists only".into()
         })?;
         let first = self.first.get_or_insert_with(|| p.clone());
-        ensure(first.target_duration == p.target_duration, "rule 1", || {
-            "TARGETDURATION changed".into()
-        })?;
+        ensure(
+            first.target_duration == p.target_duration,
+            "§4.4.3.1 [docs/conformance.md R1]",
+            || "TARGETDURATION changed".into(),
+        )?;
         ensure(first.part_target == p.part_target, "§4.4.3.7", || {
             "PART-TARGET changed".into()
         })?;
@@ -303,17 +328,18 @@ impl History {
         let dsn = p.discontinuity_sequence.unwrap_or(0);
         ensure(
             p.media_sequence >= self.media_sequence && dsn >= self.discontinuity_sequence,
-            "rule 21",
+            "§6.2.2 [docs/conformance.md R21]",
             || format!("sequence numbers went back to {}/{dsn}", p.media_sequence),
         )?;
-        // Rule 21: +1 DISCONTINUITY-SEQUENCE per removed segment that carried a DISCONTINUITY.
+        // §6.2.2 [docs/conformance.md R21]: +1 DISCONTINUITY-SEQUENCE per removed segment that
+        // carried a DISCONTINUITY.
         let removed_discontinuities = (self.media_sequence..p.media_sequence)
             .filter(|msn| self.segments.get(msn).is_some_and(|f| f.discontinuity))
             .count() as u64;
         if (self.media_sequence..p.media_sequence).all(|msn| self.segments.contains_key(&msn)) {
             ensure(
                 dsn == self.discontinuity_sequence + removed_discontinuities,
-                "rule 21",
+                "§6.2.2 [docs/conformance.md R21]",
                 || {
                     format!("DISCONTINUITY-SEQUENCE {dsn} after removing {removed_discontinuities} discontinuities from {}", self.discontinuity_sequence)
                 },
@@ -365,13 +391,14 @@ impl History {
     }
 }
 
-/// A delta update against the full playlist of the same version (§6.2.5.1, rule 15): the same
-/// header with EXT-X-SKIP after MEDIA-SEQUENCE, exactly the segments further than the Skip
-/// Boundary from the end replaced, and every other tag kept, MAP and date included.
+/// A delta update against the full playlist of the same version (§6.2.5.1,
+/// §8 [docs/conformance.md R15]): the same header with EXT-X-SKIP after MEDIA-SEQUENCE, exactly the
+/// segments further than the Skip Boundary from the end replaced, and every other tag kept, MAP and
+/// date included.
 pub(crate) fn check_delta(full: &Playlist, delta: &Playlist) -> Result<(), String> {
     let (skipped, _) = delta.skip.clone().ok_or("the delta has no EXT-X-SKIP")?;
     let k = skipped as usize;
-    ensure(delta.version == 9, "rule 15", || {
+    ensure(delta.version == 9, "§8 [docs/conformance.md R15]", || {
         format!("delta version {}", delta.version)
     })?;
     ensure(

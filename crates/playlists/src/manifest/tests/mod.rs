@@ -1,4 +1,4 @@
-//! Tests of the playlist builder: one test per playlist rule of `llhls-rules.md` (named
+//! Tests of the playlist builder: one test per playlist rule of `docs/conformance.md` (named
 //! `rule_NN_…`), a property test over random part sequences, and determinism. Every rendered
 //! playlist is read back by a strict reader ([`parse`]) and judged by the rule checks
 //! ([`check`]); snapshots and the independent parser live in `tests/manifest_*.rs`.
@@ -118,13 +118,20 @@ impl Feeder {
         for skip in [Skip::Yes, Skip::V2] {
             let text = self.render(skip);
             if !self.m.can_skip() {
-                assert_eq!(text, full_text, "rule 13: {skip:?} must be ignored");
+                assert_eq!(
+                    text, full_text,
+                    "§6.2.5 [docs/conformance.md R13]: {skip:?} must be ignored"
+                );
                 continue;
             }
             let delta = check(&text, &self.cfg).unwrap_or_else(|e| panic!("{e}\n{text}"));
             check_delta(&full, &delta).unwrap_or_else(|e| panic!("{e}\n{full_text}\n{text}"));
             let removed = delta.skip.as_ref().and_then(|s| s.1.as_deref());
-            assert_eq!(removed, (skip == Skip::V2).then_some(""), "rule 14\n{text}");
+            assert_eq!(
+                removed,
+                (skip == Skip::V2).then_some(""),
+                "§6.2.5.1 [docs/conformance.md R14]\n{text}"
+            );
         }
         full
     }

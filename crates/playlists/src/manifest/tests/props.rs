@@ -9,8 +9,8 @@ use crate::manifest::numbers::{printed_duration, ticks_to_us};
 
 #[derive(Debug, Clone)]
 enum Step {
-    /// A part of `permille` of PART-TARGET: 850‰–1000‰ (rule 2), or down to 100‰ when
-    /// independent (rule 2's exception).
+    /// A part of `permille` of PART-TARGET: 850‰–1000‰ (§4.4.4.9 [docs/conformance.md R2]), or down
+    /// to 100‰ when independent (the exception of §4.4.4.9 [docs/conformance.md R2]).
     Part { permille: u64, key: bool },
     /// The next part's timestamps skip less than 4 % of PART-TARGET (a dropped frame): less
     /// than any part lasts, so not a discontinuity.

@@ -1,6 +1,7 @@
 //! Rules about what a playlist advertises and how it is delivered: SERVER-CONTROL
-//! (rules 3–5, 26), versions (15), delta updates (13, 14, §6.2.5.1), blocking positions (11),
-//! preload hints (23, 25), rendition reports, the end of a stream, bit rates (33).
+//! (§4.4.3.8, App. B.1 [docs/conformance.md R3–R5, R26]), versions (15), delta updates (13, 14,
+//! §6.2.5.1), blocking positions (11), preload hints (23, 25), rendition reports, the end of a
+//! stream, bit rates (33).
 
 use super::check::{check, check_delta};
 use super::*;

@@ -1,5 +1,6 @@
 //! Rules about segments and parts: how they are cut, dated, listed and removed
-//! (rules 1, 2, 16–21, and §4.4.4.3 / §6.2.1 for discontinuities and dates).
+//! (§4.4.3.1, §4.4.4.9, §6.2.1, §6.2.2 [docs/conformance.md R1, R2, R16–R21], and §4.4.4.3 / §6.2.1
+//! for discontinuities and dates).
 
 use super::parse::parse;
 use super::*;
@@ -30,7 +31,8 @@ fn rule_01_a_part_that_alone_rounds_above_the_target_duration_is_refused() {
     let before = f.render(Skip::No);
     assert!(matches!(f.push(2500, true), Err(Error::InvalidPart(_))));
     assert_eq!(f.render(Skip::No), before, "a refused part changes nothing");
-    // 2.49999 s prints as 2.49999 and rounds to 2: accepted (and counted, rule 2).
+    // 2.49999 s prints as 2.49999 and rounds to 2: accepted (and counted,
+    // §4.4.4.9 [docs/conformance.md R2]).
     f.timescale = 100_000;
     f.decode = 25_000;
     f.push(249_999, true).unwrap();
@@ -87,7 +89,8 @@ fn rule_02_short_parts_are_counted_unless_independent_or_last_of_their_segment()
     assert_eq!(f.m.anomalies().short_parts, 1);
     assert_eq!(f.m.last_position(), Some(PartPosition { msn: 1, part: 0 }));
 
-    // The same shapes without the counted one obey rule 2 in every version.
+    // The same shapes without the counted one obey §4.4.4.9 [docs/conformance.md R2] in every
+    // version.
     let mut f = Feeder::new(&opts(2, 200, 1000, 8));
     let shapes = [
         (100, true),
@@ -112,8 +115,8 @@ fn rule_02_short_parts_are_counted_unless_independent_or_last_of_their_segment()
 
 #[test]
 fn rule_16_every_part_is_listed_in_the_version_rendered_after_it() {
-    // With parts no longer than PART-TARGET (rule 2) and a version rendered per part, a
-    // real-time source adds a part to the playlist at least every PART-TARGET.
+    // With parts no longer than PART-TARGET (§4.4.4.9 [docs/conformance.md R2]) and a version
+    // rendered per part, a real-time source adds a part to the playlist at least every PART-TARGET.
     let mut f = Feeder::new(&opts(2, 200, 1000, 8));
     for i in 0..40u64 {
         let ms = if i % 5 == 4 { 180 } else { 200 };
@@ -133,7 +136,8 @@ fn rule_16_every_part_is_listed_in_the_version_rendered_after_it() {
 fn rule_17_no_segment_outlasts_one_and_a_half_target_durations() {
     // A new segment is published when the next one starts, so with a real-time source the
     // gap between segment updates is one segment's duration. TD + 0.5 ≤ 1.5 × TD for TD ≥ 1,
-    // so rule 1's cut keeps it within 1.5 × TD even for a GOP three times the target.
+    // so the cut of §4.4.3.1 [docs/conformance.md R1] keeps it within 1.5 × TD even for a GOP three
+    // times the target.
     let mut f = Feeder::new(&opts(1, 100, 500, 16));
     f.run(200, 30, 100);
     for s in f.m.segments.iter() {
@@ -240,7 +244,8 @@ fn availability(max_segments: usize, gop: u64) {
 fn rule_20_a_removed_segment_stays_fetchable_for_its_availability_duration() {
     // 1 s segments, four listed: a 4 s playlist.
     availability(4, 5);
-    // One configured, but three 1 s segments stay listed for 3 × TD (rule 19).
+    // One configured, but three 1 s segments stay listed for 3 × TD
+    // (§6.2.2 [docs/conformance.md R19]).
     availability(1, 5);
     // A keyframe every 0.4 s: 1.2 s segments (the first keyframe after 1 s), three listed.
     availability(2, 2);
@@ -257,8 +262,8 @@ fn rule_21_sequence_numbers_never_decrease_and_count_removed_segments_and_discon
             discontinuities += 1;
         }
     }
-    // Every version passed History's rule 21 checks; and at the end every discontinuity that
-    // left the window is counted.
+    // Every version passed History's §6.2.2 [docs/conformance.md R21] checks; and at the end every
+    // discontinuity that left the window is counted.
     let p = f.checked();
     let listed = p.segments.iter().filter(|s| s.discontinuity).count() as u64;
     assert!(p.media_sequence > 0);
