@@ -1,10 +1,16 @@
-//! ChunkCache against the seed's design (the REFERENCE, `support/reference.rs`), on the seed's
-//! workloads, in one process and one run. Prints one JSON object per line:
+//! ChunkCache against **the reference**, in one process and one run. The reference is the
+//! chunk cache of the project's first published design, rewritten plainly in
+//! `support/reference.rs`: one `tokio::sync::RwLock<Bytes>` per slot; each write copies the
+//! payload into a new `size | hash | payload` packet hashed with the compile-time, scalar
+//! `const_xxh3`, then stores the stream's last id, which `append` reads and increments (no
+//! atomic claim); each read takes the slot's read lock and slices the payload out of the
+//! packet. The workloads are the ones that design was measured with. Prints one JSON object
+//! per line:
 //!
 //! * per workload and implementation: `{"bench":…,"impl":"playlists"|"reference",…}` with the
 //!   figures that apply (`writes_per_s`, `reads_per_s`, `mb_per_s`, `rss_bytes`);
-//! * then one `"impl":"ratio"` line: playlists ÷ reference for each figure, the target
-//!   and whether this run met it.
+//! * then one `"impl":"ratio"` line: playlists ÷ reference for each figure, the target (the
+//!   README's Benchmarks table) and whether this run met it.
 //!
 //! Workloads (64 KiB payloads, `Options::default()` ring depth of 4096 slots per stream):
 //! * `w1_single_stream_64k` — one thread appends to one stream as fast as it can;
@@ -13,11 +19,12 @@
 //! * `w3_1000_reader_tasks` — one stream on a 2-worker tokio runtime: 1 writer task appending
 //!   and 1000 reader tasks calling `get_last`, every task yielding after each operation (a
 //!   task stands for one request);
-//! * context, no targets — the seed's own harness shape: `w3_1000_reader_tasks_yield128` and
-//!   `w2_8_streams_1w_2r_tasks_yield128` (W2 as 24 tasks on 2 workers), every task yielding
-//!   every 128 operations, as tokio's cooperative budget made the seed's never-yielding tasks
-//!   do. There readers only get the CPU that writers leave, so read rates follow write cost;
-//!   that is where the seed's low W2 read figure (and the 20× target) comes from;
+//! * context, no targets — the reference's own harness shape: `w3_1000_reader_tasks_yield128`
+//!   and `w2_8_streams_1w_2r_tasks_yield128` (W2 as 24 tasks on 2 workers), every task yielding
+//!   every 128 operations, as tokio's cooperative budget made the reference harness's
+//!   never-yielding tasks do. There readers only get the CPU that writers leave, so read rates
+//!   follow write cost; that is where the reference's low published W2 read figure (and the
+//!   README's 20× read target) comes from;
 //! * `mem_new_default` / `mem_w2_filled` — RSS right after `new(Options::default())`, and after
 //!   filling W2's 8 rings with distinct 64 KiB payloads; each measured in a fresh child process
 //!   (this binary, re-run with `PLAYLISTS_BENCH_CHILD` set), so no allocator state leaks
@@ -81,7 +88,7 @@ fn main() -> BenchResult {
         };
         task_workload("w3_1000_reader_tasks", load, &[("reads_per_s", 2.0)])?;
     }
-    // Context, no targets: the seed's own harness. Its tasks never yielded, so tokio's
+    // Context, no targets: the reference's own harness. Its tasks never yielded, so tokio's
     // cooperative budget made each yield every 128 lock acquisitions; here every task of both
     // implementations yields every 128 operations. On two workers, readers then get the CPU
     // the writers leave, so read rates follow the cost of a write.
@@ -148,7 +155,8 @@ fn w1() -> BenchResult {
             ("mb_per_s", mb_per_s(n as f64 / t)),
         ]
     };
-    // The seed's API is async: its writer runs on a current-thread runtime, as a task would.
+    // The reference's API is async: its writer runs on a current-thread runtime, as a task
+    // would.
     let rt = tokio::runtime::Builder::new_current_thread().build()?;
     let reference_run = |simd: bool| {
         let reference = Reference::new(1, slots);

@@ -16,9 +16,9 @@
 //!   once. `get` returns exactly the bytes stored under an id or nothing; reads clone a
 //!   [`bytes::Bytes`] (a reference count, never the payload); `last()` is one atomic load;
 //!   streams never share a lock. It stores opaque bytes and is usable on its own.
-//! * [`M3u8Manifest`] — the LL-HLS media playlist of one stream (draft-pantos-hls-rfc8216bis
-//!   §4.4, served as §6.2 requires), deterministic: the same parts give the same bytes on any
-//!   machine.
+//! * [`M3u8Manifest`] — the LL-HLS media playlist of one stream (RFC 8216bis §4.4, kept to the
+//!   rules of [`docs/conformance.md`][conformance]), deterministic: the same parts give the
+//!   same bytes on any machine.
 //! * [`M3u8Cache`] — recent playlist versions keyed by the position of their newest part, so a
 //!   blocking request `_HLS_msn=M&_HLS_part=P` always gets the same bytes.
 //! * [`Playlists`] — the registry: stream names → slots, publishing, ending, listing. It
@@ -28,6 +28,15 @@
 //! * [`gzip::gzip`] — the one gzip of every playlist, at the level and ratio its docs give.
 //!
 //! Everything is sized by [`Options`] and validated once; every refusal is an [`Error`].
+//!
+//! ## Conformance
+//!
+//! [`docs/conformance.md`][conformance] lists every server rule of draft-pantos-hls-rfc8216bis-22
+//! this crate and the server rely on, each with an id (R1 … R33), its section and level, how it
+//! is met, and the tests that check it. Comments cite a rule by section and id, e.g.
+//! `§6.2.5.2 [docs/conformance.md R7]`.
+//!
+//! [conformance]: https://github.com/playlists-origin/playlists/blob/main/docs/conformance.md
 //!
 //! ## Example
 //!

@@ -137,7 +137,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn defaults_are_valid_and_match_the_seed() {
+    fn defaults_are_valid_and_as_documented() {
         let o = Options::default();
         o.validate().unwrap();
         assert_eq!(

@@ -1,9 +1,9 @@
 //! CORS: players on other origins (a web page on another host) may read everything.
 //!
 //! Every response carries `Access-Control-Allow-Origin` (configurable, `*` by default) and
-//! exposes the headers a player reads: `Age` (App. C tune-in, App. C [docs/conformance.md R32]),
-//! `Content-Length`, `Content-Range`, `ETag`. `OPTIONS` answers preflights for `Range` and
-//! conditional requests.
+//! exposes the headers a player reads: `Age` (for the tune-in of
+//! App. C [docs/conformance.md R32]), `Content-Length`, `Content-Range`, `ETag`. `OPTIONS`
+//! answers preflights for `Range` and conditional requests.
 
 use http::header::{
     HeaderMap, HeaderValue, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,

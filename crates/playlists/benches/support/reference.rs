@@ -1,25 +1,25 @@
-//! The REFERENCE every workload is measured against: the seed's chunk cache design, written
-//! plainly for this bench (it is not part of the library and carries none of its guarantees).
+//! **The reference** every workload is measured against: the chunk cache of the project's first
+//! published design, written plainly for this bench (it is not part of the library and carries
+//! none of its guarantees).
 //!
-//! What the seed described and published, and what is kept here on purpose:
+//! What that design described and published, and what is kept here on purpose:
 //! * one `tokio::sync::RwLock<Bytes>` per slot, `num_streams × slots_per_stream` of them;
 //! * each write builds a new `size (u32) | hash (u64) | payload` packet by **copying** the
-//!   payload, hashed with the compile-time (scalar) `const_xxh3` the seed used — the library's
-//!   crate documentation "Pitfalls" measured it as most of the seed's write cost, so using the SIMD
-//!   xxh3 here would measure a design the seed never shipped (the bench also prints W1 with it, for
-//!   context);
+//!   payload, hashed with the compile-time (scalar) `const_xxh3` that design used. That hash
+//!   is most of its write cost (W1 also prints the reference hashing with the SIMD xxh3, for
+//!   context), but hashing with SIMD here would measure a design that was never shipped;
 //! * an `AtomicUsize` last index per stream, stored after the slot write; `append` reads it
-//!   and writes `last + 1` (the seed's read-then-write);
+//!   and writes `last + 1` (a read-then-write, not an atomic claim);
 //! * `get` checks `id <= last`, takes the slot's read lock, parses the header and slices the
 //!   payload out of the packet (a reference count, no copy).
 //!
-//! Two things are *kinder* than the seed, so ratios against it are conservative: the packet
-//! buffer is allocated at its final size (the seed grew a `BytesMut::new()`, reallocating),
-//! and the hash and copy happen before the slot lock is taken (as in the seed).
+//! Two things are *kinder* than the original, so ratios against it are conservative: the packet
+//! buffer is allocated at its final size (the original grew a `BytesMut::new()`, reallocating),
+//! and the hash and copy happen before the slot lock is taken (as in the original).
 //!
 //! Its known correctness faults (an overwritten id answers with the newer id's bytes, no
 //! stream generations, lost ids under concurrent appends) are irrelevant to a speed yardstick
-//! and are not fixed: fixing them would no longer be the seed's design.
+//! and are not fixed: fixing them would no longer be the design it stands for.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -30,7 +30,7 @@ use xxhash_rust::const_xxh3::xxh3_64 as const_xxh3;
 /// Header of a packet: payload size (u32, big endian) then its xxh3 (u64, big endian).
 const HEADER: usize = 12;
 
-/// The seed's chunk cache, plainly.
+/// The reference chunk cache, plainly.
 pub struct Reference {
     slots_per_stream: usize,
     slots: Vec<RwLock<Bytes>>,
@@ -38,7 +38,7 @@ pub struct Reference {
 }
 
 impl Reference {
-    /// Allocates every slot (each an empty `Bytes`, as the seed did).
+    /// Allocates every slot (each an empty `Bytes`, as the original did).
     pub fn new(num_streams: usize, slots_per_stream: usize) -> Self {
         Self {
             slots_per_stream,
@@ -76,7 +76,7 @@ impl Reference {
         self.last[stream].store(id, Ordering::Release);
     }
 
-    /// [`append`](Self::append) with the runtime (SIMD) xxh3 instead of the seed's
+    /// [`append`](Self::append) with the runtime (SIMD) xxh3 instead of the original's
     /// `const_xxh3`: context for the W1 figures, not the reference itself.
     pub async fn append_simd_hash(&self, stream: usize, data: &[u8]) {
         let id = self.last[stream].load(Ordering::Acquire) + 1;
@@ -95,7 +95,7 @@ impl Reference {
         self.add(stream, id, data).await;
     }
 
-    /// The payload and hash in `id`'s slot (the seed's unchecked read).
+    /// The payload and hash in `id`'s slot (the original's unchecked read).
     pub async fn get(&self, stream: usize, id: usize) -> Option<(Bytes, u64)> {
         if id > self.last[stream].load(Ordering::Acquire) {
             return None;

@@ -6,14 +6,19 @@
 //! parts produce byte-identical playlists (two origins can stand behind one CDN).
 //!
 //! ```text
-//!   retired (still served, §6.2.2 [docs/conformance.md R18, R20]) │ listed window (≥ 3 × TD, §6.2.2 [docs/conformance.md R19])   │ open segment
+//!   retired (still served)             │ listed window (≥ 3 × TD)             │ open segment
 //!   ┌──────┬──────┐                    │ ┌──────┬──────┬ ─ ─ ┬──────┬──────┐ │ ┌────┐
 //!   │ s3   │ s4   │                    │ │ s5   │ s6   │     │ s35  │ s36  │ │ │s37 │ ◀ push
 //!   └──────┴──────┘                    │ └──────┴──────┴ ─ ─ ┴──────┴──────┘ │ └────┘
 //!                                      MEDIA-SEQUENCE = 5     EXT-X-PART listed for the
 //!                                                             segments within 3 × TD of
-//!                                                             the end (§6.2.2 [docs/conformance.md R18])
+//!                                                             the end
 //! ```
+//!
+//! Retired segments and their parts stay served for their availability
+//! (§6.2.2 [docs/conformance.md R18, R20]); a removal never leaves less than 3 × TD listed
+//! (§6.2.2 [docs/conformance.md R19]); EXT-X-PART is listed only near the end
+//! (§6.2.2 [docs/conformance.md R18]).
 //!
 //! # Rolling ([`M3u8Manifest::push`])
 //!
@@ -29,16 +34,16 @@
 //!   segment does not start with an independent frame, so the stream stops claiming
 //!   EXT-X-INDEPENDENT-SEGMENTS ([`M3u8Manifest::independent_segments`]).
 //!
-//! # Parts that break §4.4.4.9 [docs/conformance.md R2]
+//! # Parts off PART-TARGET
 //!
-//! PART-TARGET is configured and fixed (§4.4.3.7), and the library never splits media, so a
-//! part it is given is either listed as it is or lost. Losing media is worse than a part off
-//! its target, so a part longer than PART-TARGET is accepted and counted
-//! ([`Anomalies::long_parts`]), and so is a part shorter than 85 % of PART-TARGET that is
-//! neither independent nor the last of its segment ([`Anomalies::short_parts`]); the fix is
-//! the encoder's fragment duration or `part_target_ms`, which the server's log should name.
-//! Only a part whose duration alone renders above TARGETDURATION is refused
-//! ([`Error::InvalidPart`]): no segment could hold it without breaking
+//! §4.4.4.9 [docs/conformance.md R2] bounds a part's duration by PART-TARGET. PART-TARGET is
+//! configured and fixed (§4.4.3.7), and the library never splits media, so a part it is given is
+//! either listed as it is or lost. Losing media is worse than a part off its target, so a part
+//! longer than PART-TARGET is accepted and counted ([`Anomalies::long_parts`]), and so is a part
+//! shorter than 85 % of PART-TARGET that is neither independent nor the last of its segment
+//! ([`Anomalies::short_parts`]); the fix is the encoder's fragment duration or `part_target_ms`,
+//! which the server's log should name. Only a part whose duration alone renders above
+//! TARGETDURATION is refused ([`Error::InvalidPart`]): no segment could hold it without breaking
 //! §4.4.3.1 [docs/conformance.md R1].
 //!
 //! # Dates (EXT-X-PROGRAM-DATE-TIME)

@@ -163,7 +163,7 @@ pub(crate) fn check(text: &str, cfg: &Config) -> Result<Playlist, String> {
     Ok(p)
 }
 
-/// §4.4.3.8 [docs/conformance.md R3–R5] and §4.4.3.8's REQUIRED attributes.
+/// §4.4.3.8 [docs/conformance.md R3–R5], and the attributes §4.4.3.8 makes REQUIRED.
 fn check_server_control(p: &Playlist, cfg: &Config) -> Result<(), String> {
     let sc = &p.server_control;
     let get = |k: &str| sc.get(k).map(|v| units(v)).transpose();

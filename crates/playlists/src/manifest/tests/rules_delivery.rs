@@ -1,7 +1,8 @@
 //! Rules about what a playlist advertises and how it is delivered: SERVER-CONTROL
-//! (§4.4.3.8, App. B.1 [docs/conformance.md R3–R5, R26]), versions (15), delta updates (13, 14,
-//! §6.2.5.1), blocking positions (11), preload hints (23, 25), rendition reports, the end of a
-//! stream, bit rates (33).
+//! (§4.4.3.8, App. B.1 [docs/conformance.md R3–R5, R26]), versions (§8 [docs/conformance.md R15]),
+//! delta updates (§6.2.5.1 [docs/conformance.md R13, R14]), blocking positions
+//! (§6.2.5.2 [docs/conformance.md R11]), preload hints (§6.2.6 [docs/conformance.md R23, R25]),
+//! rendition reports, the end of a stream, bit rates (§4.1 [docs/conformance.md R33]).
 
 use super::check::{check, check_delta};
 use super::*;

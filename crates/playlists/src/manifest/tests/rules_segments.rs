@@ -262,8 +262,8 @@ fn rule_21_sequence_numbers_never_decrease_and_count_removed_segments_and_discon
             discontinuities += 1;
         }
     }
-    // Every version passed History's §6.2.2 [docs/conformance.md R21] checks; and at the end every
-    // discontinuity that left the window is counted.
+    // Every version passed the checks History makes for §6.2.2 [docs/conformance.md R21]; and at
+    // the end every discontinuity that left the window is counted.
     let p = f.checked();
     let listed = p.segments.iter().filter(|s| s.discontinuity).count() as u64;
     assert!(p.media_sequence > 0);
