@@ -53,7 +53,7 @@ async fn skip_yes_gets_the_delta_update_once_advertised() {
 }
 
 #[tokio::test]
-async fn rule_14_skip_v2_lists_recently_removed_date_ranges() {
+async fn rule_14_skip_v2_is_answered_as_yes_without_can_skip_dateranges() {
     let server = TestServer::start().await;
     server.publish("cam1", 0, 60);
     let yes = server
@@ -63,23 +63,12 @@ async fn rule_14_skip_v2_lists_recently_removed_date_ranges() {
     let v2 = server.get(&format!("{PLAYLIST}?_HLS_skip=v2")).await;
     assert_eq!(v2.status, StatusCode::OK);
     let text = v2.text();
-    // No EXT-X-DATERANGE is ever published, so none was removed: the attribute is empty.
-    assert!(
-        text.contains(",RECENTLY-REMOVED-DATERANGES=\"\"\n"),
-        "{text}"
-    );
-    assert!(
-        text.contains("#EXT-X-VERSION:10\n"),
-        "§8 [docs/conformance.md R15]: {text}"
-    );
-    assert!(!text.contains("EXT-X-DATERANGE:"));
-    // Otherwise the same update as YES.
-    let strip = |t: &str| {
-        t.replace("#EXT-X-VERSION:10", "#EXT-X-VERSION:9")
-            .replace(",RECENTLY-REMOVED-DATERANGES=\"\"", "")
-    };
-    assert_eq!(strip(&text), yes);
-    // gzip of the derived text decodes to the same text.
+    // The origin advertises no CAN-SKIP-DATERANGES (it publishes no date range), so v2 is
+    // the YES update: EXT-X-VERSION 9, no RECENTLY-REMOVED-DATERANGES (§4.4.5.2, §8).
+    assert!(!text.contains("CAN-SKIP-DATERANGES"), "{text}");
+    assert_eq!(text, yes);
+    assert!(text.contains("#EXT-X-VERSION:9\n"), "{text}");
+    assert!(!text.contains("DATERANGE"), "{text}");
     let gz = server
         .get_with(
             &format!("{PLAYLIST}?_HLS_skip=v2"),
@@ -88,6 +77,24 @@ async fn rule_14_skip_v2_lists_recently_removed_date_ranges() {
         .await;
     assert_eq!(gz.header("content-encoding"), Some("gzip"));
     assert_eq!(origin::gunzip(&gz.body), text.as_bytes());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_early_skip_request_gets_the_full_playlist_not_an_empty_skip() {
+    let server = TestServer::start().await;
+    // Two segments of 1 s: CAN-SKIP-UNTIL (6 × TD) is advertised, nothing is past it yet.
+    server.publish("cam1", 0, 10);
+    let full = server.get(PLAYLIST).await.text();
+    assert!(full.contains("CAN-SKIP-UNTIL="), "{full}");
+    for skip in ["YES", "v2"] {
+        let text = server
+            .get(&format!("{PLAYLIST}?_HLS_skip={skip}"))
+            .await
+            .text();
+        assert!(!text.contains("EXT-X-SKIP"), "{skip}: {text}");
+        assert_eq!(text, full, "{skip}");
+    }
     server.stop().await;
 }
 

@@ -1,5 +1,5 @@
 //! The one gzip of the project: every playlist is compressed here, once, when it is made
-//! (the library at publish time, the server for the `_HLS_skip=v2` form it derives).
+//! (at publish time: the full playlist, its delta update and the multivariant playlist).
 //!
 //! **Level 1.** Playlists repeat their lines, so the fastest level already does most of the
 //! work. Measured with this function on the library's own renders (`tests/snapshots`; the

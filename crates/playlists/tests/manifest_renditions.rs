@@ -117,7 +117,18 @@ fn rule_26_renditions_of_a_group_advertise_one_server_control_and_report_each_ot
         assert_eq!(server_control(&video), server_control(&audio));
         assert!(server_control(&video).contains("CAN-SKIP-UNTIL=12.000"));
     }
-    // The delta update exists from the first version on, with the same header.
+    // 8 s listed, nothing past the Skip Boundary (12 s): no delta update yet, so `_HLS_skip`
+    // gets the full playlist. Once a segment is past it, the delta has the same header.
+    assert!(p
+        .stream("live/720p")
+        .unwrap()
+        .playlist()
+        .unwrap()
+        .delta
+        .is_none());
+    for n in 40..80 {
+        p.add("live/720p", part("live/720p", n)).unwrap();
+    }
     let v = p.stream("live/720p").unwrap().playlist().unwrap();
     let delta = text(&v.delta.as_ref().unwrap().plain);
     assert!(delta.contains("#EXT-X-SKIP:SKIPPED-SEGMENTS="), "{delta}");

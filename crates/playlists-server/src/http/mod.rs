@@ -24,7 +24,6 @@ mod assets;
 mod body;
 mod conn;
 mod cors;
-mod delta_v2;
 mod directives;
 mod encoding;
 mod error;

@@ -54,23 +54,12 @@ pub async fn media(
             .await?
         }
     };
-    let v2;
+    // `v2` gets the `YES` update: CAN-SKIP-DATERANGES is not advertised (see `Skip::V2`).
+    // No cached delta (nothing past the Skip Boundary yet, no CAN-SKIP-UNTIL, or an ended
+    // stream): the full playlist is the answer (§6.2.5.1 [docs/conformance.md R13, R14]).
     let rendered: &Rendered = match (directives.skip, &version.delta) {
         (Skip::No, _) | (_, None) => &version.full,
-        (Skip::Yes, Some(delta)) => delta,
-        (Skip::V2, Some(delta)) => match state.delta_v2.get(stream.idx().index(), delta) {
-            Some(derived) => {
-                v2 = derived;
-                &v2
-            }
-            None => {
-                tracing::warn!(
-                    stream = name,
-                    "delta update has an unexpected shape; sending the full playlist"
-                );
-                &version.full
-            }
-        },
+        (Skip::Yes | Skip::V2, Some(delta)) => delta,
     };
     let cache = if directives.blocking.is_some() {
         &state.cache.blocking

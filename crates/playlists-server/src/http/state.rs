@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use super::limits::Waiting;
 use super::metrics::Metrics;
-use super::{delta_v2, HttpError, HttpOptions};
+use super::{HttpError, HttpOptions};
 use crate::ingest::Ingests;
 use crate::part_store::PartStore;
 use crate::shutdown::Shutdown;
@@ -42,8 +42,6 @@ pub struct AppState {
     /// Per stream slot, the media type of its parts (`video/mp4` or `audio/mp4`) with the
     /// generation it was computed for; see `media::content_type`.
     pub(super) media_types: Box<[AtomicU64]>,
-    /// `_HLS_skip=v2` variants derived from the cached delta updates.
-    pub(super) delta_v2: delta_v2::DeltaV2Cache,
 }
 
 /// `Cache-Control` header values derived from TARGETDURATION (App. B.1 [docs/conformance.md R27]).
@@ -84,7 +82,6 @@ impl AppState {
             parts: PartStore::heap(),
             waiting: Waiting::new(num, opts.max_waiting_per_stream, opts.max_waiting_total),
             media_types: (0..num).map(|_| AtomicU64::new(0)).collect(),
-            delta_v2: delta_v2::DeltaV2Cache::new(num),
             playlists,
             opts,
             metrics: Metrics::default(),

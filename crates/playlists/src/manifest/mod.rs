@@ -145,9 +145,11 @@ pub enum Skip {
     No,
     /// `_HLS_skip=YES`: a Playlist Delta Update skipping old segments.
     Yes,
-    /// `_HLS_skip=v2`: as `Yes`, and old date ranges too. This builder emits no
-    /// EXT-X-DATERANGE, so none is skipped or removed: the update is the `Yes` update plus the
-    /// REQUIRED, here empty, RECENTLY-REMOVED-DATERANGES (§4.4.5.2).
+    /// `_HLS_skip=v2`: as `Yes`, and old date ranges too, which a client asks for only where
+    /// CAN-SKIP-DATERANGES=YES is advertised (§6.3.7). This builder writes no EXT-X-DATERANGE
+    /// and does not advertise it, so it answers `v2` exactly as `Yes`: §6.2.5.1 wants a delta
+    /// update for either, and one that skips no date range needs neither EXT-X-VERSION 10 nor
+    /// RECENTLY-REMOVED-DATERANGES (§4.4.5.2, §8).
     V2,
 }
 
@@ -371,6 +373,18 @@ impl M3u8Manifest {
     /// advertised and the stream has not ended (§6.2.5.1 [docs/conformance.md R13]).
     pub fn can_skip(&self) -> bool {
         self.skip_advertised && !self.finished
+    }
+
+    /// How many segments a delta update would replace with EXT-X-SKIP now: 0 when
+    /// [`can_skip`](Self::can_skip) is false, or while no listed segment is past the Skip
+    /// Boundary yet. At 0 a `_HLS_skip` request gets the full playlist, which is the delta
+    /// update that skips nothing (an EXT-X-SKIP with SKIPPED-SEGMENTS=0 trips strict parsers).
+    pub fn skippable_segments(&self) -> usize {
+        if self.can_skip() {
+            self.skippable()
+        } else {
+            0
+        }
     }
 
     /// How many segments were cut at a part that is not independent (see [`Anomalies`]).

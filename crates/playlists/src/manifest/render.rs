@@ -43,9 +43,12 @@ const VERSION_WITH_SKIP: u32 = 9;
 
 impl M3u8Manifest {
     /// Appends the playlist to `out`: the full playlist for [`Skip::No`], a Playlist Delta
-    /// Update for `Yes`/`V2` when [`can_skip`](Self::can_skip), and the full playlist
-    /// otherwise, as §6.2.5.1 requires the directive to be ignored then
-    /// (§6.2.5 [docs/conformance.md R13]). Rendition reports are written in the order given.
+    /// Update for `Yes`/`V2` (the same bytes, see [`Skip::V2`]) when
+    /// [`skippable_segments`](Self::skippable_segments) is above 0, and the full playlist
+    /// otherwise: §6.2.5.1 requires the directive to be ignored without CAN-SKIP-UNTIL or
+    /// after EXT-X-ENDLIST (§6.2.5 [docs/conformance.md R13]), and while nothing is past the
+    /// Skip Boundary the full playlist is the update. Rendition reports are written in the
+    /// order given.
     pub fn render(&self, skip: Skip, reports: &[RenditionReport], out: &mut Vec<u8>) {
         // io::Write into a Vec never fails.
         let _ = self.write_media(skip, reports, out);
@@ -57,8 +60,12 @@ impl M3u8Manifest {
         reports: &[RenditionReport],
         out: &mut Vec<u8>,
     ) -> io::Result<()> {
-        let delta = skip != Skip::No && self.can_skip();
-        let skipped = if delta { self.skippable() } else { 0 };
+        let skipped = if skip == Skip::No {
+            0
+        } else {
+            self.skippable_segments()
+        };
+        let delta = skipped > 0;
         let td = self.target_duration_s;
         let version = if delta {
             VERSION_WITH_SKIP
@@ -84,13 +91,7 @@ impl M3u8Manifest {
             )?;
         }
         if delta {
-            write!(out, "#EXT-X-SKIP:SKIPPED-SEGMENTS={skipped}")?;
-            if skip == Skip::V2 {
-                // REQUIRED for a v2 request and allowed empty: no date range was ever written,
-                // so none was removed.
-                out.extend_from_slice(b",RECENTLY-REMOVED-DATERANGES=\"\"");
-            }
-            out.push(b'\n');
+            writeln!(out, "#EXT-X-SKIP:SKIPPED-SEGMENTS={skipped}")?;
         }
         // §6.2.2 [docs/conformance.md R18]: EXT-X-PART only for segments that start within 3 × TD
         // of the end.
@@ -155,7 +156,7 @@ impl M3u8Manifest {
     /// How many leading listed segments a delta update replaces: those whose end lies further
     /// from the end of the playlist (the end of its last part) than the Skip Boundary
     /// (§6.2.5.1). Only complete segments qualify.
-    fn skippable(&self) -> usize {
+    pub(super) fn skippable(&self) -> usize {
         let end_us = self.end_us();
         let boundary = self.skip_boundary_us();
         self.listed()

@@ -383,10 +383,9 @@ impl Playlists {
                 }
             };
             let full = render(&st.manifest, Skip::No, &reports, &mut writer.last_len);
-            // `_HLS_skip=YES` and `v2` are answered with this one delta: with no date ranges
-            // the two differ only by an empty RECENTLY-REMOVED-DATERANGES, and
-            // CAN-SKIP-DATERANGES is not advertised, so clients ask for YES (§6.3.7).
-            let delta = (st.manifest.can_skip() && !finished).then(|| {
+            // `_HLS_skip=YES` and `v2` are answered with this one delta (see `Skip::V2`); while
+            // nothing is past the Skip Boundary there is none, and both get the full playlist.
+            let delta = (st.manifest.skippable_segments() > 0 && !finished).then(|| {
                 render(
                     &st.manifest,
                     Skip::Yes,

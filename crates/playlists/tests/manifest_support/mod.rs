@@ -207,7 +207,7 @@ impl Model {
     pub fn describe(&self, skip: Skip, reports: &[RenditionReport]) -> String {
         let ts = self.timescale;
         let td = u64::from(self.opts.target_duration_s);
-        let delta = skip != Skip::No && self.skip_advertised() && !self.finished;
+        let asks_delta = skip != Skip::No && self.skip_advertised() && !self.finished;
         let (first, dsn) = self.window();
         let listed = &self.segments[first..];
         let end_us: u64 = listed.iter().map(|s| us(s.ticks(), ts)).sum();
@@ -218,7 +218,7 @@ impl Model {
             from_start.push(acc);
             acc -= us(s.ticks(), ts);
         }
-        let skipped = if delta {
+        let skipped = if asks_delta {
             (0..listed.len())
                 .take_while(|&i| {
                     let complete = i + 1 < listed.len() || self.finished;
@@ -228,6 +228,8 @@ impl Model {
         } else {
             0
         };
+        // Nothing past the Skip Boundary: the full playlist is the answer.
+        let delta = skipped > 0;
         let mut out = String::new();
         let _ = writeln!(out, "version {}", if delta { 9 } else { 6 });
         let _ = writeln!(out, "target_duration {td}");
@@ -254,16 +256,11 @@ impl Model {
             seconds(3 * td, 1),
             seconds(3 * part_target, 1000)
         );
-        match (delta, skip) {
-            (true, Skip::V2) => {
-                let _ = writeln!(out, "skip {skipped} removed=");
-            }
-            (true, _) => {
-                let _ = writeln!(out, "skip {skipped} removed=-");
-            }
-            _ => {
-                let _ = writeln!(out, "skip -");
-            }
+        // `v2` is answered as `YES` (no CAN-SKIP-DATERANGES): never a RECENTLY-REMOVED list.
+        if delta {
+            let _ = writeln!(out, "skip {skipped} removed=-");
+        } else {
+            let _ = writeln!(out, "skip -");
         }
         for (i, s) in listed.iter().enumerate().skip(skipped) {
             let complete = i + 1 < listed.len() || self.finished;

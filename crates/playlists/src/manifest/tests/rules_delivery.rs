@@ -93,14 +93,37 @@ fn rule_13_skip_is_ignored_without_can_skip_until_and_after_endlist() {
 }
 
 #[test]
-fn rule_14_a_v2_delta_skips_no_date_range_and_lists_none_removed() {
+fn rule_14_v2_is_answered_as_yes_without_can_skip_dateranges() {
     let mut f = Feeder::new(&opts(1, 200, 1000, 16));
     f.run(100, 5, 200); // every version's v2 update is checked by `f.checked()`
     let text = f.render(Skip::V2);
-    assert!(text.contains("#EXT-X-SKIP:SKIPPED-SEGMENTS=10,RECENTLY-REMOVED-DATERANGES=\"\"\n"));
-    assert!(!text.contains("DATERANGE:"));
-    // CAN-SKIP-DATERANGES is not advertised: there are no date ranges to skip.
+    // CAN-SKIP-DATERANGES is not advertised (there are no date ranges to skip), so a v2
+    // request gets the YES update: version 9, no RECENTLY-REMOVED-DATERANGES.
     assert!(!text.contains("CAN-SKIP-DATERANGES"));
+    assert_eq!(text, f.render(Skip::Yes));
+    assert!(text.contains("#EXT-X-SKIP:SKIPPED-SEGMENTS=10\n"), "{text}");
+    assert!(!text.contains("DATERANGE"), "{text}");
+}
+
+#[test]
+fn rule_13_a_delta_with_nothing_to_skip_is_the_full_playlist() {
+    let mut f = Feeder::new(&opts(1, 200, 1000, 16));
+    // CAN-SKIP-UNTIL is advertised from the start, but no segment is past the Skip Boundary
+    // (6 × TD) until more than 6 s are listed.
+    f.run(10, 5, 200);
+    assert!(f.m.can_skip());
+    assert_eq!(f.m.skippable_segments(), 0);
+    for skip in [Skip::Yes, Skip::V2] {
+        let text = f.render(skip);
+        assert!(!text.contains("EXT-X-SKIP"), "{text}");
+        assert_eq!(text, f.render(Skip::No));
+    }
+    f.run(60, 5, 200);
+    assert!(f.m.skippable_segments() > 0);
+    assert!(f
+        .render(Skip::Yes)
+        .contains("#EXT-X-SKIP:SKIPPED-SEGMENTS="));
+    f.checked();
 }
 
 #[test]
@@ -149,7 +172,11 @@ fn a_delta_keeps_discontinuity_map_and_date_of_the_first_unskipped_segment() {
         f.ms(200, i % 5 == 0 || i % 35 == 34);
         let full = f.checked();
         let delta = check(&f.render(Skip::Yes), &f.cfg).unwrap();
-        let skipped = delta.skip.as_ref().unwrap().0 as usize;
+        // Early versions skip nothing and are the full playlist (checked by `checked`).
+        let Some((skipped, _)) = delta.skip else {
+            continue;
+        };
+        let skipped = skipped as usize;
         let first = &delta.segments[0];
         if first.discontinuity {
             starts_at_restart += 1;
