@@ -1,14 +1,14 @@
 //! The ingest layer: every way a stream gets in, beside delivery and independent of it.
 //!
 //! ```text
-//!  sources (adapters)                     the layer                              library
-//!  http/ingest.rs  PUT/POST /ingest/… ─┐
-//!  sources/stdin.rs  `playlists ingest`─┼─▶ feed() ─▶ IngestSession ─▶ fmp4 split ─▶ Playlists::add
-//!  sources/demo.rs   looped clip ──────┘      (ChunkSource)  │  parts copied into the PartStore
-//!                                                             ▼
-//!                                      Ingests: one encoder per stream, takeover,
-//!                                      reconnect grace → EXT-X-ENDLIST, access,
-//!                                      publish-delay histograms
+//!  sources (adapters)                           the layer                             library
+//!  http/ingest.rs    PUT/POST /ingest/… ─┐ ChunkSource
+//!  sources/stdin.rs  `playlists ingest` ─┴─▶ feed() ─┐
+//!  sources/demo.rs   looped clip, paced ─────────────┴─▶ IngestSession ─▶ fmp4 split ─▶ Playlists::add
+//!                                                          │  parts copied into the PartStore
+//!                                                          ▼
+//!                      Ingests: one encoder per stream, takeover, reconnect grace →
+//!                      EXT-X-ENDLIST, access (the ingest token), publish-delay histograms
 //! ```
 //!
 //! The binary builds the [`Playlists`](playlists::Playlists) registry, the
