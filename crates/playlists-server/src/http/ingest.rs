@@ -9,8 +9,6 @@
 //! (401/400/409/413/503, see [`status_for`](super::status_for)), when no part completes
 //! within the ingest layer's stall limit (408), or when the server shuts down (503).
 
-use std::sync::Arc;
-
 use http::header::{
     HeaderMap, HeaderValue, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE,
 };
@@ -33,7 +31,7 @@ where
     B: hyper::body::Body<Data = bytes::Bytes> + Unpin,
     B::Error: std::fmt::Display,
 {
-    let Some(ingests) = state.ingests.as_ref().map(Arc::clone) else {
+    let Some(ingests) = &state.ingests else {
         return Err(HttpError::new(
             StatusCode::NOT_FOUND,
             "this server takes no ingest over HTTP",
@@ -80,11 +78,8 @@ where
                     Ok(data) => return Some(Ok(data)),
                     Err(_trailers) => continue,
                 },
-                Err(e) => {
-                    return Some(Err(std::io::Error::other(format!(
-                        "reading the request body failed: {e}"
-                    ))))
-                }
+                // `IngestError::Read` says that reading failed; this names how.
+                Err(e) => return Some(Err(std::io::Error::other(e.to_string()))),
             }
         }
     }
