@@ -128,15 +128,15 @@ export async function waitForSegment(base, stream, ms = 20000) {
 /**
  * ffmpeg as a live encoder, exactly the ingest issue's command: test pattern + sine, x264
  * zerolatency with a 1 s GOP, CMAF fragments of 200 ms, PUT to `url`. `size` changes the
- * picture only (the two-rendition scenario).
+ * picture only (the two-rendition scenario); `gop` is the key-frame interval in frames (30 fps).
  */
-export function startEncoder(url, { size = '640x360' } = {}) {
+export function startEncoder(url, { size = '640x360', gop = 30 } = {}) {
   const args = [
     '-hide_banner', '-nostats', '-loglevel', 'error', '-re',
     '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=30`,
     '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
     '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p',
-    '-g', '30', '-keyint_min', '30', '-sc_threshold', '0',
+    '-g', String(gop), '-keyint_min', String(gop), '-sc_threshold', '0',
     '-c:a', 'aac',
     '-f', 'mp4', '-movflags', 'cmaf+empty_moov+default_base_moof+frag_keyframe+skip_trailer',
     // E2E_FRAG_DURATION_US: another part duration, for latency experiments (docs/latency.md).

@@ -110,7 +110,7 @@ fn main() -> Result<()> {
 
 async fn run(args: Args) -> Result<()> {
     let opts = Options {
-        target_duration_s: args.target_duration_s,
+        target_duration: playlists::TargetDuration::Fixed(args.target_duration_s),
         ..Options::default()
     };
     let playlists = Arc::new(Playlists::new(opts)?);

@@ -172,9 +172,15 @@ pub struct Config {
     /// A segment ends at the first independent part after this many milliseconds.
     #[arg(long, default_value_t = 1500)]
     pub segment_min_ms: u64,
-    /// EXT-X-TARGETDURATION in seconds.
-    #[arg(long, default_value_t = 4)]
-    pub target_duration_s: u32,
+    /// EXT-X-TARGETDURATION in seconds, the same for every stream. Unset (the default), each
+    /// stream measures its own from its first segment (the encoder's key-frame interval),
+    /// at most --max-target-duration-s; renditions of a group share the first one's.
+    #[arg(long)]
+    pub target_duration_s: Option<u32>,
+    /// The longest target duration a stream may measure; a stream whose key frames come
+    /// further apart gets this one, with segments cut between key frames.
+    #[arg(long, default_value_t = 10)]
+    pub max_target_duration_s: u32,
     /// PART-TARGET in milliseconds.
     #[arg(long, default_value_t = 200)]
     pub part_target_ms: u32,
@@ -301,6 +307,16 @@ impl Config {
         Ok(merged)
     }
 
+    /// How streams get their target duration: fixed by `--target-duration-s`, or measured.
+    pub fn target_duration(&self) -> playlists::TargetDuration {
+        match self.target_duration_s {
+            Some(s) => playlists::TargetDuration::Fixed(s),
+            None => playlists::TargetDuration::Measured {
+                max_s: self.max_target_duration_s,
+            },
+        }
+    }
+
     /// The library's sizing and timing.
     pub fn library_options(&self) -> playlists::Options {
         playlists::Options {
@@ -308,7 +324,7 @@ impl Config {
             max_segments: self.max_segments,
             max_parts_per_segment: self.max_parts_per_segment,
             segment_min_ms: self.segment_min_ms,
-            target_duration_s: self.target_duration_s,
+            target_duration: self.target_duration(),
             part_target_ms: self.part_target_ms,
             playlist_versions: self.playlist_versions,
         }
@@ -340,7 +356,7 @@ impl Config {
                 ),
             ));
         }
-        let hold = 3 * u64::from(self.target_duration_s);
+        let hold = 3 * u64::from(self.target_duration().max_s());
         if self.request_timeout_secs <= hold {
             return Err(invalid(
                 "request_timeout_secs",
@@ -458,7 +474,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.listen, "127.0.0.1:9000".parse().unwrap());
-        assert_eq!(c.target_duration_s, 6, "the flag wins");
+        assert_eq!(c.target_duration_s, Some(6), "the flag wins");
         assert_eq!(
             c.cors_origin, "https://a.example",
             "the file wins over the default"

@@ -154,7 +154,7 @@ async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
 async fn server(http: HttpOptions) -> (TestServer, Witness) {
     // TARGETDURATION 4 s: a held request waits up to 12 s, longer than any test needs it held.
     let mut opts = origin::options();
-    opts.target_duration_s = 4;
+    opts.target_duration = playlists::TargetDuration::Fixed(4);
     let server = TestServer::with(opts, http).await;
     let witness = Witness::publish(&server, "witness").await;
     (server, witness)

@@ -18,7 +18,7 @@ use playlists_server::part_store::PartStore;
 use playlists_server::shutdown::Shutdown;
 
 fn setup(limits: Limits) -> (Arc<Playlists>, Arc<Ingests>) {
-    let playlists = Arc::new(Playlists::new(Options::default()).unwrap());
+    let playlists = Arc::new(Playlists::new(common::fixed_td_options()).unwrap());
     let config = IngestConfig {
         grace: Duration::from_secs(5),
         limits,

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use common::{fixture, split};
-use playlists::{Options, Playlists};
+use playlists::Playlists;
 use playlists_server::fmp4::rewrite::shift_fragment;
 use playlists_server::ingest::Access;
 use playlists_server::ingest::{IngestConfig, IngestError, IngestErrorKind, Ingests};
@@ -19,7 +19,7 @@ use playlists_server::part_store::PartStore;
 const GRACE: Duration = Duration::from_secs(10);
 
 fn setup() -> (Arc<Playlists>, Arc<Ingests>) {
-    let playlists = Arc::new(Playlists::new(Options::default()).unwrap());
+    let playlists = Arc::new(Playlists::new(common::fixed_td_options()).unwrap());
     let config = IngestConfig {
         grace: GRACE,
         takeover_after: Duration::from_secs(3),

@@ -7,14 +7,14 @@ mod common;
 use std::sync::Arc;
 
 use common::fixture;
-use playlists::{Options, Playlists};
+use playlists::Playlists;
 use playlists_server::ingest::Access;
 use playlists_server::ingest::{IngestConfig, Ingests};
 use playlists_server::part_store::PartStore;
 
 #[tokio::test]
 async fn renditions_of_a_group_carry_their_codecs_and_report_each_other() {
-    let playlists = Arc::new(Playlists::new(Options::default()).unwrap());
+    let playlists = Arc::new(Playlists::new(common::fixed_td_options()).unwrap());
     let ingests = Ingests::new(
         Arc::clone(&playlists),
         PartStore::heap(),

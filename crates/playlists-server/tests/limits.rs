@@ -137,7 +137,7 @@ async fn a_response_later_than_the_request_timeout_is_503() {
         ..HttpOptions::default()
     };
     let mut opts = origin::options();
-    opts.target_duration_s = 4; // holds for up to 12 s
+    opts.target_duration = playlists::TargetDuration::Fixed(4); // holds for up to 12 s
     let server = TestServer::with(opts, http).await;
     server.publish("cam1", 0, 7);
     let started = tokio::time::Instant::now();

@@ -52,8 +52,10 @@
 //!     resolution: Some((640, 360)),
 //!     frame_rate: Some(30.0),
 //! };
-//! // Ten 200 ms parts (timescale 1000), a keyframe every fifth.
-//! for i in 0..10u64 {
+//! // Twelve 200 ms parts (timescale 1000), a keyframe every fifth. The first playlist is
+//! // published when the first segment closes (at the key frame of part 10): the stream's
+//! // TARGETDURATION is measured from it (`TargetDuration::Measured`, the default).
+//! for i in 0..12u64 {
 //!     playlists.add("cam1", Part {
 //!         bytes: Bytes::from(vec![0u8; 1500]),
 //!         timing: PartTiming {
@@ -67,8 +69,8 @@
 //!     })?;
 //! }
 //! let cam1 = playlists.stream("cam1").expect("registered by add");
-//! let playlist = cam1.playlist().expect("one version per part");
-//! assert!(playlist.full.plain.starts_with(b"#EXTM3U"));
+//! let playlist = cam1.playlist().expect("one version per part since the first segment");
+//! assert!(playlist.full.plain.starts_with(b"#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:2\n"));
 //! // The part bytes are served from the ring without a copy.
 //! let first = cam1.part_at(playlists::PartPosition { msn: 0, part: 0 }).expect("still kept");
 //! assert_eq!(first.bytes.len(), 1500);
@@ -97,7 +99,7 @@ pub use manifest::{
     render_multivariant, Bandwidth, M3u8Manifest, PartMeta, PartPosition, PartTiming,
     RenditionReport, SegmentParts, Skip, Variant,
 };
-pub use options::Options;
+pub use options::{Options, TargetDuration, MAX_MEASURED_TARGET_DURATION_S};
 pub use registry::{
     advance_part_limit, group_of, rendition_of, BlockingRequest, Init, Part, Playlists, Segment,
     StreamRef, StreamStatus,

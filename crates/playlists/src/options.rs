@@ -27,9 +27,9 @@ pub struct Options {
     /// A new segment starts at the first independent part once the current segment has lasted
     /// this long. Default 1500 ms.
     pub segment_min_ms: u64,
-    /// EXT-X-TARGETDURATION in whole seconds; fixed for the life of a stream (§4.4.3.1).
-    /// Default 4.
-    pub target_duration_s: u32,
+    /// How EXT-X-TARGETDURATION is chosen; whichever way, a stream keeps its target duration
+    /// for its whole life (§4.4.3.1). Default [`TargetDuration::Measured`] up to 10 s.
+    pub target_duration: TargetDuration,
     /// PART-TARGET of EXT-X-PART-INF in milliseconds; fixed for the life of a stream
     /// (§4.4.3.7). Default 200 ms.
     pub part_target_ms: u32,
@@ -45,7 +45,7 @@ impl Default for Options {
             max_segments: 32,
             max_parts_per_segment: 128,
             segment_min_ms: 1500,
-            target_duration_s: 4,
+            target_duration: TargetDuration::default(),
             part_target_ms: 200,
             playlist_versions: 64,
         }
@@ -60,6 +60,51 @@ const MAX_PARTS_PER_SEGMENT: usize = 4096;
 /// Chunk slots across all streams (each slot is one cache line).
 const MAX_TOTAL_SLOTS: usize = 1 << 24;
 const MAX_TARGET_DURATION_S: u32 = 3600;
+/// The longest target duration a stream may measure: a key-frame interval past a minute is not
+/// a live stream's, and a fixed target duration says so explicitly. It also bounds what a server
+/// precomputes per target duration (cache lifetimes).
+pub const MAX_MEASURED_TARGET_DURATION_S: u32 = 60;
+
+/// How a stream's EXT-X-TARGETDURATION is chosen (§4.4.3.1: every EXTINF, rounded to the
+/// nearest integer, is at most the target duration, which never changes).
+///
+/// Segments are cut at key frames (see [`M3u8Manifest`](crate::M3u8Manifest)), so the right
+/// target duration depends on the encoder's key-frame interval, which only the stream knows. A
+/// fixed value that is too large costs every player: HOLD-BACK is 3 × TD, and players that
+/// reload once per target duration start further behind; one that is too small forces cuts
+/// between key frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetDuration {
+    /// Measured per stream: the first segment (cut at the first independent part after
+    /// `segment_min_ms`, so its length follows from the key-frame interval) is rounded to the
+    /// nearest second, and never below `segment_min_ms` rounded; no playlist is published
+    /// before that. Renditions of one group share the target duration the first of them
+    /// measured (§6.2.4). A first segment that reaches `max_s` without a key frame is cut
+    /// there and the stream gets `max_s`.
+    Measured {
+        /// The most a stream may measure, at most [`MAX_MEASURED_TARGET_DURATION_S`].
+        max_s: u32,
+    },
+    /// The same target duration, in seconds, for every stream.
+    Fixed(u32),
+}
+
+impl Default for TargetDuration {
+    fn default() -> Self {
+        Self::Measured { max_s: 10 }
+    }
+}
+
+impl TargetDuration {
+    /// The longest target duration a stream may get: what no part may exceed, and what bounds
+    /// how long a server holds a request for a stream it knows nothing of yet.
+    pub fn max_s(self) -> u32 {
+        match self {
+            Self::Measured { max_s } => max_s,
+            Self::Fixed(s) => s,
+        }
+    }
+}
 const MAX_PLAYLIST_VERSIONS: usize = 65_536;
 
 impl Options {
@@ -86,23 +131,27 @@ impl Options {
                 "num_playlists × max_segments × max_parts_per_segment exceeds 16 Mi slots",
             ));
         }
+        let max_td = match self.target_duration {
+            TargetDuration::Measured { .. } => MAX_MEASURED_TARGET_DURATION_S,
+            TargetDuration::Fixed(_) => MAX_TARGET_DURATION_S,
+        };
         range(
-            "target_duration_s",
-            self.target_duration_s as usize,
+            "target_duration",
+            self.target_duration.max_s() as usize,
             1,
-            MAX_TARGET_DURATION_S as usize,
+            max_td as usize,
         )?;
         range(
             "part_target_ms",
             self.part_target_ms as usize,
             10,
-            self.target_duration_s as usize * 1000,
+            self.target_duration.max_s() as usize * 1000,
         )?;
         range(
             "segment_min_ms",
             self.segment_min_ms as usize,
             1,
-            self.target_duration_s as usize * 1000,
+            self.target_duration.max_s() as usize * 1000,
         )?;
         range(
             "playlist_versions",
@@ -179,9 +228,16 @@ mod tests {
                 },
             ),
             (
-                "target_duration_s",
+                "target_duration",
                 Options {
-                    target_duration_s: 0,
+                    target_duration: TargetDuration::Fixed(0),
+                    ..Default::default()
+                },
+            ),
+            (
+                "target_duration",
+                Options {
+                    target_duration: TargetDuration::Measured { max_s: 0 },
                     ..Default::default()
                 },
             ),
@@ -217,7 +273,7 @@ mod tests {
         };
         assert!(matches!(huge.validate(), Err(Error::InvalidOption { .. })));
         let part_over_target = Options {
-            part_target_ms: 5000,
+            part_target_ms: 11_000,
             ..Default::default()
         };
         assert!(matches!(
@@ -227,6 +283,22 @@ mod tests {
                 ..
             })
         ));
+        let measured_past_a_minute = Options {
+            target_duration: TargetDuration::Measured { max_s: 61 },
+            ..Default::default()
+        };
+        assert!(matches!(
+            measured_past_a_minute.validate(),
+            Err(Error::InvalidOption {
+                name: "target_duration",
+                ..
+            })
+        ));
+        let fixed_past_a_minute = Options {
+            target_duration: TargetDuration::Fixed(61),
+            ..Default::default()
+        };
+        fixed_past_a_minute.validate().unwrap();
         let usize_overflow = Options {
             max_segments: usize::MAX,
             ..Default::default()

@@ -14,7 +14,7 @@ fn options() -> Options {
         max_segments: 8,
         max_parts_per_segment: 16,
         segment_min_ms: 1000,
-        target_duration_s: 2,
+        target_duration: playlists::TargetDuration::Fixed(2),
         part_target_ms: 200,
         playlist_versions: 16,
     }

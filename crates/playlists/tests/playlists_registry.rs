@@ -17,7 +17,7 @@ fn options() -> Options {
         max_segments: 8,
         max_parts_per_segment: 16,
         segment_min_ms: 1000,
-        target_duration_s: 2,
+        target_duration: playlists::TargetDuration::Fixed(2),
         part_target_ms: 200,
         playlist_versions: 16,
     }
@@ -564,5 +564,100 @@ fn without_a_source_clock_the_first_sample_is_dated_one_part_before_its_publicat
     assert!(
         (before - PART_MS..=after - PART_MS).contains(&dated),
         "first sample dated {date} ({dated}), published between {before} and {after}"
+    );
+}
+
+/// [`options`] with the target duration measured (the default) rather than fixed.
+fn measured() -> Options {
+    Options {
+        target_duration: playlists::TargetDuration::default(),
+        segment_min_ms: 1500,
+        ..options()
+    }
+}
+
+/// Part `n` of `stream` with a key frame every `gop` parts.
+fn part_gop(stream: &str, n: u64, gop: u64) -> Part {
+    let mut p = part(stream, n);
+    p.timing.independent = n % gop == 0;
+    p
+}
+
+#[tokio::test]
+async fn a_measured_target_duration_is_known_before_the_first_playlist_is_published() {
+    let p = Arc::new(Playlists::new(measured()).unwrap());
+    // 1 s GOP: the first segment closes at part 10 (2 s), the first key frame after 1.5 s.
+    for n in 0..10 {
+        p.add("cam1", part_gop("cam1", n, 5)).unwrap();
+    }
+    let cam1 = p.stream("cam1").unwrap();
+    assert!(
+        cam1.playlist().is_none(),
+        "nothing published before the first segment closes"
+    );
+    assert_eq!(cam1.status().unwrap().target_duration_s, None);
+    // A player asking now is held, then answered with the first version.
+    let waiter = {
+        let p = Arc::clone(&p);
+        tokio::spawn(async move {
+            let cam1 = p.stream("cam1").unwrap();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            cam1.wait_first_playlist(deadline).await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(!waiter.is_finished());
+    p.add("cam1", part_gop("cam1", 10, 5)).unwrap();
+    let first = waiter.await.unwrap().unwrap();
+    let text = text(&first.full.plain);
+    assert!(text.contains("#EXT-X-TARGETDURATION:2\n"), "{text}");
+    assert!(text.contains("#EXTINF:2.00000,\ns0.mp4\n"), "{text}");
+    assert_eq!(cam1.status().unwrap().target_duration_s, Some(2));
+    // A stream that never publishes: the wait ends at its deadline.
+    p.add("cam2", part_gop("cam2", 0, 5)).unwrap();
+    let cam2 = p.stream("cam2").unwrap();
+    let deadline = Instant::now() + Duration::from_millis(30);
+    assert!(matches!(
+        cam2.wait_first_playlist(deadline).await,
+        Err(Error::WaitTimeout(_))
+    ));
+}
+
+#[test]
+fn renditions_of_a_group_share_the_target_duration_the_first_measured() {
+    let p = Playlists::new(measured()).unwrap();
+    // `hi` has a 3 s GOP and measures 3; `lo` (1 s GOP, which alone would measure 2) starts
+    // after `hi` knows it and adopts it (§6.2.4).
+    for n in 0..16 {
+        p.add("live/hi", part_gop("live/hi", n, 15)).unwrap();
+    }
+    assert_eq!(
+        p.stream("live/hi")
+            .unwrap()
+            .status()
+            .unwrap()
+            .target_duration_s,
+        Some(3)
+    );
+    for n in 0..40 {
+        p.add("live/lo", part_gop("live/lo", n, 5)).unwrap();
+    }
+    let lo = p.stream("live/lo").unwrap();
+    assert_eq!(lo.status().unwrap().target_duration_s, Some(3));
+    let text = text(&lo.playlist().unwrap().full.plain);
+    assert!(text.contains("#EXT-X-TARGETDURATION:3\n"), "{text}");
+    // Its segments follow its own key frames, cut at the first after 1.5 s: 2 s each.
+    assert!(text.contains("#EXTINF:2.00000,"), "{text}");
+    // A stream of another group measures its own.
+    for n in 0..12 {
+        p.add("cam1", part_gop("cam1", n, 5)).unwrap();
+    }
+    assert_eq!(
+        p.stream("cam1")
+            .unwrap()
+            .status()
+            .unwrap()
+            .target_duration_s,
+        Some(2)
     );
 }

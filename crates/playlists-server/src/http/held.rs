@@ -42,7 +42,10 @@ where
         Err(e) => return Err(e.into()),
     }
     let _permit = state.waiting.admit(stream.idx().index())?;
-    state.hold(wait(state.hold_deadline(now))).await
+    let limit = state.hold_limit(stream.target_duration_s());
+    state
+        .hold(limit, wait(state.hold_deadline(now, limit)))
+        .await
 }
 
 /// 503 for a held request when the server stops (and for an ingest that starts meanwhile):

@@ -20,5 +20,5 @@ pub fn stream<'a>(state: &'a AppState, name: &str) -> Result<StreamRef<'a>, Http
 
 /// 404 for `what`, cacheable for 1 × TARGETDURATION.
 pub fn not_found(state: &AppState, what: impl std::fmt::Display) -> HttpError {
-    HttpError::not_found(what).cache_for(state.cache.target_duration)
+    HttpError::not_found(what).cache_for(state.cache.nominal().target_duration)
 }

@@ -37,13 +37,22 @@ pub async fn media(
     let stream = lookup::stream(state, name).map_err(|e| match directives.blocking {
         // App. B.1 [docs/conformance.md R27]: an unsuccessful blocking request may be cached 4 × TD
         // (a plain one 1 × TD).
-        Some(_) => e.cache_for(4 * state.cache.target_duration),
+        Some(_) => e.cache_for(4 * state.cache.nominal().target_duration),
         None => e,
     })?;
     let version = match directives.blocking {
-        None => stream
-            .playlist()
-            .ok_or_else(|| lookup::not_found(state, format_args!("stream `{name}`")))?,
+        None => match stream.playlist() {
+            Some(version) => version,
+            // The stream is measuring its target duration (its first segment is still open):
+            // held until its first playlist, which lists a complete segment, rather than told
+            // that a stream its encoder is pushing does not exist.
+            None => {
+                held::wait_for(state, &stream, |deadline| {
+                    stream.wait_first_playlist(deadline)
+                })
+                .await?
+            }
+        },
         Some(req) => {
             // §6.2.5.2 [docs/conformance.md R7, R8] (an ended stream accepts anything:
             // §6.2.5 [docs/conformance.md R13]).
@@ -61,10 +70,11 @@ pub async fn media(
         (Skip::No, _) | (_, None) => &version.full,
         (Skip::Yes | Skip::V2, Some(delta)) => delta,
     };
+    let controls = state.cache.for_td(stream.target_duration_s());
     let cache = if directives.blocking.is_some() {
-        &state.cache.blocking
+        &controls.blocking
     } else {
-        &state.cache.live
+        &controls.live
     };
     Ok(respond(rendered, MPEGURL, cache, headers, coding))
 }
@@ -84,7 +94,7 @@ pub fn multivariant(
     Ok(respond(
         &rendered,
         MPEGURL,
-        &state.cache.live,
+        &state.cache.nominal().live,
         headers,
         coding,
     ))

@@ -47,14 +47,78 @@ pub struct AppState {
 /// `Cache-Control` header values derived from TARGETDURATION (App. B.1 [docs/conformance.md R27]).
 #[derive(Debug)]
 pub(super) struct CacheControls {
+    /// Parts, segments, init: [`HttpOptions::media_max_age`].
+    pub(super) media: HeaderValue,
+    /// The values for each target duration a stream may have, from `lowest` on: one entry
+    /// for a fixed target duration, one per second up to the maximum for measured ones
+    /// (at most [`playlists::MAX_MEASURED_TARGET_DURATION_S`]).
+    by_td: Box<[TdControls]>,
+    lowest: u32,
+    /// What a stream is expected to measure (`segment_min_ms` rounded; the fixed value when
+    /// fixed), for answers about no stream in particular: a 404's lifetime, the multivariant
+    /// playlist.
+    nominal: u32,
+}
+
+/// The cache lifetimes of a stream whose target duration is `target_duration`.
+#[derive(Debug)]
+pub(super) struct TdControls {
     /// Blocking playlist 200: 6 × TD (the same URL always gets the same bytes).
     pub(super) blocking: HeaderValue,
     /// Non-blocking playlist 200: ½ TD.
     pub(super) live: HeaderValue,
-    /// Parts, segments, init: [`HttpOptions::media_max_age`].
-    pub(super) media: HeaderValue,
-    /// TARGETDURATION, for error lifetimes.
+    /// TARGETDURATION, for error lifetimes and the hold limit.
     pub(super) target_duration: Duration,
+}
+
+impl CacheControls {
+    fn new(library: &playlists::Options, opts: &HttpOptions) -> Self {
+        // Leaked once per state (a few dozen bytes per target duration): a static header value
+        // is cloned without touching a shared reference count, and both worker threads clone
+        // these into every response. The texts are digits and ASCII, always valid header
+        // values.
+        let value = |s: String| HeaderValue::from_static(Box::leak(s.into_boxed_str()));
+        let (lowest, highest, nominal) = match library.target_duration {
+            playlists::TargetDuration::Fixed(s) => (s, s, s),
+            playlists::TargetDuration::Measured { max_s } => {
+                let expected = library.segment_min_ms.div_ceil(1000).min(u64::from(max_s));
+                (1, max_s, u32::try_from(expected).unwrap_or(max_s).max(1))
+            }
+        };
+        let by_td = (lowest..=highest)
+            .map(|td| {
+                let td = u64::from(td);
+                TdControls {
+                    blocking: value(format!("public, max-age={}", 6 * td)),
+                    // ½ TD rounded down, but never 0 (which some caches read as "do not cache").
+                    live: value(format!("public, max-age={}", (td / 2).max(1))),
+                    target_duration: Duration::from_secs(td),
+                }
+            })
+            .collect();
+        Self {
+            media: value(format!(
+                "public, max-age={}, immutable",
+                opts.media_max_age.as_secs()
+            )),
+            by_td,
+            lowest,
+            nominal,
+        }
+    }
+
+    /// The values for a stream whose target duration is `td`; `None` (not measured yet) gets
+    /// the nominal one.
+    pub(super) fn for_td(&self, td: Option<u32>) -> &TdControls {
+        let td = td.unwrap_or(self.nominal);
+        let i = td.saturating_sub(self.lowest) as usize;
+        &self.by_td[i.min(self.by_td.len() - 1)]
+    }
+
+    /// The values for answers about no stream in particular.
+    pub(super) fn nominal(&self) -> &TdControls {
+        self.for_td(None)
+    }
 }
 
 impl AppState {
@@ -62,21 +126,7 @@ impl AppState {
     /// ingest paths, a shutdown signal of its own. The `with_*` methods add the rest.
     pub fn new(playlists: Arc<Playlists>, opts: HttpOptions) -> Self {
         let num = playlists.options().num_playlists;
-        let td = u64::from(playlists.options().target_duration_s);
-        // Leaked once per state (a few dozen bytes): a static header value is cloned without
-        // touching a shared reference count, and both worker threads clone these into every
-        // response. The texts are digits and ASCII, always valid header values.
-        let value = |s: String| HeaderValue::from_static(Box::leak(s.into_boxed_str()));
-        let cache = CacheControls {
-            blocking: value(format!("public, max-age={}", 6 * td)),
-            // ½ TD rounded down, but never 0 (which some caches read as "do not cache").
-            live: value(format!("public, max-age={}", (td / 2).max(1))),
-            media: value(format!(
-                "public, max-age={}, immutable",
-                opts.media_max_age.as_secs()
-            )),
-            target_duration: Duration::from_secs(td),
-        };
+        let cache = CacheControls::new(playlists.options(), &opts);
         Self {
             ingests: None,
             parts: PartStore::heap(),
@@ -109,24 +159,32 @@ impl AppState {
         self
     }
 
-    /// 3 × TARGETDURATION: how long a held request waits before 503
-    /// (§6.2.5.2 [docs/conformance.md R10]).
-    pub fn hold_limit(&self) -> Duration {
-        3 * self.cache.target_duration
+    /// 3 × TARGETDURATION of a stream whose target duration is `td`: how long a held request
+    /// waits before 503 (§6.2.5.2 [docs/conformance.md R10]). A stream still measuring its
+    /// target duration may take up to the maximum for its first segment, so its requests may
+    /// wait 3 × the maximum.
+    pub fn hold_limit(&self, td: Option<u32>) -> Duration {
+        match td {
+            Some(_) => 3 * self.cache.for_td(td).target_duration,
+            None => {
+                3 * Duration::from_secs(u64::from(self.playlists.options().target_duration.max_s()))
+            }
+        }
     }
 
-    /// Holds `wait` (a blocking reload or a hinted part, waiting until
-    /// [`hold_deadline`](Self::hold_deadline)): its library errors become HTTP errors, the
-    /// deadline a 503 that names the limit reached, and shutdown a 503 at once.
+    /// Holds `wait` (a blocking reload, a hinted part or a stream's first playlist, waiting
+    /// until [`hold_deadline`](Self::hold_deadline)): its library errors become HTTP errors,
+    /// the deadline a 503 that names the limit reached, and shutdown a 503 at once.
     ///
     /// Held requests are the only ones that wait, so this single deadline is also the
     /// request timeout: a burst of thousands of woken requests then has one timer each to
     /// clear, not two.
     pub(crate) async fn hold<T>(
         &self,
+        limit: Duration,
         wait: impl std::future::Future<Output = playlists::Result<T>>,
     ) -> Result<T, HttpError> {
-        let by_request_timeout = self.opts.request_timeout < self.hold_limit();
+        let by_request_timeout = self.opts.request_timeout < limit;
         tokio::select! {
             // §6.2.5.2 [docs/conformance.md R10]: the library's WaitTimeout maps to 503.
             result = wait => result.map_err(|e| match e {
@@ -137,10 +195,10 @@ impl AppState {
         }
     }
 
-    /// When a request held from `since` must be answered: the earlier of the hold limit
-    /// and the request timeout (503 either way).
-    pub(crate) fn hold_deadline(&self, since: Instant) -> Instant {
-        since + self.hold_limit().min(self.opts.request_timeout)
+    /// When a request held from `since` for at most `limit` must be answered: the earlier of
+    /// the limit and the request timeout (503 either way).
+    pub(crate) fn hold_deadline(&self, since: Instant, limit: Duration) -> Instant {
+        since + limit.min(self.opts.request_timeout)
     }
 }
 

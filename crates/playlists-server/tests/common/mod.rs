@@ -207,3 +207,14 @@ pub fn live_encoder_args(secs: u32, prft: bool) -> Vec<String> {
     );
     args
 }
+
+/// The library's defaults with TARGETDURATION fixed at 4 s. The fixtures are a few seconds
+/// long, and with a measured target duration (the default) a stream publishes no playlist
+/// until its first segment closes; tests about something else that read playlists from the
+/// first part use this.
+pub fn fixed_td_options() -> playlists::Options {
+    playlists::Options {
+        target_duration: playlists::TargetDuration::Fixed(4),
+        ..playlists::Options::default()
+    }
+}

@@ -25,7 +25,7 @@ pub fn options() -> Options {
         max_segments: 12,
         max_parts_per_segment: 16,
         segment_min_ms: 1000,
-        target_duration_s: 1,
+        target_duration: playlists::TargetDuration::Fixed(1),
         part_target_ms: 200,
         playlist_versions: 64,
     }

@@ -29,10 +29,19 @@
 //! * the open segment would otherwise render an EXTINF that rounds above TARGETDURATION
 //!   (§4.4.3.1 [docs/conformance.md R1]), or hold more than `max_parts_per_segment` parts. If the
 //!   part is independent this is an ordinary cut; if not (the encoder's GOP is longer than the
-//!   target duration) the segment is cut anyway, because TARGETDURATION is fixed and must never be
-//!   exceeded, and the cut is counted in [`Anomalies::forced_cuts`] for the server to log. Such a
+//!   target duration) the segment is cut anyway, because TARGETDURATION never changes and must
+//!   never be exceeded, and the cut is counted in [`Anomalies::forced_cuts`] for the server to log. Such a
 //!   segment does not start with an independent frame, so the stream stops claiming
 //!   EXT-X-INDEPENDENT-SEGMENTS ([`M3u8Manifest::independent_segments`]).
+//!
+//! # TARGETDURATION
+//!
+//! Fixed by the options, or (the default, [`TargetDuration::Measured`]) measured when the first
+//! segment closes: that segment was cut by the first rule, so its length follows from the
+//! encoder's key-frame interval, and its rounded length is the smallest target duration the
+//! stream's segments fit. Until then [`M3u8Manifest::target_duration_s`] is `None` and nothing
+//! should be published; cuts are judged against the maximum meanwhile. Once known, it never
+//! changes (§4.4.3.1 [docs/conformance.md R1]).
 //!
 //! # Parts off PART-TARGET
 //!
@@ -66,10 +75,12 @@ pub use multivariant::{render_multivariant, valid_codecs, Variant};
 
 use std::collections::VecDeque;
 
+use numbers::rounded_secs;
+
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::Result;
-use crate::options::Options;
+use crate::options::{Options, TargetDuration};
 
 /// The latest wall-clock time (ms since the Unix epoch) the builder accepts as a start time or
 /// [`PartTiming::wallclock_ms`]: 9999-01-01T00:00:00Z, a year before EXT-X-PROGRAM-DATE-TIME's
@@ -268,10 +279,12 @@ struct Run {
 /// named after its rule in `docs/conformance.md`):
 /// * EXT-X-VERSION is the lowest §8 allows for the tags present: 6 for EXT-X-MAP, 9 with
 ///   EXT-X-SKIP (§8 [docs/conformance.md R15]);
-/// * TARGETDURATION and PART-TARGET are the configured ones for the stream's whole life, and
-///   no EXTINF rounds above TARGETDURATION (§4.4.3.1 [docs/conformance.md R1]);
-/// * EXT-X-SERVER-CONTROL is a function of the [`Options`] alone, so it is byte-identical in
-///   every version and in every rendition built from the same options (§6.2.4): PART-HOLD-BACK
+/// * TARGETDURATION (configured, or measured before the first render: [`TargetDuration`]) and
+///   PART-TARGET are the same for the stream's whole life, and no EXTINF rounds above
+///   TARGETDURATION (§4.4.3.1 [docs/conformance.md R1]);
+/// * EXT-X-SERVER-CONTROL is a function of the [`Options`] and the target duration alone, so
+///   it is byte-identical in every version and in every rendition that shares the target
+///   duration (§6.2.4): PART-HOLD-BACK
 ///   = 3 × PART-TARGET, HOLD-BACK = 3 × TD, CAN-SKIP-UNTIL = 6 × TD when the window can ever
 ///   reach past it (§4.4.3.8 [docs/conformance.md R3–R5]);
 /// * MEDIA-SEQUENCE and DISCONTINUITY-SEQUENCE never decrease, and the listed duration never
@@ -283,15 +296,20 @@ struct Run {
 /// * rendering is a pure function of the parts pushed and the start time.
 #[derive(Debug, Clone)]
 pub struct M3u8Manifest {
-    target_duration_s: u32,
+    /// EXT-X-TARGETDURATION once known: from the options when fixed, else measured when the
+    /// first segment closes or adopted from a sibling rendition (see [`TargetDuration`]).
+    target_duration_s: Option<u32>,
+    /// What no segment may round above while the target duration is not known yet.
+    max_target_duration_s: u32,
     part_target_ms: u32,
     segment_min_ms: u64,
     max_segments: usize,
     max_parts_per_segment: u32,
     start_unix_ms: u64,
     /// CAN-SKIP-UNTIL is advertised: `max_segments` segments of at least `segment_min_ms`
-    /// outlast the skip boundary, so delta updates can skip something. Fixed at construction
-    /// so that SERVER-CONTROL never changes (see the type's docs).
+    /// outlast the skip boundary, so delta updates can skip something. Fixed with the target
+    /// duration, before the first render, so that SERVER-CONTROL never changes (see the type's
+    /// docs).
     skip_advertised: bool,
     /// Retired segments, then the listed window, then the open segment (if any).
     segments: VecDeque<Segment>,
@@ -322,16 +340,15 @@ impl M3u8Manifest {
     pub fn new(opts: &Options, start_unix_ms: u64) -> Result<Self> {
         opts.validate()?;
         check_date(start_unix_ms)?;
-        let skip_boundary_ms = 6 * u64::from(opts.target_duration_s) * 1000;
-        Ok(Self {
-            target_duration_s: opts.target_duration_s,
+        let mut manifest = Self {
+            target_duration_s: None,
+            max_target_duration_s: opts.target_duration.max_s(),
             part_target_ms: opts.part_target_ms,
             segment_min_ms: opts.segment_min_ms,
             max_segments: opts.max_segments,
             max_parts_per_segment: opts.max_parts_per_segment as u32,
             start_unix_ms,
-            skip_advertised: (opts.max_segments as u64).saturating_mul(opts.segment_min_ms)
-                > skip_boundary_ms,
+            skip_advertised: false,
             segments: VecDeque::new(),
             first_listed: 0,
             window_us: 0,
@@ -342,7 +359,49 @@ impl M3u8Manifest {
             last_part: None,
             last_id: None,
             anomalies: Anomalies::default(),
-        })
+        };
+        if let TargetDuration::Fixed(s) = opts.target_duration {
+            manifest.set_target_duration(s);
+        }
+        Ok(manifest)
+    }
+
+    /// Fixes the target duration, and with it everything SERVER-CONTROL derives from it.
+    fn set_target_duration(&mut self, s: u32) {
+        let s = s.clamp(1, self.max_target_duration_s);
+        self.target_duration_s = Some(s);
+        let skip_boundary_ms = 6 * u64::from(s) * 1000;
+        self.skip_advertised =
+            (self.max_segments as u64).saturating_mul(self.segment_min_ms) > skip_boundary_ms;
+    }
+
+    /// Takes `s` as the target duration if the stream has none yet: a rendition joining a
+    /// group whose first rendition measured it (§6.2.4: every media playlist of a variant
+    /// stream has the same target duration). Clamped to the configured maximum. Returns the
+    /// stream's target duration, which does not change once known.
+    pub fn adopt_target_duration(&mut self, s: u32) -> u32 {
+        if self.target_duration_s.is_none() {
+            self.set_target_duration(s);
+        }
+        self.td()
+    }
+
+    /// The target duration to measure from a first segment of `duration` ticks: its rounded
+    /// length, never below `segment_min_ms` rounded (a first segment cut short by a
+    /// discontinuity says nothing of the key-frame interval).
+    fn measure_target_duration(&mut self, duration: u64, timescale: u32) {
+        if self.target_duration_s.is_some() {
+            return;
+        }
+        let measured = rounded_secs(duration, timescale);
+        let floor = rounded_secs(self.segment_min_ms, 1000);
+        self.set_target_duration(measured.max(floor));
+    }
+
+    /// The target duration, or while it is unknown the most it may become: every bound a
+    /// segment must keep before the first one closes.
+    fn td(&self) -> u32 {
+        self.target_duration_s.unwrap_or(self.max_target_duration_s)
     }
 
     fn listed(&self) -> impl Iterator<Item = &Segment> {
@@ -361,7 +420,7 @@ impl M3u8Manifest {
     }
 
     fn skip_boundary_us(&self) -> u64 {
-        6 * u64::from(self.target_duration_s) * 1_000_000
+        6 * u64::from(self.td()) * 1_000_000
     }
 
     /// Whether [`finish`](Self::finish) was called.
@@ -474,8 +533,10 @@ impl M3u8Manifest {
         self.discontinuity_sequence
     }
 
-    /// EXT-X-TARGETDURATION, fixed for the stream's life (§4.4.3.1 [docs/conformance.md R1]).
-    pub fn target_duration_s(&self) -> u32 {
+    /// EXT-X-TARGETDURATION, fixed for the stream's life (§4.4.3.1 [docs/conformance.md R1]);
+    /// `None` while it is still to be measured (see [`TargetDuration::Measured`]), when nothing
+    /// should be published: a render would carry the maximum instead.
+    pub fn target_duration_s(&self) -> Option<u32> {
         self.target_duration_s
     }
 
@@ -491,7 +552,7 @@ impl M3u8Manifest {
             .filter(|s| s.complete)
             .map(|s| (s.secs(), s.bytes))
             .collect();
-        Bandwidth::measure(&complete, self.target_duration_s)
+        Bandwidth::measure(&complete, self.td())
     }
 }
 

@@ -32,6 +32,14 @@ pub(crate) fn rounds_above(ticks: u64, timescale: u32, target_s: u32) -> bool {
     printed_duration(ticks, timescale) >= u128::from(target_s) * SCALE + SCALE / 2
 }
 
+/// `ticks / timescale` seconds, as printed, rounded to the nearest whole second with `x.5`
+/// rounding up: the smallest target duration the duration does not round above
+/// (`!rounds_above(ticks, timescale, rounded_secs(ticks, timescale))`).
+pub(crate) fn rounded_secs(ticks: u64, timescale: u32) -> u32 {
+    let secs = (printed_duration(ticks, timescale) + SCALE / 2) / SCALE;
+    u32::try_from(secs).unwrap_or(u32::MAX)
+}
+
 /// Writes `ticks / timescale` seconds with five decimals (`2.00004`).
 pub(crate) fn write_duration(out: &mut Vec<u8>, ticks: u64, timescale: u32) -> io::Result<()> {
     let v = printed_duration(ticks, timescale);

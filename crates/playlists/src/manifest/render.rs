@@ -66,7 +66,7 @@ impl M3u8Manifest {
             self.skippable_segments()
         };
         let delta = skipped > 0;
-        let td = self.target_duration_s;
+        let td = self.td();
         let version = if delta {
             VERSION_WITH_SKIP
         } else if self.listed().next().is_some() {
@@ -136,7 +136,7 @@ impl M3u8Manifest {
     /// EXT-X-SERVER-CONTROL: a function of the options alone, so it never changes between
     /// versions and is the same in every rendition of a group (§6.2.4).
     fn write_server_control(&self, out: &mut Vec<u8>) -> io::Result<()> {
-        let td_ms = u64::from(self.target_duration_s) * 1000;
+        let td_ms = u64::from(self.td()) * 1000;
         out.extend_from_slice(b"#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES");
         if self.skip_advertised {
             // §4.4.3.8 [docs/conformance.md R5]: the Skip Boundary is at least 6 × TD.

@@ -55,7 +55,7 @@ impl M3u8Manifest {
     /// # Errors
     /// [`Error::InvalidPart`], as [`push`](Self::push).
     pub fn check_part(opts: &Options, part: &PartMeta) -> Result<()> {
-        check_part(opts.target_duration_s, part)
+        check_part(opts.target_duration.max_s(), part)
     }
 
     /// Adds a part and returns its position.
@@ -70,7 +70,7 @@ impl M3u8Manifest {
         if self.finished {
             return Err(Error::StreamFinished(String::from("(manifest)")));
         }
-        check_part(self.target_duration_s, &part)?;
+        check_part(self.td(), &part)?;
         if let Some(last) = self.last_id {
             if part.id != last.wrapping_add(1) {
                 return Err(Error::InvalidPart(format!(
@@ -129,11 +129,17 @@ impl M3u8Manifest {
         if self.finished {
             return;
         }
+        let mut closed = None;
         if let Some(open) = self.segments.back_mut() {
             if !open.complete {
                 open.close();
                 self.window_us += open.duration_us();
+                closed = Some((open.duration, open.timescale));
             }
+        }
+        // A stream that ends within its first segment still renders one final playlist.
+        if let Some((duration, timescale)) = closed {
+            self.measure_target_duration(duration, timescale);
         }
         self.longest_window_us = self.longest_window_us.max(self.window_us);
         self.finished = true;
@@ -159,7 +165,7 @@ impl M3u8Manifest {
         let must_cut = rounds_above(
             open.duration + part.timing.duration,
             open.timescale,
-            self.target_duration_s,
+            self.td(),
         ) || open.part_count() >= self.max_parts_per_segment;
         match (part.timing.independent, must_cut) {
             (true, _) if must_cut || elapsed_ms >= self.segment_min_ms => Cut::Start,
@@ -194,16 +200,23 @@ impl M3u8Manifest {
     /// Closes the open segment (it now has an EXTINF and a URI) and opens the one `part`
     /// starts.
     fn open_segment(&mut self, part: &PartMeta, discontinuity: bool) {
+        let mut closed = None;
         let prev = match self.segments.back_mut() {
             Some(prev) => {
                 if !prev.complete {
                     prev.close();
                     self.window_us += prev.duration_us();
+                    closed = Some((prev.duration, prev.timescale));
                 }
                 Some((prev.msn, prev.end_us(), prev.pdt_us, prev.duration_us()))
             }
             None => None,
         };
+        // TargetDuration::Measured: the first segment to close sets it, before the first
+        // render (the registry publishes nothing until then).
+        if let Some((duration, timescale)) = closed {
+            self.measure_target_duration(duration, timescale);
+        }
         let pdt_us = self.date(part, discontinuity, prev.map(|p| (p.2, p.3)));
         let (msn, start_us) = prev.map_or((0, 0), |p| (p.0 + 1, p.1));
         self.segments.push_back(Segment {
@@ -264,7 +277,7 @@ impl M3u8Manifest {
     /// and by one more DISCONTINUITY-SEQUENCE if the segment carried EXT-X-DISCONTINUITY
     /// (§6.2.2 [docs/conformance.md R21]).
     fn slide_window(&mut self) {
-        let min_us = 3 * u64::from(self.target_duration_s) * 1_000_000;
+        let min_us = 3 * u64::from(self.td()) * 1_000_000;
         loop {
             let open = usize::from(self.segments.back().is_some_and(|s| !s.complete));
             let complete_listed = self.segments.len() - self.first_listed - open;
@@ -293,7 +306,7 @@ impl M3u8Manifest {
     /// whichever is more (the window's length is what the availability duration is made of).
     fn retire(&mut self) {
         let now = self.end_us();
-        let td_us = u64::from(self.target_duration_s) * 1_000_000;
+        let td_us = u64::from(self.td()) * 1_000_000;
         let cap = self
             .max_segments
             .max(self.segments.len() - self.first_listed);

@@ -50,8 +50,9 @@ pub struct StreamStatus {
     pub parts_published: u64,
     /// Part bytes published since the stream started.
     pub bytes_published: u64,
-    /// EXT-X-TARGETDURATION, seconds.
-    pub target_duration_s: u32,
+    /// EXT-X-TARGETDURATION, seconds; `None` until the stream's first segment has measured it
+    /// (no playlist is published before).
+    pub target_duration_s: Option<u32>,
     /// PART-TARGET, seconds.
     pub part_target_secs: f64,
     /// Codec strings of the current init section.

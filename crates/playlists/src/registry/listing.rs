@@ -43,6 +43,34 @@ impl Playlists {
         reports
     }
 
+    /// The target duration another live rendition of `name`'s group has (§6.2.4: the media
+    /// playlists of a variant stream share one), when the stream in `slot` has none yet.
+    pub(super) fn group_target_duration(
+        &self,
+        slot: &super::StreamSlot,
+        idx: StreamIdx,
+        name: &str,
+    ) -> Option<u32> {
+        let known = slot
+            .state
+            .read()
+            .as_ref()
+            .filter(|st| st.idx == idx && !st.ended)
+            .and_then(|st| st.manifest.target_duration_s());
+        if known.is_some() || rendition_of(name).is_none() {
+            return None;
+        }
+        let group = group_of(name);
+        self.slots.iter().find_map(|other| {
+            let state = other.state.read();
+            let st = state.as_ref()?;
+            if st.idx == idx || st.ended || group_of(&st.name) != group {
+                return None;
+            }
+            st.manifest.target_duration_s()
+        })
+    }
+
     /// Every stream that has published a part and not been removed, ended ones included,
     /// sorted by name.
     pub fn list(&self) -> Vec<StreamStatus> {

@@ -177,6 +177,9 @@ impl Playlists {
             index: idx.index(),
             generation: idx.generation(),
         })?;
+        // Read before taking this slot's locks: siblings' states are read one at a time, never
+        // while holding our own (two renditions adding at once would wait on each other).
+        let group_td = self.group_target_duration(slot, idx, stream);
         let mut writer = slot.writer.lock();
         meta.init_id = self.update_init(slot, &mut writer, idx, stream, &part)?;
 
@@ -185,6 +188,9 @@ impl Playlists {
         let (position, oldest) = {
             let mut state = slot.state.write();
             let st = live_state(&mut state, idx, stream)?;
+            if let Some(td) = group_td {
+                st.manifest.adopt_target_duration(td);
+            }
             let position = st.manifest.push(meta)?;
             st.parts_published += 1;
             st.bytes_published += len;
@@ -382,6 +388,12 @@ impl Playlists {
                     })
                 }
             };
+            if st.manifest.target_duration_s().is_none() {
+                // TargetDuration::Measured, first segment still open: a playlist now would
+                // carry a target duration the stream may not keep (§4.4.3.1). Players asking
+                // are held until the first version (`StreamRef::wait_first_playlist`).
+                return Ok(());
+            }
             let full = render(&st.manifest, Skip::No, &reports, &mut writer.last_len);
             // `_HLS_skip=YES` and `v2` are answered with this one delta (see `Skip::V2`); while
             // nothing is past the Skip Boundary there is none, and both get the full playlist.

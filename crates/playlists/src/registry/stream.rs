@@ -74,6 +74,13 @@ impl<'a> StreamRef<'a> {
         self.with_state(status_of)
     }
 
+    /// The stream's EXT-X-TARGETDURATION; `None` while it is being measured (before the first
+    /// playlist) or once the stream is gone.
+    pub fn target_duration_s(&self) -> Option<u32> {
+        self.with_state(|st| st.manifest.target_duration_s())
+            .flatten()
+    }
+
     /// The newest playlist version.
     pub fn playlist(&self) -> Option<Arc<PlaylistVersion>> {
         self.playlists.m3u8.latest(self.idx)
@@ -167,7 +174,10 @@ impl<'a> StreamRef<'a> {
                 // Decide from the *published* versions, not the builder: the builder learns
                 // of a part before its version is in the cache, and answering in between
                 // would hand out an older version.
-                let latest = self.playlist().ok_or_else(|| self.stale())?;
+                // No version yet: the stream is measuring its target duration.
+                let Some(latest) = self.playlist() else {
+                    return Ok(None);
+                };
                 if ended || latest.finished {
                     return Ok(Some(latest));
                 }
@@ -177,6 +187,25 @@ impl<'a> StreamRef<'a> {
                         .at(self.idx, normalized)
                         .unwrap_or(latest)
                 }))
+            })
+            .await
+    }
+
+    /// The newest playlist version, waiting (without polling) until the stream publishes its
+    /// first one or `deadline` passes. A stream publishes nothing until it knows its target
+    /// duration ([`TargetDuration::Measured`](crate::TargetDuration::Measured)), which takes its
+    /// first segment; a player that asks meanwhile is better held than told the stream does not
+    /// exist (§6.2.5.2 holds blocking requests the same way).
+    ///
+    /// # Errors
+    /// [`Error::WaitTimeout`] at the deadline, [`Error::StaleStream`] if the stream is removed
+    /// meanwhile.
+    pub async fn wait_first_playlist(&self, deadline: Instant) -> Result<Arc<PlaylistVersion>> {
+        self.slot
+            .event
+            .wait_until(deadline, || {
+                self.with_state(|_| ()).ok_or_else(|| self.stale())?;
+                Ok(self.playlist())
             })
             .await
     }

@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 use bytes::Bytes;
 use playlists::{
     Init, M3u8Manifest, Options, Part, PartMeta, PartPosition, PartTiming, Playlists,
-    RenditionReport, Skip,
+    RenditionReport, Skip, TargetDuration,
 };
 
 /// 2023-11-14T22:13:20.000Z.
@@ -28,7 +28,7 @@ pub fn small_options() -> Options {
         max_segments: 16,
         max_parts_per_segment: 64,
         segment_min_ms: 1000,
-        target_duration_s: 2,
+        target_duration: TargetDuration::Fixed(2),
         part_target_ms: 250,
         playlist_versions: 8,
     }
@@ -151,7 +151,7 @@ impl Model {
             .iter()
             .map(|s| (s.ticks() as f64 / f64::from(self.timescale), s.bytes))
             .collect();
-        let td = f64::from(self.opts.target_duration_s);
+        let td = self.td() as f64;
         let total: f64 = segs.iter().map(|s| s.0).sum();
         let bytes: u64 = segs.iter().map(|s| s.1).sum();
         let average = (bytes as f64 * 8.0 / total).round() as u64;
@@ -174,7 +174,7 @@ impl Model {
     fn window(&self) -> (usize, u64) {
         let ts = self.timescale;
         let complete = self.segments.len() - usize::from(!self.finished);
-        let min_us = 3 * u64::from(self.opts.target_duration_s) * 1_000_000;
+        let min_us = 3 * self.td() * 1_000_000;
         let (mut first, mut dsn) = (0, 0);
         // Removal happens when a segment completes, so replay the completions.
         for done in 1..=complete {
@@ -197,16 +197,30 @@ impl Model {
         (first, dsn)
     }
 
+    /// TARGETDURATION: the fixed one, or (measured) the first segment in whole seconds
+    /// rounded half up, at least `segment_min_ms` rounded, at most the maximum.
+    fn td(&self) -> u64 {
+        match self.opts.target_duration {
+            TargetDuration::Fixed(s) => u64::from(s),
+            TargetDuration::Measured { max_s } => {
+                let ts = u64::from(self.timescale);
+                let first = self.segments.first().map_or(0, ModelSegment::ticks);
+                let rounded = (first * 2 + ts) / (2 * ts);
+                let floor = (self.opts.segment_min_ms + 500) / 1000;
+                rounded.max(floor).clamp(1, u64::from(max_s))
+            }
+        }
+    }
+
     fn skip_advertised(&self) -> bool {
-        self.opts.max_segments as u64 * self.opts.segment_min_ms
-            > 6000 * u64::from(self.opts.target_duration_s)
+        self.opts.max_segments as u64 * self.opts.segment_min_ms > 6000 * self.td()
     }
 
     /// The intended content of the playlist rendered with `skip` and `reports`, as lines of
     /// facts (see `validate_playlists.py`).
     pub fn describe(&self, skip: Skip, reports: &[RenditionReport]) -> String {
         let ts = self.timescale;
-        let td = u64::from(self.opts.target_duration_s);
+        let td = self.td();
         let asks_delta = skip != Skip::No && self.skip_advertised() && !self.finished;
         let (first, dsn) = self.window();
         let listed = &self.segments[first..];

@@ -23,12 +23,13 @@ pub(crate) struct Config {
 }
 
 impl Config {
-    pub fn of(opts: &Options) -> Self {
+    /// For a stream of `opts` whose target duration is `td` (the fixed one, or what it
+    /// measured).
+    pub fn of(opts: &Options, td: u32) -> Self {
         Self {
-            td: u64::from(opts.target_duration_s),
+            td: u64::from(td),
             part_target: u64::from(opts.part_target_ms) * 100,
-            skip_advertised: opts.max_segments as u64 * opts.segment_min_ms
-                > 6000 * u64::from(opts.target_duration_s),
+            skip_advertised: opts.max_segments as u64 * opts.segment_min_ms > 6000 * u64::from(td),
         }
     }
 }

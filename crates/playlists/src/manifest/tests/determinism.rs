@@ -48,7 +48,7 @@ fn two_builders_fed_the_same_parts_write_the_same_bytes() {
     let mut a = M3u8Manifest::new(&o, START_MS).unwrap();
     let mut b = M3u8Manifest::new(&o, START_MS).unwrap();
     let mut history = History::default();
-    let cfg = Config::of(&o);
+    let cfg = Config::of(&o, 2);
     let reports = [RenditionReport {
         uri: "../a/index.m3u8".into(),
         last_msn: 3,

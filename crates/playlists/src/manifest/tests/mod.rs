@@ -25,7 +25,7 @@ pub(crate) fn opts(td: u32, part_ms: u32, segment_min_ms: u64, max_segments: usi
         max_segments,
         max_parts_per_segment: 64,
         segment_min_ms,
-        target_duration_s: td,
+        target_duration: crate::TargetDuration::Fixed(td),
         part_target_ms: part_ms,
         playlist_versions: 4,
     }
@@ -42,6 +42,7 @@ pub(crate) struct Feeder {
     /// Decode time of the next part.
     pub decode: u64,
     pub init_id: u32,
+    opts: Options,
     /// `wallclock_ms` of the next part.
     pub wallclock_ms: Option<u64>,
     next_id: u64,
@@ -52,7 +53,8 @@ impl Feeder {
     pub fn new(opts: &Options) -> Self {
         Self {
             m: M3u8Manifest::new(opts, START_MS).unwrap(),
-            cfg: Config::of(opts),
+            cfg: Config::of(opts, opts.target_duration.max_s()),
+            opts: opts.clone(),
             history: History::default(),
             timescale: 1000,
             decode: 0,
@@ -109,8 +111,15 @@ impl Feeder {
 
     /// Renders the full playlist and the delta update, checks every rule on both and between
     /// versions, and returns the full one.
+    ///
+    /// While a measured target duration is unknown nothing is published, so nothing is
+    /// checked; the playlist is only parsed.
     pub fn checked(&mut self) -> Playlist {
         let full_text = self.render(Skip::No);
+        let Some(td) = self.m.target_duration_s() else {
+            return parse::parse(&full_text).unwrap_or_else(|e| panic!("{e}\n{full_text}"));
+        };
+        self.cfg = Config::of(&self.opts, td);
         let full = check(&full_text, &self.cfg).unwrap_or_else(|e| panic!("{e}\n{full_text}"));
         self.history
             .observe(&full)

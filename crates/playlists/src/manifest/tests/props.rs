@@ -123,7 +123,7 @@ fn run_case(case: &Case) -> Result<(), TestCaseError> {
         // A new segment: the first part, a discontinuity, an independent part once
         // `segment_min_ms` has passed, or any part that would make the open segment round
         // above TARGETDURATION or exceed the part limit.
-        let limit = u128::from(o.target_duration_s) * 100_000 + 50_000;
+        let limit = u128::from(o.target_duration.max_s()) * 100_000 + 50_000;
         let must = printed_duration(model.open_ticks + ticks, ts) >= limit
             || model.open_parts as usize >= o.max_parts_per_segment;
         let elapsed_ms = model.open_ticks * 1000 / u64::from(ts);

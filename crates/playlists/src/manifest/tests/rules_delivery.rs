@@ -29,16 +29,29 @@ fn rule_03_part_hold_back_is_three_part_targets() {
 
 #[test]
 fn rule_04_hold_back_is_three_target_durations() {
-    let mut f = Feeder::new(&Options::default());
+    let mut f = Feeder::new(&fixed_td(4));
     f.ms(200, true);
     assert!(server_control(&f.render(Skip::No)).ends_with(",HOLD-BACK=12.000"));
     f.checked();
+    // Measured (the default): three times what the first segment gave, 2 s with a 1 s GOP.
+    let mut f = Feeder::new(&Options::default());
+    f.run(11, 5, 200);
+    assert_eq!(f.m.target_duration_s(), Some(2));
+    assert!(server_control(&f.render(Skip::No)).ends_with(",HOLD-BACK=6.000"));
+}
+
+/// The default options with TARGETDURATION fixed at `td`.
+fn fixed_td(td: u32) -> Options {
+    Options {
+        target_duration: crate::TargetDuration::Fixed(td),
+        ..Options::default()
+    }
 }
 
 #[test]
 fn rule_05_can_skip_until_is_six_target_durations_from_the_first_version_on() {
-    // Defaults: 32 segments of at least 1.5 s outlast the 24 s skip boundary.
-    let mut f = Feeder::new(&Options::default());
+    // 32 segments of at least 1.5 s outlast the 24 s skip boundary of TD 4.
+    let mut f = Feeder::new(&fixed_td(4));
     let first = {
         f.ms(200, true);
         f.render(Skip::No)
@@ -256,8 +269,10 @@ fn rule_25_the_hint_names_a_whole_part_with_no_byte_range() {
 #[test]
 fn rule_26_renditions_built_from_the_same_options_advertise_the_same_server_control() {
     // Two renditions of a group: different part durations, GOPs and restarts. §6.2.4 wants
-    // the same SERVER-CONTROL in both; it depends on the options alone.
-    let o = Options::default();
+    // the same SERVER-CONTROL in both; it depends on the options and the target duration
+    // alone, which the registry makes the same in both (a measured one is adopted by the
+    // second rendition: `playlists_registry.rs`).
+    let o = fixed_td(4);
     let mut video = Feeder::new(&o);
     let mut audio = Feeder::new(&o);
     audio.timescale = 48_000;

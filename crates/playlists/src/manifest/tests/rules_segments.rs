@@ -359,3 +359,101 @@ fn dates_past_the_year_9998_are_refused() {
     f.wallclock_ms = Some(u64::MAX);
     assert!(matches!(f.push(200, true), Err(Error::InvalidPart(_))));
 }
+
+/// The default options (TargetDuration::Measured, up to 10 s) with 200 ms parts.
+fn measured() -> Options {
+    Options {
+        num_playlists: 1,
+        max_parts_per_segment: 64,
+        ..Options::default()
+    }
+}
+
+#[test]
+fn rule_01_a_measured_target_duration_is_the_first_segment_rounded() {
+    // (key-frame interval in 200 ms parts, expected TARGETDURATION): segments are cut at the
+    // first key frame after 1.5 s, so a 1 s GOP gives 2 s segments, a 0.6 s GOP 1.8 s.
+    for (gop, td) in [(5, 2), (10, 2), (3, 2), (15, 3), (20, 4), (1, 2), (35, 7)] {
+        let mut f = Feeder::new(&measured());
+        let mut first_version = None;
+        for i in 0..(gop * 6).max(40) {
+            f.ms(200, i % gop == 0);
+            match (f.m.target_duration_s(), first_version.is_some()) {
+                // Nothing to publish until the first segment closes.
+                (None, _) => assert_eq!(f.m.segments.iter().filter(|s| s.complete).count(), 0),
+                (Some(_), false) => first_version = Some(f.checked()),
+                (Some(_), true) => {
+                    f.checked();
+                }
+            }
+        }
+        assert_eq!(f.m.target_duration_s(), Some(td), "GOP of {gop} parts");
+        let first = first_version.expect("a first version");
+        assert_eq!(first.target_duration, u64::from(td));
+        assert!(
+            first.segments[0].extinf.is_some(),
+            "the first version lists a segment"
+        );
+        assert!(
+            f.m.independent_segments(),
+            "GOP of {gop} parts: no forced cut"
+        );
+    }
+}
+
+#[test]
+fn rule_01_key_frames_later_than_the_measured_target_duration_force_a_cut() {
+    // A 1 s GOP measures TD 2; then the encoder moves to 4 s key frames. No EXTINF may round
+    // above 2, so segments are cut between key frames (counted), and the stream stops
+    // claiming EXT-X-INDEPENDENT-SEGMENTS.
+    let mut f = Feeder::new(&measured());
+    f.run(20, 5, 200);
+    assert_eq!(f.m.target_duration_s(), Some(2));
+    for i in 0..100 {
+        f.ms(200, i % 20 == 0);
+        f.checked();
+    }
+    assert_eq!(f.m.target_duration_s(), Some(2), "it never changes");
+    assert!(f.m.anomalies().forced_cuts > 0);
+    assert!(!f.m.independent_segments());
+}
+
+#[test]
+fn rule_01_no_key_frame_within_the_maximum_cuts_the_first_segment_there() {
+    let mut f = Feeder::new(&measured());
+    for i in 0..120 {
+        f.ms(200, i == 0);
+        f.checked();
+    }
+    assert_eq!(f.m.target_duration_s(), Some(10));
+    assert!(f.m.anomalies().forced_cuts > 0);
+}
+
+#[test]
+fn a_stream_that_ends_within_its_first_segment_measures_it_then() {
+    let mut f = Feeder::new(&measured());
+    f.run(4, 5, 200);
+    assert_eq!(f.m.target_duration_s(), None);
+    f.m.finish();
+    // 0.8 s rounds to 1, but segments are at least segment_min_ms (1.5 s → 2) when the
+    // stream goes on, and the target duration is the same for every stream of one encoder.
+    assert_eq!(f.m.target_duration_s(), Some(2));
+    let text = f.checked();
+    assert!(text.endlist);
+}
+
+#[test]
+fn an_adopted_target_duration_holds_from_the_first_part_and_is_never_replaced() {
+    let mut f = Feeder::new(&measured());
+    assert_eq!(f.m.adopt_target_duration(3), 3);
+    f.run(40, 5, 200);
+    assert_eq!(
+        f.m.target_duration_s(),
+        Some(3),
+        "the first segment did not re-measure it"
+    );
+    assert_eq!(f.m.adopt_target_duration(2), 3);
+    // A fixed target duration is never replaced either.
+    let mut f = Feeder::new(&opts(4, 200, 1500, 8));
+    assert_eq!(f.m.adopt_target_duration(2), 4);
+}

@@ -1,0 +1,73 @@
+//! TARGETDURATION measured per stream (the default, `TargetDuration::Measured`): nothing is
+//! served before the first segment closes, a player asking meanwhile is held, and every cache
+//! lifetime follows the stream's measured target duration (§4.4.3.1 [docs/conformance.md R1],
+//! App. B.1 [docs/conformance.md R27]).
+
+mod origin;
+
+use std::time::Duration;
+
+use http::StatusCode;
+use origin::{settle, within, TestServer};
+use playlists::{Options, TargetDuration};
+use playlists_server::http::HttpOptions;
+
+/// The test streams' sizes with the library's default target duration: measured, at most 10 s.
+fn measured() -> Options {
+    Options {
+        segment_min_ms: 1500,
+        target_duration: TargetDuration::default(),
+        ..origin::options()
+    }
+}
+
+#[tokio::test]
+async fn a_player_joining_before_the_first_segment_is_held_until_it_closes() {
+    let server = TestServer::with(measured(), HttpOptions::default()).await;
+    // 200 ms parts, a key frame every fifth: the first segment closes at part 10 (2 s).
+    server.publish("cam1", 0, 3);
+    let addr = server.addr;
+    let held = tokio::spawn(async move { origin::get(addr, "/cam1/index.m3u8", &[]).await });
+    settle().await;
+    assert!(
+        !held.is_finished(),
+        "answered before the stream had a segment"
+    );
+    server.publish("cam1", 3, 7);
+    settle().await;
+    assert!(!held.is_finished(), "the segment is still open");
+    server.publish("cam1", 10, 1);
+    let resp = within(held).await.unwrap();
+    assert_eq!(resp.status, StatusCode::OK);
+    let text = resp.text();
+    assert!(text.contains("#EXT-X-TARGETDURATION:2\n"), "{text}");
+    assert!(text.contains("HOLD-BACK=6.000"), "{text}");
+    assert!(text.contains("#EXTINF:2.00000,\ns0.mp4\n"), "{text}");
+    // ½ TD, rounded down but never 0; a blocking answer 6 × TD.
+    assert_eq!(resp.header("cache-control"), Some("public, max-age=1"));
+    let blocking = server.get("/cam1/index.m3u8?_HLS_msn=1&_HLS_part=0").await;
+    assert_eq!(blocking.status, StatusCode::OK);
+    assert_eq!(blocking.header("cache-control"), Some("public, max-age=12"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_stream_that_never_completes_a_segment_gets_503_at_the_request_timeout() {
+    let http = HttpOptions {
+        request_timeout: Duration::from_millis(300),
+        ..HttpOptions::default()
+    };
+    let server = TestServer::with(measured(), http).await;
+    server.publish("cam1", 0, 3);
+    let resp = within(server.get("/cam1/index.m3u8")).await;
+    assert_eq!(
+        resp.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        resp.text()
+    );
+    // An unknown stream is still a 404 at once.
+    let resp = within(server.get("/nope/index.m3u8")).await;
+    assert_eq!(resp.status, StatusCode::NOT_FOUND);
+    server.stop().await;
+}
