@@ -14,7 +14,13 @@ use playlists_server::part_store::PartStore;
 
 #[tokio::test]
 async fn renditions_of_a_group_carry_their_codecs_and_report_each_other() {
-    let playlists = Arc::new(Playlists::new(common::fixed_td_options()).unwrap());
+    // The fixtures are 2 s with key frames at 0 and 1 s: 1 s segments, so each rendition's
+    // first segment closes (a rendition publishes nothing before).
+    let options = playlists::Options {
+        segment_min_ms: 1000,
+        ..common::fixed_td_options()
+    };
+    let playlists = Arc::new(Playlists::new(options).unwrap());
     let ingests = Ingests::new(
         Arc::clone(&playlists),
         PartStore::heap(),

@@ -358,9 +358,13 @@ async fn without_a_clock_in_the_input_only_the_program_date_times_differ() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_two_renditions_only_the_rendition_reports_depend_on_arrival_order() {
     // An EXT-X-RENDITION-REPORT tells where the *other* renditions were when a version was
-    // rendered (§4.4.5.4), which depends on how their inputs interleaved on each origin. The
-    // two origins get the renditions in opposite orders, the extreme case: every other line
-    // of every version, the multivariant playlist and all media must still agree.
+    // rendered (§4.4.5.4), which depends on how their inputs interleaved on each origin. A
+    // feeds the renditions one after the other; B feeds the second while the first is still
+    // coming, in small paced chunks. Every other line of every version, the multivariant
+    // playlist and all media must still agree. What must match is which rendition starts
+    // first: its first segment lays down the group's timeline, which the other joins (numbers
+    // and dates lined up across renditions); whether their timestamps agree is judged by the
+    // encoders' `prft` clocks, not by arrival, so the joiner lines up alike on both.
     let renditions = [
         ("live/720p", encode(3, true)),
         ("live/360p", encode(3, true)),
@@ -371,8 +375,35 @@ async fn with_two_renditions_only_the_rendition_reports_depend_on_arrival_order(
         let resp = ingest(&a, stream, input.clone(), input.len(), Duration::ZERO).await;
         assert_eq!(resp.status, StatusCode::OK, "origin A: {}", resp.text());
     }
-    for (stream, input) in renditions.iter().rev() {
-        let resp = ingest(&b, stream, input.clone(), 4096, Duration::from_millis(2)).await;
+    let [(first, first_input), (second, second_input)] = &renditions;
+    let feed_first = ingest(
+        &b,
+        first,
+        first_input.clone(),
+        4096,
+        Duration::from_millis(2),
+    );
+    let feed_second = async {
+        // Once the first has published (its first segment closed), while it is still fed.
+        let listed = format!("/{first}/index.m3u8");
+        tokio::time::timeout(Duration::from_secs(30), async {
+            while b.get(&listed).await.status != StatusCode::OK {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("the first rendition published within 30 s");
+        ingest(
+            &b,
+            second,
+            second_input.clone(),
+            4096,
+            Duration::from_millis(2),
+        )
+        .await
+    };
+    let (resp_first, resp_second) = tokio::join!(feed_first, feed_second);
+    for resp in [resp_first, resp_second] {
         assert_eq!(resp.status, StatusCode::OK, "origin B: {}", resp.text());
     }
     let without_reports = |body: &Bytes| -> String {
@@ -398,7 +429,7 @@ async fn with_two_renditions_only_the_rendition_reports_depend_on_arrival_order(
             }
         }
     }
-    // The first rendition A got was alone while it was fed, so its early versions report
+    // The first rendition was alone on A while it was fed, so its later versions report
     // nothing there and the other rendition on B.
     assert!(differing > 0, "the arrival order shows in the reports");
     a.stop().await;

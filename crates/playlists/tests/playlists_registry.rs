@@ -627,7 +627,7 @@ async fn a_measured_target_duration_is_known_before_the_first_playlist_is_publis
 fn renditions_of_a_group_share_the_target_duration_the_first_measured() {
     let p = Playlists::new(measured()).unwrap();
     // `hi` has a 3 s GOP and measures 3; `lo` (1 s GOP, which alone would measure 2) starts
-    // after `hi` knows it and adopts it (§6.2.4).
+    // after `hi` knows it and adopts it (§6.2.4), with `hi`'s timeline.
     for n in 0..16 {
         p.add("live/hi", part_gop("live/hi", n, 15)).unwrap();
     }
@@ -646,8 +646,10 @@ fn renditions_of_a_group_share_the_target_duration_the_first_measured() {
     assert_eq!(lo.status().unwrap().target_duration_s, Some(3));
     let text = text(&lo.playlist().unwrap().full.plain);
     assert!(text.contains("#EXT-X-TARGETDURATION:3\n"), "{text}");
-    // Its segments follow its own key frames, cut at the first after 1.5 s: 2 s each.
-    assert!(text.contains("#EXTINF:2.00000,"), "{text}");
+    // It joined `hi`'s timeline too: its segments are cut at the first of its key frames on
+    // each line of the group's 3 s grid, so they line up with `hi`'s.
+    assert!(text.contains("#EXTINF:3.00000,"), "{text}");
+    assert!(!text.contains("#EXTINF:2.00000,"), "{text}");
     // A stream of another group measures its own.
     for n in 0..12 {
         p.add("cam1", part_gop("cam1", n, 5)).unwrap();
@@ -660,4 +662,119 @@ fn renditions_of_a_group_share_the_target_duration_the_first_measured() {
             .target_duration_s,
         Some(2)
     );
+}
+
+/// `msn → (PROGRAM-DATE-TIME, EXTINF)` of the complete segments a full playlist lists.
+fn dated_segments(text: &str) -> std::collections::BTreeMap<u64, (String, String)> {
+    let mut msn: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("#EXT-X-MEDIA-SEQUENCE:"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let (mut out, mut date, mut extinf) = (std::collections::BTreeMap::new(), None, None);
+    for line in text.lines() {
+        if let Some(d) = line.strip_prefix("#EXT-X-PROGRAM-DATE-TIME:") {
+            date = Some(d.to_owned());
+        } else if let Some(d) = line.strip_prefix("#EXTINF:") {
+            extinf = Some(d.to_owned());
+        } else if line.starts_with('s') && line.ends_with(".mp4") {
+            out.insert(msn, (date.take().unwrap(), extinf.take().unwrap()));
+            msn += 1;
+        }
+    }
+    out
+}
+
+/// Part `n` of `stream` (1 s GOP) whose encoder's clock reads `clock_ms` at its decode time 0.
+fn part_clocked(stream: &str, n: u64, clock_ms: u64) -> Part {
+    let mut p = part(stream, n);
+    p.timing.wallclock_ms = Some(clock_ms + n * PART_MS);
+    p
+}
+
+#[test]
+fn renditions_starting_together_carry_the_same_dates_whatever_their_clocks() {
+    let p = Playlists::new(measured()).unwrap();
+    // Two encoders with the same timestamps whose clocks differ by 4 ms.
+    for n in 0..60 {
+        p.add("live/hi", part_clocked("live/hi", n, START_MS))
+            .unwrap();
+        p.add("live/lo", part_clocked("live/lo", n, START_MS + 4))
+            .unwrap();
+    }
+    let hi = dated_segments(&text(
+        &p.stream("live/hi").unwrap().playlist().unwrap().full.plain,
+    ));
+    let lo = dated_segments(&text(
+        &p.stream("live/lo").unwrap().playlist().unwrap().full.plain,
+    ));
+    assert!(hi.len() >= 5, "{hi:?}");
+    assert_eq!(
+        hi, lo,
+        "the same numbers, dates and durations in both renditions"
+    );
+}
+
+#[test]
+fn a_rendition_starting_mid_segment_lines_up_from_its_second_segment() {
+    let p = Playlists::new(measured()).unwrap();
+    for n in 0..15 {
+        p.add("live/hi", part_clocked("live/hi", n, START_MS))
+            .unwrap();
+    }
+    // `lo` starts at the key frame at 3 s, in the middle of `hi`'s segment 1 (2–4 s), with a
+    // clock 1.234 s off.
+    for n in 15..70 {
+        p.add("live/hi", part_clocked("live/hi", n, START_MS))
+            .unwrap();
+        p.add("live/lo", part_clocked("live/lo", n, START_MS + 1234))
+            .unwrap();
+    }
+    let lo_stream = p.stream("live/lo").unwrap();
+    let hi = dated_segments(&text(
+        &p.stream("live/hi").unwrap().playlist().unwrap().full.plain,
+    ));
+    let lo = dated_segments(&text(&lo_stream.playlist().unwrap().full.plain));
+    // Its first segment is the rest of cell 1: numbered 1, dated from the group's clock.
+    let (first_msn, (first_date, first_extinf)) = lo.iter().next().unwrap();
+    assert_eq!(*first_msn, 1);
+    assert_eq!(first_extinf, "1.00000,");
+    assert_eq!(
+        first_date, "2023-11-14T22:13:23.000Z",
+        "3 s after hi's start"
+    );
+    assert!(lo.len() >= 5, "{lo:?}");
+    for (msn, seg) in lo.iter().skip(1) {
+        assert_eq!(Some(seg), hi.get(msn), "segment {msn}");
+    }
+    assert_eq!(lo_stream.status().unwrap().anomalies, Default::default());
+}
+
+#[test]
+fn a_rendition_whose_timestamps_disagree_is_shifted_onto_the_group_clock() {
+    let p = Playlists::new(measured()).unwrap();
+    for n in 0..150 {
+        p.add("live/hi", part_clocked("live/hi", n, START_MS))
+            .unwrap();
+    }
+    // `lo`'s encoder starts its timestamps at 0 while `hi` is at 30 s.
+    for n in 0..60 {
+        p.add("live/hi", part_clocked("live/hi", 150 + n, START_MS))
+            .unwrap();
+        p.add("live/lo", part_clocked("live/lo", n, START_MS + 30_000))
+            .unwrap();
+    }
+    let hi = dated_segments(&text(
+        &p.stream("live/hi").unwrap().playlist().unwrap().full.plain,
+    ));
+    let lo = dated_segments(&text(
+        &p.stream("live/lo").unwrap().playlist().unwrap().full.plain,
+    ));
+    // Shifted by the 30 s measured at joining (its parts are published in step with hi's),
+    // its key frames fall on the grid: the same segments.
+    assert!(lo.len() >= 5, "{lo:?}");
+    for (msn, seg) in lo.iter().skip(1) {
+        assert_eq!(Some(seg), hi.get(msn), "segment {msn}");
+    }
 }

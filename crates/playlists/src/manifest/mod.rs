@@ -69,13 +69,15 @@ mod multivariant;
 mod numbers;
 mod render;
 mod rolling;
+mod timeline;
 
 pub use bandwidth::Bandwidth;
 pub use multivariant::{render_multivariant, valid_codecs, Variant};
+pub use timeline::Timeline;
 
 use std::collections::VecDeque;
 
-use numbers::rounded_secs;
+use numbers::{rounded_secs, ticks_to_us};
 
 #[cfg(doc)]
 use crate::error::Error;
@@ -232,6 +234,10 @@ struct Segment {
     pdt_us: u64,
     /// Preceded by EXT-X-DISCONTINUITY.
     discontinuity: bool,
+    /// Decode time of its first part, ticks.
+    decode: u64,
+    /// Its cell on the group's grid ([`timeline`]), when the stream has one.
+    cell: i64,
     init_id: u32,
     bytes: u64,
     /// Closed: listed with EXTINF and a URI. Only the last segment can be open.
@@ -323,6 +329,15 @@ pub struct M3u8Manifest {
     /// Discontinuities before the first listed segment (EXT-X-DISCONTINUITY-SEQUENCE).
     discontinuity_sequence: u64,
     run: Option<Run>,
+    /// The group's segment grid, once laid down by the first segment or joined
+    /// ([`timeline`]); `None` before, and after a discontinuity left it.
+    grid: Option<timeline::Grid>,
+    /// Whether the grid was settled (laid down, joined or left): only the first segment may
+    /// lay one down, and only before that may a rendition join one.
+    grid_settled: bool,
+    /// Lays down a grid at the first segment for siblings to join
+    /// ([`share_timeline`](Self::share_timeline)).
+    shares_timeline: bool,
     finished: bool,
     /// `(decode_time + duration, duration, timescale)` of the newest part.
     last_part: Option<(u64, u64, u32)>,
@@ -355,6 +370,9 @@ impl M3u8Manifest {
             longest_window_us: 0,
             discontinuity_sequence: 0,
             run: None,
+            grid: None,
+            grid_settled: false,
+            shares_timeline: false,
             finished: false,
             last_part: None,
             last_id: None,
@@ -384,6 +402,77 @@ impl M3u8Manifest {
             self.set_target_duration(s);
         }
         self.td()
+    }
+
+    /// Makes this stream a rendition of a group: nothing is published until its first
+    /// segment closes ([`is_publishable`](Self::is_publishable)), which lays down the group's
+    /// [`Timeline`] (unless it joins a sibling's first), and its later segments are cut on it,
+    /// at the first key frame of each grid cell rather than the first after `segment_min_ms`
+    /// (the two agree for a steady key-frame interval). The registry does this for every
+    /// stream named `group/rendition`.
+    pub fn share_timeline(&mut self) {
+        self.shares_timeline = true;
+    }
+
+    /// Whether [`join`](Self::join) would take a timeline now: the stream has no grid yet and
+    /// nothing of it can have been published (no segment yet, or a measured target duration
+    /// still unknown).
+    pub fn can_join(&self) -> bool {
+        !self.grid_settled && !self.is_publishable()
+    }
+
+    /// Whether a playlist may be published: the target duration is known, and a rendition
+    /// ([`share_timeline`](Self::share_timeline)) has settled its timeline (its first segment
+    /// closed, or it joined a sibling's), so nothing published is renumbered or redated.
+    pub fn is_publishable(&self) -> bool {
+        self.target_duration_s.is_some() && (self.grid_settled || !self.shares_timeline)
+    }
+
+    /// Lines this rendition up with a sibling's `timeline` (see [`Timeline`]), given the timing
+    /// of the part about to be pushed: the sibling's target duration is adopted, the open
+    /// segment (if any) is renumbered and redated from the grid, and later segments are cut at
+    /// the grid's lines. Returns whether it joined; a stream that cannot
+    /// ([`can_join`](Self::can_join)) is left as it is.
+    pub fn join(&mut self, timeline: &Timeline, next: &PartTiming) -> bool {
+        if !self.can_join() {
+            return false;
+        }
+        // The stream's own date for a sample: its open segment's (dated by its run), or, before
+        // its first part, the start time it was made with (the first sample's date).
+        let (own_us, own_pdt_us) = match self.segments.back() {
+            Some(open) => (ticks_to_us(open.decode, open.timescale), open.pdt_us),
+            None => (
+                ticks_to_us(next.decode_time, next.timescale),
+                self.start_unix_ms.saturating_mul(1000),
+            ),
+        };
+        let Some(grid) = timeline::Grid::join(timeline, own_us, own_pdt_us) else {
+            return false;
+        };
+        self.adopt_target_duration(timeline.target_duration_s);
+        self.grid = Some(grid);
+        self.grid_settled = true;
+        self.shares_timeline = true;
+        if let Some(open) = self.segments.back_mut() {
+            let first = open.parts.first().map_or(0, |p| p.duration);
+            let start_us = ticks_to_us(open.decode, open.timescale);
+            open.cell = grid.cell(start_us, ticks_to_us(first, open.timescale));
+            open.msn = grid.msn(open.cell);
+            open.pdt_us = grid.pdt_us(start_us);
+            open.text.redate(open.pdt_us);
+            self.run = Some(Run {
+                anchor_pdt_us: open.pdt_us,
+                anchor_decode: open.decode,
+                timescale: open.timescale,
+            });
+        }
+        true
+    }
+
+    /// The segment grid renditions of this stream's group line up on ([`Timeline`]), once the
+    /// stream has one and knows its target duration.
+    pub fn timeline(&self) -> Option<Timeline> {
+        Some(self.grid?.timeline(self.target_duration_s?))
     }
 
     /// The target duration to measure from a first segment of `duration` ticks: its rounded

@@ -189,6 +189,14 @@ impl SegmentText {
         }
     }
 
+    /// Replaces the date line: a rendition joining its group's timeline before it was
+    /// published takes the group's date.
+    pub(super) fn redate(&mut self, pdt_us: u64) {
+        self.date.clear();
+        // io::Write into a Vec never fails.
+        let _ = write_pdt(&mut self.date, pdt_us);
+    }
+
     /// Appends the line of `part`, named by its number in the stream (see
     /// [`M3u8Manifest::preload_hint`]).
     pub(super) fn add_part(&mut self, part: PartEntry, timescale: u32) {

@@ -5,6 +5,7 @@
 
 use super::numbers::{rounds_above, ticks_to_us};
 use super::render::SegmentText;
+use super::timeline;
 use super::{check_date, M3u8Manifest, PartEntry, PartMeta, PartPosition, Run, Segment};
 use crate::error::{Error, Result};
 use crate::options::Options;
@@ -141,6 +142,9 @@ impl M3u8Manifest {
         if let Some((duration, timescale)) = closed {
             self.measure_target_duration(duration, timescale);
         }
+        // Whatever it had, a stream's timeline is settled once it ends (its final playlist
+        // must be published).
+        self.grid_settled = true;
         self.longest_window_us = self.longest_window_us.max(self.window_us);
         self.finished = true;
     }
@@ -161,14 +165,19 @@ impl M3u8Manifest {
 
     /// Whether the open segment ends before `part` (which continues its timeline), and why.
     fn cut_before(&self, open: &Segment, part: &PartMeta) -> Cut {
-        let elapsed_ms = open.duration * 1000 / u64::from(open.timescale);
         let must_cut = rounds_above(
             open.duration + part.timing.duration,
             open.timescale,
             self.td(),
         ) || open.part_count() >= self.max_parts_per_segment;
+        // On a grid, at the first key frame of each cell, so renditions cut alike; before
+        // (the first segment), at the first key frame after `segment_min_ms`.
+        let due = match self.grid {
+            Some(grid) => grid.cell(part_start_us(part), part_duration_us(part)) > open.cell,
+            None => open.duration * 1000 / u64::from(open.timescale) >= self.segment_min_ms,
+        };
         match (part.timing.independent, must_cut) {
-            (true, _) if must_cut || elapsed_ms >= self.segment_min_ms => Cut::Start,
+            (true, _) if must_cut || due => Cut::Start,
             (false, true) => Cut::Forced,
             _ => Cut::No,
         }
@@ -206,7 +215,13 @@ impl M3u8Manifest {
                 if !prev.complete {
                     prev.close();
                     self.window_us += prev.duration_us();
-                    closed = Some((prev.duration, prev.timescale));
+                    closed = Some(Closed {
+                        duration: prev.duration,
+                        timescale: prev.timescale,
+                        decode: prev.decode,
+                        msn: prev.msn,
+                        pdt_us: prev.pdt_us,
+                    });
                 }
                 Some((prev.msn, prev.end_us(), prev.pdt_us, prev.duration_us()))
             }
@@ -214,11 +229,45 @@ impl M3u8Manifest {
         };
         // TargetDuration::Measured: the first segment to close sets it, before the first
         // render (the registry publishes nothing until then).
-        if let Some((duration, timescale)) = closed {
-            self.measure_target_duration(duration, timescale);
+        if let Some(seed) = closed {
+            self.measure_target_duration(seed.duration, seed.timescale);
         }
-        let pdt_us = self.date(part, discontinuity, prev.map(|p| (p.2, p.3)));
-        let (msn, start_us) = prev.map_or((0, 0), |p| (p.0 + 1, p.1));
+        if discontinuity {
+            // The grid holds for one run of timestamps (see `timeline`).
+            self.grid = None;
+            self.grid_settled = true;
+        } else if let (Some(seed), false, true) = (closed, self.grid_settled, self.shares_timeline)
+        {
+            // The stream's first segment, cut by `segment_min_ms` at a key frame: its length
+            // is the key-frame cadence its siblings line up on.
+            self.grid = timeline::Grid::first(
+                ticks_to_us(seed.decode, seed.timescale),
+                seed.msn,
+                seed.pdt_us,
+                ticks_to_us(seed.duration, seed.timescale),
+            );
+            self.grid_settled = true;
+        }
+        let cell = self.grid.map_or(0, |grid| {
+            grid.cell(part_start_us(part), part_duration_us(part))
+        });
+        let (pdt_us, msn) = match (prev, self.grid) {
+            // A rendition that joined its group's grid before its first part.
+            (None, Some(grid)) => {
+                let pdt_us = grid.pdt_us(part_start_us(part));
+                self.run = Some(Run {
+                    anchor_pdt_us: pdt_us,
+                    anchor_decode: part.timing.decode_time,
+                    timescale: part.timing.timescale,
+                });
+                (pdt_us, grid.msn(cell))
+            }
+            _ => (
+                self.date(part, discontinuity, prev.map(|p| (p.2, p.3))),
+                prev.map_or(0, |p| p.0 + 1),
+            ),
+        };
+        let start_us = prev.map_or(0, |p| p.1);
         self.segments.push_back(Segment {
             msn,
             timescale: part.timing.timescale,
@@ -226,6 +275,8 @@ impl M3u8Manifest {
             start_us,
             pdt_us,
             discontinuity,
+            decode: part.timing.decode_time,
+            cell,
             init_id: part.init_id,
             bytes: 0,
             complete: false,
@@ -323,4 +374,24 @@ impl M3u8Manifest {
             self.first_listed -= 1;
         }
     }
+}
+
+/// A part's decode time in µs.
+fn part_start_us(part: &PartMeta) -> u64 {
+    ticks_to_us(part.timing.decode_time, part.timing.timescale)
+}
+
+/// A part's duration in µs.
+fn part_duration_us(part: &PartMeta) -> u64 {
+    ticks_to_us(part.timing.duration, part.timing.timescale)
+}
+
+/// What [`M3u8Manifest::open_segment`] needs of the segment it closed.
+#[derive(Debug, Clone, Copy)]
+struct Closed {
+    duration: u64,
+    timescale: u32,
+    decode: u64,
+    msn: u64,
+    pdt_us: u64,
 }

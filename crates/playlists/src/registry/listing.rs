@@ -4,7 +4,7 @@
 use super::{group_of, rendition_of, unpack, Playlists, StreamState, StreamStatus};
 use crate::chunk_cache::StreamIdx;
 use crate::m3u8_cache::Rendered;
-use crate::manifest::{render_multivariant, RenditionReport, Variant};
+use crate::manifest::{render_multivariant, RenditionReport, Timeline, Variant};
 use crate::sync::Ordering;
 
 impl Playlists {
@@ -43,32 +43,44 @@ impl Playlists {
         reports
     }
 
-    /// The target duration another live rendition of `name`'s group has (§6.2.4: the media
-    /// playlists of a variant stream share one), when the stream in `slot` has none yet.
-    pub(super) fn group_target_duration(
+    /// What the stream in `slot` should line up with before its next part, while it still
+    /// may (nothing of it published yet): the target duration and [`Timeline`] of another
+    /// live rendition of `name`'s group (§6.2.4: the media playlists of a variant stream share
+    /// a target duration; see [`Timeline`] for the rest). The sibling with the smallest name
+    /// that has a target duration is chosen, so the choice does not depend on slot order.
+    pub(super) fn group_timing(
         &self,
         slot: &super::StreamSlot,
         idx: StreamIdx,
         name: &str,
-    ) -> Option<u32> {
-        let known = slot
+    ) -> Option<(u32, Option<Timeline>)> {
+        // Only renditions (`group/rendition`) line up.
+        rendition_of(name)?;
+        let settled = slot
             .state
             .read()
             .as_ref()
             .filter(|st| st.idx == idx && !st.ended)
-            .and_then(|st| st.manifest.target_duration_s());
-        if known.is_some() || rendition_of(name).is_none() {
+            .is_some_and(|st| !st.manifest.can_join() && st.manifest.target_duration_s().is_some());
+        if settled {
             return None;
         }
         let group = group_of(name);
-        self.slots.iter().find_map(|other| {
+        let mut best: Option<(String, u32, Option<Timeline>)> = None;
+        for other in self.slots.iter() {
             let state = other.state.read();
-            let st = state.as_ref()?;
+            let Some(st) = state.as_ref() else { continue };
             if st.idx == idx || st.ended || group_of(&st.name) != group {
-                return None;
+                continue;
             }
-            st.manifest.target_duration_s()
-        })
+            let Some(td) = st.manifest.target_duration_s() else {
+                continue;
+            };
+            if best.as_ref().is_none_or(|b| st.name < b.0) {
+                best = Some((st.name.clone(), td, st.manifest.timeline()));
+            }
+        }
+        best.map(|(_, td, timeline)| (td, timeline))
     }
 
     /// Every stream that has published a part and not been removed, ended ones included,

@@ -179,7 +179,7 @@ impl Playlists {
         })?;
         // Read before taking this slot's locks: siblings' states are read one at a time, never
         // while holding our own (two renditions adding at once would wait on each other).
-        let group_td = self.group_target_duration(slot, idx, stream);
+        let group = self.group_timing(slot, idx, stream);
         let mut writer = slot.writer.lock();
         meta.init_id = self.update_init(slot, &mut writer, idx, stream, &part)?;
 
@@ -188,8 +188,12 @@ impl Playlists {
         let (position, oldest) = {
             let mut state = slot.state.write();
             let st = live_state(&mut state, idx, stream)?;
-            if let Some(td) = group_td {
-                st.manifest.adopt_target_duration(td);
+            match group {
+                Some((_, Some(timeline))) if st.manifest.join(&timeline, &meta.timing) => {}
+                Some((td, _)) => {
+                    st.manifest.adopt_target_duration(td);
+                }
+                None => {}
             }
             let position = st.manifest.push(meta)?;
             st.parts_published += 1;
@@ -348,10 +352,14 @@ impl Playlists {
                 .timing
                 .wallclock_ms
                 .unwrap_or_else(|| first_sample_ms(part));
+            let mut manifest = M3u8Manifest::new(&self.opts, start_ms)?;
+            if rendition_of(name).is_some() {
+                manifest.share_timeline();
+            }
             *state = Some(StreamState {
                 idx,
                 name: name.to_owned(),
-                manifest: M3u8Manifest::new(&self.opts, start_ms)?,
+                manifest,
                 init: init.clone(),
                 init_id,
                 ended: false,
@@ -388,10 +396,11 @@ impl Playlists {
                     })
                 }
             };
-            if st.manifest.target_duration_s().is_none() {
-                // TargetDuration::Measured, first segment still open: a playlist now would
-                // carry a target duration the stream may not keep (§4.4.3.1). Players asking
-                // are held until the first version (`StreamRef::wait_first_playlist`).
+            if !st.manifest.is_publishable() {
+                // First segment still open: a playlist now would carry a target duration the
+                // stream may not keep (§4.4.3.1), or numbers and dates a rendition may still
+                // change to line up with its group. Players asking are held until the first
+                // version (`StreamRef::wait_first_playlist`).
                 return Ok(());
             }
             let full = render(&st.manifest, Skip::No, &reports, &mut writer.last_len);

@@ -330,7 +330,7 @@ impl Model {
 
 /// Where a [`Driver`]'s parts go.
 pub enum Sink<'a> {
-    Manifest(M3u8Manifest),
+    Manifest(Box<M3u8Manifest>),
     Registry {
         playlists: &'a Playlists,
         stream: String,
@@ -369,7 +369,7 @@ pub fn init(
 impl<'a> Driver<'a> {
     pub fn manifest(opts: Options, timescale: u32) -> Self {
         let m = M3u8Manifest::new(&opts, START_MS).expect("valid options");
-        Self::new(Sink::Manifest(m), opts, timescale)
+        Self::new(Sink::Manifest(Box::new(m)), opts, timescale)
     }
 
     pub fn registry(playlists: &'a Playlists, stream: &str, timescale: u32) -> Self {
