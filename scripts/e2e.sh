@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end suite (e2e/): the release binary, real ffmpeg, nginx as a cache tier, and hls.js
-# in Debian's headless Chromium. Installs what it needs when missing — apt: chromium, ffmpeg,
-# nginx; npm: the packages locked in e2e/package-lock.json — and never downloads a browser.
+# in Debian's headless Chromium, and native players (GStreamer, ffmpeg, mpv). Installs what it
+# needs when missing — apt: chromium, ffmpeg, nginx, GStreamer's plugins and Python bindings,
+# mpv; npm: the packages locked in e2e/package-lock.json — and never downloads a browser.
 # Results: one JSON line per scenario on stdout and in target/e2e/results.jsonl, screenshots
 # in target/e2e/.
 set -euo pipefail
@@ -11,6 +12,13 @@ need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
 [ -x /usr/sbin/nginx ] || need+=(nginx)
+# Native players (e2e/tests/11-native-players.test.js): GStreamer's playbin3 (-base) with
+# hlsdemux2 and the MP4 demuxer (-good) and H.264/AAC decoders (-bad: openh264, faad), driven
+# from Debian's Python (python3-gi); and mpv.
+/usr/bin/python3 -c 'import gi; gi.require_version("Gst", "1.0"); from gi.repository import Gst; Gst.init(None)
+assert all(Gst.ElementFactory.find(e) for e in ("playbin3", "hlsdemux2", "qtdemux", "openh264dec", "faad"))' \
+  >/dev/null 2>&1 || need+=(gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad python3-gi gir1.2-gstreamer-1.0)
+command -v mpv >/dev/null 2>&1 || need+=(mpv)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "scripts/e2e.sh: installing ${need[*]}"
@@ -41,6 +49,6 @@ cd e2e
 # playwright-core must not fetch a browser (it does not on install; this makes sure).
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 npm ci --no-audit --no-fund --loglevel=error
-# A bound on the whole suite: eight scenarios take about 4 minutes here; every test also has
+# A bound on the whole suite: its scenarios take about 6 minutes here; every test also has
 # its own timeout, and the suite kills its processes on any exit.
 timeout --kill-after=15 480 npm test
