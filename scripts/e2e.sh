@@ -49,6 +49,6 @@ cd e2e
 # playwright-core must not fetch a browser (it does not on install; this makes sure).
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 npm ci --no-audit --no-fund --loglevel=error
-# A bound on the whole suite: its scenarios take about 6 minutes here; every test also has
+# A bound on the whole suite: its scenarios take about 8 minutes here; every test also has
 # its own timeout, and the suite kills its processes on any exit.
-timeout --kill-after=15 480 npm test
+timeout --kill-after=15 720 npm test
