@@ -686,6 +686,13 @@ fn dated_segments(text: &str) -> std::collections::BTreeMap<u64, (String, String
     out
 }
 
+/// [`dated_segments`] of `stream`'s newest full playlist.
+fn dated(p: &Playlists, stream: &str) -> std::collections::BTreeMap<u64, (String, String)> {
+    dated_segments(&text(
+        &p.stream(stream).unwrap().playlist().unwrap().full.plain,
+    ))
+}
+
 /// Part `n` of `stream` (1 s GOP) whose encoder's clock reads `clock_ms` at its decode time 0.
 fn part_clocked(stream: &str, n: u64, clock_ms: u64) -> Part {
     let mut p = part(stream, n);
@@ -703,12 +710,8 @@ fn renditions_starting_together_carry_the_same_dates_whatever_their_clocks() {
         p.add("live/lo", part_clocked("live/lo", n, START_MS + 4))
             .unwrap();
     }
-    let hi = dated_segments(&text(
-        &p.stream("live/hi").unwrap().playlist().unwrap().full.plain,
-    ));
-    let lo = dated_segments(&text(
-        &p.stream("live/lo").unwrap().playlist().unwrap().full.plain,
-    ));
+    let hi = dated(&p, "live/hi");
+    let lo = dated(&p, "live/lo");
     assert!(hi.len() >= 5, "{hi:?}");
     assert_eq!(
         hi, lo,
@@ -732,10 +735,8 @@ fn a_rendition_starting_mid_segment_lines_up_from_its_second_segment() {
             .unwrap();
     }
     let lo_stream = p.stream("live/lo").unwrap();
-    let hi = dated_segments(&text(
-        &p.stream("live/hi").unwrap().playlist().unwrap().full.plain,
-    ));
-    let lo = dated_segments(&text(&lo_stream.playlist().unwrap().full.plain));
+    let hi = dated(&p, "live/hi");
+    let lo = dated(&p, "live/lo");
     // Its first segment is the rest of cell 1: numbered 1, dated from the group's clock.
     let (first_msn, (first_date, first_extinf)) = lo.iter().next().unwrap();
     assert_eq!(*first_msn, 1);
@@ -765,12 +766,8 @@ fn a_rendition_whose_timestamps_disagree_is_shifted_onto_the_group_clock() {
         p.add("live/lo", part_clocked("live/lo", n, START_MS + 30_000))
             .unwrap();
     }
-    let hi = dated_segments(&text(
-        &p.stream("live/hi").unwrap().playlist().unwrap().full.plain,
-    ));
-    let lo = dated_segments(&text(
-        &p.stream("live/lo").unwrap().playlist().unwrap().full.plain,
-    ));
+    let hi = dated(&p, "live/hi");
+    let lo = dated(&p, "live/lo");
     // Shifted by the 30 s measured at joining (its parts are published in step with hi's),
     // its key frames fall on the grid: the same segments.
     assert!(lo.len() >= 5, "{lo:?}");
