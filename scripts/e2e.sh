@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end suite (e2e/): the release binary, real ffmpeg, nginx as a cache tier, and hls.js
-# in Debian's headless Chromium. Installs what it needs when missing — apt: chromium, ffmpeg,
-# nginx; npm: the packages locked in e2e/package-lock.json — and never downloads a browser.
+# and video.js in Debian's headless Chromium. Installs what it needs when missing — apt:
+# chromium, ffmpeg, nginx; npm: the packages locked in e2e/package-lock.json — and never
+# downloads a browser.
 # Results: one JSON line per scenario on stdout and in target/e2e/results.jsonl, screenshots
 # in target/e2e/.
 set -euo pipefail
@@ -41,6 +42,6 @@ cd e2e
 # playwright-core must not fetch a browser (it does not on install; this makes sure).
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 npm ci --no-audit --no-fund --loglevel=error
-# A bound on the whole suite: eight scenarios take about 4 minutes here; every test also has
-# its own timeout, and the suite kills its processes on any exit.
-timeout --kill-after=15 480 npm test
+# A bound on the whole suite: the scenarios take about 6 minutes here (the video.js ones about
+# 2 of them); every test also has its own timeout, and the suite kills its processes on any exit.
+timeout --kill-after=15 600 npm test
