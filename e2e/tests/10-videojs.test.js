@@ -13,9 +13,10 @@ import { openVideojsPage, playVideojs, videojsReport, assertVideojsPlayedWell } 
 const FPS = 30;
 
 // VHS 3.17.5 (video.js 8.24.1) in low-latency mode does not play this origin's streams well,
-// through bugs of its own that the origin's defaults happen to trigger; docs/video-js.md has
-// the evidence, a reproduction and the setting (`llhls: false`) that avoids them. The sub-test
-// still runs and reports; drop `todo` once VHS (or the origin, see docs/video-js.md) fixes it.
+// through bugs of its own that the origin's defaults trigger: it stops at start-up or freezes
+// the picture. docs/video-js.md has the evidence, a reproduction, what the origin could change
+// and the setting that avoids them (`llhls: false`). The sub-test still runs and reports;
+// drop `todo` once a video.js release plays them.
 const LLHLS_TODO = 'VHS 3.17.5 low-latency mode: start-up refetch loop / init segment before every part (docs/video-js.md)';
 
 let browser;
