@@ -212,6 +212,8 @@ export function videojsReport(name, result) {
     behind_pdt_p95_s: result.behindPdt.p95,
     behind_seekable_end_median_s: result.behindSeekableEnd.median,
     decoded_fps: result.fps,
+    // The least media buffered ahead of the playhead in the measured samples: how close to a stall.
+    buffer_ahead_min_s: result.measured.length ? r3(Math.min(...result.measured.map((x) => x.buffered))) : null,
     max_stall_ms: Math.round(result.state.maxStallMs),
     stalls: result.state.stalls,
     frozen_ms_total: Math.round(result.state.frozenMs),
