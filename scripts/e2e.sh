@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end suite (e2e/): the release binary, real ffmpeg, nginx as a cache tier, and hls.js
-# in Debian's headless Chromium, and native players (GStreamer, ffmpeg, mpv). Installs what it
-# needs when missing — apt: chromium, ffmpeg, nginx, GStreamer's plugins and Python bindings,
-# mpv; npm: the packages locked in e2e/package-lock.json — and never downloads a browser.
+# and video.js in Debian's headless Chromium, and native players (GStreamer, ffmpeg, mpv).
+# Installs what it needs when missing — apt: chromium, ffmpeg, nginx, GStreamer's plugins
+# and Python bindings, mpv; npm: the packages locked in e2e/package-lock.json — and never
+# downloads a browser.
 # Results: one JSON line per scenario on stdout and in target/e2e/results.jsonl, screenshots
 # in target/e2e/.
 set -euo pipefail
@@ -49,6 +50,7 @@ cd e2e
 # playwright-core must not fetch a browser (it does not on install; this makes sure).
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 npm ci --no-audit --no-fund --loglevel=error
-# A bound on the whole suite: its scenarios take about 8 minutes here; every test also has
-# its own timeout, and the suite kills its processes on any exit.
-timeout --kill-after=15 720 npm test
+# A bound on the whole suite: the scenarios take about 9 minutes here (video.js about 2 of
+# them, the native players 1.5); every test also has its own timeout, and the suite kills
+# its processes on any exit.
+timeout --kill-after=15 900 npm test
