@@ -127,20 +127,7 @@ function sampleInPage() {
 export async function play(page, src, { seconds = SECONDS, warmup = WARMUP, onSecond, origin } = {}) {
   const before = origin ? await requestCounts(origin) : null;
   await page.evaluate(startInPage, { src, config: hlsConfig });
-  const t0 = Date.now();
-  await waitFor('the first frame', () => page.evaluate(() => window.__e2e.started !== null || window.__e2e.fatal), 20000);
-  const startupMs = Date.now() - t0;
-  const samples = [];
-  const total = warmup + seconds;
-  const first = Date.now();
-  for (let i = 0; i < total; i++) {
-    // Sample on a fixed 1 s grid, whatever each evaluate costs.
-    await page.waitForTimeout(Math.max(0, first + (i + 1) * 1000 - Date.now()));
-    const sample = await page.evaluate(sampleInPage);
-    samples.push(sample);
-    if (onSecond) await onSecond(i, sample);
-    if (sample.fatal) break;
-  }
+  const { startupMs, samples } = await sampleEverySecond(page, sampleInPage, warmup + seconds, onSecond);
   const state = await page.evaluate(() => window.__e2e);
   const measured = samples.slice(warmup);
   const originRequests = origin ? countsSince(before, await requestCounts(origin)) : null;
@@ -153,6 +140,29 @@ export async function play(page, src, { seconds = SECONDS, warmup = WARMUP, onSe
     latency: summarize(measured.map((s) => s.latency)),
     behindPdt: summarize(measured.map((s) => s.behindPdt)),
   };
+}
+
+/**
+ * Waits for the page's first frame (its watcher's `window.__e2e.started`, or a fatal error),
+ * then runs `sampleInPage` in the page `total` times on a fixed 1 s grid, stopping at a fatal
+ * error. `onSecond(i, sample)`, if given, runs after each sample. Returns the time to the first
+ * frame and the samples.
+ */
+export async function sampleEverySecond(page, sampleInPage, total, onSecond) {
+  const t0 = Date.now();
+  await waitFor('the first frame', () => page.evaluate(() => window.__e2e.started !== null || window.__e2e.fatal), 20000);
+  const startupMs = Date.now() - t0;
+  const samples = [];
+  const first = Date.now();
+  for (let i = 0; i < total; i++) {
+    // Sample on a fixed 1 s grid, whatever each evaluate costs.
+    await page.waitForTimeout(Math.max(0, first + (i + 1) * 1000 - Date.now()));
+    const sample = await page.evaluate(sampleInPage);
+    samples.push(sample);
+    if (onSecond) await onSecond(i, sample);
+    if (sample.fatal) break;
+  }
+  return { startupMs, samples };
 }
 
 /** Median, p95 (nearest rank) and max of the finite numbers in `values`. */

@@ -3,8 +3,8 @@
 // behind live it plays. The hls.js counterpart is player.js.
 import { createRequire } from 'node:module';
 import { loadavg } from 'node:os';
-import { SECONDS, WARMUP, waitFor } from './harness.js';
-import { summarize } from './player.js';
+import { SECONDS, WARMUP } from './harness.js';
+import { summarize, sampleEverySecond } from './player.js';
 
 /** video.js's browser build in node_modules (video.js 8 bundles VHS). */
 export const videojsDist = createRequire(import.meta.url).resolve('video.js/dist/video.min.js');
@@ -160,19 +160,7 @@ function sampleInPage() {
  */
 export async function playVideojs(page, src, { vhs = {}, seconds = SECONDS, warmup = WARMUP } = {}) {
   await page.evaluate(startInPage, { src, vhs });
-  const t0 = Date.now();
-  await waitFor('the first frame', () => page.evaluate(() => window.__e2e.started !== null || window.__e2e.fatal), 20000);
-  const startupMs = Date.now() - t0;
-  const samples = [];
-  const total = warmup + seconds;
-  const first = Date.now();
-  for (let i = 0; i < total; i++) {
-    // Sample on a fixed 1 s grid, whatever each evaluate costs.
-    await page.waitForTimeout(Math.max(0, first + (i + 1) * 1000 - Date.now()));
-    const sample = await page.evaluate(sampleInPage);
-    samples.push(sample);
-    if (sample.fatal) break;
-  }
+  const { startupMs, samples } = await sampleEverySecond(page, sampleInPage, warmup + seconds);
   const state = await page.evaluate(() => window.__e2e);
   const measured = samples.slice(warmup);
   return {

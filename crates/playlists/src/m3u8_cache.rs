@@ -65,6 +65,9 @@ pub struct PlaylistVersion {
     pub delta: Option<Rendered>,
     /// The version carries EXT-X-ENDLIST: the stream is over.
     pub finished: bool,
+    /// Its EXT-X-TARGETDURATION (the stream's, for its whole life), so a server can derive
+    /// cache lifetimes from the version it answers with, without reading the stream's state.
+    pub target_duration_s: u32,
 }
 
 /// Inits kept per stream. The window can only reference the inits of the discontinuities it
@@ -293,6 +296,7 @@ mod tests {
             full: Rendered::new(text.into_bytes()),
             delta: None,
             finished,
+            target_duration_s: 2,
         }
     }
 

@@ -70,7 +70,7 @@ pub async fn media(
         (Skip::No, _) | (_, None) => &version.full,
         (Skip::Yes | Skip::V2, Some(delta)) => delta,
     };
-    let controls = state.cache.for_td(stream.target_duration_s());
+    let controls = state.cache.for_td(Some(version.target_duration_s));
     let cache = if directives.blocking.is_some() {
         &controls.blocking
     } else {

@@ -69,6 +69,7 @@ mod multivariant;
 mod numbers;
 mod render;
 mod rolling;
+mod target_duration;
 mod timeline;
 
 pub use bandwidth::Bandwidth;
@@ -76,8 +77,6 @@ pub use multivariant::{render_multivariant, valid_codecs, Variant};
 pub use timeline::Timeline;
 
 use std::collections::VecDeque;
-
-use numbers::{rounded_secs, ticks_to_us};
 
 #[cfg(doc)]
 use crate::error::Error;
@@ -382,115 +381,6 @@ impl M3u8Manifest {
             manifest.set_target_duration(s);
         }
         Ok(manifest)
-    }
-
-    /// Fixes the target duration, and with it everything SERVER-CONTROL derives from it.
-    fn set_target_duration(&mut self, s: u32) {
-        let s = s.clamp(1, self.max_target_duration_s);
-        self.target_duration_s = Some(s);
-        let skip_boundary_ms = 6 * u64::from(s) * 1000;
-        self.skip_advertised =
-            (self.max_segments as u64).saturating_mul(self.segment_min_ms) > skip_boundary_ms;
-    }
-
-    /// Takes `s` as the target duration if the stream has none yet: a rendition joining a
-    /// group whose first rendition measured it (§6.2.4: every media playlist of a variant
-    /// stream has the same target duration). Clamped to the configured maximum. Returns the
-    /// stream's target duration, which does not change once known.
-    pub fn adopt_target_duration(&mut self, s: u32) -> u32 {
-        if self.target_duration_s.is_none() {
-            self.set_target_duration(s);
-        }
-        self.td()
-    }
-
-    /// Makes this stream a rendition of a group: nothing is published until its first
-    /// segment closes ([`is_publishable`](Self::is_publishable)), which lays down the group's
-    /// [`Timeline`] (unless it joins a sibling's first), and its later segments are cut on it,
-    /// at the first key frame of each grid cell rather than the first after `segment_min_ms`
-    /// (the two agree for a steady key-frame interval). The registry does this for every
-    /// stream named `group/rendition`.
-    pub fn share_timeline(&mut self) {
-        self.shares_timeline = true;
-    }
-
-    /// Whether [`join`](Self::join) would take a timeline now: the stream has no grid yet and
-    /// nothing of it can have been published (no segment yet, or a measured target duration
-    /// still unknown).
-    pub fn can_join(&self) -> bool {
-        !self.grid_settled && !self.is_publishable()
-    }
-
-    /// Whether a playlist may be published: the target duration is known, and a rendition
-    /// ([`share_timeline`](Self::share_timeline)) has settled its timeline (its first segment
-    /// closed, or it joined a sibling's), so nothing published is renumbered or redated.
-    pub fn is_publishable(&self) -> bool {
-        self.target_duration_s.is_some() && (self.grid_settled || !self.shares_timeline)
-    }
-
-    /// Lines this rendition up with a sibling's `timeline` (see [`Timeline`]), given the timing
-    /// of the part about to be pushed: the sibling's target duration is adopted, the open
-    /// segment (if any) is renumbered and redated from the grid, and later segments are cut at
-    /// the grid's lines. Returns whether it joined; a stream that cannot
-    /// ([`can_join`](Self::can_join)) is left as it is.
-    pub fn join(&mut self, timeline: &Timeline, next: &PartTiming) -> bool {
-        if !self.can_join() {
-            return false;
-        }
-        // The stream's own date for a sample: its open segment's (dated by its run), or, before
-        // its first part, the start time it was made with (the first sample's date).
-        let (own_us, own_pdt_us) = match self.segments.back() {
-            Some(open) => (ticks_to_us(open.decode, open.timescale), open.pdt_us),
-            None => (
-                ticks_to_us(next.decode_time, next.timescale),
-                self.start_unix_ms.saturating_mul(1000),
-            ),
-        };
-        let Some(grid) = timeline::Grid::join(timeline, own_us, own_pdt_us) else {
-            return false;
-        };
-        self.adopt_target_duration(timeline.target_duration_s);
-        self.grid = Some(grid);
-        self.grid_settled = true;
-        self.shares_timeline = true;
-        if let Some(open) = self.segments.back_mut() {
-            let first = open.parts.first().map_or(0, |p| p.duration);
-            let start_us = ticks_to_us(open.decode, open.timescale);
-            open.cell = grid.cell(start_us, ticks_to_us(first, open.timescale));
-            open.msn = grid.msn(open.cell);
-            open.pdt_us = grid.pdt_us(start_us);
-            open.text.redate(open.pdt_us);
-            self.run = Some(Run {
-                anchor_pdt_us: open.pdt_us,
-                anchor_decode: open.decode,
-                timescale: open.timescale,
-            });
-        }
-        true
-    }
-
-    /// The segment grid renditions of this stream's group line up on ([`Timeline`]), once the
-    /// stream has one and knows its target duration.
-    pub fn timeline(&self) -> Option<Timeline> {
-        Some(self.grid?.timeline(self.target_duration_s?))
-    }
-
-    /// The target duration to measure from a first segment of `duration` ticks: its rounded
-    /// length, never below `segment_min_ms` rounded (a first segment cut short by a
-    /// discontinuity says nothing of the key-frame interval).
-    fn measure_target_duration(&mut self, duration: u64, timescale: u32) {
-        if self.target_duration_s.is_some() {
-            return;
-        }
-        let measured = rounded_secs(duration, timescale);
-        let floor = rounded_secs(self.segment_min_ms, 1000);
-        self.set_target_duration(measured.max(floor));
-    }
-
-    /// The target duration, or while it is unknown the most it may become: every bound a
-    /// segment must keep before the first one closes.
-    fn td(&self) -> u32 {
-        self.target_duration_s.unwrap_or(self.max_target_duration_s)
     }
 
     fn listed(&self) -> impl Iterator<Item = &Segment> {

@@ -396,13 +396,16 @@ impl Playlists {
                     })
                 }
             };
-            if !st.manifest.is_publishable() {
-                // First segment still open: a playlist now would carry a target duration the
-                // stream may not keep (§4.4.3.1), or numbers and dates a rendition may still
-                // change to line up with its group. Players asking are held until the first
-                // version (`StreamRef::wait_first_playlist`).
-                return Ok(());
-            }
+            let target_duration_s = match st.manifest.target_duration_s() {
+                Some(td) if st.manifest.is_publishable() => td,
+                _ => {
+                    // First segment still open: a playlist now would carry a target duration the
+                    // stream may not keep (§4.4.3.1), or numbers and dates a rendition may still
+                    // change to line up with its group. Players asking are held until the first
+                    // version (`StreamRef::wait_first_playlist`).
+                    return Ok(());
+                }
+            };
             let full = render(&st.manifest, Skip::No, &reports, &mut writer.last_len);
             // `_HLS_skip=YES` and `v2` are answered with this one delta (see `Skip::V2`); while
             // nothing is past the Skip Boundary there is none, and both get the full playlist.
@@ -419,6 +422,7 @@ impl Playlists {
                 full,
                 delta,
                 finished,
+                target_duration_s,
             }
         };
         self.m3u8.publish(idx, version)?;
