@@ -95,12 +95,13 @@ export const routeTotal = (counts, route) =>
 export const errorsOf = (counts) => Object.fromEntries(Object.entries(counts).filter(([k]) => Number(k.split(' ')[1]) >= 400));
 
 /**
- * Starts `playlists` on a free loopback port; resolves once /healthz answers. Pages play with
- * the hls.js the binary embeds (`/assets/hls.min.js`): what a user of the binary gets.
- * `demo: true` adds the built-in `demo` stream.
+ * Starts `playlists` on a free loopback port (or on `port`: an origin started again where the
+ * previous one listened); resolves once /healthz answers. Pages play with the hls.js the
+ * binary embeds (`/assets/hls.min.js`): what a user of the binary gets. `demo: true` adds the
+ * built-in `demo` stream. `stop()` is SIGTERM (a clean shutdown), `kill()` SIGKILL (a crash).
  */
-export async function startServer({ demo = false, args = [] } = {}) {
-  const port = await freePort();
+export async function startServer({ demo = false, args = [], port: wanted } = {}) {
+  const port = wanted ?? (await freePort());
   const base = `http://127.0.0.1:${port}`;
   // E2E_SERVER_ARGS: extra origin flags for latency experiments (docs/latency.md).
   const extra = (process.env.E2E_SERVER_ARGS || '').split(/\s+/).filter(Boolean);
@@ -117,7 +118,7 @@ export async function startServer({ demo = false, args = [] } = {}) {
     await proc.stop();
     throw e;
   }
-  return { base, port, log: proc.log, stop: proc.stop };
+  return { base, port, log: proc.log, stop: proc.stop, kill: proc.kill, exitInfo: proc.exitInfo };
 }
 
 /** Waits until `stream`'s playlist lists a complete segment (players then have a start point). */

@@ -27,7 +27,7 @@ export async function openPlayerPage(browser, origin) {
 /** In the page: a <video> playing `src` with hls.js, and a watcher filling `window.__e2e`. */
 function startInPage({ src, config }) {
   const s = (window.__e2e = {
-    errors: [], fatal: null, levels: [], switched: [], playingLevels: [],
+    errors: [], errorLog: [], stallLog: [], fatal: null, levels: [], switched: [], playingLevels: [],
     partsLoaded: 0, segmentsLoaded: 0, maxStallMs: 0, stalls: 0, waitingEvents: 0, started: null,
     firstLevelAt: null, firstFrameAt: null, latencyAtFirstFrame: null, frozenMs: 0,
   });
@@ -43,6 +43,14 @@ function startInPage({ src, config }) {
   const E = Hls.Events;
   hls.on(E.ERROR, (_e, d) => {
     s.errors.push(`${d.details}${d.fatal ? ' (fatal)' : ''}`);
+    // When, and what the server answered: a failure in a run that restarts the origin is read
+    // against the restart's timings (wall clock, as the test's).
+    if (s.errorLog.length < 100) {
+      s.errorLog.push({
+        at: Date.now(), details: d.details, fatal: d.fatal, status: d.response?.code ?? null,
+        url: d.url || d.context?.url || d.frag?.url || null, reason: d.reason || d.error?.message || null,
+      });
+    }
     if (d.fatal && !s.fatal) s.fatal = `${d.type}/${d.details}`;
   });
   hls.on(E.MANIFEST_PARSED, (_e, d) => (s.levels = d.levels.map((l) => l.height)));
@@ -65,7 +73,8 @@ function startInPage({ src, config }) {
   });
   video.addEventListener('waiting', () => s.waitingEvents++);
   // A stall is time during which currentTime does not move once playback has started,
-  // sampled every 50 ms (a viewer notices a frozen picture, whatever the cause).
+  // sampled every 50 ms (a viewer notices a frozen picture, whatever the cause); `stallLog`
+  // keeps when each began (wall clock) and how long it lasted.
   let lastT = -1;
   let lastMove = performance.now();
   let inStall = false;
@@ -86,7 +95,10 @@ function startInPage({ src, config }) {
       if (ms > 250 && !inStall) {
         inStall = true;
         s.stalls++;
+        s.stallLog.push({ startedAt: Date.now() - Math.round(ms), ms: 0 });
       }
+      // Each stall's start (wall clock) and length so far.
+      if (inStall) s.stallLog.at(-1).ms = Math.round(ms);
       s.maxStallMs = Math.max(s.maxStallMs, ms);
     }
   }, 50);

@@ -55,9 +55,11 @@ const LOG_LIMIT = 256 * 1024;
 
 /**
  * Starts `cmd args` as the leader of a new process group. Returns its log (stdout and stderr,
- * the last 256 KiB), a promise of its exit, and `stop()`: `signal` to the group, SIGKILL after
- * `graceMs`, resolved once the leader has exited. With `onStdout`, stdout goes to it (as
- * Buffers) instead of the log: a process whose output is data, like an encoder writing to a pipe.
+ * the last 256 KiB), a promise of its exit, `stop()`: `signal` to the group, SIGKILL after
+ * `graceMs`, resolved once the leader has exited, and `kill()`: SIGKILL to the group at once
+ * (a crash, `kill -9`: nothing gets to clean up), resolved once the leader has exited. With
+ * `onStdout`, stdout goes to it (as Buffers) instead of the log: a process whose output is
+ * data, like an encoder writing to a pipe.
  */
 export function spawnTracked(name, cmd, args, { env, stopSignal = 'SIGTERM', graceMs = 5000, onStdout } = {}) {
   const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env });
@@ -102,6 +104,11 @@ export function spawnTracked(name, cmd, args, { env, stopSignal = 'SIGTERM', gra
       // which keeps the group id theirs: kill them too.
       if (forced) killGroup(proc.pid, 'SIGKILL');
       return info;
+    },
+    async kill() {
+      if (exitInfo || !proc.pid) return exitInfo;
+      killGroup(proc.pid, 'SIGKILL');
+      return exited;
     },
   };
 }

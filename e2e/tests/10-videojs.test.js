@@ -79,7 +79,8 @@ async function waitForHoldBack(base, stream) {
  */
 async function partIndependence(base, stream) {
   const playlist = await fetchText(`${base}/${stream}/index.m3u8`);
-  const init = Buffer.from(await (await fetchWithin(`${base}/${stream}/init.mp4`)).arrayBuffer());
+  const map = /#EXT-X-MAP:URI="([^"]+)"/.exec(playlist)[1];
+  const init = Buffer.from(await (await fetchWithin(`${base}/${stream}/${map}`)).arrayBuffer());
   const parts = [];
   for (const m of playlist.matchAll(/^#EXT-X-PART:(.*)$/gm)) {
     const uri = /URI="([^"]+)"/.exec(m[1])[1];

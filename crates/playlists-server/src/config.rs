@@ -327,6 +327,9 @@ impl Config {
             target_duration: self.target_duration(),
             part_target_ms: self.part_target_ms,
             playlist_versions: self.playlist_versions,
+            // From the first segment's date: a restarted origin numbers above what its
+            // players saw before the restart (docs/conformance.md R34).
+            numbering: playlists::Numbering::WallClock,
         }
     }
 
@@ -392,6 +395,9 @@ impl Config {
             idle_timeout: Duration::from_secs(self.idle_timeout_secs),
             request_timeout: Duration::from_secs(self.request_timeout_secs),
             shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
+            // Encoders get the ingest grace period to come back after an origin restart; the
+            // players asking for their streams meanwhile are held as long.
+            restart_hold: Duration::from_secs(self.ingest_grace_secs),
             media_max_age: Duration::from_secs(self.media_max_age_secs),
             tls,
         })

@@ -48,9 +48,11 @@ async fn demo_publishes_continuously_across_loops_in_real_time() {
     let clip = DemoClip::builtin().unwrap();
     let mut all = BytesMut::from(&clip.movie().init.bytes[..]);
     let idx = stream.idx();
+    // Parts are numbered from the first sample's date (docs/conformance.md R34), then by one.
     let last = playlists.chunk_cache().last(idx).unwrap();
-    assert_eq!(last, 124);
-    for id in 0..=last {
+    let first = last - 124;
+    assert!(playlists.chunk_cache().get(idx, first - 1).is_none());
+    for id in first..=last {
         all.extend_from_slice(&playlists.chunk_cache().get(idx, id).unwrap().bytes);
     }
     let events = split_all(all.freeze(), Limits::default()).unwrap();

@@ -33,7 +33,14 @@ async fn ffmpeg_pipe_publishes_parts_segments_and_codecs() {
         common::have_ffmpeg(),
         "ffmpeg is needed (scripts/test.sh installs it)"
     );
-    let playlists = Arc::new(Playlists::new(Options::default()).unwrap());
+    let playlists = Arc::new(
+        Playlists::new(Options {
+            // Numbered from 0, so that the test can name positions (docs/conformance.md R34).
+            numbering: playlists::Numbering::FromZero,
+            ..Options::default()
+        })
+        .unwrap(),
+    );
     let ingests = Ingests::new(
         Arc::clone(&playlists),
         PartStore::heap(),

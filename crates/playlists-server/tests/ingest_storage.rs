@@ -13,7 +13,14 @@ use playlists_server::part_store::PartStore;
 
 #[test]
 fn stored_parts_own_their_bytes_and_equal_the_input() {
-    let playlists = Arc::new(Playlists::new(Options::default()).unwrap());
+    let playlists = Arc::new(
+        Playlists::new(Options {
+            // Numbered from 0, so that the test can name positions (docs/conformance.md R34).
+            numbering: playlists::Numbering::FromZero,
+            ..Options::default()
+        })
+        .unwrap(),
+    );
     let ingests = Ingests::new(
         Arc::clone(&playlists),
         PartStore::heap(),

@@ -66,8 +66,68 @@ async fn a_stream_that_never_completes_a_segment_gets_503_at_the_request_timeout
         "{}",
         resp.text()
     );
-    // An unknown stream is still a 404 at once.
+    // It says when to come back (RFC 9110 §10.2.3).
+    assert_eq!(resp.header("retry-after"), Some("1"));
+    // An unknown stream is still a 404 at once (`restart_hold` is off by default).
     let resp = within(server.get("/nope/index.m3u8")).await;
     assert_eq!(resp.status, StatusCode::NOT_FOUND);
+    server.stop().await;
+}
+
+/// After a restart (`HttpOptions::restart_hold`), a player asking for a stream whose encoder
+/// is not back yet is held until the stream starts and has its first playlist, not told it
+/// does not exist; past the hold, it gets 503 with Retry-After.
+#[tokio::test]
+async fn a_player_asking_for_a_stream_not_back_after_a_restart_is_held() {
+    let http = HttpOptions {
+        restart_hold: Duration::from_secs(60),
+        ..HttpOptions::default()
+    };
+    // Numbered from the date, as the binary does: the new run numbers above the old one.
+    let opts = Options {
+        numbering: playlists::Numbering::WallClock,
+        ..measured()
+    };
+    let server = TestServer::with(opts, http).await;
+    let addr = server.addr;
+    // A blocking reload from before the restart (its numbers are the old run's, below the
+    // new run's) and a plain reload, both for a stream this process has not seen yet.
+    let blocking = tokio::spawn(async move {
+        origin::get(addr, "/cam1/index.m3u8?_HLS_msn=3&_HLS_part=2", &[]).await
+    });
+    let plain = tokio::spawn(async move { origin::get(addr, "/cam1/index.m3u8", &[]).await });
+    settle().await;
+    assert!(
+        !blocking.is_finished() && !plain.is_finished(),
+        "answered before the stream started"
+    );
+    server.publish("cam1", 0, 11);
+    for held in [plain, blocking] {
+        let resp = within(held).await.unwrap();
+        assert_eq!(resp.status, StatusCode::OK, "{}", resp.text());
+        assert!(
+            resp.text().contains("#EXTINF:2.00000,\ns"),
+            "{}",
+            resp.text()
+        );
+    }
+    server.stop().await;
+
+    // A stream that does not come back within the hold: 503, with Retry-After.
+    let http = HttpOptions {
+        restart_hold: Duration::from_secs(60),
+        request_timeout: Duration::from_millis(300),
+        ..HttpOptions::default()
+    };
+    let server = TestServer::with(measured(), http).await;
+    let resp = within(server.get("/gone/index.m3u8")).await;
+    assert_eq!(
+        resp.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        resp.text()
+    );
+    assert_eq!(resp.header("retry-after"), Some("1"));
+    assert_eq!(resp.header("cache-control"), Some("no-store"));
     server.stop().await;
 }

@@ -99,7 +99,7 @@ pub use manifest::{
     render_multivariant, Bandwidth, M3u8Manifest, PartMeta, PartPosition, PartTiming,
     RenditionReport, SegmentParts, Skip, Variant,
 };
-pub use options::{Options, TargetDuration, MAX_MEASURED_TARGET_DURATION_S};
+pub use options::{Numbering, Options, TargetDuration, MAX_MEASURED_TARGET_DURATION_S};
 pub use registry::{
     advance_part_limit, group_of, rendition_of, BlockingRequest, Init, Part, Playlists, Segment,
     StreamRef, StreamStatus,

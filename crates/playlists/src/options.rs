@@ -36,6 +36,10 @@ pub struct Options {
     /// Rendered playlist versions each stream keeps for `_HLS_msn`/`_HLS_part` requests, so the
     /// same URL is answered with the same bytes. Default 64.
     pub playlist_versions: usize,
+    /// Where a stream's segment, part and init section numbers start. Default
+    /// [`Numbering::WallClock`], so that a stream that starts again under its name (after an
+    /// origin restart) numbers above what players saw before.
+    pub numbering: Numbering,
 }
 
 impl Default for Options {
@@ -48,6 +52,7 @@ impl Default for Options {
             target_duration: TargetDuration::default(),
             part_target_ms: 200,
             playlist_versions: 64,
+            numbering: Numbering::default(),
         }
     }
 }
@@ -106,6 +111,81 @@ impl TargetDuration {
     }
 }
 const MAX_PLAYLIST_VERSIONS: usize = 65_536;
+
+/// Where a stream starts numbering its segments (EXT-X-MEDIA-SEQUENCE), parts (`p{n}.mp4`) and
+/// init sections (`init-{n}.mp4`); after the first, each counts up by one.
+///
+/// A stream lives in memory only, so an origin that restarts (a crash, a deploy) knows nothing
+/// of the numbers its players last saw. A player's next reload must land on a newer playlist,
+/// never an older one, and a URI must never name other media than it did before the restart
+/// (a cache in front, or the player's own, would answer with the old bytes). The numbers must
+/// also match across origins fed the same encoder, so they come from something both outlive
+/// and share: the date of the stream's first sample (the encoder's `prft`, or the origin's
+/// clock).
+///
+/// EXT-X-DISCONTINUITY-SEQUENCE starts at 0 either way: players index tables by it (hls.js
+/// keeps an array indexed by discontinuity number and scans it from 0), so a date-sized value
+/// costs them seconds of main-thread time per scan (docs/conformance.md R34).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Numbering {
+    /// The first segment is numbered by its date: whole halves of `segment_min_ms` since the
+    /// Unix epoch; the first part by its date in milliseconds
+    /// ([`first_part`](Self::first_part)) and the first init section by its date in seconds
+    /// ([`first_init`](Self::first_init)).
+    ///
+    /// Segments are cut no shorter than `segment_min_ms` (but for the last one before a
+    /// discontinuity or the end, and for segments cut at `max_parts_per_segment` parts when
+    /// those are shorter), so a run of `n` segments takes at least `n` halves of it: a stream
+    /// that starts again under the same name, however soon, numbers above every segment of
+    /// the previous run, with half of the cadence to spare for an encoder whose clock runs
+    /// ahead of the wall clock. With the defaults (1.5 s) the numbers are around 2.4 × 10⁹ in
+    /// 2026, far below what players handle (2⁵³).
+    #[default]
+    WallClock,
+    /// The first segment, part and init section are number 0: a stream that starts again
+    /// restarts its numbers, which players that saw the previous run take for an older
+    /// playlist, and its URIs, which caches answer with the previous run's bytes. For tests
+    /// and for streams that never restart.
+    FromZero,
+}
+
+impl Numbering {
+    /// The number of a stream's first segment when it is dated `pdt_us` (µs since the Unix
+    /// epoch), with `segment_min_ms` as in [`Options`].
+    pub fn first(self, pdt_us: u64, segment_min_ms: u64) -> u64 {
+        match self {
+            Self::WallClock => pdt_us / (segment_min_ms.max(1) * 500),
+            Self::FromZero => 0,
+        }
+    }
+
+    /// The number of a stream's first part (its chunk id, which names it: `p{number}.mp4`)
+    /// when its first sample is dated `start_ms` (ms since the Unix epoch): the date itself
+    /// with [`WallClock`](Self::WallClock), 0 with [`FromZero`](Self::FromZero).
+    ///
+    /// Parts last far more than a millisecond, so a stream that starts again numbers its
+    /// parts above every part of its previous run, and a part's URI never names other media
+    /// than it did before a restart (a cache in front of the origin would serve the old
+    /// bytes for it).
+    pub fn first_part(self, start_ms: u64) -> u64 {
+        match self {
+            Self::WallClock => start_ms,
+            Self::FromZero => 0,
+        }
+    }
+
+    /// The number of a stream's first init section (`init-{number}.mp4`, `init.mp4` for 0)
+    /// when its first sample is dated `start_ms`: the date in seconds with
+    /// [`WallClock`](Self::WallClock) (an encoder sends a new init section far less than once a
+    /// second), 0 with [`FromZero`](Self::FromZero). A restarted encoder may send another init
+    /// section, which must not be served from a cache under the previous run's name.
+    pub fn first_init(self, start_ms: u64) -> u32 {
+        match self {
+            Self::WallClock => u32::try_from(start_ms / 1000).unwrap_or(u32::MAX / 2),
+            Self::FromZero => 0,
+        }
+    }
+}
 
 impl Options {
     /// Slots in one stream's ring: `max_segments × max_parts_per_segment`.

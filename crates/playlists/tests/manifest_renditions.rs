@@ -17,6 +17,8 @@ fn options() -> Options {
         target_duration: playlists::TargetDuration::Fixed(2),
         part_target_ms: 200,
         playlist_versions: 16,
+        // Numbered from 0, so that tests name positions (docs/conformance.md R34).
+        numbering: playlists::Numbering::FromZero,
     }
 }
 

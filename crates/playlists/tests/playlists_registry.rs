@@ -20,6 +20,8 @@ fn options() -> Options {
         target_duration: playlists::TargetDuration::Fixed(2),
         part_target_ms: 200,
         playlist_versions: 16,
+        // Numbered from 0 so that tests name positions; R34's test uses the default.
+        numbering: playlists::Numbering::FromZero,
     }
 }
 
@@ -774,4 +776,65 @@ fn a_rendition_whose_timestamps_disagree_is_shifted_onto_the_group_clock() {
     for (msn, seg) in lo.iter().skip(1) {
         assert_eq!(Some(seg), hi.get(msn), "segment {msn}");
     }
+}
+
+/// docs/conformance.md R34: a stream that ends (its encoder gone past the grace period) and
+/// starts again under its name, as after an origin restart, numbers its segments, parts and
+/// init sections above everything the previous run served, so neither a player's next reload
+/// nor a cached URI lands on older media.
+#[test]
+fn rule_34_a_stream_ended_and_started_again_numbers_above_what_was_served() {
+    let opts = Options {
+        numbering: playlists::Numbering::default(),
+        ..options()
+    };
+    let p = Playlists::new(opts).unwrap();
+    let dated = |n: u64, start_ms: u64| {
+        let mut part = part("cam1", n);
+        part.timing.wallclock_ms = Some(start_ms);
+        part
+    };
+    // One minute of 200 ms parts, 1 s segments.
+    for n in 0..300 {
+        p.add("cam1", dated(n, START_MS)).unwrap();
+    }
+    let cam1 = p.stream("cam1").unwrap();
+    let before = text(&cam1.playlist().unwrap().full.plain);
+    p.fin("cam1").unwrap();
+    // The encoder comes back at once, its timestamps from 0 again, dated by the wall clock.
+    for n in 0..12 {
+        p.add("cam1", dated(n, START_MS + 60_000)).unwrap();
+    }
+    let cam1 = p.stream("cam1").unwrap();
+    let after = text(&cam1.playlist().unwrap().full.plain);
+    let number = |text: &str, tag: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(tag))
+            .unwrap_or_else(|| panic!("no {tag} in\n{text}"))
+            .parse()
+            .unwrap()
+    };
+    let last_msn = |text: &str| {
+        number(text, "#EXT-X-MEDIA-SEQUENCE:") + text.matches("#EXTINF:").count() as u64
+    };
+    assert!(number(&after, "#EXT-X-MEDIA-SEQUENCE:") > last_msn(&before));
+    let parts = |text: &str| -> Vec<u64> {
+        text.lines()
+            .filter_map(|l| l.strip_prefix("#EXT-X-PART:"))
+            .filter_map(|l| l.split("URI=\"p").nth(1)?.split('.').next()?.parse().ok())
+            .collect()
+    };
+    let last_part = *parts(&before).last().unwrap();
+    let first_part_after = parts(&after)[0];
+    assert!(
+        first_part_after > last_part,
+        "part p{first_part_after} after p{last_part}"
+    );
+    // The init section too is named per run, whatever its bytes.
+    let map = |text: &str| {
+        text.lines()
+            .find(|l| l.starts_with("#EXT-X-MAP:"))
+            .map(str::to_owned)
+    };
+    assert_ne!(map(&before), map(&after));
 }

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
+use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
 use http::{Response, StatusCode};
 
 use super::body::Body;
@@ -33,7 +33,8 @@ pub enum ErrorSource<'a> {
 /// * a write that conflicts with what is published, or a stream another encoder holds → 409;
 /// * an ingest part beyond the size limits → 413;
 /// * a wait that reached its deadline, or no capacity left → 503
-///   (§6.2.5.2 [docs/conformance.md R10]);
+///   (§6.2.5.2 [docs/conformance.md R10]), with `Retry-After: 1`: each is over within
+///   seconds, and a player that retries soon finds the stream;
 /// * a misconfiguration → 500.
 pub fn status_for(source: ErrorSource<'_>) -> StatusCode {
     use playlists::Error as E;
@@ -152,6 +153,12 @@ impl HttpError {
             HeaderValue::from_static("text/plain; charset=utf-8"),
         );
         h.insert(CACHE_CONTROL, cache);
+        // Every 503 here is transient (a held request's deadline, full waiting limits, a
+        // stream not back yet, a shutdown that another origin takes over): one second is
+        // about a part's worth of retries, not a storm (RFC 9110 §10.2.3).
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            h.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         resp
     }
 }

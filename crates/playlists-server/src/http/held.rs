@@ -48,6 +48,38 @@ where
         .await
 }
 
+/// The stream called `name`, waiting for it to start if the server holds requests for
+/// missing streams now ([`AppState::holds_missing_streams`]: it started moments ago, and
+/// encoders are reconnecting), at most the hold limit of a stream whose target duration is
+/// not known yet.
+///
+/// # Errors
+/// 404 (cacheable as [`lookup::not_found`](super::lookup::not_found)) when no such stream
+/// exists and the server does not hold; 503 when the wait ends without it (with
+/// `Retry-After`), or the waiting limits are full; 400 for a name no stream may have.
+pub async fn stream<'a>(state: &'a AppState, name: &str) -> Result<StreamRef<'a>, HttpError> {
+    let missing = match super::lookup::stream(state, name) {
+        Ok(stream) => return Ok(stream),
+        Err(missing) => missing,
+    };
+    if !state.holds_missing_streams() {
+        return Err(missing);
+    }
+    let _permit = state.waiting.admit_missing()?;
+    let limit = state.hold_limit(None);
+    let deadline = state.hold_deadline(Instant::now(), limit);
+    state
+        .hold(limit, state.playlists.wait_stream(name, deadline))
+        .await
+        .map_err(|e| match e.status {
+            StatusCode::SERVICE_UNAVAILABLE if !state.shutdown.is_started() => HttpError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("stream `{name}` has not started again yet; retry shortly"),
+            ),
+            _ => e,
+        })
+}
+
 /// 503 for a held request when the server stops (and for an ingest that starts meanwhile):
 /// the client should retry on another origin.
 pub fn shutting_down() -> HttpError {

@@ -16,6 +16,8 @@ use super::error::HttpError;
 pub struct Waiting {
     total: AtomicUsize,
     /// Indexed by the stream's slot (`StreamIdx::index()`): streams never share a counter.
+    /// One more at the end counts the requests held for streams that do not exist yet
+    /// ([`admit_missing`](Self::admit_missing)).
     per_stream: Box<[AtomicUsize]>,
     max_total: usize,
     max_per_stream: usize,
@@ -26,7 +28,7 @@ impl Waiting {
     pub fn new(num_streams: usize, max_per_stream: usize, max_total: usize) -> Self {
         Self {
             total: AtomicUsize::new(0),
-            per_stream: (0..num_streams).map(|_| AtomicUsize::new(0)).collect(),
+            per_stream: (0..=num_streams).map(|_| AtomicUsize::new(0)).collect(),
             max_total,
             max_per_stream,
         }
@@ -67,6 +69,13 @@ impl Waiting {
             waiting: self,
             index,
         })
+    }
+
+    /// Admits one more request held for a stream that does not exist yet (after a restart,
+    /// until its encoder is back): those share one per-stream limit, whatever names they ask
+    /// for, so made-up names cannot take more than one stream's share.
+    pub fn admit_missing(&self) -> Result<WaitPermit<'_>, HttpError> {
+        self.admit(self.per_stream.len() - 1)
     }
 
     /// Held requests right now, all streams.
@@ -114,10 +123,24 @@ mod tests {
         let _c = w.admit(1).unwrap();
         assert_eq!(w.total(), 3);
         assert!(w.admit(1).unwrap_err().reason.contains("in total"));
+        assert!(w.admit_missing().is_err(), "the total counts them too");
         drop(a);
         assert_eq!(w.on_stream(0), 1);
         let _d = w.admit(1).unwrap();
         assert_eq!(w.total(), 3);
         assert!(w.admit(5).is_err());
+    }
+
+    #[test]
+    fn requests_for_missing_streams_share_one_stream_limit() {
+        let w = Waiting::new(1, 1, 10);
+        let _a = w.admit_missing().unwrap();
+        assert!(w
+            .admit_missing()
+            .unwrap_err()
+            .reason
+            .contains("this stream"));
+        let _b = w.admit(0).unwrap();
+        assert_eq!(w.total(), 2);
     }
 }

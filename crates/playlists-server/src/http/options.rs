@@ -39,9 +39,17 @@ pub struct HttpOptions {
     pub request_timeout: Duration,
     /// How long shutdown waits for in-flight responses before closing connections anyway.
     pub shutdown_grace: Duration,
+    /// For this long after the server starts, a media playlist request for a stream it does
+    /// not have is held until the stream starts (then answered as any request for it) rather
+    /// than answered 404: after an origin restart, players reload streams whose encoders are
+    /// still reconnecting, and a 404 ends their playback. Give it the ingest grace period,
+    /// the time an encoder has to come back (the binary does). Default 0: off, a stream that
+    /// is not there is 404 at once.
+    pub restart_hold: Duration,
     /// `max-age` of parts, segments and init sections. Their URIs never change meaning while
-    /// a stream lives, but a stream that restarts under the same name reuses them, so this is
-    /// long, not forever.
+    /// a stream lives, and parts and segments are numbered above the previous run's when a
+    /// stream starts again (docs/conformance.md R34), but init sections are named per run
+    /// (`init.mp4` again after a restart), so this is long, not forever.
     pub media_max_age: Duration,
     /// TLS (h2 and http/1.1 by ALPN) on the listener; plain HTTP/1.1 + h2c when `None`.
     pub tls: Option<Arc<rustls::ServerConfig>>,
@@ -59,6 +67,7 @@ impl Default for HttpOptions {
             idle_timeout: Duration::from_secs(30),
             request_timeout: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(10),
+            restart_hold: Duration::ZERO,
             media_max_age: Duration::from_secs(300),
             tls: None,
         }

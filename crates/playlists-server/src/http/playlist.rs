@@ -34,12 +34,17 @@ pub async fn media(
     coding: Coding,
 ) -> Result<Response<Body>, HttpError> {
     let directives = parse_directives(query)?;
-    let stream = lookup::stream(state, name).map_err(|e| match directives.blocking {
-        // App. B.1 [docs/conformance.md R27]: an unsuccessful blocking request may be cached 4 × TD
-        // (a plain one 1 × TD).
-        Some(_) => e.cache_for(4 * state.cache.nominal().target_duration),
-        None => e,
-    })?;
+    // Held for a while after a restart (`HttpOptions::restart_hold`) rather than 404.
+    let stream = held::stream(state, name)
+        .await
+        .map_err(|e| match directives.blocking {
+            // App. B.1 [docs/conformance.md R27]: an unsuccessful blocking request may be cached 4 × TD
+            // (a plain one 1 × TD).
+            Some(_) if e.status == StatusCode::NOT_FOUND => {
+                e.cache_for(4 * state.cache.nominal().target_duration)
+            }
+            _ => e,
+        })?;
     let version = match directives.blocking {
         None => match stream.playlist() {
             Some(version) => version,

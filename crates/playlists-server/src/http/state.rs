@@ -39,6 +39,9 @@ pub struct AppState {
     /// Pre-rendered `Cache-Control` values (App. B.1 [docs/conformance.md R27]), so handlers do not
     /// format per request.
     pub(super) cache: CacheControls,
+    /// When this state was made (the server started): [`HttpOptions::restart_hold`] counts
+    /// from it.
+    pub(super) started: Instant,
     /// Per stream slot, the media type of its parts (`video/mp4` or `audio/mp4`) with the
     /// generation it was computed for; see `media::content_type`.
     pub(super) media_types: Box<[AtomicU64]>,
@@ -131,6 +134,7 @@ impl AppState {
             ingests: None,
             parts: PartStore::heap(),
             waiting: Waiting::new(num, opts.max_waiting_per_stream, opts.max_waiting_total),
+            started: Instant::now(),
             media_types: (0..num).map(|_| AtomicU64::new(0)).collect(),
             playlists,
             opts,
@@ -193,6 +197,12 @@ impl AppState {
             }),
             () = self.shutdown.wait() => Err(super::held::shutting_down()),
         }
+    }
+
+    /// Whether a request for a stream that does not exist is held until it starts
+    /// ([`HttpOptions::restart_hold`]): the server started less than that long ago.
+    pub(crate) fn holds_missing_streams(&self) -> bool {
+        self.started.elapsed() < self.opts.restart_hold
     }
 
     /// When a request held from `since` for at most `limit` must be answered: the earlier of

@@ -211,10 +211,12 @@ pub fn live_encoder_args(secs: u32, prft: bool) -> Vec<String> {
 /// The library's defaults with TARGETDURATION fixed at 4 s. The fixtures are a few seconds
 /// long, and with a measured target duration (the default) a stream publishes no playlist
 /// until its first segment closes; tests about something else that read playlists from the
-/// first part use this.
+/// first part use this. Numbered from 0, so that they can name positions
+/// (docs/conformance.md R34).
 pub fn fixed_td_options() -> playlists::Options {
     playlists::Options {
         target_duration: playlists::TargetDuration::Fixed(4),
+        numbering: playlists::Numbering::FromZero,
         ..playlists::Options::default()
     }
 }

@@ -28,6 +28,8 @@ pub fn options() -> Options {
         target_duration: playlists::TargetDuration::Fixed(1),
         part_target_ms: 200,
         playlist_versions: 64,
+        // Numbered from 0, so that tests name positions (docs/conformance.md R34).
+        numbering: playlists::Numbering::FromZero,
     }
 }
 

@@ -81,7 +81,7 @@ use std::collections::VecDeque;
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::Result;
-use crate::options::{Options, TargetDuration};
+use crate::options::{Numbering, Options, TargetDuration};
 
 /// The latest wall-clock time (ms since the Unix epoch) the builder accepts as a start time or
 /// [`PartTiming::wallclock_ms`]: 9999-01-01T00:00:00Z, a year before EXT-X-PROGRAM-DATE-TIME's
@@ -293,7 +293,9 @@ struct Run {
 ///   = 3 × PART-TARGET, HOLD-BACK = 3 × TD, CAN-SKIP-UNTIL = 6 × TD when the window can ever
 ///   reach past it (§4.4.3.8 [docs/conformance.md R3–R5]);
 /// * MEDIA-SEQUENCE and DISCONTINUITY-SEQUENCE never decrease, and the listed duration never
-///   drops below 3 × TD by a removal (§6.2.2 [docs/conformance.md R19, R21]);
+///   drops below 3 × TD by a removal (§6.2.2 [docs/conformance.md R19, R21]); MEDIA-SEQUENCE
+///   starts where [`Numbering`] says, by default from the first segment's date, so a stream
+///   that starts again under its name numbers above its previous run (docs/conformance.md R34);
 /// * every segment has EXT-X-PROGRAM-DATE-TIME; EXT-X-PART is listed for exactly the segments
 ///   that start within 3 × TD of the end (§6.2.2 [docs/conformance.md R18]); exactly one
 ///   EXT-X-PRELOAD-HINT while live, none and EXT-X-ENDLIST once finished
@@ -327,6 +329,7 @@ pub struct M3u8Manifest {
     longest_window_us: u64,
     /// Discontinuities before the first listed segment (EXT-X-DISCONTINUITY-SEQUENCE).
     discontinuity_sequence: u64,
+    numbering: Numbering,
     run: Option<Run>,
     /// The group's segment grid, once laid down by the first segment or joined
     /// ([`timeline`]); `None` before, and after a discontinuity left it.
@@ -368,6 +371,7 @@ impl M3u8Manifest {
             window_us: 0,
             longest_window_us: 0,
             discontinuity_sequence: 0,
+            numbering: opts.numbering,
             run: None,
             grid: None,
             grid_settled: false,

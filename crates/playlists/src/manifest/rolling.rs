@@ -262,10 +262,15 @@ impl M3u8Manifest {
                 });
                 (pdt_us, grid.msn(cell))
             }
-            _ => (
-                self.date(part, discontinuity, prev.map(|p| (p.2, p.3))),
-                prev.map_or(0, |p| p.0 + 1),
+            (Some(prev), _) => (
+                self.date(part, discontinuity, Some((prev.2, prev.3))),
+                prev.0 + 1,
             ),
+            // The stream's first segment: numbered from its date (`Numbering`).
+            (None, None) => {
+                let pdt_us = self.date(part, discontinuity, None);
+                (pdt_us, self.numbering.first(pdt_us, self.segment_min_ms))
+            }
         };
         let start_us = prev.map_or(0, |p| p.1);
         self.segments.push_back(Segment {

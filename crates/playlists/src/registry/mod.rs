@@ -35,6 +35,7 @@ use crate::manifest::{valid_codecs, M3u8Manifest, PartMeta, PartPosition, Rendit
 use crate::options::Options;
 use crate::sync::{AtomicU64, Mutex, Ordering, RwLock};
 use crate::wait::Event;
+use tokio::time::Instant;
 
 /// The registry of live streams: at most `num_playlists` of them, each with its chunk ring,
 /// its playlist builder and its cached playlist versions.
@@ -51,6 +52,9 @@ pub struct Playlists {
     /// once cannot both evict the same ended stream. Never taken on the publish or read path
     /// of an existing stream.
     registering: Mutex<()>,
+    /// Woken when a stream starts (its first part is published), for requests that wait for a
+    /// stream that is not there yet ([`wait_stream`](Self::wait_stream)).
+    started: Event,
 }
 
 /// One stream slot; `StreamIdx::index()` of the chunk cache picks it.
@@ -119,6 +123,7 @@ impl Playlists {
             m3u8,
             slots,
             registering: Mutex::new(()),
+            started: Event::new(),
         })
     }
 
@@ -181,10 +186,15 @@ impl Playlists {
         // while holding our own (two renditions adding at once would wait on each other).
         let group = self.group_timing(slot, idx, stream);
         let mut writer = slot.writer.lock();
-        meta.init_id = self.update_init(slot, &mut writer, idx, stream, &part)?;
+        let (init_id, first_id) = self.update_init(slot, &mut writer, idx, stream, &part)?;
+        meta.init_id = init_id;
 
-        // The bytes go in first: once a playlist names the part, it must be fetchable.
-        meta.id = self.chunks.append(idx, part.bytes)?.id;
+        // The bytes go in first: once a playlist names the part, it must be fetchable. The
+        // first part's number comes from `Numbering`, the rest follow it.
+        meta.id = match first_id {
+            Some(id) => self.chunks.add(idx, id, part.bytes)?.id,
+            None => self.chunks.append(idx, part.bytes)?.id,
+        };
         let (position, oldest) = {
             let mut state = slot.state.write();
             let st = live_state(&mut state, idx, stream)?;
@@ -201,6 +211,9 @@ impl Playlists {
             (position, st.manifest.oldest_part_id())
         };
         self.publish(slot, &mut writer, idx, position, false)?;
+        if first_id.is_some() {
+            self.started.notify_all();
+        }
         // After the publish, off its latency: parts of segments the builder has forgotten
         // (past their availability) leave the ring now rather than when it wraps, which at
         // the default sizes would be minutes of media later.
@@ -317,7 +330,8 @@ impl Playlists {
     }
 
     /// Stores a changed init section and returns the init id the part belongs to. Starts the
-    /// stream's state on its first part.
+    /// stream's state on its first part, and then also returns the number that part gets
+    /// ([`Numbering::first_part`](crate::Numbering::first_part)).
     fn update_init(
         &self,
         slot: &StreamSlot,
@@ -325,12 +339,12 @@ impl Playlists {
         idx: StreamIdx,
         name: &str,
         part: &Part,
-    ) -> Result<u32> {
+    ) -> Result<(u32, Option<u64>)> {
         let mut state = slot.state.write();
         let current = state.as_ref().filter(|st| st.idx == idx);
         let Some(init) = &part.init else {
             return current
-                .map(|st| st.init_id)
+                .map(|st| (st.init_id, None))
                 .ok_or_else(|| Error::MissingInit(name.to_owned()));
         };
         if !init.codecs.is_empty() && !valid_codecs(&init.codecs) {
@@ -343,16 +357,23 @@ impl Playlists {
         let hash = crate::hash::xxh3_64(&init.bytes);
         if let Some(st) = current {
             if writer.init_hash == Some(hash) {
-                return Ok(st.init_id);
+                return Ok((st.init_id, None));
             }
         }
-        let init_id = current.map_or(0, |st| st.init_id + 1);
-        if current.is_none() {
-            let start_ms = part
-                .timing
+        // A new stream: its first sample's date, which dates and numbers it.
+        let start_ms = current.is_none().then(|| {
+            part.timing
                 .wallclock_ms
-                .unwrap_or_else(|| first_sample_ms(part));
+                .unwrap_or_else(|| first_sample_ms(part))
+        });
+        let init_id = match current {
+            Some(st) => st.init_id.wrapping_add(1),
+            None => self.opts.numbering.first_init(start_ms.unwrap_or(0)),
+        };
+        let mut first_id = None;
+        if let Some(start_ms) = start_ms {
             let mut manifest = M3u8Manifest::new(&self.opts, start_ms)?;
+            first_id = Some(self.opts.numbering.first_part(start_ms));
             if rendition_of(name).is_some() {
                 manifest.share_timeline();
             }
@@ -372,7 +393,7 @@ impl Playlists {
         }
         self.m3u8.set_init(idx, init_id, init.bytes.clone())?;
         writer.init_hash = Some(hash);
-        Ok(init_id)
+        Ok((init_id, first_id))
     }
 
     /// Renders the version at `position`, stores it and wakes waiters.
@@ -438,6 +459,22 @@ impl Playlists {
         let idx = self.chunks.lookup(name)?;
         let slot = self.slot(idx)?;
         Some(StreamRef::new(self, idx, slot))
+    }
+
+    /// The stream called `name`, once it exists: at once if it does, else when its first part
+    /// is published. For a server that has just started (after a restart, its players ask for
+    /// streams whose encoders are still reconnecting), so that they are held rather than told
+    /// the stream does not exist. Waits without polling, like
+    /// [`StreamRef::wait_playlist`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidStreamName`] for a name no stream may have, [`Error::WaitTimeout`] at
+    /// `deadline`.
+    pub async fn wait_stream(&self, name: &str, deadline: Instant) -> Result<StreamRef<'_>> {
+        crate::chunk_cache::validate_stream_name(name)?;
+        self.started
+            .wait_until(deadline, || Ok(self.stream(name)))
+            .await
     }
 }
 

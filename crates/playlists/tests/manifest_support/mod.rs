@@ -31,6 +31,8 @@ pub fn small_options() -> Options {
         target_duration: TargetDuration::Fixed(2),
         part_target_ms: 250,
         playlist_versions: 8,
+        // Numbered from 0, so that tests name positions (docs/conformance.md R34).
+        numbering: playlists::Numbering::FromZero,
     }
 }
 

@@ -20,6 +20,9 @@ pub(crate) struct Config {
     pub td: u64,
     pub part_target: Units,
     pub skip_advertised: bool,
+    /// The stream's first Media Sequence Number (`Numbering`): a higher MEDIA-SEQUENCE means
+    /// segments were removed.
+    pub first_msn: u64,
 }
 
 impl Config {
@@ -30,6 +33,7 @@ impl Config {
             td: u64::from(td),
             part_target: u64::from(opts.part_target_ms) * 100,
             skip_advertised: opts.max_segments as u64 * opts.segment_min_ms > 6000 * u64::from(td),
+            first_msn: 0,
         }
     }
 }
@@ -110,7 +114,7 @@ pub(crate) fn check(text: &str, cfg: &Config) -> Result<Playlist, String> {
         }
     }
     // §6.2.2 [docs/conformance.md R19]: once a segment was removed, at least 3 × TD stay listed.
-    if p.skip.is_none() && p.media_sequence > 0 && !p.endlist {
+    if p.skip.is_none() && p.media_sequence > cfg.first_msn && !p.endlist {
         let listed: Units = p.segments.iter().filter_map(|s| s.extinf).sum();
         let slack = p.segments.len() as Units;
         ensure(
@@ -307,6 +311,12 @@ impl History {
         ensure(p.skip.is_none(), "History", || {
             "give full playlists only".into()
         })?;
+        if self.first.is_none() {
+            // The history starts at the first version observed (numbering may start anywhere:
+            // `Numbering::WallClock`).
+            self.media_sequence = p.media_sequence;
+            self.discontinuity_sequence = p.discontinuity_sequence.unwrap_or(0);
+        }
         let first = self.first.get_or_insert_with(|| p.clone());
         ensure(
             first.target_duration == p.target_duration,

@@ -28,6 +28,8 @@ pub(crate) fn opts(td: u32, part_ms: u32, segment_min_ms: u64, max_segments: usi
         target_duration: crate::TargetDuration::Fixed(td),
         part_target_ms: part_ms,
         playlist_versions: 4,
+        // Numbers from 0, so that tests can name positions; R34's tests use the default.
+        numbering: crate::Numbering::FromZero,
     }
 }
 
@@ -47,12 +49,19 @@ pub(crate) struct Feeder {
     pub wallclock_ms: Option<u64>,
     next_id: u64,
     parts: u64,
+    /// The number of the first segment pushed (see `Numbering`).
+    first_msn: u64,
 }
 
 impl Feeder {
     pub fn new(opts: &Options) -> Self {
+        Self::starting_at(opts, START_MS)
+    }
+
+    /// A feeder whose first sample is dated `start_ms`.
+    pub fn starting_at(opts: &Options, start_ms: u64) -> Self {
         Self {
-            m: M3u8Manifest::new(opts, START_MS).unwrap(),
+            m: M3u8Manifest::new(opts, start_ms).unwrap(),
             cfg: Config::of(opts, opts.target_duration.max_s()),
             opts: opts.clone(),
             history: History::default(),
@@ -62,6 +71,7 @@ impl Feeder {
             wallclock_ms: None,
             next_id: 0,
             parts: 0,
+            first_msn: 0,
         }
     }
 
@@ -79,6 +89,9 @@ impl Feeder {
                 wallclock_ms: self.wallclock_ms,
             },
         })?;
+        if self.parts == 0 {
+            self.first_msn = pos.msn;
+        }
         self.next_id += 1;
         self.parts += 1;
         self.decode += ticks;
@@ -119,7 +132,10 @@ impl Feeder {
         let Some(td) = self.m.target_duration_s() else {
             return parse::parse(&full_text).unwrap_or_else(|e| panic!("{e}\n{full_text}"));
         };
-        self.cfg = Config::of(&self.opts, td);
+        self.cfg = Config {
+            first_msn: self.first_msn,
+            ..Config::of(&self.opts, td)
+        };
         let full = check(&full_text, &self.cfg).unwrap_or_else(|e| panic!("{e}\n{full_text}"));
         self.history
             .observe(&full)

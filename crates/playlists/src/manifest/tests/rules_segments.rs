@@ -457,3 +457,72 @@ fn an_adopted_target_duration_holds_from_the_first_part_and_is_never_replaced() 
     let mut f = Feeder::new(&opts(4, 200, 1500, 8));
     assert_eq!(f.m.adopt_target_duration(2), 4);
 }
+
+/// `opts` numbered from the first segment's date (the default).
+fn wall_clock(mut o: Options) -> Options {
+    o.numbering = crate::Numbering::WallClock;
+    o
+}
+
+#[test]
+fn rule_34_numbers_follow_the_first_segment_date() {
+    let o = wall_clock(opts(2, 200, 1500, 8));
+    let mut f = Feeder::new(&o);
+    let first = f.ms(200, true);
+    // Halves of segment_min_ms (750 ms) since the epoch.
+    let expected = START_MS / 750;
+    assert_eq!(
+        first,
+        PartPosition {
+            msn: expected,
+            part: 0
+        }
+    );
+    f.run(40, 5, 200);
+    let p = f.checked();
+    // 8.2 s of 2 s segments: nothing has left the window yet.
+    assert_eq!(p.media_sequence, expected);
+    assert_eq!(p.segments[0].msn, p.media_sequence);
+    // EXT-X-DISCONTINUITY-SEQUENCE stays small (docs/conformance.md R34): none yet, no tag.
+    assert_eq!(p.discontinuity_sequence, None);
+    // The numbering is a function of the date: another builder fed the same gets the same.
+    let mut g = Feeder::new(&o);
+    g.ms(200, true);
+    g.run(40, 5, 200);
+    assert_eq!(g.render(Skip::No), f.render(Skip::No));
+}
+
+#[test]
+fn rule_34_a_stream_started_again_numbers_above_its_previous_run() {
+    // Segments as short as the cut rule makes them (a key frame every 0.5 s, 250 ms parts:
+    // every segment is 1.5 s = segment_min_ms), an encoder restart (timestamp jump, a short
+    // segment) every minute, for an hour; then the stream starts again at once (an origin
+    // restart), dated by the wall clock, which an encoder running 10 % fast left behind its
+    // media time.
+    let o = wall_clock(opts(2, 250, 1500, 8));
+    let mut f = Feeder::new(&o);
+    let mut last = PartPosition { msn: 0, part: 0 };
+    for minute in 0..60 {
+        if minute > 0 {
+            f.decode = 0;
+        }
+        for i in 0..240 {
+            last = f.ms(250, i % 2 == 0);
+        }
+    }
+    let before = f.checked();
+    let media_ms = 60 * 60 * 1000;
+    for elapsed_ms in [media_ms, media_ms * 10 / 11] {
+        let mut again = Feeder::starting_at(&o, START_MS + elapsed_ms);
+        let first = again.ms(250, true);
+        again.run(12, 2, 250);
+        let after = again.checked();
+        assert!(
+            first.msn > last.msn,
+            "{elapsed_ms} ms later: segment {} after {}",
+            first.msn,
+            last.msn
+        );
+        assert!(after.media_sequence > before.media_sequence);
+    }
+}
