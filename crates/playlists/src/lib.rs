@@ -32,7 +32,7 @@
 //! ## Conformance
 //!
 //! [`docs/conformance.md`][conformance] lists every server rule of draft-pantos-hls-rfc8216bis-22
-//! this crate and the server rely on, each with an id (R1 … R33), its section and level, how it
+//! this crate and the server rely on, each with an id (R1 … R34), its section and level, how it
 //! is met, and the tests that check it. Comments cite a rule by section and id, e.g.
 //! `§6.2.5.2 [docs/conformance.md R7]`.
 //!
@@ -71,9 +71,11 @@
 //! let cam1 = playlists.stream("cam1").expect("registered by add");
 //! let playlist = cam1.playlist().expect("one version per part since the first segment");
 //! assert!(playlist.full.plain.starts_with(b"#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:2\n"));
-//! // The part bytes are served from the ring without a copy.
-//! let first = cam1.part_at(playlists::PartPosition { msn: 0, part: 0 }).expect("still kept");
-//! assert_eq!(first.bytes.len(), 1500);
+//! // The part bytes are served from the ring without a copy. (Numbers start from the first
+//! // sample's date, `Numbering::WallClock`: a stream started again after an origin restart
+//! // numbers above its previous run.)
+//! let newest = cam1.part_at(playlist.position).expect("still kept");
+//! assert_eq!(newest.bytes.len(), 1500);
 //! # Ok(())
 //! # }
 //! ```
