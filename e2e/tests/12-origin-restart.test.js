@@ -275,29 +275,29 @@ function assertSurvivedRestart(name, run) {
 const RIDE_OUT = ['at_most_one_stall', 'time_advanced', 'frames_decoded', 'back_to_live'];
 const RIDE_OUT_TODO = 'hls.js 1.7.4 freezes ~12 s after an origin restart (see the header comment)';
 
-test('demo: hls.js plays on across a kill -9 and restart of the origin', { timeout: 90_000 }, async (t) => {
-  const run = await playAcrossRestart({ demo: true, stream: 'demo' });
-  let rideOut;
-  try {
-    rideOut = assertSurvivedRestart('restart_demo', run);
-  } catch (e) {
-    console.error(`origin after the restart: ${run.originLog.slice(-3000)}`);
-    throw e;
-  }
-  await t.test('rides out the restart: at most one stall, back within 2 s of live', { todo: RIDE_OUT_TODO }, rideOut);
-});
+/**
+ * One hls.js scenario of the restart: `opts` for playAcrossRestart, `name` for the report;
+ * what must hold is asserted, riding out the restart is a `todo` sub-test.
+ */
+function restartTest(title, name, opts) {
+  test(title, { timeout: 90_000 }, async (t) => {
+    const run = await playAcrossRestart(opts);
+    let rideOut;
+    try {
+      rideOut = assertSurvivedRestart(name, run);
+    } catch (e) {
+      console.error(`origin after the restart: ${run.originLog.slice(-3000)}`
+        + (run.encoderLog ? `\nffmpeg: ${run.encoderLog}` : ''));
+      throw e;
+    }
+    await t.test('rides out the restart: at most one stall, back within 2 s of live', { todo: RIDE_OUT_TODO }, rideOut);
+  });
+}
 
-test('ffmpeg push: hls.js plays on across a kill -9 and restart of the origin and a new encoder', { timeout: 90_000 }, async (t) => {
-  const run = await playAcrossRestart({ encoded: true, stream: 'cam1' });
-  let rideOut;
-  try {
-    rideOut = assertSurvivedRestart('restart_ffmpeg', run);
-  } catch (e) {
-    console.error(`origin after the restart: ${run.originLog.slice(-3000)}\nffmpeg: ${run.encoderLog}`);
-    throw e;
-  }
-  await t.test('rides out the restart: at most one stall, back within 2 s of live', { todo: RIDE_OUT_TODO }, rideOut);
-});
+restartTest('demo: hls.js plays on across a kill -9 and restart of the origin', 'restart_demo',
+  { demo: true, stream: 'demo' });
+restartTest('ffmpeg push: hls.js plays on across a kill -9 and restart of the origin and a new encoder',
+  'restart_ffmpeg', { encoded: true, stream: 'cam1' });
 
 /** One plain GET: status, Retry-After, whether it lists a complete segment, how long it took. */
 async function getPlaylist(url, ms) {
