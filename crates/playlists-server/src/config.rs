@@ -119,6 +119,11 @@ pub struct Config {
     /// Seconds a stream stays live after its encoder disconnects, waiting for a reconnect.
     #[arg(long, default_value_t = 10)]
     pub ingest_grace_secs: u64,
+    /// Serve the encoders' media timestamps as they are, instead of moving each stream's
+    /// timeline onto the wall clock (decode time = seconds since the Unix epoch), which lets
+    /// players that kept playing continue across an encoder or origin restart.
+    #[arg(long)]
+    pub keep_timestamps: bool,
     /// Also publish the built-in demo stream `demo` (on by default when run with no arguments).
     #[arg(long)]
     pub demo: bool,
@@ -409,6 +414,7 @@ impl Config {
             grace: Duration::from_secs(self.ingest_grace_secs),
             stall_after: Duration::from_secs(self.idle_timeout_secs),
             token: self.ingest_token.clone().filter(|t| !t.is_empty()),
+            restamp: !self.keep_timestamps,
             ..crate::ingest::IngestConfig::default()
         }
     }

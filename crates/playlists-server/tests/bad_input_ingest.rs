@@ -37,6 +37,8 @@ async fn server_with(limits: Limits, idle: Duration) -> (TestServer, Vec<Witness
             grace: Duration::from_secs(600),
             stall_after: idle,
             limits,
+            // Parts are compared with the input byte for byte: the encoder's timestamps.
+            restamp: false,
             ..IngestConfig::default()
         },
         ..Layers::default()

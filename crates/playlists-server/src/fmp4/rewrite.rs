@@ -21,14 +21,45 @@ pub fn shift_fragment(
     sequence_number: u32,
     shift: impl Fn(u32) -> u64,
 ) -> Result<(), Malformed> {
-    let patches = plan(bytes, sequence_number, shift)?;
+    let patches = plan(
+        bytes,
+        Some(sequence_number),
+        |id| i128::from(shift(id)),
+        Overflow::Wrap,
+    )?;
+    apply(bytes, patches);
+    Ok(())
+}
+
+/// Adds `shift(track_id)` (which may be negative) to each `traf`'s `tfdt` of the fragment
+/// `bytes`, leaving the `mfhd` sequence number as it is: the ingest's restamping
+/// ([`Restamp`](crate::ingest::Restamp)), which keeps the encoder's sequence numbers.
+///
+/// A decode time that the new value would take below 0 or past its field (32 bits in a
+/// version 0 `tfdt`, 64 in version 1) is an error, and then nothing is changed.
+pub fn shift_decode_times(bytes: &mut [u8], shift: impl Fn(u32) -> i64) -> Result<(), Malformed> {
+    let patches = plan(bytes, None, |id| i128::from(shift(id)), Overflow::Refuse)?;
+    apply(bytes, patches);
+    Ok(())
+}
+
+/// What a version 1 `tfdt` whose new value leaves the u64 range becomes. (A version 0 one
+/// that leaves the u32 range is always an error: wrapping there is never meant.)
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Overflow {
+    /// Wraps modulo 2^64 ([`shift_fragment`]'s contract, which its fuzz target checks).
+    Wrap,
+    /// An error.
+    Refuse,
+}
+
+fn apply(bytes: &mut [u8], patches: Vec<Patch>) {
     for patch in patches {
         match patch {
             Patch::U32(at, v) => bytes[at..at + 4].copy_from_slice(&v.to_be_bytes()),
             Patch::U64(at, v) => bytes[at..at + 8].copy_from_slice(&v.to_be_bytes()),
         }
     }
-    Ok(())
 }
 
 /// Where `p` starts within `base` (both borrow the same buffer).
@@ -38,8 +69,9 @@ fn offset_in(base: &[u8], p: &[u8]) -> usize {
 
 fn plan(
     bytes: &[u8],
-    sequence_number: u32,
-    shift: impl Fn(u32) -> u64,
+    sequence_number: Option<u32>,
+    shift: impl Fn(u32) -> i128,
+    overflow: Overflow,
 ) -> Result<Vec<Patch>, Malformed> {
     let mut pos = 0;
     let moof = loop {
@@ -68,7 +100,9 @@ fn plan(
                 r.version_flags()?;
                 let at = offset_in(bytes, r.rest());
                 r.u32("sequence_number")?;
-                patches.push(Patch::U32(at, sequence_number));
+                if let Some(sequence_number) = sequence_number {
+                    patches.push(Patch::U32(at, sequence_number));
+                }
             }
             b"traf" => {
                 let mut track_id = None;
@@ -86,22 +120,32 @@ fn plan(
                             let (version, _) = r.version_flags()?;
                             let at = offset_in(bytes, r.rest());
                             let delta = shift(id);
+                            // The sum is exact in i128 (a u64 plus an i128 made from a u64
+                            // or an i64), so only the field's range is checked.
+                            let (old, sum) = if version == 1 {
+                                let old = r.u64("baseMediaDecodeTime")?;
+                                (old, i128::from(old) + delta)
+                            } else {
+                                let old = u64::from(r.u32("baseMediaDecodeTime")?);
+                                (old, i128::from(old) + delta)
+                            };
+                            let too_far = || {
+                                r.error(format!(
+                                    "track {id}: decode time {old} + {delta} does not fit a \
+                                     version {version} tfdt"
+                                ))
+                            };
                             if version == 1 {
-                                let v = r.u64("baseMediaDecodeTime")?.wrapping_add(delta);
+                                let v = match overflow {
+                                    Overflow::Wrap => sum as u64,
+                                    Overflow::Refuse => {
+                                        u64::try_from(sum).map_err(|_| too_far())?
+                                    }
+                                };
                                 patches.push(Patch::U64(at, v));
                             } else {
-                                let old = r.u32("baseMediaDecodeTime")?;
-                                // `delta` is the caller's and may be anything up to u64::MAX
-                                // (the demo saturates), so the sum is checked too.
-                                let v = u64::from(old)
-                                    .checked_add(delta)
-                                    .and_then(|v| u32::try_from(v).ok())
-                                    .ok_or_else(|| {
-                                        r.error(format!(
-                                            "track {id}: decode time {old} + {delta} does not \
-                                             fit a version 0 tfdt"
-                                        ))
-                                    })?;
+                                // `delta` may be anything up to u64::MAX (the demo saturates).
+                                let v = u32::try_from(sum).map_err(|_| too_far())?;
                                 patches.push(Patch::U32(at, v));
                             }
                         }
@@ -172,6 +216,33 @@ mod tests {
         let err = shift_fragment(&mut bytes, 2, |_| u64::MAX).unwrap_err();
         assert!(err.reason.contains("version 0"), "{err}");
         assert_eq!(bytes, original);
+    }
+
+    #[test]
+    fn decode_times_shift_either_way_and_the_sequence_number_stays() {
+        let video = TestTraf::new(1, 1000, 2, 512);
+        let audio = TestTraf::new(2, 70, 2, 1024);
+        let original = fragment(5, &[video, audio]);
+        let mut bytes = original.clone();
+        shift_decode_times(&mut bytes, |id| if id == 1 { -1000 } else { 1 << 40 }).unwrap();
+        let init = crate::fmp4::testutil::init_segment(&[
+            crate::fmp4::testutil::TestTrack::video(1, 15360, 0),
+            crate::fmp4::testutil::TestTrack::audio(2, 48000),
+        ]);
+        let mut stream = init;
+        stream.extend_from_slice(&bytes);
+        let events = crate::fmp4::split_all(stream.into(), Default::default()).unwrap();
+        let crate::fmp4::Unit::Fragment(f) = &events[1] else {
+            panic!("expected a fragment")
+        };
+        assert_eq!(f.sequence_number, 5);
+        assert_eq!(f.tracks[0].decode_time, 0);
+        assert_eq!(f.tracks[1].decode_time, 70 + (1 << 40));
+
+        // Below 0 is refused, and nothing changes.
+        let mut again = bytes.clone();
+        assert!(shift_decode_times(&mut again, |_| -1).is_err());
+        assert_eq!(again, bytes);
     }
 
     #[test]

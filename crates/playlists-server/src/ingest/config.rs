@@ -21,6 +21,13 @@ pub struct IngestConfig {
     /// When set, a network source must present this token to publish (HTTP:
     /// `Authorization: Bearer <token>`); local sources (stdin, the demo) need none.
     pub token: Option<String>,
+    /// Put every stream's media timeline on the wall clock: each fragment's `tfdt` is shifted
+    /// so that decode time / timescale is its sample's date in seconds since the Unix epoch
+    /// (see [`Restamp`](super::Restamp)). A stream that starts again (an encoder or origin
+    /// restart) then continues after its old timestamps instead of starting over at the
+    /// encoder's 0, which players that kept playing need. Default on; off keeps the
+    /// encoder's timestamps (`--keep-timestamps`).
+    pub restamp: bool,
 }
 
 impl Default for IngestConfig {
@@ -31,6 +38,7 @@ impl Default for IngestConfig {
             stall_after: Duration::from_secs(30),
             limits: Limits::default(),
             token: None,
+            restamp: true,
         }
     }
 }

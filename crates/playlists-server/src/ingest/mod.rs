@@ -28,6 +28,11 @@
 //! EXT-X-DISCONTINUITY where the timestamps jump or the init section changes). After the
 //! grace period the stream gets EXT-X-ENDLIST.
 //!
+//! Every stream's media timeline is put on the wall clock ([`Restamp`], unless
+//! [`IngestConfig::restamp`] is off): a stream that starts again, after an encoder restart or
+//! the origin's own, continues after its old timestamps rather than at the encoder's 0, which
+//! players that kept playing need (docs/conformance.md R34).
+//!
 //! Malformed input ends only its own session, with an [`IngestError`] that says why; what the
 //! stream already published stays served, and other streams never notice.
 
@@ -35,6 +40,7 @@ mod config;
 mod error;
 mod feed;
 mod publish_delay;
+mod restamp;
 mod session;
 mod sessions;
 pub mod sources;
@@ -43,6 +49,7 @@ pub use config::IngestConfig;
 pub use error::{IngestError, IngestErrorKind};
 pub use feed::{feed, ChunkSource};
 pub use publish_delay::{PublishDelay, PublishDelaySnapshot, PUBLISH_DELAY_BUCKETS_US};
+pub use restamp::Restamp;
 pub use session::IngestSession;
 pub use sessions::{Access, Ingests, RESERVED_GROUP};
 pub use sources::stdin::ingest_reader;

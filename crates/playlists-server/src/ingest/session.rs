@@ -5,10 +5,12 @@ use std::sync::Arc;
 use bytes::Bytes;
 use playlists::{Init, Part};
 
+use super::restamp::unix_now_ms;
 use super::sessions::StreamIngest;
 use super::{IngestError, Ingests};
 use crate::fmp4::{Fmp4Error, Fragment, Movie, Splitter, Unit};
 use crate::part_store::PartWriter;
+use crate::sync::lock;
 
 /// One encoder connection: feed it bytes as they arrive, then [`finish`](Self::finish) it.
 /// Dropping a session without finishing it (a dropped connection) counts as a disconnect.
@@ -108,18 +110,29 @@ impl IngestSession {
         Ok(self.parts - before)
     }
 
-    fn publish(&mut self, fragment: Fragment) -> Result<(), IngestError> {
+    fn publish(&mut self, mut fragment: Fragment) -> Result<(), IngestError> {
         // The splitter never yields a fragment before an init section.
-        let Some(current) = &self.init else {
+        let Some(current) = self.init.clone() else {
             return Err(self.fmp4_error(Fmp4Error::MoofBeforeMoov { offset: 0 }));
         };
+        // Held from the restamp to the add: the stream's restamping run is shared by its
+        // sessions (an encoder that reconnects with its timestamps continuing keeps its
+        // shift), so only the owner may move it.
+        let shared = Arc::clone(&self.shared);
+        let owner = shared.owner();
+        if *owner != self.id {
+            return Err(IngestError::Superseded(self.stream.clone()));
+        }
+        if self.ingests.config().restamp {
+            restamp(&shared, &self.stream, &current, &mut fragment);
+        }
         // The init section goes whole; only a frame rate the `moov` did not tell is filled in,
         // measured on this first fragment after it.
         let init = self.pending_init.as_ref().map(|movie| Init {
             frame_rate: movie
                 .init
                 .frame_rate
-                .or_else(|| fragment.frame_rate(current)),
+                .or_else(|| fragment.frame_rate(&current)),
             ..movie.init.clone()
         });
         let part = Part {
@@ -132,19 +145,14 @@ impl IngestSession {
             timing: fragment.timing,
             init,
         };
-        {
-            let owner = self.shared.owner();
-            if *owner != self.id {
-                return Err(IngestError::Superseded(self.stream.clone()));
-            }
-            self.ingests
-                .playlists()
-                .add(&self.stream, part)
-                .map_err(|source| IngestError::Publish {
-                    stream: self.stream.clone(),
-                    source,
-                })?;
-        }
+        self.ingests
+            .playlists()
+            .add(&self.stream, part)
+            .map_err(|source| IngestError::Publish {
+                stream: self.stream.clone(),
+                source,
+            })?;
+        drop(owner);
         self.pending_init = None;
         self.parts += 1;
         Ok(())
@@ -167,6 +175,25 @@ impl IngestSession {
         }
         self.splitter.finish().map_err(|e| self.fmp4_error(e))?;
         Ok(self.parts)
+    }
+}
+
+/// Puts `fragment` on the wall clock ([`IngestConfig::restamp`](super::IngestConfig::restamp)),
+/// its bytes into a patched copy: the splitter's are a slice of the transport's buffer.
+fn restamp(shared: &StreamIngest, stream: &str, movie: &Movie, fragment: &mut Fragment) {
+    let mut restamp = lock(&shared.restamp);
+    if !restamp.is_on() {
+        return;
+    }
+    let mut bytes = fragment.bytes.to_vec();
+    match restamp.apply(movie, fragment, &mut bytes, unix_now_ms) {
+        Ok(true) => fragment.bytes = bytes.into(),
+        Ok(false) => {}
+        Err(reason) => tracing::info!(
+            %stream,
+            %reason,
+            "the stream keeps the encoder's timestamps: they cannot be put on the wall clock"
+        ),
     }
 }
 

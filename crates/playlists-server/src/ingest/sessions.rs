@@ -15,7 +15,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use playlists::Playlists;
 use tokio::time::Instant;
 
-use super::{IngestConfig, IngestError, IngestSession, PublishDelay, PublishDelaySnapshot};
+use super::{
+    IngestConfig, IngestError, IngestSession, PublishDelay, PublishDelaySnapshot, Restamp,
+};
 use crate::fmp4::Splitter;
 use crate::part_store::PartStore;
 use crate::sync::lock;
@@ -70,6 +72,9 @@ pub(super) struct StreamIngest {
     /// Ingest-to-publish delays of the stream's parts, across its sessions (the state lives
     /// until the stream ends, so a reconnecting encoder keeps adding to the same histogram).
     pub(super) publish_delay: PublishDelay,
+    /// The stream's restamping run, across its sessions (see [`Restamp`]); moved by the
+    /// owner only, while it holds `owner`.
+    pub(super) restamp: Mutex<Restamp>,
 }
 
 impl StreamIngest {
