@@ -10,7 +10,8 @@
 // timelines start at 0, so their media timestamps agree while their clocks do not.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, startEncoder, waitFor, fetchText, report, sleep } from '../lib/harness.js';
+import { spawnSync } from 'node:child_process';
+import { startServer, startEncoder, waitFor, fetchText, fetchWithin, report, sleep } from '../lib/harness.js';
 import {
   readMediaPlaylist, compareRenditions, continuity, median, round,
   playWithGstreamer, readWithFfmpeg, playWithMpv,
@@ -41,6 +42,25 @@ async function bothPlaylists() {
 
 const completeSegments = (pl) => pl.segments.filter((s) => s.duration !== null).length;
 
+/**
+ * The media time (s) at which segment `msn` of rendition `name` starts: the PTS of its first
+ * video packet (ffprobe on the init section + the segment). With the origin's restamping this
+ * is the segment's date in seconds since the epoch; with the encoder's own timestamps, its
+ * media time from the encoder's 0.
+ */
+async function mediaStart(name, msn) {
+  const base = `${ctx.server.base}/live/${name}`;
+  const playlist = await fetchText(`${base}/index.m3u8`);
+  const map = /#EXT-X-MAP:URI="([^"]+)"/.exec(playlist)[1];
+  const bytes = async (uri) => Buffer.from(await (await fetchWithin(`${base}/${uri}`)).arrayBuffer());
+  const input = Buffer.concat([await bytes(map), await bytes(`s${msn}.mp4`)]);
+  const probe = spawnSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time',
+    '-read_intervals', '%+#1', '-of', 'csv=p=0', '-i', 'pipe:0'],
+  { input, encoding: 'utf8', timeout: 10000, killSignal: 'SIGKILL' });
+  assert.equal(probe.status, 0, `ffprobe s${msn}.mp4 of ${name}: ${probe.error?.message || probe.stderr}`);
+  return Number(probe.stdout.trim().split('\n')[0]);
+}
+
 describe('native players on a two-rendition group', { timeout: 240_000 }, () => {
   before(async () => {
     ctx.server = await startServer();
@@ -59,14 +79,14 @@ describe('native players on a two-rendition group', { timeout: 240_000 }, () => 
     }, 30000).catch((e) => {
       throw new Error(`${e.message}\n${RENDITIONS.map((r) => `${r.name}: ${r.encoder.log()}`).join('\n')}\norigin: ${ctx.server.log().slice(-4000)}`);
     });
-    // Where each rendition's media time 0 sits on the wall clock: the encoders' timelines
-    // start at 0 and the first segment (MSN 0) starts there. A player's latency behind live is
-    // then the time it shows a frame minus (this date + the frame's PTS).
+    // Where each rendition's media time 0 sits on the wall clock: a listed segment's date less
+    // its media time (0 with the origin's restamping, whose media time is the date). A
+    // player's latency behind live is then the time it shows a frame minus (this + the
+    // frame's PTS).
     ctx.anchor = {};
     for (const r of RENDITIONS) {
       const first = lists[r.name].segments[0];
-      assert.equal(first.msn, 0, `${r.name}: MSN 0 still listed`);
-      ctx.anchor[r.height] = first.date / 1000;
+      ctx.anchor[r.height] = first.date / 1000 - (await mediaStart(r.name, first.msn));
     }
     const master = await fetchText(`${ctx.server.base}/live/master.m3u8`);
     ctx.variants = [...master.matchAll(/#EXT-X-STREAM-INF:.*?BANDWIDTH=(\d+).*?RESOLUTION=\d+x(\d+)/g)]

@@ -45,6 +45,19 @@ async fn renditions_of_a_group_carry_their_codecs_and_report_each_other() {
     assert_eq!(text.matches("RESOLUTION=320x180").count(), 2, "{text}");
     assert_eq!(text.matches("FRAME-RATE=30").count(), 2, "{text}");
 
+    // Renditions keep their encoders' timestamps (restamping is on by default, but each
+    // rendition on its own clock would undo their alignment): the first part is served as the
+    // encoder wrote it.
+    let a_stream = playlists.stream("live/a").unwrap();
+    let newest = a_stream
+        .part_at(a_stream.playlist().unwrap().position)
+        .unwrap();
+    assert!(
+        h264.windows(newest.bytes.len())
+            .any(|w| w == &newest.bytes[..]),
+        "the part is the encoder's bytes, unpatched"
+    );
+
     let b_playlist = playlists.stream("live/b").unwrap().playlist().unwrap();
     let b_text = String::from_utf8(b_playlist.full.plain.to_vec()).unwrap();
     assert!(

@@ -25,8 +25,10 @@ pub struct IngestConfig {
     /// so that decode time / timescale is its sample's date in seconds since the Unix epoch
     /// (see [`Restamp`](super::Restamp)). A stream that starts again (an encoder or origin
     /// restart) then continues after its old timestamps instead of starting over at the
-    /// encoder's 0, which players that kept playing need. Default on; off keeps the
-    /// encoder's timestamps (`--keep-timestamps`).
+    /// encoder's 0, which players that kept playing need. Renditions of a group
+    /// (`group/rendition`) are not restamped: their alignment relies on their encoders'
+    /// shared timestamps (docs/conformance.md R26). Default on; off keeps the encoder's
+    /// timestamps (`--keep-timestamps`).
     pub restamp: bool,
 }
 
