@@ -179,19 +179,25 @@ mod tests {
             .collect();
         assert!(!changed.is_empty() && changed.len() <= 12, "{changed:?}");
 
-        let init = crate::fmp4::testutil::init_segment(&[
-            crate::fmp4::testutil::TestTrack::video(1, 15360, 0),
-            crate::fmp4::testutil::TestTrack::audio(2, 48000),
-        ]);
-        let mut stream = init;
-        stream.extend_from_slice(&bytes);
-        let events = crate::fmp4::split_all(stream.into(), Default::default()).unwrap();
-        let crate::fmp4::Unit::Fragment(f) = &events[1] else {
-            panic!("expected a fragment")
-        };
+        let f = read_back(&bytes);
         assert_eq!(f.sequence_number, 42);
         assert_eq!(f.timing.decode_time, 1000 + 15360);
         assert_eq!(f.tracks[1].decode_time, 70 + 48000);
+    }
+
+    /// `bytes` (a video track 1 at 15360 Hz, an audio track 2 at 48 kHz) as the splitter
+    /// reads it back behind their init section.
+    fn read_back(bytes: &[u8]) -> crate::fmp4::Fragment {
+        let mut stream = crate::fmp4::testutil::init_segment(&[
+            crate::fmp4::testutil::TestTrack::video(1, 15360, 0),
+            crate::fmp4::testutil::TestTrack::audio(2, 48000),
+        ]);
+        stream.extend_from_slice(bytes);
+        let events = crate::fmp4::split_all(stream.into(), Default::default()).unwrap();
+        match events.into_iter().nth(1) {
+            Some(crate::fmp4::Unit::Fragment(f)) => f,
+            _ => panic!("expected a fragment"),
+        }
     }
 
     #[test]
@@ -225,16 +231,7 @@ mod tests {
         let original = fragment(5, &[video, audio]);
         let mut bytes = original.clone();
         shift_decode_times(&mut bytes, |id| if id == 1 { -1000 } else { 1 << 40 }).unwrap();
-        let init = crate::fmp4::testutil::init_segment(&[
-            crate::fmp4::testutil::TestTrack::video(1, 15360, 0),
-            crate::fmp4::testutil::TestTrack::audio(2, 48000),
-        ]);
-        let mut stream = init;
-        stream.extend_from_slice(&bytes);
-        let events = crate::fmp4::split_all(stream.into(), Default::default()).unwrap();
-        let crate::fmp4::Unit::Fragment(f) = &events[1] else {
-            panic!("expected a fragment")
-        };
+        let f = read_back(&bytes);
         assert_eq!(f.sequence_number, 5);
         assert_eq!(f.tracks[0].decode_time, 0);
         assert_eq!(f.tracks[1].decode_time, 70 + (1 << 40));
