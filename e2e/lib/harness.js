@@ -118,7 +118,7 @@ export async function startServer({ demo = false, args = [], port: wanted } = {}
     await proc.stop();
     throw e;
   }
-  return { base, port, log: proc.log, stop: proc.stop, kill: proc.kill, exitInfo: proc.exitInfo };
+  return { base, port, log: proc.log, stop: proc.stop, kill: proc.kill, exitInfo: proc.exitInfo, exited: proc.exited };
 }
 
 /** Waits until `stream`'s playlist lists a complete segment (players then have a start point). */

@@ -92,6 +92,11 @@ pub struct Config {
     /// Address to listen on (HTTP/1.1 and h2c, or TLS with --tls-cert/--tls-key).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Unix socket for upgrades without a gap (Linux): a new process started with the same
+    /// path takes over the running one's listening socket, and the old one finishes what it
+    /// holds and exits. See deploy/README.md.
+    #[arg(long, value_name = "PATH")]
+    pub upgrade_socket: Option<PathBuf>,
     /// PEM certificate chain; with --tls-key, serve HTTPS (h2 + http/1.1 by ALPN).
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,

@@ -16,6 +16,7 @@ pub struct Shutdown(Arc<Inner>);
 #[derive(Debug, Default)]
 struct Inner {
     started: AtomicBool,
+    handed_over: AtomicBool,
     /// The library's eventcount: one notify wakes every waiter.
     event: Event,
 }
@@ -26,6 +27,20 @@ impl Shutdown {
         // Release, before the notify: a woken waiter that re-checks sees `true`.
         self.0.started.store(true, Ordering::Release);
         self.0.event.notify_all();
+    }
+
+    /// Says that another process accepts on the listening socket now (an upgrade,
+    /// [`crate::upgrade`]). Called before the accept loop stops, it makes
+    /// [`serve_on`](crate::http::serve_on) drain gently: held requests are answered as the
+    /// streams go on, and [`begin`](Self::begin) comes only once the players' connections
+    /// have closed.
+    pub fn hand_over(&self) {
+        self.0.handed_over.store(true, Ordering::Release);
+    }
+
+    /// Whether [`hand_over`](Self::hand_over) was called.
+    pub fn is_handed_over(&self) -> bool {
+        self.0.handed_over.load(Ordering::Acquire)
     }
 
     /// Whether [`begin`](Self::begin) was called.

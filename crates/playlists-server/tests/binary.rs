@@ -147,3 +147,47 @@ fn impossible_settings_stop_the_binary_with_their_name() {
         assert!(stderr.contains(name), "{args:?}: {stderr}");
     }
 }
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_new_process_takes_the_socket_over_and_the_old_one_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("upgrade.sock");
+    let socket = socket.to_str().unwrap();
+    let (mut old, addr) = start(
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--demo",
+            "--upgrade-socket",
+            socket,
+        ],
+        Stdio::null(),
+    );
+    assert_eq!(
+        wait_ok(addr, "/demo/index.m3u8").await.status,
+        StatusCode::OK
+    );
+    let listen = addr.to_string();
+    let (new, new_addr) = start(
+        &["--listen", &listen, "--demo", "--upgrade-socket", socket],
+        Stdio::null(),
+    );
+    assert_eq!(new_addr, addr, "the new process serves the same socket");
+    // The old process hands over, drains and exits by itself.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = old.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the old process did not exit");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "old process: {status}");
+    let playlist = wait_ok(addr, "/demo/index.m3u8").await;
+    assert_eq!(playlist.status, StatusCode::OK, "{}", playlist.text());
+    assert!(playlist.text().contains("#EXT-X-PRELOAD-HINT"));
+    // And the new one can be upgraded in turn: the socket path is its now.
+    assert!(std::fs::metadata(socket).is_ok());
+    terminate(new);
+}

@@ -18,6 +18,12 @@
 //! first part arrives, so a restart is no error here. The players count the discontinuities
 //! they cross, and the summary says how many players were still receiving parts at the end and
 //! after the last discontinuity (`players_active_at_end`, `players_past_last_discontinuity`).
+//! An origin that restarts, or hands its socket to a new process (`--upgrade-socket`), starts
+//! the stream over under higher numbers: a player whose playlist lists nothing it knew follows
+//! the new run (`new_runs`), ignoring its hinted request's result as §6.2.6 says. A request
+//! on a kept-alive connection the origin closed before answering is sent again once on a new
+//! connection (`retries`), as browsers do.
+//!
 //! Any failure (an error status, no answer within 20 s, a check above) counts in `errors`
 //! (by kind in `error_kinds`), and the player starts over from a plain playlist load.
 //!
@@ -114,6 +120,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 struct Conn {
     authority: String,
     sender: SendRequest<Empty<Bytes>>,
+    /// Whether a request was answered on it: only then may a close be the server's keep-alive
+    /// race, which a browser answers by sending the request again.
+    reused: bool,
 }
 
 impl Conn {
@@ -131,22 +140,40 @@ impl Conn {
         Ok(Self {
             authority: authority.to_owned(),
             sender,
+            reused: false,
         })
     }
 
-    async fn get(&mut self, path: &str) -> Step<Bytes> {
+    async fn reopen(&mut self) -> Step<()> {
+        *self = Self::open(&self.authority).await?;
+        Ok(())
+    }
+
+    /// GET `path`. A kept-alive connection the origin closed before answering (its idle
+    /// timeout, or a drain after it handed its socket to a new process) gets the request sent
+    /// again on a new connection, once, as browsers do for idempotent requests (RFC 9110
+    /// §9.2.2); `stats.retries` counts those.
+    async fn get(&mut self, path: &str, stats: &Stats) -> Step<Bytes> {
         if self.sender.ready().await.is_err() {
-            // The origin closed the connection (idle timeout): a player reconnects.
-            *self = Self::open(&self.authority).await?;
+            // The origin closed the connection while it was idle: a player reconnects.
+            self.reopen().await?;
         }
-        let req = http::Request::get(path)
-            .header(http::header::HOST, &self.authority)
-            .body(Empty::new())
-            .map_err(|e| Failure::new("request", e.into()))?;
-        let resp = tokio::time::timeout(Duration::from_secs(20), self.sender.send_request(req))
-            .await
-            .map_err(|_| Failure::new("timeout", anyhow!("GET {path}: no answer within 20 s")))?
-            .map_err(|e| Failure::new("http", anyhow!("GET {path}: {e}")))?;
+        let resp = match self.send(path).await {
+            Err(e) if self.reused && (e.is_incomplete_message() || e.is_canceled()) => {
+                stats.retries.fetch_add(1, Ordering::Relaxed);
+                self.reopen().await?;
+                self.send(path).await
+            }
+            sent => sent,
+        }
+        .map_err(|e| {
+            let kind = match e {
+                SendError::Timeout => "timeout",
+                SendError::Http(_) => "http",
+                SendError::Other(_) => "request",
+            };
+            Failure::new(kind, anyhow!("GET {path}: {e}"))
+        })?;
         let status = resp.status();
         let body = resp
             .into_body()
@@ -154,6 +181,7 @@ impl Conn {
             .await
             .map_err(|e| Failure::new("http", anyhow!("GET {path}: body: {e}")))?
             .to_bytes();
+        self.reused = true;
         if !status.is_success() {
             return Err(Failure::new(
                 status_kind(status),
@@ -164,6 +192,49 @@ impl Conn {
             ));
         }
         Ok(body)
+    }
+
+    /// Sends a GET and waits for the response head, at most 20 s.
+    async fn send(
+        &mut self,
+        path: &str,
+    ) -> std::result::Result<http::Response<hyper::body::Incoming>, SendError> {
+        let req = http::Request::get(path)
+            .header(http::header::HOST, &self.authority)
+            .body(Empty::new())
+            .map_err(|e| SendError::Other(e.into()))?;
+        tokio::time::timeout(Duration::from_secs(20), self.sender.send_request(req))
+            .await
+            .map_err(|_| SendError::Timeout)?
+            .map_err(SendError::Http)
+    }
+}
+
+/// Why a request got no response.
+#[derive(Debug)]
+enum SendError {
+    Http(hyper::Error),
+    Timeout,
+    Other(anyhow::Error),
+}
+
+impl SendError {
+    fn is_incomplete_message(&self) -> bool {
+        matches!(self, Self::Http(e) if e.is_incomplete_message())
+    }
+
+    fn is_canceled(&self) -> bool {
+        matches!(self, Self::Http(e) if e.is_canceled())
+    }
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Http(e) => e.fmt(f),
+            Self::Timeout => f.write_str("no answer within 20 s"),
+            Self::Other(e) => e.fmt(f),
+        }
     }
 }
 
@@ -216,7 +287,7 @@ async fn play(
     let mut part_conn = Conn::open(authority).await?;
     let dir = path.rsplit_once('/').map_or("", |(d, _)| d).to_owned();
     stats.requests.fetch_add(1, Ordering::Relaxed);
-    let text = playlist_conn.get(path).await?;
+    let text = playlist_conn.get(path, stats).await?;
     let first = read_playlist(&String::from_utf8_lossy(&text)).kind("playlist")?;
     let mut media_sequence = first.media_sequence;
     let Some(mut hint) = first.hint else {
@@ -225,6 +296,9 @@ async fn play(
             anyhow!("the live playlist has no preload hint"),
         ));
     };
+    // Whether the last playlist hinted `hint`: an origin that hands over to a new process
+    // withdraws its hint, and the player then only reloads the playlist.
+    let mut hinted = true;
     let mut next = first.next;
     let mut reloads = 0u64;
     while Instant::now() < until {
@@ -237,22 +311,49 @@ async fn play(
         let playlist_path = format!("{path}?_HLS_msn={}&_HLS_part={}{skip}", next.0, next.1);
         let part_path = format!("{dir}/p{hint}.mp4");
         let started = Instant::now();
-        let (part, playlist) =
-            tokio::join!(part_conn.get(&part_path), playlist_conn.get(&playlist_path));
-        stats.requests.fetch_add(2, Ordering::Relaxed);
-        let part = part?;
-        let arrived = Instant::now();
-        stats.arrived(hint, arrived);
-        stats.parts.fetch_add(1, Ordering::Relaxed);
-        stats
-            .part_bytes
-            .fetch_add(part.len() as u64, Ordering::Relaxed);
-        if part.is_empty() {
-            return Err(Failure::new("empty_part", anyhow!("{part_path} is empty")));
-        }
+        let (part, playlist) = if hinted {
+            let (part, playlist) = tokio::join!(
+                part_conn.get(&part_path, stats),
+                playlist_conn.get(&playlist_path, stats)
+            );
+            stats.requests.fetch_add(2, Ordering::Relaxed);
+            (Some(part), playlist)
+        } else {
+            stats.requests.fetch_add(1, Ordering::Relaxed);
+            (None, playlist_conn.get(&playlist_path, stats).await)
+        };
         let seen = read_playlist(&String::from_utf8_lossy(&playlist?)).kind("playlist")?;
-        stats.blocking(started.elapsed());
-        end.last_part = Some(arrived);
+        if seen.parts.first().is_some_and(|&first| first > hint) {
+            // Nothing the player knew is listed: the stream started over under new numbers
+            // (a restarted origin, or the new process after a hand-over; they number above
+            // everything before). The hinted part is not in this update, so its request's
+            // result is ignored (§6.2.6), and the player follows the new run.
+            stats.new_runs.fetch_add(1, Ordering::Relaxed);
+            media_sequence = seen.media_sequence;
+            end.discontinuity = seen.discontinuity;
+            let Some(following) = seen.hint else {
+                return Err(Failure::new(
+                    "no_hint",
+                    anyhow!("a live playlist without a preload hint"),
+                ));
+            };
+            (hint, hinted, next) = (following, true, seen.next);
+            continue;
+        }
+        if let Some(part) = part {
+            let part = part?;
+            let arrived = Instant::now();
+            stats.arrived(hint, arrived);
+            stats.parts.fetch_add(1, Ordering::Relaxed);
+            stats
+                .part_bytes
+                .fetch_add(part.len() as u64, Ordering::Relaxed);
+            if part.is_empty() {
+                return Err(Failure::new("empty_part", anyhow!("{part_path} is empty")));
+            }
+            stats.blocking(started.elapsed());
+            end.last_part = Some(arrived);
+        }
         if seen.media_sequence < media_sequence {
             stats.msn_regressions.fetch_add(1, Ordering::Relaxed);
         }
@@ -280,10 +381,11 @@ async fn play(
             return Err(Failure::new("ended", anyhow!("the stream ended")));
         }
         let Some(following) = seen.hint else {
-            return Err(Failure::new(
-                "no_hint",
-                anyhow!("a live playlist without a preload hint"),
-            ));
+            // Withdrawn (a hand-over): ask for the next playlist only.
+            hinted = false;
+            hint += 1;
+            next = seen.next;
+            continue;
         };
         if following <= hint {
             stats.duplicates.fetch_add(1, Ordering::Relaxed);
@@ -293,8 +395,7 @@ async fn play(
                 .lost_parts
                 .fetch_add(following - hint - 1, Ordering::Relaxed);
         }
-        hint = following;
-        next = seen.next;
+        (hint, hinted, next) = (following, true, seen.next);
     }
     Ok(())
 }
@@ -340,7 +441,8 @@ fn report(kind: &str, args: &Args, stats: &Stats, started: Instant, ends: Option
         concat!(
             r#"{{"bench":"loadgen","kind":"{}","url":{:?},"players":{},"secs":{:.1},"requests":{},"#,
             r#""errors":{},"error_kinds":{{{}}},"gaps":{},"lost_parts":{},"duplicates":{},"#,
-            r#""listing_gaps":{},"msn_regressions":{},"discontinuities":{},"parts":{},"#,
+            r#""listing_gaps":{},"msn_regressions":{},"discontinuities":{},"new_runs":{},"#,
+            r#""retries":{},"parts":{},"#,
             r#""part_bytes":{},"fanout_p50_ms":{:.3},"fanout_p99_ms":{:.3},"fanout_max_ms":{:.3},"#,
             r#""blocking_p50_ms":{:.3},"blocking_p99_ms":{:.3},"blocking_max_ms":{:.3},"#,
             r#""rss_bytes":{}{},"last_error":{:?}}}"#
@@ -358,6 +460,8 @@ fn report(kind: &str, args: &Args, stats: &Stats, started: Instant, ends: Option
         stats.listing_gaps.load(Ordering::Relaxed),
         stats.msn_regressions.load(Ordering::Relaxed),
         stats.discontinuities.load(Ordering::Relaxed),
+        stats.new_runs.load(Ordering::Relaxed),
+        stats.retries.load(Ordering::Relaxed),
         stats.parts.load(Ordering::Relaxed),
         stats.part_bytes.load(Ordering::Relaxed),
         fanout.percentile_ms(0.5),

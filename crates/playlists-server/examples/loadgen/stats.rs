@@ -81,6 +81,11 @@ pub(crate) struct Stats {
     /// The highest discontinuity number (EXT-X-DISCONTINUITY-SEQUENCE plus the tags listed)
     /// any player has seen.
     pub(crate) discontinuities: AtomicU64,
+    /// Times a player found the stream started over under new numbers (an origin restart,
+    /// or the new process after a hand-over) and followed it.
+    pub(crate) new_runs: AtomicU64,
+    /// Requests sent again after the origin closed a kept-alive connection before answering.
+    pub(crate) retries: AtomicU64,
     /// First arrival per part number, for the fan-out spread; pruned as the stream moves on.
     pub(crate) first_arrival: Mutex<HashMap<u64, Instant>>,
     /// (this interval, whole run).

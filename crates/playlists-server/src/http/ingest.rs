@@ -46,6 +46,7 @@ where
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     let session = ingests.start(stream, Access::Remote { token })?;
+    let _counted = state.ingest_request();
     let stall = Some(ingests.config().stall_after);
     let parts = feed(session, &mut RequestBody(body), stall, &state.shutdown)
         .await

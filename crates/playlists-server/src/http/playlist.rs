@@ -75,6 +75,17 @@ pub async fn media(
         (Skip::No, _) | (_, None) => &version.full,
         (Skip::Yes | Skip::V2, Some(delta)) => delta,
     };
+    // After a hand-over the next part is the new process's, under another name: hinting this
+    // process's next part would send players' hinted requests there for a part that never
+    // comes (a 404). Without the hint they ask for the next playlist, which the new process
+    // answers (§6.2.6 lets a server withdraw hints when its plans change).
+    let unhinted;
+    let rendered = if state.shutdown.is_handed_over() {
+        unhinted = without_preload_hints(rendered);
+        &unhinted
+    } else {
+        rendered
+    };
     let controls = state.cache.for_td(Some(version.target_duration_s));
     let cache = if directives.blocking.is_some() {
         &controls.blocking
@@ -138,4 +149,40 @@ pub(super) fn respond(
         h.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
     resp
+}
+
+/// `rendered` without its EXT-X-PRELOAD-HINT lines, rendered and compressed again (only
+/// while draining after a hand-over, so the cost is not on the hot path).
+fn without_preload_hints(rendered: &Rendered) -> Rendered {
+    let mut plain = Vec::with_capacity(rendered.plain.len());
+    for line in rendered.plain.split_inclusive(|&b| b == b'\n') {
+        if !line.starts_with(b"#EXT-X-PRELOAD-HINT:") {
+            plain.extend_from_slice(line);
+        }
+    }
+    Rendered::new(plain)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_are_withdrawn_and_the_rest_kept() {
+        let text = "#EXTM3U\n#EXT-X-PART:DURATION=0.2,URI=\"p1.mp4\"\n\
+                    #EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"p2.mp4\"\n\
+                    #EXT-X-RENDITION-REPORT:URI=\"../b/index.m3u8\",LAST-MSN=1\n";
+        let stripped = without_preload_hints(&Rendered::new(text.as_bytes().to_vec()));
+        let plain = String::from_utf8(stripped.plain.to_vec()).unwrap();
+        assert_eq!(
+            plain,
+            "#EXTM3U\n#EXT-X-PART:DURATION=0.2,URI=\"p1.mp4\"\n\
+             #EXT-X-RENDITION-REPORT:URI=\"../b/index.m3u8\",LAST-MSN=1\n"
+        );
+        assert_ne!(stripped.hash, hash_of(text));
+    }
+
+    fn hash_of(text: &str) -> u64 {
+        Rendered::new(text.as_bytes().to_vec()).hash
+    }
 }

@@ -64,7 +64,12 @@ impl RequestHead {
         }
     }
 
-    /// The path.
+    /// The path and the query, as requested.
+    pub fn path_and_query(&self) -> &str {
+        &self.path_and_query
+    }
+
+    /// The path, without the query.
     pub fn path(&self) -> &str {
         &self.path_and_query[..self.path_len]
     }

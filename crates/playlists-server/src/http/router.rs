@@ -19,6 +19,8 @@
 //! Numbers in file names must be canonical decimals (`s7.mp4`, not `s07.mp4`): one resource,
 //! one URL, one cache entry.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use super::body::Body;
@@ -257,15 +259,76 @@ async fn dispatch(
             playlist::media(state, stream, req.query(), headers, req.coding).await
         }
         Route::Multivariant { group } => playlist::multivariant(state, group, headers, req.coding),
-        Route::Init { stream, id } => media::init(state, stream, id, headers),
-        Route::Segment { stream, msn } => media::segment(state, stream, msn, headers),
-        Route::Part { stream, number } => media::part(state, stream, number, headers).await,
+        // Media: what is not here may be the predecessor's.
+        Route::Init { stream, id } => {
+            or_predecessor(state, route, req, media::init(state, stream, id, headers)).await
+        }
+        Route::Segment { stream, msn } => {
+            or_predecessor(
+                state,
+                route,
+                req,
+                media::segment(state, stream, msn, headers),
+            )
+            .await
+        }
+        Route::Part { stream, number } => {
+            let found = media::part(state, stream, number, headers).await;
+            or_predecessor(state, route, req, found).await
+        }
         Route::Ingest { .. } => Err(HttpError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "ingest takes PUT or POST with an fMP4 body",
         )),
         Route::Unknown => Err(HttpError::not_found(format!("`{}`", req.path()))),
     }
+}
+
+/// `found`, or, when it is a 404, the predecessor's answer (see [`predecessor_fallback`]).
+async fn or_predecessor(
+    state: &AppState,
+    route: Route<'_>,
+    req: &RequestHead,
+    found: Result<Response<Body>, HttpError>,
+) -> Result<Response<Body>, HttpError> {
+    match found {
+        Err(e) if e.status == StatusCode::NOT_FOUND => {
+            // Bound before the `await`: a temporary kept across it would enlarge the future.
+            let asked = predecessor_fallback(state, route, req, e)?;
+            Ok(asked.await)
+        }
+        found => found,
+    }
+}
+
+/// A media request not found here, asked of the process this one took over from (see
+/// `predecessor.rs`), answered with `not_found` if it has not got it either; `Err` gives back
+/// `not_found` when there is no one to ask.
+///
+/// A boxed future, made only when there is a predecessor: held across the `await` in
+/// [`handle`], a larger one would enlarge every request's future.
+fn predecessor_fallback<'a>(
+    state: &'a AppState,
+    route: Route<'_>,
+    head: &'a RequestHead,
+    not_found: HttpError,
+) -> Result<Pin<Box<dyn Future<Output = Response<Body>> + Send + 'a>>, HttpError> {
+    let media = matches!(
+        route,
+        Route::Part { .. } | Route::Segment { .. } | Route::Init { .. }
+    );
+    #[cfg(unix)]
+    if let (true, StatusCode::NOT_FOUND, Some(link)) = (media, not_found.status, &state.predecessor)
+    {
+        return Ok(Box::pin(async move {
+            match link.ask(head).await {
+                Some(resp) => resp,
+                None => not_found.into_response(),
+            }
+        }));
+    }
+    let _ = (state, head, media);
+    Err(not_found)
 }
 
 fn text(body: Body, content_type: &'static str) -> Response<Body> {

@@ -1,7 +1,7 @@
 //! [`serve`] and [`serve_on`]: the accept loop and the graceful drain.
 
 use std::future::Future;
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -109,11 +109,16 @@ pub async fn serve_on(
         });
     }
     drop(listener);
+    // Idle connections close now; busy ones after the response they are writing.
+    let mut drained = pin!(graceful.shutdown());
+    let all_closed =
+        state.shutdown.is_handed_over() && hand_over_drain(&state, drained.as_mut()).await;
     tracing::info!("shutting down: answering held requests, draining connections");
     state.shutdown.begin();
-    if tokio::time::timeout(state.opts.shutdown_grace, graceful.shutdown())
-        .await
-        .is_err()
+    if !all_closed
+        && tokio::time::timeout(state.opts.shutdown_grace, drained)
+            .await
+            .is_err()
     {
         tracing::warn!(
             grace = ?state.opts.shutdown_grace,
@@ -121,4 +126,37 @@ pub async fn serve_on(
         );
     }
     Ok(())
+}
+
+/// The first phase of the drain after a hand-over ([`Shutdown::hand_over`]): another process
+/// accepts now, and the players connected here should move to it without an error.
+///
+/// The sources go on for a while, so a held request (the next part, the playlist that lists
+/// it) is answered when its part arrives, within a part duration, and not with a 503 the
+/// player would have to recover from; its connection then closes, and the player's next
+/// request reaches the new process. Once only encoders' connections are left (or after
+/// [`HttpOptions::shutdown_grace`](super::HttpOptions::shutdown_grace)), the caller begins
+/// the shutdown: the sources stop and the encoders reconnect, to the new process.
+///
+/// Returns whether every connection has closed already (`drained` has completed).
+///
+/// [`Shutdown::hand_over`]: crate::shutdown::Shutdown::hand_over
+async fn hand_over_drain(state: &AppState, drained: Pin<&mut impl Future<Output = ()>>) -> bool {
+    tracing::info!("another process accepts now: answering what is held here, then stopping");
+    // Polled: the counts change on every connection's own runtime, and this runs once per
+    // process life, for at most a few part durations.
+    let players_gone = async {
+        while !state.only_encoders_connected() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    let grace = state.opts.shutdown_grace;
+    tokio::select! {
+        () = drained => true,
+        () = players_gone => false,
+        () = tokio::time::sleep(grace) => {
+            tracing::warn!(?grace, "players still connected after the shutdown grace period");
+            false
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! [`AppState`]: everything a request handler reads, shared by every connection.
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,6 +45,13 @@ pub struct AppState {
     /// Per stream slot, the media type of its parts (`video/mp4` or `audio/mp4`) with the
     /// generation it was computed for; see `media::content_type`.
     pub(super) media_types: Box<[AtomicU64]>,
+    /// HTTP ingest requests being read. Their connections are encoders', not players': the
+    /// drain after a hand-over ([`Shutdown::hand_over`]) waits for every other connection.
+    pub(super) ingest_requests: AtomicUsize,
+    /// The process this one took over from, asked for media not found here while it drains
+    /// ([`AppState::with_predecessor`]).
+    #[cfg(unix)]
+    pub(super) predecessor: Option<super::predecessor::PredecessorLink>,
 }
 
 /// `Cache-Control` header values derived from TARGETDURATION (App. B.1 [docs/conformance.md R27]).
@@ -136,6 +143,9 @@ impl AppState {
             waiting: Waiting::new(num, opts.max_waiting_per_stream, opts.max_waiting_total),
             started: Instant::now(),
             media_types: (0..num).map(|_| AtomicU64::new(0)).collect(),
+            ingest_requests: AtomicUsize::new(0),
+            #[cfg(unix)]
+            predecessor: None,
             playlists,
             opts,
             metrics: Metrics::default(),
@@ -154,6 +164,14 @@ impl AppState {
     /// Takes `PUT`/`POST /ingest/{stream}` into `ingests` (the HTTP push source).
     pub fn with_ingest(mut self, ingests: Arc<Ingests>) -> Self {
         self.ingests = Some(ingests);
+        self
+    }
+
+    /// Asks the process this one took over from ([`crate::upgrade`]) for the parts,
+    /// segments and init sections not found here, while it still answers.
+    #[cfg(unix)]
+    pub fn with_predecessor(mut self, link: super::predecessor::PredecessorLink) -> Self {
+        self.predecessor = Some(link);
         self
     }
 
@@ -205,10 +223,30 @@ impl AppState {
         self.started.elapsed() < self.opts.restart_hold
     }
 
+    /// Whether the only connections left are encoders' (HTTP ingest requests being read).
+    pub(crate) fn only_encoders_connected(&self) -> bool {
+        self.metrics.connections_open() <= self.ingest_requests.load(Ordering::Acquire) as u64
+    }
+
+    /// Counts an HTTP ingest request until the returned guard drops.
+    pub(super) fn ingest_request(&self) -> IngestRequest<'_> {
+        self.ingest_requests.fetch_add(1, Ordering::AcqRel);
+        IngestRequest(&self.ingest_requests)
+    }
+
     /// When a request held from `since` for at most `limit` must be answered: the earlier of
     /// the limit and the request timeout (503 either way).
     pub(crate) fn hold_deadline(&self, since: Instant, limit: Duration) -> Instant {
         since + limit.min(self.opts.request_timeout)
+    }
+}
+
+/// An HTTP ingest request in flight ([`AppState::ingest_request`]).
+pub(super) struct IngestRequest<'a>(&'a AtomicUsize);
+
+impl Drop for IngestRequest<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
