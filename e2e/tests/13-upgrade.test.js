@@ -10,13 +10,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import {
-  repo, startServer, startEncoder, waitForSegment, launchBrowser, report, fetchWithin, sleep,
+  startServer, startEncoder, waitForSegment, launchBrowser, report, fetchWithin, sleep,
   WARMUP, SECONDS,
 } from '../lib/harness.js';
 import { openPlayerPage, play, playbackReport } from '../lib/player.js';
-import { spawnTracked, makeTempDir, removeTempDir } from '../lib/procs.js';
+import { makeTempDir, removeTempDir } from '../lib/procs.js';
+import { runLoadgen } from '../lib/loadgen.js';
 
-const loadgenBin = process.env.LOADGEN_BIN || join(repo, 'target', 'release', 'examples', 'loadgen');
 const PLAYERS = 100;
 /** Second of hls.js playback (from its first frame) at which the new origin is started. */
 const UPGRADE_AT = 8;
@@ -26,18 +26,6 @@ const STALL_MS = 1000;
 const STALL_EVENTS = ['bufferStalledError', 'bufferNudgeOnStall', 'bufferSeekOverHole'];
 /** How long the old origin may take to hand over, drain and exit. */
 const EXIT_WITHIN_MS = 15000;
-
-/** Runs loadgen against `url` for `secs`; resolves with its summary line (parsed). */
-async function runLoadgen(url, secs) {
-  const proc = spawnTracked('loadgen', loadgenBin, ['--url', url, '--players', String(PLAYERS), '--secs', String(secs), '--report-secs', String(secs)]);
-  const timer = setTimeout(() => proc.stop(), (secs + 40) * 1000);
-  const exit = await proc.exited;
-  clearTimeout(timer);
-  const summary = proc.log().split('\n').map((l) => l.trim()).filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l)).find((o) => o.kind === 'summary');
-  if (exit.code !== 0 || !summary) throw new Error(`loadgen exited ${JSON.stringify(exit)}: ${proc.log().slice(-4000)}`);
-  return summary;
-}
 
 /**
  * An encoder that is started again whenever it exits (as systemd's Restart= or OBS's
@@ -86,7 +74,7 @@ async function playAcrossUpgrade({ demo, stream, players }) {
     }
     await waitForSegment(base, stream);
     const secs = WARMUP + SECONDS + 5;
-    const load = players ? runLoadgen(`${base}/${stream}/index.m3u8`, secs) : null;
+    const load = players ? runLoadgen(`${base}/${stream}/index.m3u8`, PLAYERS, secs) : null;
     load?.catch(() => {});
     const browser = await launchBrowser();
     stops.unshift(browser.close);

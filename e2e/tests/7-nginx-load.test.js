@@ -8,13 +8,10 @@
 // off` the same run fails: 14,753 blocking playlist requests reached the origin for 90 URLs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { repo, startServer, waitForSegment, report, requestCounts, countsSince, routeTotal, errorsOf, fetchText } from '../lib/harness.js';
-import { spawnTracked } from '../lib/procs.js';
+import { startServer, waitForSegment, report, requestCounts, countsSince, routeTotal, errorsOf, fetchText } from '../lib/harness.js';
+import { runLoadgen } from '../lib/loadgen.js';
 import { startNginx } from '../lib/nginx.js';
 
-/** The simulator: the release build unless LOADGEN_BIN says otherwise. */
-const loadgenBin = process.env.LOADGEN_BIN || join(repo, 'target', 'release', 'examples', 'loadgen');
 const PLAYERS = Number(process.env.E2E_LOAD_PLAYERS || 200);
 const LOAD_SECS = Number(process.env.E2E_LOAD_SECS || 30);
 
@@ -24,20 +21,6 @@ async function partsPublished(base, stream) {
   const m = new RegExp(`^playlists_stream_parts_published_total\\{stream="${stream}"\\} (\\d+)$`, 'm').exec(text);
   if (!m) throw new Error(`no parts_published for ${stream} in /metrics`);
   return Number(m[1]);
-}
-
-/** Runs loadgen to its end; resolves with its summary line (parsed). */
-async function runLoadgen(url) {
-  const proc = spawnTracked('loadgen', loadgenBin, ['--url', url, '--players', String(PLAYERS), '--secs', String(LOAD_SECS), '--report-secs', String(LOAD_SECS)]);
-  // loadgen stops by itself after --secs; a request it still waits on ends within its own
-  // 20 s timeout. Beyond that something hangs: stop it and fail.
-  const timer = setTimeout(() => proc.stop(), (LOAD_SECS + 40) * 1000);
-  const exit = await proc.exited;
-  clearTimeout(timer);
-  const summary = proc.log().split('\n').map((l) => l.trim()).filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l)).find((o) => o.kind === 'summary');
-  if (exit.code !== 0 || !summary) throw new Error(`loadgen exited ${JSON.stringify(exit)}: ${proc.log().slice(-4000)}`);
-  return summary;
 }
 
 test(`${PLAYERS} simulated players through nginx: one origin request per playlist version and per part`, { timeout: (LOAD_SECS + 90) * 1000 }, async () => {
@@ -53,7 +36,7 @@ test(`${PLAYERS} simulated players through nginx: one origin request per playlis
     const before = await requestCounts(server.base);
     const partsBefore = await partsPublished(server.base, 'demo');
 
-    const load = await runLoadgen(`${nginx.base}/demo/index.m3u8`);
+    const load = await runLoadgen(`${nginx.base}/demo/index.m3u8`, PLAYERS, LOAD_SECS);
 
     const after = await requestCounts(server.base);
     const partsAfter = await partsPublished(server.base, 'demo');
