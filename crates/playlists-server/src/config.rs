@@ -21,13 +21,21 @@ use crate::part_store::{ArenaOptions, PartArena, PartStore};
 /// an OS thread, so a typo such as `--threads 100000` is refused rather than attempted.
 pub const MAX_EVENT_LOOPS: usize = 1024;
 
+/// `playlists --version`: the crate's version and the commit it was built from (`build.rs`).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("PLAYLISTS_COMMIT"),
+    ")"
+);
+
 /// The command line: settings, then an optional subcommand.
 ///
 /// With no arguments at all, `playlists` serves the built-in demo stream on 127.0.0.1:8080.
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "playlists",
-    version,
+    version = VERSION,
     about = "An LL-HLS origin: fMP4 in, LL-HLS out",
     after_help = "Encoders push with e.g. `ffmpeg ... -f mp4 -method PUT http://HOST/ingest/NAME`, \
                   or pipe into `playlists ingest --stream NAME`."
