@@ -49,7 +49,7 @@ pub use config::IngestConfig;
 pub use error::{IngestError, IngestErrorKind};
 pub use feed::{feed, ChunkSource};
 pub use publish_delay::{PublishDelay, PublishDelaySnapshot, PUBLISH_DELAY_BUCKETS_US};
-pub use restamp::Restamp;
+pub use restamp::{GroupAnchor, Restamp};
 pub use session::IngestSession;
 pub use sessions::{Access, Ingests, RESERVED_GROUP};
 pub use sources::stdin::ingest_reader;
