@@ -273,12 +273,20 @@ impl GroupAnchor {
     /// group's timeline), else `own`, which becomes the group's.
     fn anchor_for(&self, own: Anchor) -> Anchor {
         let mut current = lock(&self.anchor);
-        if let Some(group) = *current {
-            let dated = group.date_ms_of(own.decode, own.timescale);
-            if (dated - i128::from(own.date_ms)).unsigned_abs() <= u128::from(self.tolerance_ms) {
+        let apart_ms = current
+            .map(|group| group.date_ms_of(own.decode, own.timescale) - i128::from(own.date_ms));
+        if let (Some(group), Some(apart)) = (*current, apart_ms) {
+            if apart.unsigned_abs() <= u128::from(self.tolerance_ms) {
+                tracing::info!(apart_ms = %apart, "a run takes its group's restamping anchor");
                 return group;
             }
         }
+        // Both lines are rare (a run's start): worth having when alignment is in question.
+        tracing::info!(
+            apart_ms = ?apart_ms,
+            tolerance_ms = self.tolerance_ms,
+            "a run sets its group's restamping anchor (its timestamps do not continue the group's)"
+        );
         *current = Some(own);
         own
     }
