@@ -14,9 +14,19 @@
 // (RIDE_OUT_TODO): back within 2 s of live 5 s after the restart. With the encoders' timestamps (which start
 // again at 0) hls.js 1.7.4 froze about 12 s, waiting for its own timeline to catch up; on the
 // wall clock (ingest's restamping) the new run follows the old one by about the outage, hls.js
-// seeks over that hole and plays on after one stall of 2.3–2.7 s. It then stays as far behind
-// live as the stall outlasted the hole: 1.7 s for the ffmpeg push, 2.2 s for the demo, whose
-// new run is dated from the moment the origin is back while its first segment takes 2 s more.
+// seeks over that hole and plays on after one stall of 2.3–2.7 s. It then stays about 2.2 s
+// behind live, the demo and the ffmpeg push alike: hls.js 1.7.4 resumes at the new run's first
+// segment (its live start finds no fragment by the old run's date across the hole, nor by
+// number, and takes the first one of the same discontinuity number, loaded whole), and that
+// segment is already 2.2 s old when it is first listed: a stream's first playlist waits for its
+// first segment to close (measured TARGETDURATION), the 2 s segment plus the 200 ms part that
+// closes it. On a fresh origin the first sample was 2.205 s old when first listed, for the demo
+// and for the push alike (three runs each); the push's run is dated by its first fragment's
+// arrival, so its encoder's start-up moves it either way (1.7 s or 2.5 s behind in single
+// runs). At hls.js's default playbackRate it never catches up. With `maxLiveSyncPlaybackRate:
+// 1.5` (E2E_HLS_CONFIG) it does, to its target after a stall (PART-HOLD-BACK + 1 s, 1.66 s
+// measured): back within 2 s 3–5 s after the restart in 7 of 8 playbacks of four runs (the
+// demo missed by 1 ms of the 1 s sampling grid once), not the 4 of 4 a hard check needs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
@@ -276,7 +286,7 @@ function assertSurvivedRestart(name, run) {
 
 /** The checks of a playback that rides out the restart as if nothing happened: not met yet. */
 const RIDE_OUT = ['time_advanced', 'frames_decoded', 'back_to_live'];
-const RIDE_OUT_TODO = 'hls.js resumes ~2.2 s behind live after the demo restarts (see the header comment)';
+const RIDE_OUT_TODO = 'hls.js resumes ~2.2 s behind live after a restart and at playbackRate 1 never catches up (see the header comment)';
 
 /**
  * One hls.js scenario of the restart: `opts` for playAcrossRestart, `name` for the report;

@@ -26,8 +26,8 @@ pub struct IngestConfig {
     /// (see [`Restamp`](super::Restamp)). A stream that starts again (an encoder or origin
     /// restart) then continues after its old timestamps instead of starting over at the
     /// encoder's 0, which players that kept playing need. Renditions of a group
-    /// (`group/rendition`) are not restamped: their alignment relies on their encoders'
-    /// shared timestamps (docs/conformance.md R26). Default on; off keeps the encoder's
+    /// (`group/rendition`) share one anchor per group, so they keep the shared timeline their
+    /// alignment relies on (docs/conformance.md R26). Default on; off keeps the encoder's
     /// timestamps (`--keep-timestamps`).
     pub restamp: bool,
 }

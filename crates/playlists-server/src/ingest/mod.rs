@@ -31,7 +31,8 @@
 //! Every stream's media timeline is put on the wall clock ([`Restamp`], unless
 //! [`IngestConfig::restamp`] is off): a stream that starts again, after an encoder restart or
 //! the origin's own, continues after its old timestamps rather than at the encoder's 0, which
-//! players that kept playing need (docs/conformance.md R34).
+//! players that kept playing need (docs/conformance.md R34). The renditions of a group share
+//! one anchor ([`GroupAnchor`]), so they keep the timeline they line up on (R26).
 //!
 //! Malformed input ends only its own session, with an [`IngestError`] that says why; what the
 //! stream already published stays served, and other streams never notice.
@@ -49,7 +50,7 @@ pub use config::IngestConfig;
 pub use error::{IngestError, IngestErrorKind};
 pub use feed::{feed, ChunkSource};
 pub use publish_delay::{PublishDelay, PublishDelaySnapshot, PUBLISH_DELAY_BUCKETS_US};
-pub use restamp::Restamp;
+pub use restamp::{GroupAnchor, Restamp};
 pub use session::IngestSession;
 pub use sessions::{Access, Ingests, RESERVED_GROUP};
 pub use sources::stdin::ingest_reader;

@@ -123,11 +123,9 @@ impl IngestSession {
         if *owner != self.id {
             return Err(IngestError::Superseded(self.stream.clone()));
         }
-        // Renditions of a group keep their encoders' timestamps: restamped each on its own
-        // clock, renditions whose encoders started apart would no longer share a media
-        // timeline, which lining them up relies on (docs/conformance.md R26). One anchor per
-        // group is still to do.
-        if self.ingests.config().restamp && playlists::rendition_of(&self.stream).is_none() {
+        // Renditions of a group too: their runs share one anchor per group, so they keep the
+        // media timeline their alignment relies on (docs/conformance.md R26).
+        if self.ingests.config().restamp {
             restamp(&shared, &self.stream, &current, &mut fragment);
         }
         // The init section goes whole; only a frame rate the `moov` did not tell is filled in,

@@ -11,12 +11,14 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use playlists::Playlists;
 use tokio::time::Instant;
 
 use super::{
-    IngestConfig, IngestError, IngestSession, PublishDelay, PublishDelaySnapshot, Restamp,
+    GroupAnchor, IngestConfig, IngestError, IngestSession, PublishDelay, PublishDelaySnapshot,
+    Restamp,
 };
 use crate::fmp4::Splitter;
 use crate::part_store::PartStore;
@@ -75,6 +77,9 @@ pub(super) struct StreamIngest {
     /// The stream's restamping run, across its sessions (see [`Restamp`]); moved by the
     /// owner only, while it holds `owner`.
     pub(super) restamp: Mutex<Restamp>,
+    /// For a rendition of a group (`group/rendition`): the restamping anchor it shares with
+    /// every sibling that has ingest state, handed to a sibling that starts later.
+    group: Option<Arc<GroupAnchor>>,
 }
 
 impl StreamIngest {
@@ -183,7 +188,14 @@ impl Ingests {
         let id = self.next_session.fetch_add(1, Ordering::Relaxed);
         let shared = {
             let mut streams = self.lock_streams();
-            let shared = Arc::clone(streams.entry(stream.to_owned()).or_default());
+            let shared = match streams.get(stream) {
+                Some(shared) => Arc::clone(shared),
+                None => {
+                    let shared = Arc::new(self.stream_ingest(stream, &streams));
+                    streams.insert(stream.to_owned(), Arc::clone(&shared));
+                    shared
+                }
+            };
             let mut owner = shared.owner();
             if *owner != 0 {
                 let idle = self
@@ -209,6 +221,37 @@ impl Ingests {
             Splitter::new(self.config.limits.clone()),
             self.parts.writer(),
         ))
+    }
+
+    /// The ingest state of `stream`, new to `streams`. A rendition of a group shares its
+    /// siblings' restamping anchor (one anchor per group, so that the renditions keep the
+    /// shared timeline of their encoders), or starts the group's if it is the first.
+    fn stream_ingest(
+        &self,
+        stream: &str,
+        streams: &HashMap<String, Arc<StreamIngest>>,
+    ) -> StreamIngest {
+        if playlists::rendition_of(stream).is_none() {
+            return StreamIngest::default();
+        }
+        let group = playlists::group_of(stream);
+        // A scan, at session start only: the map holds the streams being ingested.
+        let sibling = streams.iter().find_map(|(name, s)| {
+            (playlists::rendition_of(name).is_some() && playlists::group_of(name) == group)
+                .then(|| s.group.clone())
+                .flatten()
+        });
+        let anchor = sibling.unwrap_or_else(|| {
+            // Renditions whose encoders' clocks date one timestamp less than the shortest
+            // segment apart share a timeline, as the library judges when it lines them up.
+            let tolerance = Duration::from_millis(self.playlists.options().segment_min_ms);
+            Arc::new(GroupAnchor::new(tolerance))
+        });
+        StreamIngest {
+            restamp: Mutex::new(Restamp::in_group(Arc::clone(&anchor))),
+            group: Some(anchor),
+            ..StreamIngest::default()
+        }
     }
 
     /// Session `id` of `stream` ended: unless it was replaced, arm the grace timer that ends
