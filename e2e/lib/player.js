@@ -4,11 +4,16 @@ import { loadavg } from 'node:os';
 import { SECONDS, WARMUP, waitFor, requestCounts, countsSince, errorsOf } from './harness.js';
 
 /**
- * hls.js settings of every playback: low-latency mode and otherwise hls.js's defaults (what
- * the origin's own page uses). E2E_HLS_CONFIG (JSON) adds settings for latency experiments
- * (docs/latency.md), e.g. '{"maxLiveSyncPlaybackRate":1.5}'.
+ * hls.js settings of every playback: those of the origin's own page (`src/http/page.rs`):
+ * low-latency mode and catching up to live at up to 1.5× after falling behind, otherwise
+ * hls.js's defaults. E2E_HLS_CONFIG (JSON) adds or overrides settings for latency experiments
+ * (docs/latency.md), e.g. '{"maxLiveSyncPlaybackRate":1}' for hls.js's default.
  */
-export const hlsConfig = { lowLatencyMode: true, ...JSON.parse(process.env.E2E_HLS_CONFIG || '{}') };
+export const hlsConfig = {
+  lowLatencyMode: true,
+  maxLiveSyncPlaybackRate: 1.5,
+  ...JSON.parse(process.env.E2E_HLS_CONFIG || '{}'),
+};
 
 /**
  * Opens a blank page of `origin` (so playlists and media are same-origin) that loads hls.js

@@ -10,23 +10,20 @@
 // too long gets a 503 that says when to come back. A classic (non-LL) reader, ffmpeg, is
 // watched across the same restart.
 //
-// At most one stall is asserted. Not always met yet, so run and reported as `todo`
-// (RIDE_OUT_TODO): back within 2 s of live 5 s after the restart. With the encoders' timestamps (which start
-// again at 0) hls.js 1.7.4 froze about 12 s, waiting for its own timeline to catch up; on the
-// wall clock (ingest's restamping) the new run follows the old one by about the outage, hls.js
-// seeks over that hole and plays on after one stall of 2.3–2.7 s. It then stays about 2.2 s
-// behind live, the demo and the ffmpeg push alike: hls.js 1.7.4 resumes at the new run's first
-// segment (its live start finds no fragment by the old run's date across the hole, nor by
-// number, and takes the first one of the same discontinuity number, loaded whole), and that
-// segment is already 2.2 s old when it is first listed: a stream's first playlist waits for its
-// first segment to close (measured TARGETDURATION), the 2 s segment plus the 200 ms part that
-// closes it. On a fresh origin the first sample was 2.205 s old when first listed, for the demo
-// and for the push alike (three runs each); the push's run is dated by its first fragment's
-// arrival, so its encoder's start-up moves it either way (1.7 s or 2.5 s behind in single
-// runs). At hls.js's default playbackRate it never catches up. With `maxLiveSyncPlaybackRate:
-// 1.5` (E2E_HLS_CONFIG) it does, to its target after a stall (PART-HOLD-BACK + 1 s, 1.66 s
-// measured): back within 2 s 3–5 s after the restart in 7 of 8 playbacks of four runs (the
-// demo missed by 1 ms of the 1 s sampling grid once), not the 4 of 4 a hard check needs.
+// And riding it out as a viewer would want: at most one stall, and back within 2 s of live
+// from 5 s after the restart on. With the encoders' timestamps (which start again at 0)
+// hls.js 1.7.4 froze about 12 s, waiting for its own timeline to catch up; on the wall clock
+// (ingest's restamping) the new run follows the old one by about the outage, hls.js seeks over
+// that hole and plays on after one stall of 2.3–2.7 s. It resumes about 2.2 s behind live, the
+// demo and the ffmpeg push alike: hls.js resumes at the new run's first segment (its live start
+// finds no fragment by the old run's date across the hole, nor by number, and takes the first
+// one of the same discontinuity number, loaded whole), and that segment is already 2.2 s old
+// when it is first listed: a stream's first playlist waits for its first segment to close
+// (measured TARGETDURATION), the 2 s segment plus the 200 ms part that closes it. At hls.js's
+// default playbackRate it never catches up; with `maxLiveSyncPlaybackRate: 1.5`, which the
+// origin's page and this suite use (e2e/lib/player.js), it does, to its target after a stall
+// (PART-HOLD-BACK + 1 s, 1.66 s measured): within 2 s of live from 5 s after the restart on in
+// 12 of 12 playbacks (six runs of the scenario on 2026-12-07), back 2.99–5.00 s after it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
@@ -231,7 +228,8 @@ function assertSurvivedRestart(name, run) {
     ['frames_decoded', samples.at(-1).decoded >= 25 * playing,
       `decoded ${samples.at(-1).decoded} frames in ${playing.toFixed(1)} s of playing`],
     ['low_latency_mode', state.partsLoaded > 0, 'hls.js loaded no part: it is not playing in low-latency mode'],
-    ['back_to_live', Boolean(back && back.at <= t.restart + BACK_WITHIN_S * 1000),
+    // Back within LIVE_S of live after at most BACK_WITHIN_S: every sample from then on.
+    ['back_to_live', settled.length > 0 && settled.every(withinLive),
       `not within ${LIVE_S} s of live (hls.latency and wall − PDT) from ${BACK_WITHIN_S} s after the restart on `
       + `(back from ${back ? since(back.at) : 'never'} s; [s after the restart, hls.latency, wall − PDT]: `
       + `${JSON.stringify(afterRestart.map((s) => [since(s.at), r3(s.latency), r3(s.behindPdt)]))})`],
@@ -248,8 +246,6 @@ function assertSurvivedRestart(name, run) {
       `EXT-X-MEDIA-SEQUENCE after the restart ${after?.media_sequence}, newest number before ${before?.last_msn}`],
   ];
   const failed = checks.filter(([, ok]) => !ok);
-  const hard = failed.filter(([n]) => !RIDE_OUT.includes(n));
-  const soft = failed.filter(([n]) => RIDE_OUT.includes(n));
   report({
     ...playbackReport(name, result),
     failed_checks: failed.map(([n]) => n),
@@ -278,32 +274,21 @@ function assertSurvivedRestart(name, run) {
     origin_before_kill: countsBefore ? errorsOf(countsBefore) : null,
     origin_after_restart: countsAfter,
   });
-  const explain = (list) => `${list.length} of ${checks.length} checks failed:\n`
-    + `${list.map(([n, , seen]) => `${n}: ${seen}`).join('\n')}\nhls.js errors: ${JSON.stringify(errorLog)}`;
-  assert.ok(hard.length === 0, explain(hard));
-  return () => assert.ok(soft.length === 0, explain(soft));
+  assert.ok(failed.length === 0, `${failed.length} of ${checks.length} checks failed:\n`
+    + `${failed.map(([n, , seen]) => `${n}: ${seen}`).join('\n')}\nhls.js errors: ${JSON.stringify(errorLog)}`);
 }
 
-/** The checks of a playback that rides out the restart as if nothing happened: not met yet. */
-const RIDE_OUT = ['time_advanced', 'frames_decoded', 'back_to_live'];
-const RIDE_OUT_TODO = 'hls.js resumes ~2.2 s behind live after a restart and at playbackRate 1 never catches up (see the header comment)';
-
-/**
- * One hls.js scenario of the restart: `opts` for playAcrossRestart, `name` for the report;
- * what must hold is asserted, riding out the restart is a `todo` sub-test.
- */
+/** One hls.js scenario of the restart: `opts` for playAcrossRestart, `name` for the report. */
 function restartTest(title, name, opts) {
-  test(title, { timeout: 90_000 }, async (t) => {
+  test(title, { timeout: 90_000 }, async () => {
     const run = await playAcrossRestart(opts);
-    let rideOut;
     try {
-      rideOut = assertSurvivedRestart(name, run);
+      assertSurvivedRestart(name, run);
     } catch (e) {
       console.error(`origin after the restart: ${run.originLog.slice(-3000)}`
         + (run.encoderLog ? `\nffmpeg: ${run.encoderLog}` : ''));
       throw e;
     }
-    await t.test('rides out the restart: back within 2 s of live 5 s after it', { todo: RIDE_OUT_TODO }, rideOut);
   });
 }
 

@@ -38,7 +38,7 @@ async fn the_page_lists_live_streams_with_low_latency_hls_js_players() {
     assert!(html.contains("data-src=\"/cam1/index.m3u8\""), "{html}");
     assert!(html.contains("data-src=\"/live/720p/index.m3u8\""));
     assert!(!html.contains("/gone/"), "ended streams are not listed");
-    assert!(html.contains("lowLatencyMode: true"));
+    assert!(html.contains("lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.5"));
     server.stop().await;
 }
 

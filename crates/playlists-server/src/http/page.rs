@@ -61,6 +61,10 @@ pub fn render(state: &AppState) -> Response<Body> {
             last = last,
         );
     }
+    // `maxLiveSyncPlaybackRate`: hls.js plays up to 1.5× while it is further behind live than
+    // its target (and more than 1 s is buffered), so a viewer who fell behind (a stall, an
+    // origin restart: docs/latency.md) catches up; at hls.js's default 1 it never does. The
+    // e2e suite plays with the same settings (`e2e/lib/player.js`).
     let _ = write!(
         html,
         concat!(
@@ -68,7 +72,7 @@ pub fn render(state: &AppState) -> Response<Body> {
             "for (const video of document.querySelectorAll('video[data-src]')) {{\n",
             "  const src = video.dataset.src;\n",
             "  if (window.Hls && Hls.isSupported()) {{\n",
-            "    const hls = new Hls({{ lowLatencyMode: true }});\n",
+            "    const hls = new Hls({{ lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.5 }});\n",
             "    hls.loadSource(src);\n    hls.attachMedia(video);\n",
             "  }} else if (video.canPlayType('application/vnd.apple.mpegurl')) {{\n",
             "    video.src = src;\n  }}\n}}\n</script>\n</body>\n</html>\n"
