@@ -22,7 +22,7 @@
 //! | [`part_store`] | where parts live (an arena or the heap) and how plain-TCP sockets send them |
 //! | [`fmp4`] | the fMP4 (CMAF) format: splitting a byte stream into init sections and parts |
 //! | [`shutdown`] | the one signal that stops delivery and every source |
-//! | `upgrade` (Linux) | handing the listening socket to a new process: upgrades without a gap |
+//! | [`upgrade`] | handing the listening socket to a new process (Linux): upgrades without a gap |
 //! | [`config`], [`event_loops`] | the binary's settings; one single-threaded runtime per core |
 //!
 //! The layers are library ← server ← binary: this crate uses only the library's public API,
@@ -62,5 +62,4 @@ pub mod ingest;
 pub mod part_store;
 pub mod shutdown;
 mod sync;
-#[cfg(target_os = "linux")]
 pub mod upgrade;

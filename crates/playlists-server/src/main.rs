@@ -3,25 +3,18 @@
 use std::sync::Arc;
 
 use anyhow::Context as _;
-#[cfg(not(target_os = "linux"))]
-use no_upgrades::{serve_link, Predecessor, UnixStream, UpgradeSocket};
-use playlists::{BlockingRequest, Playlists};
+use playlists::Playlists;
 use playlists_server::config::{Cli, Command, Config};
 use playlists_server::event_loops::EventLoops;
-#[cfg(target_os = "linux")]
-use playlists_server::http::{serve_link, PredecessorLink};
-use playlists_server::http::{serve_on, AppState};
+use playlists_server::http::{serve_link, serve_on, AppState};
 use playlists_server::ingest::sources::{demo, stdin};
 use playlists_server::ingest::Ingests;
 use playlists_server::shutdown::Shutdown;
-#[cfg(target_os = "linux")]
 use playlists_server::upgrade::{self, Predecessor, UpgradeSocket};
 use tokio::net::TcpListener;
-#[cfg(target_os = "linux")]
-use tokio::net::UnixStream;
 
-/// How long a process that takes over waits for its demo stream's first two segments before it
-/// tells the previous one to stop.
+/// How long a process that takes over waits for its demo stream to be ready before it tells
+/// the previous one to stop.
 const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(15);
 
 // See Cargo.toml: held requests cost less resident memory with jemalloc.
@@ -89,23 +82,33 @@ async fn run() -> anyhow::Result<()> {
         });
     }
     let loops = EventLoops::start(config.event_loops() - 1).context("starting event loops")?;
-    let (upgrades, link) = upgrades(&config, &listener, predecessor, &playlists).await;
-    #[cfg(target_os = "linux")]
-    let state = match link {
-        Some(link) => state.with_predecessor(link),
+    // Taken over from a running origin: it stops once this process's own sources can serve
+    // (the demo), so that the players moving over find them live.
+    let state = match predecessor {
+        Some(predecessor) => {
+            let ready = async {
+                if config.demo {
+                    demo::wait_ready(&playlists, "demo", READY_WITHIN).await;
+                }
+            };
+            match predecessor.stop_when(ready).await {
+                Some(link) => state.with_predecessor(link),
+                None => state,
+            }
+        }
         None => state,
     };
-    #[cfg(not(target_os = "linux"))]
-    let _: Option<std::convert::Infallible> = link;
+    // And the next upgrade takes over from this one.
+    let upgrades = UpgradeSocket::bind_if(config.upgrade_socket.as_deref(), &listener);
     let state = Arc::new(state);
-    // Answers the successor's requests (see `http::serve_link`) once there is one.
+    // Answers the successor's requests (`http::serve_link`) once there is one.
     let (link_tx, link_rx) = tokio::sync::oneshot::channel();
     let stop = {
         let (shutdown, state) = (shutdown.clone(), Arc::clone(&state));
         async move {
             tokio::select! {
                 () = shutdown_signal() => {}
-                link = successor(upgrades.as_ref()) => {
+                link = UpgradeSocket::successor_of(upgrades.as_ref()) => {
                     shutdown.hand_over();
                     let _ = link_tx.send(tokio::spawn(serve_link(state, link)));
                 }
@@ -122,8 +125,7 @@ async fn run() -> anyhow::Result<()> {
 }
 
 /// The listening socket: taken over from the origin running at `--upgrade-socket`, if one
-/// does, else bound to `--listen`.
-#[cfg(target_os = "linux")]
+/// does (`upgrade`), else bound to `--listen`.
 async fn listen(config: &Config) -> anyhow::Result<(TcpListener, Option<Predecessor>)> {
     if let Some(path) = &config.upgrade_socket {
         if let Some((listener, predecessor)) = upgrade::take_over(path, config.listen).await? {
@@ -134,100 +136,15 @@ async fn listen(config: &Config) -> anyhow::Result<(TcpListener, Option<Predeces
             return Ok((listener, Some(predecessor)));
         }
     }
-    Ok((bind(config).await?, None))
-}
-
-#[cfg(not(target_os = "linux"))]
-async fn listen(config: &Config) -> anyhow::Result<(TcpListener, Option<Predecessor>)> {
-    if config.upgrade_socket.is_some() {
-        anyhow::bail!("--upgrade-socket: socket hand-over is implemented on Linux only");
-    }
-    Ok((bind(config).await?, None))
-}
-
-async fn bind(config: &Config) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(config.listen).await.with_context(|| {
+    let listener = TcpListener::bind(config.listen).await.with_context(|| {
         let hint = if config.upgrade_socket.is_some() {
             ""
         } else {
             " (to replace a running origin without a gap, start both with --upgrade-socket)"
         };
         format!("binding {}{hint}", config.listen)
-    })
-}
-
-/// Makes this process the one a later upgrade takes over from, and, when it took over
-/// itself, tells its predecessor to stop, once the sources that start with the process (the
-/// demo) are ready to serve, so that players moving over find them live.
-#[cfg(target_os = "linux")]
-async fn upgrades(
-    config: &Config,
-    listener: &TcpListener,
-    predecessor: Option<Predecessor>,
-    playlists: &Playlists,
-) -> (Option<UpgradeSocket>, Option<PredecessorLink>) {
-    let Some(path) = config.upgrade_socket.as_ref() else {
-        return (None, None);
-    };
-    let mut link = None;
-    if let Some(predecessor) = predecessor {
-        if config.demo {
-            let deadline = tokio::time::Instant::now() + READY_WITHIN;
-            // Two complete segments: players move over about a segment behind the new run's
-            // edge, and hls.js (1.7) loads parts only from past the first listed part plus
-            // the open segment's length; with one complete segment it loaded that whole
-            // segment over what it had buffered, then waited for the next one to complete (a
-            // stall of 0.35–0.75 s in e2e scenario 13).
-            let ready = async {
-                let stream = playlists.wait_stream("demo", deadline).await?;
-                let first = stream.wait_first_playlist(deadline).await?;
-                let next = BlockingRequest {
-                    msn: first.position.msn,
-                    part: None,
-                };
-                stream.wait_playlist(next, deadline).await
-            };
-            if let Err(e) = ready.await {
-                tracing::warn!(error = %e, "the demo stream is not ready; taking over anyway");
-            }
-        }
-        // Connections wait in the shared queue until the accept loop runs: none is lost.
-        match predecessor.stop().await {
-            Ok(conn) => match PredecessorLink::connect(conn).await {
-                Ok(connected) => link = Some(connected),
-                Err(e) => tracing::warn!(error = %e, "no link to the previous origin"),
-            },
-            Err(e) => {
-                tracing::warn!(error = %e, "the previous origin went away before it was told to stop");
-            }
-        }
-    }
-    match UpgradeSocket::bind(path, listener) {
-        Ok(socket) => (Some(socket), link),
-        Err(e) => {
-            tracing::error!(error = %e, "no upgrades without a gap for this process");
-            (None, link)
-        }
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-async fn upgrades(
-    _: &Config,
-    _: &TcpListener,
-    _: Option<Predecessor>,
-    _: &Playlists,
-) -> (Option<UpgradeSocket>, Option<std::convert::Infallible>) {
-    (None, None)
-}
-
-/// Completes when a new process has taken over the listening socket and serves, with the
-/// link to it; never without an upgrade socket.
-async fn successor(upgrades: Option<&UpgradeSocket>) -> UnixStream {
-    match upgrades {
-        Some(socket) => socket.successor().await,
-        None => std::future::pending().await,
-    }
+    })?;
+    Ok((listener, None))
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.
@@ -255,25 +172,5 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {}
         () = term => {}
-    }
-}
-
-/// Elsewhere than Linux there is no hand-over (`listen` refuses `--upgrade-socket`): types
-/// with no values keep the wiring above one piece.
-#[cfg(not(target_os = "linux"))]
-mod no_upgrades {
-    #[derive(Debug)]
-    pub enum Predecessor {}
-    #[derive(Debug)]
-    pub enum UpgradeSocket {}
-    #[derive(Debug)]
-    pub enum UnixStream {}
-    impl UpgradeSocket {
-        pub async fn successor(&self) -> UnixStream {
-            match *self {}
-        }
-    }
-    pub async fn serve_link<T>(_: T, link: UnixStream) {
-        match link {}
     }
 }

@@ -23,23 +23,30 @@
 //! close after the request they are serving, so players' next requests reach the new process.
 //! The procedure, with its commands, is in `deploy/README.md`.
 //!
-//! The protocol is one byte each way plus the descriptor, private to two builds of this
-//! binary. A new process that fails before it says "stop" changes nothing: the old one goes
+//! The protocol is one byte each way plus the descriptor (`SCM_RIGHTS`, Linux only), private
+//! to two builds of this binary. A new process that fails before it says "stop" changes nothing: the old one goes
 //! on serving and waits for the next successor.
 
-use std::io::{self, IoSlice, IoSliceMut};
+use std::future::Future;
+use std::io;
+#[cfg(target_os = "linux")]
+use std::io::{IoSlice, IoSliceMut};
+#[cfg(target_os = "linux")]
 use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+#[cfg(target_os = "linux")]
 use rustix::net::{
     recvmsg, sendmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer,
     SendAncillaryMessage, SendFlags,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::{UnixListener, UnixStream};
+
+use crate::http::PredecessorLink;
 
 /// What the old process sends with the listener's descriptor.
 const LISTENER: u8 = b'L';
@@ -68,6 +75,9 @@ pub enum UpgradeError {
         /// What went wrong.
         reason: String,
     },
+    /// Handing a socket over is implemented on Linux only.
+    #[error("--upgrade-socket: handing the listening socket over is implemented on Linux only")]
+    Unsupported,
     /// The running origin listens elsewhere than this process was told to (`--listen`).
     #[error("the running origin listens on {running}, not on {wanted} (--listen)")]
     Address {
@@ -88,7 +98,7 @@ pub struct Predecessor {
 impl Predecessor {
     /// Tells the old process that this one accepts connections now: it stops accepting and
     /// drains. Returns the connection, on which the old process then answers HTTP/2 for a
-    /// while ([`PredecessorLink`](crate::http::PredecessorLink)).
+    /// while ([`PredecessorLink`]).
     ///
     /// # Errors
     /// When the old process is gone (it then accepts nothing either).
@@ -96,6 +106,23 @@ impl Predecessor {
         self.conn.write_all(&[STOP]).await?;
         self.conn.flush().await?;
         Ok(self.conn)
+    }
+
+    /// Once `ready` completes (this process's own sources can serve: players moving over
+    /// should find them live), tells the old process to stop and opens the link to it. Until
+    /// then the old process goes on accepting; connections wait in the shared queue between
+    /// the two, so none is lost. `None` when the old process went away meanwhile.
+    pub async fn stop_when(self, ready: impl Future<Output = ()>) -> Option<PredecessorLink> {
+        ready.await;
+        let conn = self
+            .stop()
+            .await
+            .inspect_err(|e| tracing::warn!(error = %e, "the previous origin went away before it was told to stop"))
+            .ok()?;
+        PredecessorLink::connect(conn)
+            .await
+            .inspect_err(|e| tracing::warn!(error = %e, "no link to the previous origin"))
+            .ok()
     }
 }
 
@@ -112,6 +139,9 @@ pub async fn take_over(
     path: &Path,
     wanted: SocketAddr,
 ) -> Result<Option<(tokio::net::TcpListener, Predecessor)>, UpgradeError> {
+    if !cfg!(target_os = "linux") {
+        return Err(UpgradeError::Unsupported);
+    }
     let conn = match UnixStream::connect(path).await {
         Ok(conn) => conn,
         Err(e)
@@ -168,6 +198,17 @@ async fn receive_listener(conn: &UnixStream) -> io::Result<OwnedFd> {
     }
 }
 
+#[cfg(not(target_os = "linux"))]
+fn receive_fd(_: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+    Err(io::ErrorKind::Unsupported.into())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn send_fd(_: BorrowedFd<'_>, _: BorrowedFd<'_>) -> io::Result<()> {
+    Err(io::ErrorKind::Unsupported.into())
+}
+
+#[cfg(target_os = "linux")]
 fn receive_fd(conn: BorrowedFd<'_>) -> io::Result<OwnedFd> {
     let mut tag = [0u8; 1];
     let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
@@ -196,6 +237,7 @@ fn receive_fd(conn: BorrowedFd<'_>) -> io::Result<OwnedFd> {
     }
 }
 
+#[cfg(target_os = "linux")]
 fn send_fd(conn: BorrowedFd<'_>, fd: BorrowedFd<'_>) -> io::Result<()> {
     let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
     let mut control = SendAncillaryBuffer::new(&mut space);
@@ -222,7 +264,8 @@ pub struct UpgradeSocket {
 }
 
 impl UpgradeSocket {
-    /// Listens at `path` to hand `listener` to a successor.
+    /// Listens at `path` to hand `listener` to a successor (Linux only: elsewhere
+    /// [`UpgradeError::Unsupported`]).
     ///
     /// The socket file is made readable and writable by the origin's user only. A file
     /// already at `path` (left by a process that is gone, or the predecessor's, which this one
@@ -236,6 +279,9 @@ impl UpgradeSocket {
             path: path.to_owned(),
             source,
         };
+        if !cfg!(target_os = "linux") {
+            return Err(UpgradeError::Unsupported);
+        }
         let mut staging = path.as_os_str().to_owned();
         staging.push(format!(".{}", std::process::id()));
         let staging = PathBuf::from(staging);
@@ -254,6 +300,16 @@ impl UpgradeSocket {
             path: path.to_owned(),
             listener,
         })
+    }
+
+    /// [`bind`](Self::bind) when `path` is given, logging why not when it fails: the process
+    /// serves on without upgrades rather than not at all.
+    pub fn bind_if(path: Option<&Path>, listener: &tokio::net::TcpListener) -> Option<Self> {
+        Self::bind(path?, listener)
+            .inspect_err(
+                |e| tracing::error!(error = %e, "no upgrades without a gap for this process"),
+            )
+            .ok()
     }
 
     /// Completes once a successor has taken the listener and serves on it: this process
@@ -282,6 +338,14 @@ impl UpgradeSocket {
         }
     }
 
+    /// [`successor`](Self::successor) of `socket`; never completes without one.
+    pub async fn successor_of(socket: Option<&Self>) -> UnixStream {
+        match socket {
+            Some(socket) => socket.successor().await,
+            None => std::future::pending().await,
+        }
+    }
+
     async fn hand_over(&self, mut conn: UnixStream) -> io::Result<UnixStream> {
         loop {
             conn.writable().await?;
@@ -307,7 +371,7 @@ impl UpgradeSocket {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
 

@@ -37,7 +37,6 @@ mod metrics;
 mod options;
 mod page;
 mod playlist;
-#[cfg(unix)]
 mod predecessor;
 mod request_head;
 mod route_kind;
@@ -56,7 +55,6 @@ pub use error::{status_for, ErrorSource, HttpError};
 pub use limits::{WaitPermit, Waiting};
 pub use metrics::Metrics;
 pub use options::{HttpOptions, MIN_HEADER_BYTES};
-#[cfg(unix)]
 pub use predecessor::{serve_link, PredecessorLink};
 pub use route_kind::RouteKind;
 pub use router::{handle, Route};

@@ -317,7 +317,6 @@ fn predecessor_fallback<'a>(
         route,
         Route::Part { .. } | Route::Segment { .. } | Route::Init { .. }
     );
-    #[cfg(unix)]
     if let (true, StatusCode::NOT_FOUND, Some(link)) = (media, not_found.status, &state.predecessor)
     {
         return Ok(Box::pin(async move {
@@ -327,7 +326,6 @@ fn predecessor_fallback<'a>(
             }
         }));
     }
-    let _ = (state, head, media);
     Err(not_found)
 }
 

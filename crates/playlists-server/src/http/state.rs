@@ -50,7 +50,6 @@ pub struct AppState {
     pub(super) ingest_requests: AtomicUsize,
     /// The process this one took over from, asked for media not found here while it drains
     /// ([`AppState::with_predecessor`]).
-    #[cfg(unix)]
     pub(super) predecessor: Option<super::predecessor::PredecessorLink>,
 }
 
@@ -144,7 +143,6 @@ impl AppState {
             started: Instant::now(),
             media_types: (0..num).map(|_| AtomicU64::new(0)).collect(),
             ingest_requests: AtomicUsize::new(0),
-            #[cfg(unix)]
             predecessor: None,
             playlists,
             opts,
@@ -169,7 +167,6 @@ impl AppState {
 
     /// Asks the process this one took over from ([`crate::upgrade`]) for the parts,
     /// segments and init sections not found here, while it still answers.
-    #[cfg(unix)]
     pub fn with_predecessor(mut self, link: super::predecessor::PredecessorLink) -> Self {
         self.predecessor = Some(link);
         self

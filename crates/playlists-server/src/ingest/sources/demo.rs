@@ -187,6 +187,29 @@ pub async fn run_demo(
     run_clip(ingests, stream, DemoClip::builtin()?, shutdown).await
 }
 
+/// Waits (at most `within`) until the demo stream `stream` is ready for players that move to
+/// it from another process (an upgrade, [`crate::upgrade`]): two complete segments.
+///
+/// Why two: players move over about a segment behind the new run's live edge, and hls.js
+/// (1.7) loads parts only from past the first listed part plus the open segment's length.
+/// With one complete segment listed it loaded that whole segment over what it had buffered,
+/// then waited for the next one to complete: a stall of 0.35–0.75 s (e2e scenario 13).
+pub async fn wait_ready(playlists: &playlists::Playlists, stream: &str, within: Duration) {
+    let deadline = Instant::now() + within;
+    let ready = async {
+        let stream = playlists.wait_stream(stream, deadline).await?;
+        let first = stream.wait_first_playlist(deadline).await?;
+        let next = playlists::BlockingRequest {
+            msn: first.position.msn,
+            part: None,
+        };
+        stream.wait_playlist(next, deadline).await
+    };
+    if let Err(e) = ready.await {
+        tracing::warn!(%stream, error = %e, "the demo stream is not ready; going on");
+    }
+}
+
 /// [`run_demo`] with another clip.
 pub async fn run_clip(
     ingests: Arc<Ingests>,
