@@ -90,9 +90,15 @@ impl AuthFailures {
     /// Counts a refused attempt from `peer` (if known) and returns how long its answer is to
     /// be delayed.
     pub fn record(&self, peer: Option<IpAddr>) -> Duration {
+        delay_after(self.count(peer))
+    }
+
+    /// Counts a refused attempt from `peer` and returns the address's recent failures, this
+    /// one included (1 without an address).
+    pub(super) fn count(&self, peer: Option<IpAddr>) -> u32 {
         self.total.fetch_add(1, Ordering::Relaxed);
         let Some(peer) = peer else {
-            return Duration::ZERO;
+            return 1;
         };
         let key = address_key(peer);
         let now = Instant::now();
@@ -109,7 +115,7 @@ impl AuthFailures {
         }
         record.failures = record.failures.saturating_add(1);
         record.last = now;
-        delay_after(record.failures)
+        record.failures
     }
 }
 

@@ -156,9 +156,16 @@ impl Ingests {
         if self.config.credentials.permit(stream, token) {
             return Ok(());
         }
-        let delay = self.auth_failures.record(peer);
-        // The address and the stream say who tried; what they presented stays unsaid.
-        tracing::info!(%stream, peer = ?peer, ?delay, "ingest refused: no valid credential");
+        let failures = self.auth_failures.count(peer);
+        let delay = super::delay_after(failures);
+        // The address and the stream say who tried; what they presented stays unsaid. An
+        // address that keeps trying is logged up to its first delayed answer, then only at
+        // debug level: the metric counts the rest, and a guesser cannot flood the log.
+        if failures <= super::FREE_FAILURES + 1 {
+            tracing::info!(%stream, ?peer, failures, ?delay, "ingest refused: no valid credential");
+        } else {
+            tracing::debug!(%stream, ?peer, failures, ?delay, "ingest refused: no valid credential");
+        }
         Err((IngestError::Unauthorized(stream.to_owned()), delay))
     }
 
