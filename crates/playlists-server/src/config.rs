@@ -15,6 +15,7 @@ use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 use serde::{Deserialize, Serialize};
 
 use crate::http::{HttpOptions, StaticAsset, MIN_HEADER_BYTES};
+use crate::ingest::{Credentials, Secret};
 use crate::part_store::{ArenaOptions, PartArena, PartStore};
 
 /// Most event loops `--threads` may ask for: far more than any machine has cores, and each is
@@ -56,6 +57,13 @@ pub enum Command {
     /// (`ffmpeg ... -f mp4 -movflags cmaf+empty_moov+default_base_moof - | playlists ingest --stream NAME`).
     Ingest {
         /// The stream to publish (`name` or `group/rendition`).
+        #[arg(long)]
+        stream: String,
+    },
+    /// Print the publish key of a stream, or of a group's renditions (`--stream live/`), for
+    /// the secret of --ingest-secret (or PLAYLISTS_INGEST_SECRET), and exit.
+    IngestKey {
+        /// The stream (`name`, `group/rendition`) or group (`group/`) the key publishes.
         #[arg(long)]
         stream: String,
     },
@@ -121,7 +129,8 @@ pub struct Config {
     /// A local hls.js file to serve at /assets/hls.min.js instead of the embedded one.
     #[arg(long, value_name = "FILE")]
     pub hls_js_file: Option<PathBuf>,
-    /// Require `Authorization: Bearer TOKEN` on PUT/POST /ingest/... (401 otherwise).
+    /// A server-wide ingest token: `Authorization: Bearer TOKEN` (or `?token=TOKEN`) publishes
+    /// any stream (401 otherwise). Per-stream keys (--ingest-secret) are finer.
     #[arg(
         long,
         env = "PLAYLISTS_INGEST_TOKEN",
@@ -129,6 +138,20 @@ pub struct Config {
         hide_env_values = true
     )]
     pub ingest_token: Option<String>,
+    /// The secret publish keys derive from: a key publishes one stream, or a group's renditions
+    /// (`playlists ingest-key --stream NAME` prints it; HMAC-SHA256 of the name). Encoders
+    /// present it as `Authorization: Bearer KEY` or `?token=KEY`.
+    #[arg(
+        long,
+        env = "PLAYLISTS_INGEST_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
+    pub ingest_secret: Option<String>,
+    /// Let anyone who reaches --listen publish, with no credential. Without it, a listen
+    /// address other than loopback needs --ingest-secret or --ingest-token.
+    #[arg(long)]
+    pub open_ingest: bool,
     /// Seconds a stream stays live after its encoder disconnects, waiting for a reconnect.
     #[arg(long, default_value_t = 10)]
     pub ingest_grace_secs: u64,
@@ -421,15 +444,71 @@ impl Config {
         })
     }
 
+    /// The credentials network sources must present (empty values count as unset).
+    pub fn ingest_credentials(&self) -> Credentials {
+        let set = |v: &Option<String>| v.clone().filter(|v| !v.is_empty()).map(Secret::from);
+        Credentials {
+            token: set(&self.ingest_token),
+            secret: set(&self.ingest_secret),
+        }
+    }
+
     /// The ingest layer's settings, shared by every source.
-    pub fn ingest_config(&self) -> crate::ingest::IngestConfig {
-        crate::ingest::IngestConfig {
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] when publishing would be open to every address that reaches
+    /// the listener without being asked for: `listen` is not a loopback address, no
+    /// credential is set and `--open-ingest` is not given (secure by default); or when
+    /// `--open-ingest` comes with a credential, which it would contradict.
+    pub fn ingest_config(&self) -> Result<crate::ingest::IngestConfig, ConfigError> {
+        let credentials = self.ingest_credentials();
+        let open = credentials.is_open();
+        let loopback = self.listen.ip().to_canonical().is_loopback();
+        if open && !loopback && !self.open_ingest {
+            return Err(ConfigError::Invalid {
+                name: "listen",
+                reason: format!(
+                    "{} is not a loopback address and no ingest credential is set, so anyone \
+                     reaching it could publish: set --ingest-secret (per-stream publish keys) \
+                     or --ingest-token, or pass --open-ingest to allow open publishing",
+                    self.listen
+                ),
+            });
+        }
+        if !open && self.open_ingest {
+            return Err(ConfigError::Invalid {
+                name: "open_ingest",
+                reason: "--open-ingest contradicts --ingest-secret/--ingest-token: \
+                         keep one"
+                    .to_owned(),
+            });
+        }
+        Ok(crate::ingest::IngestConfig {
             grace: Duration::from_secs(self.ingest_grace_secs),
             stall_after: Duration::from_secs(self.idle_timeout_secs),
-            token: self.ingest_token.clone().filter(|t| !t.is_empty()),
+            credentials: self.ingest_credentials(),
             restamp: !self.keep_timestamps,
             ..crate::ingest::IngestConfig::default()
-        }
+        })
+    }
+
+    /// The publish key of `scope` (`playlists ingest-key --stream SCOPE`).
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] without `--ingest-secret`, or for a scope no stream has.
+    pub fn ingest_key(&self, scope: &str) -> Result<String, ConfigError> {
+        let Some(secret) = self.ingest_credentials().secret else {
+            return Err(ConfigError::Invalid {
+                name: "ingest_secret",
+                reason: "a publish key derives from --ingest-secret (or PLAYLISTS_INGEST_SECRET), \
+                         which is not set"
+                    .to_owned(),
+            });
+        };
+        crate::ingest::publish_key(&secret, scope).map_err(|e| ConfigError::Invalid {
+            name: "stream",
+            reason: e.to_string(),
+        })
     }
 
     /// Where parts are stored: an arena in shared memory (the default), in a file in
@@ -582,6 +661,60 @@ mod tests {
         };
         assert!(c.http_options().is_ok());
         assert_eq!(c.event_loops(), MAX_EVENT_LOOPS);
+    }
+
+    #[test]
+    fn open_ingest_off_loopback_must_be_asked_for() {
+        let ingest = |args: &[&str]| {
+            let args = ["playlists"].iter().chain(args);
+            Config::load_from(args).unwrap().ingest_config()
+        };
+        for loopback in [
+            "127.0.0.1:0",
+            "127.3.2.1:8080",
+            "[::1]:0",
+            "[::ffff:127.0.0.1]:0",
+        ] {
+            let c = ingest(&["--listen", loopback]).unwrap();
+            assert!(c.credentials.is_open(), "{loopback}");
+        }
+        for public in ["0.0.0.0:0", "[::]:0", "192.0.2.1:8080"] {
+            let err = ingest(&["--listen", public]).unwrap_err().to_string();
+            assert!(
+                err.contains("--open-ingest")
+                    && err.contains("--ingest-secret")
+                    && err.contains("--ingest-token")
+                    && !err.contains('\n'),
+                "{err}"
+            );
+            assert!(ingest(&["--listen", public, "--open-ingest"]).is_ok());
+            let keyed = ingest(&["--listen", public, "--ingest-secret", "s"]).unwrap();
+            assert!(keyed.credentials.secret.is_some());
+            assert!(ingest(&["--listen", public, "--ingest-token", "t"]).is_ok());
+            // An empty value sets nothing.
+            assert!(ingest(&["--listen", public, "--ingest-token", ""]).is_err());
+        }
+        let err = ingest(&["--open-ingest", "--ingest-token", "t"]).unwrap_err();
+        assert!(err.to_string().contains("open_ingest"), "{err}");
+    }
+
+    #[test]
+    fn ingest_keys_need_the_secret() {
+        let c = Config::load_from(["playlists", "--ingest-secret", "s3cret"]).unwrap();
+        assert_eq!(
+            c.ingest_key("cam1").unwrap(),
+            crate::ingest::publish_key(&"s3cret".into(), "cam1").unwrap()
+        );
+        assert!(c
+            .ingest_key("a/b/c")
+            .unwrap_err()
+            .to_string()
+            .contains("stream"));
+        let err = Config::default()
+            .ingest_key("cam1")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ingest_secret"), "{err}");
     }
 
     #[test]

@@ -41,6 +41,10 @@ async fn run() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let Cli { config, command } = Cli::load()?;
+    if let Some(Command::IngestKey { stream }) = &command {
+        println!("{}", config.ingest_key(stream)?);
+        return Ok(());
+    }
     // The layers, built here and handed to each other: the registry, where parts live, the
     // ingest sessions every source feeds, and the one shutdown signal.
     let playlists = Arc::new(Playlists::new(config.library_options()).context("library options")?);
@@ -48,7 +52,7 @@ async fn run() -> anyhow::Result<()> {
     let ingests = Ingests::new(
         Arc::clone(&playlists),
         parts.clone(),
-        config.ingest_config(),
+        config.ingest_config()?,
     );
     let shutdown = Shutdown::default();
     let state = AppState::new(Arc::clone(&playlists), config.http_options()?)

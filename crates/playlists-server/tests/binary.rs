@@ -1,38 +1,87 @@
 //! The `playlists` binary end to end: the demo stream, `playlists ingest` from stdin, a TOML
-//! config under flags, and a clean exit on SIGTERM.
+//! config under flags, a clean exit on SIGTERM, no open ingest off loopback unless asked for,
+//! `playlists ingest-key`, and credentials kept out of the log.
 
 mod origin;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use http::StatusCode;
 
 /// Starts the binary and returns it with the address it logged.
 fn start(args: &[&str], stdin: Stdio) -> (Child, SocketAddr) {
+    let (child, addr, _log) = start_logged(args, stdin, "info");
+    (child, addr)
+}
+
+/// [`start`], logging at `level`, with every line the binary logs (collected as it goes).
+fn start_logged(
+    args: &[&str],
+    stdin: Stdio,
+    level: &str,
+) -> (Child, SocketAddr, Arc<Mutex<Vec<String>>>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_playlists"))
         .args(args)
         .env("NO_COLOR", "1")
-        .env("RUST_LOG", "info")
+        .env("RUST_LOG", level)
+        .env_remove("PLAYLISTS_INGEST_TOKEN")
+        .env_remove("PLAYLISTS_INGEST_SECRET")
         .stdin(stdin)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let lines = Arc::clone(&log);
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if let Some(rest) = line.split("http://").nth(1) {
                 let _ = tx.send(rest.trim_end_matches('/').to_owned());
             }
+            lines.lock().unwrap().push(line);
         }
     });
     let addr = rx
         .recv_timeout(Duration::from_secs(20))
         .expect("the binary logs its address");
-    (child, addr.parse().unwrap())
+    (child, addr.parse().unwrap(), log)
+}
+
+/// Runs the binary to its exit (at most 20 s): its status, stdout and stderr.
+fn run_to_exit(args: &[&str], env: &[(&str, &str)]) -> (std::process::ExitStatus, String, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_playlists"));
+    command
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("PLAYLISTS_INGEST_TOKEN")
+        .env_remove("PLAYLISTS_INGEST_SECRET")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = command.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{args:?}: the binary did not exit");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut out = String::new();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    (status, out, err)
 }
 
 /// Polls `path` until it answers 200 (at most 10 s).
@@ -210,4 +259,106 @@ fn version_names_the_commit() {
             || (commit.len() == 12 && commit.bytes().all(|b| b.is_ascii_hexdigit())),
         "not a commit: {commit}"
     );
+}
+
+/// Secure by default: off loopback, the binary refuses to start with publishing open to
+/// everyone, unless told so (`--open-ingest`) or given a credential.
+#[tokio::test]
+async fn open_ingest_off_loopback_must_be_asked_for() {
+    for args in [
+        &["--listen", "0.0.0.0:0"][..],
+        &["--listen", "[::]:0", "--ingest-token", ""][..],
+    ] {
+        let (status, _, stderr) = run_to_exit(args, &[]);
+        assert!(!status.success(), "{args:?}: {status}");
+        let reason = stderr
+            .lines()
+            .find(|l| l.starts_with("Error: "))
+            .unwrap_or_default();
+        for named in ["--open-ingest", "--ingest-secret", "--ingest-token"] {
+            assert!(reason.contains(named), "{args:?}: {stderr}");
+        }
+    }
+    // The same in a config file: keys as the flags.
+    let dir = std::env::temp_dir().join(format!("playlists-open-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("c.toml");
+    std::fs::write(&file, "listen = \"0.0.0.0:0\"\n").unwrap();
+    let (status, _, stderr) = run_to_exit(&["--config", file.to_str().unwrap()], &[]);
+    assert!(
+        !status.success() && stderr.contains("--open-ingest"),
+        "{stderr}"
+    );
+
+    // Told so, or with a credential (flag, file or environment), it starts; only loopback is
+    // ever asked anything.
+    std::fs::write(&file, "listen = \"0.0.0.0:0\"\nopen_ingest = true\n").unwrap();
+    let config = file.to_str().unwrap().to_owned();
+    for args in [
+        &["--listen", "0.0.0.0:0", "--open-ingest"][..],
+        &["--listen", "0.0.0.0:0", "--ingest-secret", "s"][..],
+        &["--config", &config][..],
+    ] {
+        let (child, addr) = start(args, Stdio::null());
+        let local = SocketAddr::from(([127, 0, 0, 1], addr.port()));
+        assert_eq!(
+            wait_ok(local, "/healthz").await.status,
+            StatusCode::OK,
+            "{args:?}"
+        );
+        terminate(child);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn ingest_key_prints_the_publish_key_of_a_stream() {
+    let secret = [("PLAYLISTS_INGEST_SECRET", "s3cret")];
+    let (status, out, err) = run_to_exit(&["ingest-key", "--stream", "cam1"], &secret);
+    assert!(status.success(), "{err}");
+    // HMAC-SHA256("s3cret", "publish:cam1"), computed independently (see ingest/access.rs).
+    assert_eq!(
+        out,
+        "10b25f8c4852e5e408d6a13b0a1c74b152734ebe52116f3f55fcd3f321449beb\n"
+    );
+    let (status, out, _) = run_to_exit(
+        &[
+            "--ingest-secret",
+            "s3cret",
+            "ingest-key",
+            "--stream",
+            "live/",
+        ],
+        &[],
+    );
+    assert!(status.success());
+    assert_eq!(out.trim().len(), 64);
+    let (status, _, err) = run_to_exit(&["ingest-key", "--stream", "cam1"], &[]);
+    assert!(!status.success() && err.contains("ingest_secret"), "{err}");
+}
+
+/// Whatever the log level, a presented key or token (header or query) never reaches the log;
+/// the refusal does, with the stream's name.
+#[tokio::test]
+async fn presented_credentials_are_never_logged() {
+    let (child, addr, log) = start_logged(
+        &["--listen", "127.0.0.1:0", "--ingest-secret", "s3cret"],
+        Stdio::null(),
+        "trace",
+    );
+    let key = "10b25f8c4852e5e408d6a13b0a1c74b152734ebe52116f3f55fcd3f321449beb";
+    let wrong = "guessed-in-the-query-0123";
+    let resp = origin::request(addr, "PUT", &format!("/ingest/cam1?token={wrong}"), &[]).await;
+    assert_eq!(resp.status, StatusCode::UNAUTHORIZED);
+    let bearer = "Bearer guessed-in-the-header-4567";
+    let resp = origin::request(addr, "PUT", "/ingest/cam1", &[("authorization", bearer)]).await;
+    assert_eq!(resp.status, StatusCode::UNAUTHORIZED);
+    let resp = origin::request(addr, "PUT", &format!("/ingest/cam1?token={key}"), &[]).await;
+    assert_ne!(resp.status, StatusCode::UNAUTHORIZED, "{}", resp.text());
+    terminate(child);
+    let log = log.lock().unwrap().join("\n");
+    assert!(log.contains("ingest refused"), "{log}");
+    for secret in [key, wrong, "guessed-in-the-header", "s3cret"] {
+        assert!(!log.contains(secret), "`{secret}` logged:\n{log}");
+    }
 }

@@ -1,5 +1,5 @@
 //! `PUT`/`POST /ingest/{stream}` over real HTTP: an encoder's fMP4 body becomes a stream;
-//! `--ingest-token` guards it; refused input gets the status of its error class.
+//! `--ingest-token` guards it (publish keys: `ingest_access.rs`); refused input gets the status of its error class.
 
 mod origin;
 
@@ -10,7 +10,7 @@ use hyper_util::rt::TokioIo;
 use origin::{Layers, Resp, TestServer};
 use playlists_server::fmp4::Limits;
 use playlists_server::http::HttpOptions;
-use playlists_server::ingest::IngestConfig;
+use playlists_server::ingest::{Credentials, IngestConfig};
 use tokio::net::TcpStream;
 
 fn fixture(name: &str) -> Bytes {
@@ -88,7 +88,10 @@ async fn a_put_body_is_published_and_served() {
 async fn the_ingest_token_is_required_when_configured() {
     let layers = Layers {
         ingest: IngestConfig {
-            token: Some("s3cret".to_owned()),
+            credentials: Credentials {
+                token: Some("s3cret".into()),
+                ..Credentials::default()
+            },
             ..IngestConfig::default()
         },
         ..Layers::default()

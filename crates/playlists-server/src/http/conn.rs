@@ -11,9 +11,12 @@
 //! parts live in the part arena, so part bytes go out with `sendfile`.
 
 use std::convert::Infallible;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http::{Method, Request};
+use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -23,6 +26,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 
 use super::first_byte::FirstByteDeadline;
+use super::request_head::ClientAddr;
 use super::{router, AppState, HttpOptions, MIN_HEADER_BYTES};
 
 /// Errors that end a connection (logged at debug level, counted in the metrics).
@@ -83,12 +87,13 @@ pub async fn serve_tcp(
     tcp: TcpStream,
 ) -> Result<(), BoxError> {
     let protocol = sniff(&tcp, state.opts.idle_timeout).await?;
+    let peer = tcp.peer_addr().ok().map(|a| a.ip());
     #[cfg(target_os = "linux")]
     if let Some(arena) = state.parts.arena() {
         let io = crate::part_store::ZeroCopyStream::new(tcp, arena.clone());
-        return serve_as(builders, state, watcher, io, protocol).await;
+        return serve_as(builders, state, watcher, io, protocol, peer).await;
     }
-    serve_as(builders, state, watcher, tcp, protocol).await
+    serve_as(builders, state, watcher, tcp, protocol, peer).await
 }
 
 /// Serves a TLS connection: h2 when ALPN chose it, HTTP/1.1 otherwise.
@@ -100,6 +105,7 @@ pub async fn serve_tls(
     acceptor: TlsAcceptor,
 ) -> Result<(), BoxError> {
     let idle = state.opts.idle_timeout;
+    let peer = tcp.peer_addr().ok().map(|a| a.ip());
     let stream = tokio::time::timeout(idle, acceptor.accept(tcp))
         .await
         .map_err(|_| "TLS handshake timed out")??;
@@ -109,7 +115,7 @@ pub async fn serve_tls(
     };
     // hyper's HTTP/2 server waits for the preface without a timer of its own.
     let io = FirstByteDeadline::new(stream, idle);
-    serve_as(builders, state, watcher, io, protocol).await
+    serve_as(builders, state, watcher, io, protocol, peer).await
 }
 
 async fn serve_as<I>(
@@ -118,12 +124,18 @@ async fn serve_as<I>(
     watcher: Watcher,
     io: I,
     protocol: Protocol,
+    peer: Option<IpAddr>,
 ) -> Result<(), BoxError>
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let state = Arc::clone(state);
-    let service = service_fn(move |req| {
+    let service = service_fn(move |mut req: Request<Incoming>| {
+        // Only ingest reads the address (to slow down refused attempts per client); the
+        // first extension of a request allocates, so GETs go without it.
+        if let (Some(ip), &Method::PUT | &Method::POST) = (peer, req.method()) {
+            req.extensions_mut().insert(ClientAddr(ip));
+        }
         let state = Arc::clone(&state);
         async move { Ok::<_, Infallible>(router::handle(state, req).await) }
     });

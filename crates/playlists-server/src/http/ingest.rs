@@ -3,20 +3,23 @@
 //!
 //! A small adapter: the body becomes a [`ChunkSource`] and the ingest layer's [`feed`] does
 //! the rest, as for every byte-stream source. The body is read frame by frame, never
-//! collected, so a part is published as soon as its `moof`+`mdat` is in. The bearer token
-//! (`Authorization: Bearer <token>`) is the source's credential ([`Access::Remote`]). The
+//! collected, so a part is published as soon as its `moof`+`mdat` is in. The source's
+//! credential ([`Access::Remote`]: the stream's publish key or the server's token) comes as
+//! `Authorization: Bearer <key>`, or as `?token=<key>` on the URL for encoders that can set
+//! no header (the form a stream key takes in RTMP URLs). The query is never logged: nothing
+//! here logs more than the stream name, and a refusal is logged by the ingest layer, which
+//! never sees the URL. The
 //! answer comes when the body ends (200 with the number of parts), when the input is refused
 //! (401/400/409/413/503, see [`status_for`](super::status_for)), when no part completes
 //! within the ingest layer's stall limit (408), or when the server shuts down (503).
 
-use http::header::{
-    HeaderMap, HeaderValue, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE,
-};
+use http::header::{HeaderValue, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
 use http_body_util::BodyExt;
 
 use super::body::Body;
 use super::error::HttpError;
+use super::request_head::RequestHead;
 use super::AppState;
 use crate::ingest::{feed, Access, ChunkSource};
 
@@ -24,7 +27,7 @@ use crate::ingest::{feed, Access, ChunkSource};
 pub async fn ingest<B>(
     state: &AppState,
     stream: &str,
-    headers: &HeaderMap,
+    head: &RequestHead,
     body: B,
 ) -> Result<Response<Body>, HttpError>
 where
@@ -40,12 +43,12 @@ where
     if state.shutdown.is_started() {
         return Err(super::held::shutting_down());
     }
-    let token = headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    let session = ingests.start(stream, Access::Remote { token })?;
+    let token = credential(head);
+    let access = Access::Remote {
+        token: token.as_deref(),
+        peer: head.peer,
+    };
+    let session = ingests.admit(stream, access).await?;
     let _counted = state.ingest_request();
     let stall = Some(ingests.config().stall_after);
     let parts = feed(session, &mut RequestBody(body), stall, &state.shutdown)
@@ -62,6 +65,54 @@ where
     );
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(resp)
+}
+
+/// The credential a request presents: the `Authorization: Bearer` header's, else the `token`
+/// query parameter's (percent-decoded).
+fn credential(head: &RequestHead) -> Option<std::borrow::Cow<'_, str>> {
+    let bearer = head
+        .headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    if let Some(bearer) = bearer {
+        return Some(bearer.into());
+    }
+    let query = head.query()?;
+    let value = query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("token="))?;
+    percent_decode(value)
+}
+
+/// `value` with its `%XX` escapes (and `+` for a space, as forms write it) decoded; nothing
+/// when the result is not UTF-8 or an escape is malformed.
+fn percent_decode(value: &str) -> Option<std::borrow::Cow<'_, str>> {
+    if !value.contains(['%', '+']) {
+        return Some(value.into());
+    }
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = value.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok().map(Into::into)
 }
 
 /// A request body as a [`ChunkSource`]: its data frames, trailers skipped.
@@ -91,5 +142,38 @@ pub fn challenge(resp: &mut Response<Body>) {
     if resp.status() == StatusCode::UNAUTHORIZED {
         resp.headers_mut()
             .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(uri: &str, authorization: Option<&str>) -> RequestHead {
+        let mut req = http::Request::put(uri);
+        if let Some(a) = authorization {
+            req = req.header(AUTHORIZATION, a);
+        }
+        RequestHead::new(&req.body(()).unwrap().into_parts().0)
+    }
+
+    #[test]
+    fn the_credential_comes_from_the_header_or_else_the_query() {
+        let got = |uri, auth| credential(&head(uri, auth)).map(|c| c.into_owned());
+        assert_eq!(got("/ingest/a", Some("Bearer k1")), Some("k1".into()));
+        assert_eq!(got("/ingest/a?token=k2", None), Some("k2".into()));
+        assert_eq!(
+            got("/ingest/a?x=1&token=k2", Some("Bearer k1")),
+            Some("k1".into()),
+            "the header wins"
+        );
+        assert_eq!(
+            got("/ingest/a?x=1&token=a%2Bb+c", None),
+            Some("a+b c".into())
+        );
+        assert_eq!(got("/ingest/a?mytoken=k", None), None);
+        assert_eq!(got("/ingest/a?token=%zz", None), None);
+        assert_eq!(got("/ingest/a", Some("Basic k")), None);
+        assert_eq!(got("/ingest/a", None), None);
     }
 }

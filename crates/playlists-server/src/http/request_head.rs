@@ -15,6 +15,11 @@ const KEPT_HEADERS: [http::header::HeaderName; 5] = [
     http::header::ACCESS_CONTROL_REQUEST_HEADERS,
 ];
 
+/// The client's address, set by the connection (`conn.rs`) on the requests that read it
+/// (ingest, where refused attempts are slowed down per address).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub std::net::IpAddr);
+
 /// What a handler needs of a request, copied out of it.
 ///
 /// hyper's parsed URI and header values are slices of the connection's 8 KB read buffer, so
@@ -25,14 +30,18 @@ const KEPT_HEADERS: [http::header::HeaderName; 5] = [
 pub struct RequestHead {
     /// The method (standard methods are not allocated).
     pub method: Method,
-    /// Path and query, e.g. `/cam1/index.m3u8?_HLS_msn=3`.
-    path_and_query: String,
-    /// Length of the path within `path_and_query`.
-    path_len: usize,
+    /// Path and query, e.g. `/cam1/index.m3u8?_HLS_msn=3` (boxed: no capacity to keep).
+    path_and_query: Box<str>,
+    /// Length of the path within `path_and_query`. 32 bits: a request head is at most
+    /// `--max-header-bytes`. With the boxed string, the room saved holds `peer` without
+    /// growing every request's future (router.rs's size test).
+    path_len: u32,
     /// Copies of the [`KEPT_HEADERS`] present (usually none, so usually no allocation).
     pub headers: http::HeaderMap,
     /// The playlist coding `Accept-Encoding` asks for, decided once here.
     pub coding: Coding,
+    /// The client's address, where the connection gave it ([`ClientAddr`]).
+    pub peer: Option<std::net::IpAddr>,
 }
 
 impl RequestHead {
@@ -57,9 +66,11 @@ impl RequestHead {
         }
         Self {
             coding: negotiate(&parts.headers),
+            peer: parts.extensions.get::<ClientAddr>().map(|a| a.0),
             method: parts.method.clone(),
-            path_len: path.len(),
-            path_and_query,
+            path_len: u32::try_from(path.len()).unwrap_or(u32::MAX),
+            // Allocated at its exact length above, so boxing does not reallocate.
+            path_and_query: path_and_query.into_boxed_str(),
             headers,
         }
     }
@@ -71,11 +82,11 @@ impl RequestHead {
 
     /// The path, without the query.
     pub fn path(&self) -> &str {
-        &self.path_and_query[..self.path_len]
+        &self.path_and_query[..self.path_len as usize]
     }
 
     /// The query, without `?`.
     pub fn query(&self) -> Option<&str> {
-        self.path_and_query.get(self.path_len + 1..)
+        self.path_and_query.get(self.path_len as usize + 1..)
     }
 }

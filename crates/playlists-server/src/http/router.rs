@@ -165,7 +165,7 @@ where
     } else if let (true, Route::Ingest { stream }) = (is_ingest, route) {
         // No request timeout: an encoder streams for hours. Boxed: the session's state would
         // otherwise enlarge every request's future, held ones included.
-        let mut resp = Box::pin(ingest::ingest(&state, stream, &head.headers, body))
+        let mut resp = Box::pin(ingest::ingest(&state, stream, &head, body))
             .await
             .unwrap_or_else(HttpError::into_response);
         ingest::challenge(&mut resp);

@@ -3,7 +3,7 @@
 //!
 //! The figures live where they are counted: request counters in the per-thread shards of
 //! [`Metrics`](super::Metrics), stream positions in the library, held requests in
-//! [`Waiting`](super::Waiting), publish delays in the ingest layer. None of them is a metric
+//! [`Waiting`](super::Waiting), publish delays and refused ingest attempts in the ingest layer. None of them is a metric
 //! object of the crate (a shared `Counter` would put every event loop back on one cache line),
 //! so a scrape registers one [`Collector`] that reads them all at that moment and hands each
 //! to the crate's encoder as a constant.
@@ -116,6 +116,14 @@ impl Collector for Scrape {
             m.connection_errors(),
         )?;
         streams(state, &mut enc)?;
+        if let Some(ingests) = &state.ingests {
+            counter(
+                &mut enc,
+                "playlists_ingest_auth_failures",
+                "Network ingest attempts refused for a missing or wrong credential.",
+                ingests.auth_failures().total(),
+            )?;
+        }
         publish_delays(state, &mut enc)
     }
 }

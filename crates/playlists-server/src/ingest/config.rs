@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::Credentials;
 use crate::fmp4::Limits;
 
 /// How ingest behaves; shared by every source.
@@ -18,9 +19,10 @@ pub struct IngestConfig {
     pub stall_after: Duration,
     /// Size limits for the fMP4 parser.
     pub limits: Limits,
-    /// When set, a network source must present this token to publish (HTTP:
-    /// `Authorization: Bearer <token>`); local sources (stdin, the demo) need none.
-    pub token: Option<String>,
+    /// What a network source must present to publish (the server-wide token, or a publish
+    /// key derived from the secret; HTTP: `Authorization: Bearer <key>` or `?token=<key>`);
+    /// none configured, anyone may. Local sources (stdin, the demo) need none.
+    pub credentials: Credentials,
     /// Put every stream's media timeline on the wall clock: each fragment's `tfdt` is shifted
     /// so that decode time / timescale is its sample's date in seconds since the Unix epoch
     /// (see [`Restamp`](super::Restamp)). A stream that starts again (an encoder or origin
@@ -39,7 +41,7 @@ impl Default for IngestConfig {
             takeover_after: Duration::from_secs(3),
             stall_after: Duration::from_secs(30),
             limits: Limits::default(),
-            token: None,
+            credentials: Credentials::default(),
             restamp: true,
         }
     }

@@ -32,8 +32,9 @@ pub enum IngestError {
     /// playlist and media paths would start with `/ingest/`, where encoders push.
     #[error("invalid stream name `{0}`: the group name `{RESERVED_GROUP}` is reserved for the ingest paths")]
     ReservedName(String),
-    /// A network source did not present the configured ingest token.
-    #[error("publishing `{0}` needs the server's ingest token")]
+    /// A network source presented no credential for the stream (its publish key, its group's,
+    /// or the server's ingest token).
+    #[error("publishing `{0}` needs a publish key for it or the server's ingest token")]
     Unauthorized(String),
     /// Another encoder is sending this stream and has sent data recently.
     #[error("stream `{0}` already has an encoder connected")]
@@ -82,7 +83,7 @@ pub enum IngestError {
 pub enum IngestErrorKind {
     /// The input is malformed, or the stream name is invalid: 400.
     BadInput,
-    /// The source did not present the ingest token: 401.
+    /// The source presented no valid credential for the stream: 401.
     Unauthorized,
     /// The input completed no part in time: 408.
     Stalled,

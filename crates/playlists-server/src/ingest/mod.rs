@@ -8,7 +8,8 @@
 //!                                                          │  parts copied into the PartStore
 //!                                                          ▼
 //!                      Ingests: one encoder per stream, takeover, reconnect grace →
-//!                      EXT-X-ENDLIST, access (the ingest token), publish-delay histograms
+//!                      EXT-X-ENDLIST, access (token, publish keys, slowdown of failures),
+//!                      publish-delay histograms
 //! ```
 //!
 //! The binary builds the [`Playlists`](playlists::Playlists) registry, the
@@ -17,7 +18,9 @@
 //! [`ChunkSource`] (bytes of an fMP4 stream, in any cut) and calls [`feed`], or pushes into
 //! an [`IngestSession`] itself (the demo, which paces parts in real time). Everything else —
 //! one encoder per stream, a silent encoder's takeover, the reconnect grace period and the
-//! EXT-X-ENDLIST after it, the ingest token, the parser's size limits, the copy into part
+//! EXT-X-ENDLIST after it, who may publish ([`Credentials`]: the ingest token and the
+//! per-stream publish keys, with failed attempts counted and slowed down per address,
+//! [`Ingests::admit`]), the parser's size limits, the copy into part
 //! storage — is the layer's, shared by every source. A new transport (RTMP, SRT, DASH-IF)
 //! is one more adapter in `sources/` and a listener in the binary; nothing in `http/`
 //! changes for it.
@@ -37,8 +40,10 @@
 //! Malformed input ends only its own session, with an [`IngestError`] that says why; what the
 //! stream already published stays served, and other streams never notice.
 
+mod access;
 mod config;
 mod error;
+mod failures;
 mod feed;
 mod publish_delay;
 mod restamp;
@@ -46,8 +51,12 @@ mod session;
 mod sessions;
 pub mod sources;
 
+pub use access::{publish_key, validate_scope, Credentials, Secret};
 pub use config::IngestConfig;
 pub use error::{IngestError, IngestErrorKind};
+pub use failures::{
+    delay_after, AuthFailures, FIRST_DELAY, FREE_FAILURES, MAX_ADDRESSES, MAX_DELAY,
+};
 pub use feed::{feed, ChunkSource};
 pub use publish_delay::{PublishDelay, PublishDelaySnapshot, PUBLISH_DELAY_BUCKETS_US};
 pub use restamp::{GroupAnchor, Restamp};

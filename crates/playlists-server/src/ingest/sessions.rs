@@ -1,5 +1,6 @@
 //! [`Ingests`]: which streams have an encoder, which wait out their grace period, and who
-//! may publish.
+//! may publish ([`Credentials`](super::Credentials), with refused attempts counted and slowed down per address:
+//! [`AuthFailures`]).
 //!
 //! One encoder per stream: a second connection is refused ([`IngestError::Busy`]) while the
 //! first delivers data, but takes over when the first has been silent for
@@ -9,6 +10,7 @@
 //! a few instructions at start and end, never while publishing.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -17,8 +19,8 @@ use playlists::Playlists;
 use tokio::time::Instant;
 
 use super::{
-    GroupAnchor, IngestConfig, IngestError, IngestSession, PublishDelay, PublishDelaySnapshot,
-    Restamp,
+    AuthFailures, GroupAnchor, IngestConfig, IngestError, IngestSession, PublishDelay,
+    PublishDelaySnapshot, Restamp,
 };
 use crate::fmp4::Splitter;
 use crate::part_store::PartStore;
@@ -33,11 +35,14 @@ pub const RESERVED_GROUP: &str = "ingest";
 pub enum Access<'a> {
     /// A source the operator started on this machine (stdin, the demo): trusted.
     Local,
-    /// A source on the network (HTTP push, and every listener to come), with the token it
-    /// presented, if any. Checked against [`IngestConfig::token`].
+    /// A source on the network (HTTP push, and every listener to come), with the credential
+    /// it presented, if any, checked against [`IngestConfig::credentials`].
     Remote {
-        /// The token the source presented.
+        /// The token or publish key the source presented. Never logged.
         token: Option<&'a str>,
+        /// The client's address, if the transport knows it: refused attempts are slowed
+        /// down per address ([`Ingests::admit`]).
+        peer: Option<IpAddr>,
     },
 }
 
@@ -57,6 +62,8 @@ pub struct Ingests {
     next_session: AtomicU64,
     /// Time origin of [`StreamIngest::last_data_ms`] (tokio's clock, so tests can pause it).
     epoch: Instant,
+    /// Network attempts refused for their credential.
+    auth_failures: AuthFailures,
 }
 
 /// One stream's ingest state.
@@ -104,6 +111,7 @@ impl Ingests {
             streams: Mutex::new(HashMap::new()),
             next_session: AtomicU64::new(1),
             epoch: Instant::now(),
+            auth_failures: AuthFailures::default(),
         })
     }
 
@@ -131,18 +139,40 @@ impl Ingests {
         lock(&self.streams)
     }
 
-    /// Whether `access` may publish. Tokens compare in constant time.
+    /// Whether `access` may publish `stream` (see [`Credentials::permit`](super::Credentials::permit)); a refusal is
+    /// counted ([`auth_failures`](Self::auth_failures)) and its address's record grows.
     ///
     /// # Errors
-    /// [`IngestError::Unauthorized`] for a remote source without the configured token.
+    /// [`IngestError::Unauthorized`] for a remote source without a credential for `stream`.
     pub fn authorize(&self, stream: &str, access: Access<'_>) -> Result<(), IngestError> {
-        let (Some(token), Access::Remote { token: given }) = (&self.config.token, access) else {
+        self.check(stream, access).map_err(|(e, _delay)| e)
+    }
+
+    /// [`authorize`](Self::authorize), with how long the refusal's answer is to be delayed.
+    fn check(&self, stream: &str, access: Access<'_>) -> Result<(), (IngestError, Duration)> {
+        let Access::Remote { token, peer } = access else {
             return Ok(());
         };
-        if given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes())) {
+        if self.config.credentials.permit(stream, token) {
             return Ok(());
         }
-        Err(IngestError::Unauthorized(stream.to_owned()))
+        let failures = self.auth_failures.count(peer);
+        let delay = super::delay_after(failures);
+        // The address and the stream say who tried; what they presented stays unsaid. An
+        // address that keeps trying is logged up to its first delayed answer, then only at
+        // debug level: the metric counts the rest, and a guesser cannot flood the log.
+        if failures <= super::FREE_FAILURES + 1 {
+            tracing::info!(%stream, ?peer, failures, ?delay, "ingest refused: no valid credential");
+        } else {
+            tracing::debug!(%stream, ?peer, failures, ?delay, "ingest refused: no valid credential");
+        }
+        Err((IngestError::Unauthorized(stream.to_owned()), delay))
+    }
+
+    /// Network attempts refused for their credential so far, and the per-address records
+    /// that slow the next ones down.
+    pub fn auth_failures(&self) -> &AuthFailures {
+        &self.auth_failures
     }
 
     /// Publish delays ([`PublishDelay`]) of the streams that have ingest state (an encoder
@@ -162,10 +192,29 @@ impl Ingests {
         out
     }
 
-    /// Starts a session for `stream`, from a source with `access`.
+    /// Starts a session for a network source: as [`start`](Self::start), but a refused
+    /// credential is answered only after its address's delay (growing with its recent
+    /// failures, see [`AuthFailures`]), so guessing is slow. Every network source calls this.
     ///
     /// # Errors
-    /// [`IngestError::Unauthorized`] for a remote source without the configured token;
+    /// As [`start`](Self::start).
+    pub async fn admit(
+        self: &Arc<Self>,
+        stream: &str,
+        access: Access<'_>,
+    ) -> Result<IngestSession, IngestError> {
+        if let Err((e, delay)) = self.check(stream, access) {
+            tokio::time::sleep(delay).await;
+            return Err(e);
+        }
+        self.start_authorized(stream)
+    }
+
+    /// Starts a session for `stream`, from a source with `access`. A refused network source
+    /// is answered at once: network sources use [`admit`](Self::admit).
+    ///
+    /// # Errors
+    /// [`IngestError::Unauthorized`] for a remote source without a credential for `stream`;
     /// [`IngestError::Publish`] for a name the library refuses; [`IngestError::ReservedName`]
     /// for a stream of the group `ingest`; [`IngestError::Busy`] while another session of the
     /// stream delivers data (see [`IngestConfig::takeover_after`]).
@@ -175,6 +224,11 @@ impl Ingests {
         access: Access<'_>,
     ) -> Result<IngestSession, IngestError> {
         self.authorize(stream, access)?;
+        self.start_authorized(stream)
+    }
+
+    /// [`start`](Self::start) once the source may publish.
+    fn start_authorized(self: &Arc<Self>, stream: &str) -> Result<IngestSession, IngestError> {
         playlists::chunk_cache::validate_stream_name(stream).map_err(|source| {
             IngestError::Publish {
                 stream: stream.to_owned(),
@@ -302,45 +356,74 @@ impl Ingests {
     }
 }
 
-/// Compares without an early exit on the first differing byte, so the time taken does not
-/// tell an attacker how much of a guess was right.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::Credentials;
 
     #[test]
-    fn tokens_compare_exactly() {
-        use super::constant_time_eq as eq;
-        assert!(eq(b"secret", b"secret"));
-        assert!(!eq(b"secret", b"secreT"));
-        assert!(!eq(b"secret", b"secret2"));
-        assert!(!eq(b"", b"x"));
-    }
-
-    #[test]
-    fn only_remote_sources_need_the_token() {
+    fn only_remote_sources_need_a_credential() {
         let playlists = Arc::new(Playlists::new(playlists::Options::default()).unwrap());
         let config = IngestConfig {
-            token: Some("s3cret".into()),
+            credentials: Credentials {
+                token: Some("s3cret".into()),
+                ..Credentials::default()
+            },
             ..IngestConfig::default()
         };
         let ingests = Ingests::new(playlists, PartStore::heap(), config);
         assert!(ingests.authorize("a", Access::Local).is_ok());
-        let remote = |token| Access::Remote { token };
+        let remote = |token| Access::Remote { token, peer: None };
         assert!(ingests.authorize("a", remote(Some("s3cret"))).is_ok());
         for bad in [None, Some("s3creT"), Some("")] {
             let err = ingests.authorize("a", remote(bad)).unwrap_err();
             assert_eq!(err.kind(), crate::ingest::IngestErrorKind::Unauthorized);
         }
+        assert_eq!(ingests.auth_failures().total(), 3);
         let open = Ingests::new(
             Arc::new(Playlists::new(playlists::Options::default()).unwrap()),
             PartStore::heap(),
             IngestConfig::default(),
         );
         assert!(open.authorize("a", remote(None)).is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn admit_answers_an_address_that_keeps_failing_late() {
+        let playlists = Arc::new(Playlists::new(playlists::Options::default()).unwrap());
+        let config = IngestConfig {
+            credentials: Credentials {
+                secret: Some("s3cret".into()),
+                ..Credentials::default()
+            },
+            ..IngestConfig::default()
+        };
+        let ingests = Ingests::new(playlists, PartStore::heap(), config);
+        let peer = Some("192.0.2.7".parse().unwrap());
+        let mut waited = Vec::new();
+        for _ in 0..6 {
+            let t0 = Instant::now();
+            let refused = ingests
+                .admit(
+                    "cam1",
+                    Access::Remote {
+                        token: Some("guess"),
+                        peer,
+                    },
+                )
+                .await;
+            assert!(refused.is_err());
+            waited.push(t0.elapsed().as_millis());
+        }
+        assert_eq!(waited, [0, 0, 0, 250, 500, 1000]);
+        // The right key is never held back, even from that address.
+        let key = crate::ingest::publish_key(&"s3cret".into(), "cam1").unwrap();
+        let t0 = Instant::now();
+        let access = Access::Remote {
+            token: Some(&key),
+            peer,
+        };
+        assert!(ingests.admit("cam1", access).await.is_ok());
+        assert_eq!(t0.elapsed(), Duration::ZERO);
     }
 }
