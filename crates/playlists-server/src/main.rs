@@ -11,6 +11,7 @@ use playlists_server::ingest::sources::{demo, stdin};
 use playlists_server::ingest::Ingests;
 use playlists_server::shutdown::Shutdown;
 use playlists_server::upgrade::{self, Predecessor, UpgradeSocket};
+use sd_notify::NotifyState;
 use tokio::net::TcpListener;
 
 /// How long a process that takes over waits for its demo stream to be ready before it tells
@@ -88,6 +89,7 @@ async fn run() -> anyhow::Result<()> {
     let loops = EventLoops::start(config.event_loops() - 1).context("starting event loops")?;
     // Taken over from a running origin: it stops once this process's own sources can serve
     // (the demo), so that the players moving over find them live.
+    let took_over = predecessor.is_some();
     let state = match predecessor {
         Some(predecessor) => {
             let ready = async {
@@ -104,6 +106,13 @@ async fn run() -> anyhow::Result<()> {
     };
     // And the next upgrade takes over from this one.
     let upgrades = UpgradeSocket::bind_if(config.upgrade_socket.as_deref(), &listener);
+    // systemd (Type=notify): serving now; after an upgrade this process is the service's main
+    // process (deploy/systemd/). Without NOTIFY_SOCKET these are no-ops.
+    if took_over {
+        notify_systemd(&[NotifyState::MainPid(std::process::id()), NotifyState::Ready]);
+    } else {
+        notify_systemd(&[NotifyState::Ready]);
+    }
     let state = Arc::new(state);
     // Answers the successor's requests (`http::serve_link`) once there is one.
     let (link_tx, link_rx) = tokio::sync::oneshot::channel();
@@ -111,7 +120,7 @@ async fn run() -> anyhow::Result<()> {
         let (shutdown, state) = (shutdown.clone(), Arc::clone(&state));
         async move {
             tokio::select! {
-                () = shutdown_signal() => {}
+                () = shutdown_signal() => notify_systemd(&[NotifyState::Stopping]),
                 link = UpgradeSocket::successor_of(upgrades.as_ref()) => {
                     shutdown.hand_over();
                     let _ = link_tx.send(tokio::spawn(serve_link(state, link)));
@@ -149,6 +158,16 @@ async fn listen(config: &Config) -> anyhow::Result<(TcpListener, Option<Predeces
         format!("binding {}{hint}", config.listen)
     })?;
     Ok((listener, None))
+}
+
+/// Tells systemd `states` when it started this process with `Type=notify`; a failure to is
+/// not the service's failure.
+fn notify_systemd(states: &[NotifyState<'_>]) {
+    // `false`: keep NOTIFY_SOCKET, for the later notifications (and no environment writes
+    // while other threads run).
+    if let Err(e) = sd_notify::notify(false, states) {
+        tracing::warn!(error = %e, "cannot notify systemd");
+    }
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

@@ -14,7 +14,12 @@ use http::StatusCode;
 
 /// Starts the binary and returns it with the address it logged.
 fn start(args: &[&str], stdin: Stdio) -> (Child, SocketAddr) {
-    let (child, addr, _log) = start_logged(args, stdin, "info");
+    start_with_env(args, stdin, &[])
+}
+
+/// [`start`] with more environment variables.
+fn start_with_env(args: &[&str], stdin: Stdio, env: &[(&str, &str)]) -> (Child, SocketAddr) {
+    let (child, addr, _log) = start_logged(args, stdin, "info", env);
     (child, addr)
 }
 
@@ -23,9 +28,11 @@ fn start_logged(
     args: &[&str],
     stdin: Stdio,
     level: &str,
+    env: &[(&str, &str)],
 ) -> (Child, SocketAddr, Arc<Mutex<Vec<String>>>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_playlists"))
         .args(args)
+        .envs(env.iter().copied())
         .env("NO_COLOR", "1")
         .env("RUST_LOG", level)
         .env_remove("PLAYLISTS_INGEST_TOKEN")
@@ -345,6 +352,7 @@ async fn presented_credentials_are_never_logged() {
         &["--listen", "127.0.0.1:0", "--ingest-secret", "s3cret"],
         Stdio::null(),
         "trace",
+        &[],
     );
     let key = "10b25f8c4852e5e408d6a13b0a1c74b152734ebe52116f3f55fcd3f321449beb";
     let wrong = "guessed-in-the-query-0123";
@@ -361,4 +369,84 @@ async fn presented_credentials_are_never_logged() {
     for secret in [key, wrong, "guessed-in-the-header", "s3cret"] {
         assert!(!log.contains(secret), "`{secret}` logged:\n{log}");
     }
+}
+
+/// systemd (`Type=notify`, deploy/systemd/): READY=1 once serving; after an upgrade the new
+/// process names itself the main process; STOPPING=1 on SIGTERM.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn systemd_hears_ready_and_the_new_main_pid_after_an_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    let notify_path = dir.path().join("notify.sock");
+    let notify = std::os::unix::net::UnixDatagram::bind(&notify_path).unwrap();
+    notify
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let heard = || {
+        let mut buf = [0u8; 256];
+        let n = notify.recv(&mut buf).expect("a notification");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let socket = dir.path().join("upgrade.sock");
+    let socket = socket.to_str().unwrap();
+    let env = [("NOTIFY_SOCKET", notify_path.to_str().unwrap())];
+    let args = ["--listen", "127.0.0.1:0", "--upgrade-socket", socket];
+    let (mut old, addr) = start_with_env(&args, Stdio::null(), &env);
+    assert_eq!(heard(), "READY=1\n");
+    let listen = addr.to_string();
+    let args = ["--listen", &listen, "--upgrade-socket", socket];
+    let (new, _) = start_with_env(&args, Stdio::null(), &env);
+    assert_eq!(heard(), format!("MAINPID={}\nREADY=1\n", new.id()));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while old.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the old process did not exit");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    terminate(new);
+    assert_eq!(heard(), "STOPPING=1\n");
+}
+
+/// deploy/systemd/playlists.service is a unit systemd accepts (`systemd-analyze verify`, with
+/// the binary path pointed at this build), and its example config starts the binary.
+#[test]
+fn the_systemd_unit_and_its_config_are_valid() {
+    let deploy = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/systemd");
+    let unit = std::fs::read_to_string(deploy.join("playlists.service")).unwrap();
+    assert!(unit.contains("ExecReload=") && unit.contains("Type=notify"));
+    // The example config starts the binary (here on loopback, with its upgrade socket in a
+    // scratch directory: the service's runtime directory does not exist here).
+    let dir = tempfile::tempdir().unwrap();
+    let config = deploy.join("playlists.toml");
+    let socket = dir.path().join("upgrade.sock");
+    let args = [
+        "--config",
+        config.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--upgrade-socket",
+        socket.to_str().unwrap(),
+    ];
+    let (child, _) = start(&args, Stdio::null());
+    terminate(child);
+    let Ok(analyze) = Command::new("systemd-analyze").arg("--version").output() else {
+        eprintln!("systemd-analyze is not installed: the unit itself is not verified");
+        return;
+    };
+    assert!(analyze.status.success());
+    let path = dir.path().join("playlists.service");
+    std::fs::write(
+        &path,
+        unit.replace("/usr/local/bin/playlists", env!("CARGO_BIN_EXE_playlists")),
+    )
+    .unwrap();
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "systemd-analyze verify: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
