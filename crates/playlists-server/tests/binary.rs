@@ -73,17 +73,8 @@ fn run_to_exit(args: &[&str], env: &[(&str, &str)]) -> (std::process::ExitStatus
         command.env(k, v);
     }
     let mut child = command.spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("{args:?}: the binary did not exit");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = wait_exit(&mut child, Duration::from_secs(20))
+        .unwrap_or_else(|| panic!("{args:?}: the binary did not exit"));
     let mut out = String::new();
     let mut err = String::new();
     std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
@@ -103,21 +94,27 @@ async fn wait_ok(addr: SocketAddr, path: &str) -> origin::Resp {
     }
 }
 
+/// How `child` exited, waiting at most `within`; `None` (and the child killed) if it did not.
+fn wait_exit(child: &mut Child, within: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn terminate(mut child: Child) {
     let pid = child.id().to_string();
     Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success(), "exit status {status}");
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the binary did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let status =
+        wait_exit(&mut child, Duration::from_secs(15)).expect("the binary did not stop on SIGTERM");
+    assert!(status.success(), "exit status {status}");
 }
 
 #[tokio::test]
@@ -186,17 +183,8 @@ fn impossible_settings_stop_the_binary_with_their_name() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("{args:?}: the binary started instead of refusing");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
+        let status = wait_exit(&mut child, Duration::from_secs(20))
+            .unwrap_or_else(|| panic!("{args:?}: the binary started instead of refusing"));
         let mut stderr = String::new();
         std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
         assert!(!status.success(), "{args:?}: {status}");
@@ -231,14 +219,7 @@ async fn a_new_process_takes_the_socket_over_and_the_old_one_exits() {
     );
     assert_eq!(new_addr, addr, "the new process serves the same socket");
     // The old process hands over, drains and exits by itself.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = old.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "the old process did not exit");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let status = wait_exit(&mut old, Duration::from_secs(30)).expect("the old process exits");
     assert!(status.success(), "old process: {status}");
     let playlist = wait_ok(addr, "/demo/index.m3u8").await;
     assert_eq!(playlist.status, StatusCode::OK, "{}", playlist.text());
@@ -397,11 +378,7 @@ async fn systemd_hears_ready_and_the_new_main_pid_after_an_upgrade() {
     let args = ["--listen", &listen, "--upgrade-socket", socket];
     let (new, _) = start_with_env(&args, Stdio::null(), &env);
     assert_eq!(heard(), format!("MAINPID={}\nREADY=1\n", new.id()));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while old.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "the old process did not exit");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_exit(&mut old, Duration::from_secs(30)).expect("the old process exits");
     terminate(new);
     assert_eq!(heard(), "STOPPING=1\n");
 }
