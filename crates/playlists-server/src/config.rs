@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::http::{HttpOptions, StaticAsset, MIN_HEADER_BYTES};
 use crate::ingest::{Credentials, Secret};
 use crate::part_store::{ArenaOptions, PartArena, PartStore};
+use crate::playback::PlaybackKey;
 
 /// Most event loops `--threads` may ask for: far more than any machine has cores, and each is
 /// an OS thread, so a typo such as `--threads 100000` is refused rather than attempted.
@@ -66,6 +67,23 @@ pub enum Command {
         /// The stream (`name`, `group/rendition`) or group (`group/`) the key publishes.
         #[arg(long)]
         stream: String,
+    },
+    /// Print a signed playback URL (see --playback-secret), and exit.
+    Sign {
+        /// The secret to sign with; --playback-secret (or PLAYLISTS_PLAYBACK_SECRET) by default.
+        #[arg(long, value_name = "SECRET")]
+        secret: Option<String>,
+        /// What to play: `/NAME/` (a stream's media playlist), `/GROUP/master.m3u8`, or any
+        /// path; the token covers the stream or group the path is under (`/` for every
+        /// stream).
+        #[arg(long)]
+        path: String,
+        /// How long the URL plays, e.g. `1h`, `30m`, `7days`.
+        #[arg(long, value_parser = humantime::parse_duration, default_value = "1h")]
+        ttl: Duration,
+        /// Scheme and host of the URL; this server's --listen address by default.
+        #[arg(long, value_name = "URL")]
+        base: Option<String>,
     },
 }
 
@@ -148,6 +166,16 @@ pub struct Config {
         hide_env_values = true
     )]
     pub ingest_secret: Option<String>,
+    /// Sign playback with this secret: every playlist, part, segment and init request needs a
+    /// token for its stream or group (`playlists sign --path /NAME/ --ttl 1h` prints a signed
+    /// URL), 403 otherwise; the origin writes tokens into every URI it serves.
+    #[arg(
+        long,
+        env = "PLAYLISTS_PLAYBACK_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
+    pub playback_secret: Option<String>,
     /// Let anyone who reaches --listen publish, with no credential. Without it, a listen
     /// address other than loopback needs --ingest-secret or --ingest-token.
     #[arg(long)]
@@ -441,6 +469,51 @@ impl Config {
             restart_hold: Duration::from_secs(self.ingest_grace_secs),
             media_max_age: Duration::from_secs(self.media_max_age_secs),
             tls,
+            playback: self.playback_key(),
+        })
+    }
+
+    /// The key of `--playback-secret` (or `PLAYLISTS_PLAYBACK_SECRET`; empty counts as unset):
+    /// with one, playback is signed ([`crate::playback`]).
+    pub fn playback_key(&self) -> Option<PlaybackKey> {
+        let secret = self.playback_secret.as_deref().filter(|s| !s.is_empty())?;
+        Some(PlaybackKey::new(&Secret::from(secret)))
+    }
+
+    /// The signed URL `playlists sign` prints: `path` on `base` (this server's `--listen`
+    /// address when not given) with a token of `secret` (`--playback-secret` when not given)
+    /// valid for `ttl` from now.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] without a secret, or for a path no token can grant.
+    pub fn sign(
+        &self,
+        secret: Option<&str>,
+        path: &str,
+        ttl: Duration,
+        base: Option<&str>,
+    ) -> Result<String, ConfigError> {
+        let key = match secret.filter(|s| !s.is_empty()) {
+            Some(secret) => PlaybackKey::new(&Secret::from(secret)),
+            None => self.playback_key().ok_or_else(|| ConfigError::Invalid {
+                name: "secret",
+                reason: "a playback token is signed with --secret or --playback-secret \
+                         (or PLAYLISTS_PLAYBACK_SECRET), and none is set"
+                    .to_owned(),
+            })?,
+        };
+        let scheme = if self.tls_cert.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let base = base.map_or_else(|| format!("{scheme}://{}", self.listen), str::to_owned);
+        let expiry = crate::playback::unix_secs(std::time::SystemTime::now() + ttl);
+        crate::playback::signed_url(&key, &base, path, expiry).map_err(|reason| {
+            ConfigError::Invalid {
+                name: "path",
+                reason,
+            }
         })
     }
 

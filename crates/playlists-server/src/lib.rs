@@ -60,6 +60,7 @@ pub mod fmp4;
 pub mod http;
 pub mod ingest;
 pub mod part_store;
+pub mod playback;
 pub mod shutdown;
 mod sync;
 pub mod upgrade;

@@ -9,6 +9,7 @@ use playlists_server::event_loops::EventLoops;
 use playlists_server::http::{serve_link, serve_on, AppState};
 use playlists_server::ingest::sources::{demo, stdin};
 use playlists_server::ingest::Ingests;
+use playlists_server::playback::SharedTokens;
 use playlists_server::shutdown::Shutdown;
 use playlists_server::upgrade::{self, Predecessor, UpgradeSocket};
 use sd_notify::NotifyState;
@@ -42,13 +43,33 @@ async fn run() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let Cli { config, command } = Cli::load()?;
-    if let Some(Command::IngestKey { stream }) = &command {
-        println!("{}", config.ingest_key(stream)?);
-        return Ok(());
+    match &command {
+        Some(Command::IngestKey { stream }) => {
+            println!("{}", config.ingest_key(stream)?);
+            return Ok(());
+        }
+        Some(Command::Sign {
+            secret,
+            path,
+            ttl,
+            base,
+        }) => {
+            println!(
+                "{}",
+                config.sign(secret.as_deref(), path, *ttl, base.as_deref())?
+            );
+            return Ok(());
+        }
+        _ => {}
     }
     // The layers, built here and handed to each other: the registry, where parts live, the
     // ingest sessions every source feeds, and the one shutdown signal.
-    let playlists = Arc::new(Playlists::new(config.library_options()).context("library options")?);
+    let mut playlists = Playlists::new(config.library_options()).context("library options")?;
+    if let Some(key) = config.playback_key() {
+        // Signed playback: media playlists carry the shared tokens (see `playback`).
+        playlists = playlists.with_uri_query(Arc::new(SharedTokens::new(key)));
+    }
+    let playlists = Arc::new(playlists);
     let parts = config.part_store()?;
     let ingests = Ingests::new(
         Arc::clone(&playlists),

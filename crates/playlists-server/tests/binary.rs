@@ -427,3 +427,62 @@ fn the_systemd_unit_and_its_config_are_valid() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `playlists sign` prints a URL the origin started with the same secret plays (and follows
+/// into the media), and one it refuses once signed with another secret or for another stream.
+#[tokio::test]
+async fn sign_prints_a_url_the_signed_origin_plays() {
+    let secret = [("PLAYLISTS_PLAYBACK_SECRET", "s3cret")];
+    let (child, addr) = start_with_env(
+        &["--listen", "127.0.0.1:0", "--demo"],
+        Stdio::null(),
+        &secret,
+    );
+    let base = format!("http://{addr}");
+    let sign = |args: &[&str], env: &[(&str, &str)]| {
+        let mut all = vec!["sign", "--base", base.as_str()];
+        all.extend_from_slice(args);
+        let (status, out, err) = run_to_exit(&all, env);
+        assert!(status.success(), "{err}");
+        out.trim()
+            .strip_prefix(base.as_str())
+            .expect("on --base")
+            .to_owned()
+    };
+    let path = sign(&["--path", "/demo/", "--ttl", "10m"], &secret);
+    assert!(path.starts_with("/demo/index.m3u8?token="), "{path}");
+    let playlist = wait_ok(addr, &path).await;
+    assert_eq!(playlist.status, StatusCode::OK, "{}", playlist.text());
+    let text = playlist.text();
+    let segment = text
+        .lines()
+        .find(|l| l.starts_with('s') && l.contains(".mp4?token="))
+        .expect("a segment URI with its token");
+    let resp = origin::get(addr, &format!("/demo/{segment}"), &[]).await;
+    assert_eq!(resp.status, StatusCode::OK);
+    // `--secret` on the command line, the same secret: the same kind of URL.
+    let explicit = sign(&["--secret", "s3cret", "--path", "/demo/"], &[]);
+    assert_eq!(
+        origin::get(addr, &explicit, &[]).await.status,
+        StatusCode::OK
+    );
+    for refused in [
+        sign(&["--secret", "other", "--path", "/demo/"], &[]),
+        sign(&["--path", "/cam1/index.m3u8"], &secret).replace("/cam1/", "/demo/"),
+        "/demo/index.m3u8".to_owned(),
+    ] {
+        let resp = origin::get(addr, &refused, &[]).await;
+        assert_eq!(resp.status, StatusCode::FORBIDDEN, "{refused}");
+    }
+    let (status, _, err) = run_to_exit(&["sign", "--path", "/demo/"], &[]);
+    assert!(
+        !status.success() && err.contains("--playback-secret"),
+        "{err}"
+    );
+    let (status, _, err) = run_to_exit(&["sign", "--secret", "s", "--path", "demo"], &[]);
+    assert!(
+        !status.success() && err.contains("must start with `/`"),
+        "{err}"
+    );
+    terminate(child);
+}

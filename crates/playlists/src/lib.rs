@@ -91,6 +91,7 @@ pub mod manifest;
 mod options;
 mod registry;
 mod sync;
+pub mod uri_query;
 pub mod wait;
 
 pub use chunk_cache::{Chunk, ChunkCache, StreamIdx};
@@ -106,4 +107,5 @@ pub use registry::{
     advance_part_limit, group_of, rendition_of, BlockingRequest, Init, Part, Playlists, Segment,
     StreamRef, StreamStatus,
 };
+pub use uri_query::{append_query, UriQuery};
 pub use wait::{Event, Listener};

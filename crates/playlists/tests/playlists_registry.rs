@@ -838,3 +838,60 @@ fn rule_34_a_stream_ended_and_started_again_numbers_above_what_was_served() {
     };
     assert_ne!(map(&before), map(&after));
 }
+
+/// A query naming the stream it was asked for.
+#[derive(Debug)]
+struct StreamQuery;
+
+impl playlists::UriQuery for StreamQuery {
+    fn query(&self, stream: &str) -> Option<String> {
+        Some(format!("s={}", stream.replace('/', "-")))
+    }
+}
+
+#[test]
+fn a_uri_query_is_in_every_uri_of_the_cached_versions_full_and_delta() {
+    // A window longer than the Skip Boundary (6 × TD = 12 s), so that there is a delta.
+    let opts = Options {
+        max_segments: 24,
+        ..options()
+    };
+    let p = Playlists::new(opts)
+        .unwrap()
+        .with_uri_query(Arc::new(StreamQuery));
+    // `b` first, so that `a`'s versions report it.
+    publish(&p, "live/b", 0..100);
+    publish(&p, "live/a", 0..100);
+    let a = p.stream("live/a").unwrap().playlist().unwrap();
+    let full = text(&a.full.plain);
+    let uri_lines = full.lines().filter(|l| !l.starts_with('#')).count();
+    assert!(uri_lines > 0, "{full}");
+    for line in full.lines() {
+        if !line.starts_with('#') || line.contains("URI=\"") {
+            assert!(line.contains("?s=live-a"), "{line}");
+        }
+    }
+    assert!(
+        full.contains("#EXT-X-RENDITION-REPORT:URI=\"../b/index.m3u8?s=live-a\""),
+        "{full}"
+    );
+    let delta = text(
+        &a.delta
+            .as_ref()
+            .expect("20 s of segments reach past the Skip Boundary")
+            .plain,
+    );
+    assert!(delta.contains("#EXT-X-SKIP:"), "{delta}");
+    assert!(delta.contains("?s=live-a\""), "{delta}");
+    // The gzip is of the same text.
+    let mut unzipped = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(&a.full.gzip[..]),
+        &mut unzipped,
+    )
+    .unwrap();
+    assert_eq!(unzipped, full);
+    // Multivariant playlists are the caller's to rewrite.
+    let master = text(&p.multivariant("live").unwrap().plain);
+    assert!(!master.contains('?'), "{master}");
+}

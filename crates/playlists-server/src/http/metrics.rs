@@ -20,8 +20,8 @@ use http::StatusCode;
 use super::route_kind::RouteKind;
 
 /// Statuses counted individually; anything else is counted as `other`.
-const STATUSES: [u16; 16] = [
-    200, 204, 206, 304, 400, 401, 404, 405, 406, 408, 409, 413, 416, 431, 500, 503,
+const STATUSES: [u16; 17] = [
+    200, 204, 206, 304, 400, 401, 403, 404, 405, 406, 408, 409, 413, 416, 431, 500, 503,
 ];
 const OTHER: usize = STATUSES.len();
 

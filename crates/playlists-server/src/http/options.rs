@@ -53,6 +53,13 @@ pub struct HttpOptions {
     pub media_max_age: Duration,
     /// TLS (h2 and http/1.1 by ALPN) on the listener; plain HTTP/1.1 + h2c when `None`.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Signed playback: with a key, every playlist, part, segment and init request needs a
+    /// token for its path (403 otherwise), and multivariant playlists pass the viewer's token
+    /// on to the media playlists they list. Media playlists get their shared tokens from the
+    /// registry ([`SharedTokens`](crate::playback::SharedTokens) as its
+    /// [`UriQuery`](playlists::UriQuery)): give both the same key. See [`crate::playback`].
+    /// Default `None`: playback is open.
+    pub playback: Option<crate::playback::PlaybackKey>,
 }
 
 impl Default for HttpOptions {
@@ -70,6 +77,7 @@ impl Default for HttpOptions {
             restart_hold: Duration::ZERO,
             media_max_age: Duration::from_secs(300),
             tls: None,
+            playback: None,
         }
     }
 }

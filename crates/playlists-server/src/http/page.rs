@@ -4,7 +4,8 @@
 //! the file given to `--hls-js-file`; see `assets.rs`), so the page plays without internet
 //! access. Only [`HttpOptions::hls_js_url`](super::HttpOptions::hls_js_url), when set, points
 //! it elsewhere (e.g. a public CDN). Browsers that play HLS natively (Safari) get the playlist
-//! URL directly.
+//! URL directly. Under signed playback (`crate::playback`) the page stays open and its players
+//! use the token the page was opened with (`/?token=…`).
 
 use std::fmt::Write as _;
 
@@ -33,6 +34,14 @@ pub fn render(state: &AppState) -> Response<Body> {
         "section{margin-bottom:2rem}\ncode{background:#eee;padding:0 .2em}\n",
         "</style>\n</head>\n<body>\n<h1>Live streams</h1>\n",
     ));
+    if state.opts.playback.is_some() {
+        // The page itself is open (it names streams, nothing more); its players pass on the
+        // page's own token.
+        html.push_str(
+            "<p>Playback is signed: open this page as <code>/?token=…</code> with a token for \
+             <code>/</code> (<code>playlists sign --path /</code>) to play here.</p>\n",
+        );
+    }
     if streams.is_empty() {
         html.push_str(
             "<p>No stream is live. Push one, e.g. <code>ffmpeg … -f mp4 -movflags \
@@ -69,8 +78,9 @@ pub fn render(state: &AppState) -> Response<Body> {
         html,
         concat!(
             "<script src=\"{script}\"></script>\n<script>\n",
+            "const token = new URLSearchParams(location.search).get('token');\n",
             "for (const video of document.querySelectorAll('video[data-src]')) {{\n",
-            "  const src = video.dataset.src;\n",
+            "  const src = video.dataset.src + (token ? '?token=' + encodeURIComponent(token) : '');\n",
             "  if (window.Hls && Hls.isSupported()) {{\n",
             "    const hls = new Hls({{ lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.5 }});\n",
             "    hls.loadSource(src);\n    hls.attachMedia(video);\n",

@@ -22,6 +22,7 @@ use super::encoding::Coding;
 use super::error::HttpError;
 use super::validators::{etag, if_none_match};
 use super::{held, lookup, AppState};
+use crate::playback;
 
 const MPEGURL: &str = "application/vnd.apple.mpegurl";
 
@@ -96,17 +97,25 @@ pub async fn media(
 }
 
 /// `GET /{group}/master.m3u8`: rendered per request (players load it once), from the live
-/// streams of the group.
+/// streams of the group. Under signed playback the media playlist URIs carry the request's
+/// own token: players reload them for as long as they play, so they must last as long as the
+/// viewer's grant (see `crate::playback`).
 pub fn multivariant(
     state: &AppState,
     group: &str,
+    query: Option<&str>,
     headers: &HeaderMap,
     coding: Coding,
 ) -> Result<Response<Body>, HttpError> {
-    let rendered = state
+    let mut rendered = state
         .playlists
         .multivariant(group)
         .ok_or_else(|| lookup::not_found(state, format_args!("group `{group}`")))?;
+    let token = query.and_then(playback::token_param);
+    if let (Some(_), Some(token)) = (&state.opts.playback, token) {
+        let query = format!("{}={token}", playback::TOKEN_PARAM);
+        rendered = Rendered::new(playlists::append_query(&rendered.plain, &query));
+    }
     Ok(respond(
         &rendered,
         MPEGURL,

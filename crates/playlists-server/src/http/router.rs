@@ -182,6 +182,8 @@ where
             ),
         )
         .into_response()
+    } else if let Some(refusal) = playback_refusal(&state, route, &head) {
+        HttpError::new(StatusCode::FORBIDDEN, refusal.to_string()).into_response()
     } else if head.method == Method::GET || is_head {
         // No timer around the whole answer: only held requests wait, and they are bounded
         // by `AppState::hold` (the hold limit or the request timeout, whichever is first).
@@ -217,6 +219,32 @@ where
         .metrics
         .record(kind, resp.status(), if is_head { 0 } else { len });
     resp
+}
+
+/// Why a playback request is refused under signed playback ([`HttpOptions::playback`](super::HttpOptions::playback)):
+/// playlists and media need a token for their path; the page, assets, health and metrics do
+/// not. `None` serves the request.
+fn playback_refusal(
+    state: &AppState,
+    route: Route<'_>,
+    head: &RequestHead,
+) -> Option<crate::playback::Refusal> {
+    let key = state.opts.playback.as_ref()?;
+    let read = head.method == Method::GET || head.method == Method::HEAD;
+    let playback = read
+        && matches!(
+            route,
+            Route::MediaPlaylist { .. }
+                | Route::Multivariant { .. }
+                | Route::Init { .. }
+                | Route::Segment { .. }
+                | Route::Part { .. }
+        );
+    if !playback {
+        return None;
+    }
+    key.check(head.path(), head.query(), std::time::SystemTime::now())
+        .err()
 }
 
 fn kind_of(method: &Method, route: Route<'_>, blocking: bool) -> RouteKind {
@@ -258,7 +286,9 @@ async fn dispatch(
         Route::MediaPlaylist { stream } => {
             playlist::media(state, stream, req.query(), headers, req.coding).await
         }
-        Route::Multivariant { group } => playlist::multivariant(state, group, headers, req.coding),
+        Route::Multivariant { group } => {
+            playlist::multivariant(state, group, req.query(), headers, req.coding)
+        }
         // Media: what is not here may be the predecessor's.
         Route::Init { stream, id } => {
             or_predecessor(state, route, req, media::init(state, stream, id, headers)).await

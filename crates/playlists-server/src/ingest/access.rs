@@ -50,7 +50,7 @@ pub struct Secret(String);
 
 impl Secret {
     /// The credential's bytes, for the checks and the key derivation only.
-    fn as_bytes(&self) -> &[u8] {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
         self.0.as_bytes()
     }
 }

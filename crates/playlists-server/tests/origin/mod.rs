@@ -71,7 +71,13 @@ impl TestServer {
 
     /// A server whose ingest layer and part store are `layers`.
     pub async fn with_layers(opts: Options, http: HttpOptions, layers: Layers) -> Self {
-        let playlists = Arc::new(Playlists::new(opts).unwrap());
+        let mut playlists = Playlists::new(opts).unwrap();
+        if let Some(key) = &http.playback {
+            // As the binary: signed playback writes shared tokens into media playlists.
+            let tokens = playlists_server::playback::SharedTokens::new(key.clone());
+            playlists = playlists.with_uri_query(Arc::new(tokens));
+        }
+        let playlists = Arc::new(playlists);
         let ingests = Ingests::new(Arc::clone(&playlists), layers.parts.clone(), layers.ingest);
         let state = Arc::new(
             AppState::new(Arc::clone(&playlists), http)

@@ -26,6 +26,7 @@ mod stream;
 pub use input::{group_of, rendition_of, Init, Part, StreamStatus};
 pub use stream::{advance_part_limit, BlockingRequest, Segment, StreamRef};
 
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::chunk_cache::{ChunkCache, StreamIdx};
@@ -34,6 +35,7 @@ use crate::m3u8_cache::{M3u8Cache, PlaylistVersion, Rendered};
 use crate::manifest::{valid_codecs, M3u8Manifest, PartMeta, PartPosition, RenditionReport, Skip};
 use crate::options::Options;
 use crate::sync::{AtomicU64, Mutex, Ordering, RwLock};
+use crate::uri_query::{append_query, UriQuery};
 use crate::wait::Event;
 use tokio::time::Instant;
 
@@ -55,6 +57,9 @@ pub struct Playlists {
     /// Woken when a stream starts (its first part is published), for requests that wait for a
     /// stream that is not there yet ([`wait_stream`](Self::wait_stream)).
     started: Event,
+    /// The query every URI of a media playlist gets, if the server asked for one
+    /// ([`with_uri_query`](Self::with_uri_query)).
+    uri_query: Option<Arc<dyn UriQuery>>,
 }
 
 /// One stream slot; `StreamIdx::index()` of the chunk cache picks it.
@@ -124,7 +129,19 @@ impl Playlists {
             slots,
             registering: Mutex::new(()),
             started: Event::new(),
+            uri_query: None,
         })
+    }
+
+    /// Has every media playlist rendered from now on append `query`'s answer for its stream to
+    /// each URI it writes (parts, segments, the map, the preload hint, rendition reports; see
+    /// [`append_query`]). The query is part of the cached, gzip'd version: every player of a
+    /// stream gets the same bytes. Multivariant playlists ([`multivariant`](Self::multivariant))
+    /// are left as they are, for the caller to rewrite per request.
+    #[must_use]
+    pub fn with_uri_query(mut self, query: Arc<dyn UriQuery>) -> Self {
+        self.uri_query = Some(query);
+        self
     }
 
     /// The options this instance was built with.
@@ -427,7 +444,15 @@ impl Playlists {
                     return Ok(());
                 }
             };
-            let full = render(&st.manifest, Skip::No, &reports, &mut writer.last_len);
+            let query = self.uri_query.as_ref().and_then(|q| q.query(&st.name));
+            let query = query.as_deref();
+            let full = render(
+                &st.manifest,
+                Skip::No,
+                &reports,
+                query,
+                &mut writer.last_len,
+            );
             // `_HLS_skip=YES` and `v2` are answered with this one delta (see `Skip::V2`); while
             // nothing is past the Skip Boundary there is none, and both get the full playlist.
             let delta = (st.manifest.skippable_segments() > 0 && !finished).then(|| {
@@ -435,6 +460,7 @@ impl Playlists {
                     &st.manifest,
                     Skip::Yes,
                     &reports,
+                    query,
                     &mut writer.last_delta_len,
                 )
             });
@@ -495,15 +521,20 @@ fn live_state<'a>(
 }
 
 /// Renders into a buffer sized from the previous render (`last_len`), which becomes the
-/// published bytes (one allocation per version, no copy), and compresses it once.
+/// published bytes (one allocation per version, no copy; one more with a `query`), and
+/// compresses it once.
 fn render(
     manifest: &M3u8Manifest,
     skip: Skip,
     reports: &[RenditionReport],
+    query: Option<&str>,
     last_len: &mut usize,
 ) -> Rendered {
     let mut buf = Vec::with_capacity(*last_len + 512);
     manifest.render(skip, reports, &mut buf);
+    if let Some(query) = query {
+        buf = append_query(&buf, query);
+    }
     *last_len = buf.len();
     Rendered::new(buf)
 }
