@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # HTTP benchmarks of the origin against Debian's nginx serving the same bytes from files, on
 # the same machine, in the same run. Prints one JSON object per line:
-#   part_get       30 KB part, 64 connections, HTTP/1.1 keep-alive (wrk)
+#   part_get       30 KB part, 64 connections, HTTP/1.1 keep-alive (wrk); also against a second
+#                  origin with signed playback (--playback-secret, the request carrying its
+#                  ?token=), "impl":"signed": the cost of checking a token, as signed_ratio
 #   playlist_gzip  media playlist with Accept-Encoding: gzip, 64 connections (nginx: gzip_static
 #                  serving the same pre-compressed bytes)
 #   blocking_fanout  10,000 held _HLS_msn/_HLS_part requests over HTTP/1.1, one publish:
@@ -49,13 +51,17 @@ case "$parts" in
   *) echo "bench-http.sh: PARTS is file, memory or heap" >&2; exit 1 ;;
 esac
 origin_pid=""
+signed_pid=""
 nginx_pid=""
 stop_servers() {
   [ -n "$nginx_pid" ] && { kill "$nginx_pid" 2>/dev/null || true; wait "$nginx_pid" 2>/dev/null || true; }
   nginx_pid=""
   exec 3>&- 2>/dev/null || true
+  exec 4>&- 2>/dev/null || true
   [ -n "$origin_pid" ] && { kill "$origin_pid" 2>/dev/null || true; wait "$origin_pid" 2>/dev/null || true; }
+  [ -n "$signed_pid" ] && { kill "$signed_pid" 2>/dev/null || true; wait "$signed_pid" 2>/dev/null || true; }
   origin_pid=""
+  signed_pid=""
 }
 cleanup() {
   stop_servers
@@ -78,6 +84,18 @@ start_servers() {
   for _ in $(seq 100); do grep -q '^listening ' "$work/origin.out" 2>/dev/null && break; sleep 0.1; done
   origin_addr="$(sed -n 's/^listening //p' "$work/origin.out")"
   [ -n "$origin_addr" ] || { echo "bench-http.sh: the origin did not start" >&2; cat "$work/origin.err" >&2; exit 1; }
+
+  # The same origin with signed playback (its stdin open on fd 4).
+  rm -f "$work/ctl-signed"
+  mkfifo "$work/ctl-signed"
+  taskset -c "$cpus" "$bin/bench_origin" --parts 40 --part-bytes 30000 --threads "$workers" \
+    --playback-secret "bench secret" "${origin_args[@]}" <"$work/ctl-signed" >"$work/signed.out" 2>"$work/signed.err" &
+  signed_pid=$!
+  exec 4>"$work/ctl-signed"
+  for _ in $(seq 100); do grep -q '^token ' "$work/signed.out" 2>/dev/null && break; sleep 0.1; done
+  signed_addr="$(sed -n 's/^listening //p' "$work/signed.out")"
+  signed_token="$(sed -n 's/^token //p' "$work/signed.out")"
+  [ -n "$signed_token" ] || { echo "bench-http.sh: the signed origin did not start" >&2; cat "$work/signed.err" >&2; exit 1; }
 
   # nginx: no logging, sendfile, gzip_static for the playlist.
   mkdir -p "$work/nginx"
@@ -108,9 +126,13 @@ CONF
   nginx_pid=$!
   for _ in $(seq 50); do (exec 9<>"/dev/tcp/127.0.0.1/$nginx_port") 2>/dev/null && break; sleep 0.1; done
 
-  # The same bytes from both.
+  # The same bytes from all three; the signed origin refuses the request without its token.
   cmp <(curl -s "http://$origin_addr/$part") "$work/www/$part" \
     || { echo "bench-http.sh: the origin and nginx serve different part bytes" >&2; exit 1; }
+  cmp <(curl -s "http://$signed_addr/$part?token=$signed_token") "$work/www/$part" \
+    || { echo "bench-http.sh: the signed origin serves different part bytes" >&2; exit 1; }
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$signed_addr/$part")" = 403 ] \
+    || { echo "bench-http.sh: the signed origin serves a part without a token" >&2; exit 1; }
   cmp <(curl -s -H "Accept-Encoding: gzip" "http://127.0.0.1:$nginx_port/bench/index.m3u8") \
       <(curl -s -H 'Accept-Encoding: gzip' "http://$origin_addr/bench/index.m3u8") \
     || { echo "bench-http.sh: the gzip playlists differ" >&2; cat "$work/nginx/error.log" >&2; exit 1; }
@@ -142,9 +164,13 @@ for layout in "shared 0-1 2 0-1 2" "1core 0 1 1 1"; do
   read -r name server_cpus workers wrk_cpus wrk_threads <<<"$layout"
   start_servers "$server_cpus" "$workers"
   for _ in $(seq "$rounds"); do
-    for impl in playlists nginx; do
-      if [ "$impl" = playlists ]; then base="http://$origin_addr"; else base="http://127.0.0.1:$nginx_port"; fi
-      run_wrk "$name" "$wrk_cpus" "$wrk_threads" part_get "$impl" "$base/$part" | tee -a "$work/results"
+    for impl in playlists signed nginx; do
+      case "$impl" in
+        playlists) url="http://$origin_addr/$part" ;;
+        signed) url="http://$signed_addr/$part?token=$signed_token" ;;
+        nginx) url="http://127.0.0.1:$nginx_port/$part" ;;
+      esac
+      run_wrk "$name" "$wrk_cpus" "$wrk_threads" part_get "$impl" "$url" | tee -a "$work/results"
     done
     for impl in playlists nginx; do
       if [ "$impl" = playlists ]; then base="http://$origin_addr"; else base="http://127.0.0.1:$nginx_port"; fi
@@ -159,10 +185,17 @@ import json, os, statistics, sys
 runs = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 for key in dict.fromkeys((r["bench"], r["layout"]) for r in runs):
     sel = [r for r in runs if (r["bench"], r["layout"]) == key]
-    med = {i: statistics.median(r["req_per_s"] for r in sel if r["impl"] == i) for i in ("playlists", "nginx")}
-    print(json.dumps({"bench": key[0], "impl": "summary", "layout": key[1], "rounds": len(sel) // 2, "parts": os.environ["PARTS"],
-                      "playlists_req_per_s": med["playlists"], "nginx_req_per_s": med["nginx"],
-                      "ratio": round(med["playlists"] / med["nginx"], 3)}))
+    impls = list(dict.fromkeys(r["impl"] for r in sel))
+    med = {i: statistics.median(r["req_per_s"] for r in sel if r["impl"] == i) for i in impls}
+    summary = {"bench": key[0], "impl": "summary", "layout": key[1], "rounds": len(sel) // len(impls), "parts": os.environ["PARTS"],
+               "playlists_req_per_s": med["playlists"], "nginx_req_per_s": med["nginx"],
+               "ratio": round(med["playlists"] / med["nginx"], 3)}
+    if "signed" in med:
+        # Signed against unsigned, round by round (each pair ran back to back).
+        pairs = zip((r for r in sel if r["impl"] == "playlists"), (r for r in sel if r["impl"] == "signed"))
+        summary.update({"signed_req_per_s": med["signed"], "signed_ratio": round(med["signed"] / med["playlists"], 3),
+                        "signed_ratio_per_round": [round(s["req_per_s"] / p["req_per_s"], 3) for p, s in pairs]})
+    print(json.dumps(summary))
 PY
 
 # The fan-out starts its own origin (it needs the origin's stdin to publish).

@@ -4,6 +4,8 @@
 use playlists::chunk_cache::validate_stream_name;
 use playlists::{BlockingRequest, Skip};
 use playlists_server::http::{parse_directives, DeliveryDirectives, DirectiveError, Route};
+use playlists_server::ingest::Secret;
+use playlists_server::playback::{token_param, PlaybackKey};
 
 use super::hash;
 
@@ -31,6 +33,34 @@ pub fn request(data: &[u8]) {
     route(&text, hash(data).rotate_left(17));
     directives(query);
     directives(Some(&text));
+    token(path, query);
+}
+
+/// [`PlaybackKey::check`] on any path and query: never a panic, and a token is accepted only
+/// if it is exactly the one the key makes for its expiry and the path's stream or for `/`
+/// (so no other spelling of a number or of the tag passes).
+fn token(path: &str, query: Option<&str>) {
+    let key = PlaybackKey::new(&Secret::from("fuzz"));
+    // Before every expiry a token can carry, so an accepted token is judged on its tag.
+    let now = std::time::UNIX_EPOCH;
+    if key.check(path, query, now).is_err() {
+        return;
+    }
+    let presented = query.and_then(token_param).expect("accepted with a token");
+    let expiry: u64 = presented
+        .split('.')
+        .next()
+        .and_then(|e| e.parse().ok())
+        .expect("an accepted token has a numeric expiry");
+    let scope = path
+        .get(1..)
+        .and_then(|p| p.find('/'))
+        .map(|end| &path[..end + 2]);
+    let made = [scope, Some("/")].map(|s| s.map(|s| key.token(s, expiry)));
+    assert!(
+        made.iter().flatten().any(|t| t == presented),
+        "{presented} accepted for {path}"
+    );
 }
 
 /// The canonical path of `route`: what the playlists write and what the router must map
@@ -41,6 +71,7 @@ fn route_path(route: &Route<'_>) -> Option<String> {
         Route::HlsJs => "/assets/hls.min.js".to_owned(),
         Route::Healthz => "/healthz".to_owned(),
         Route::Metrics => "/metrics".to_owned(),
+        Route::PlaybackCheck => "/playback-check".to_owned(),
         Route::MediaPlaylist { stream } => format!("/{stream}/index.m3u8"),
         Route::Multivariant { group } => format!("/{group}/master.m3u8"),
         Route::Init { stream, id: 0 } => format!("/{stream}/init.mp4"),

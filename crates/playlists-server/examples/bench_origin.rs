@@ -10,7 +10,9 @@
 //! * `stats` — prints `heap <live bytes> <live allocations>` (counted with `--count-heap`);
 //! * end of input — shuts down.
 //!
-//! The first stdout lines are `pid <pid>` and `listening <addr>`.
+//! The first stdout lines are `pid <pid>` and `listening <addr>`; with `--playback-secret`
+//! (signed playback, as the server's flag) a third, `token <token>`, gives a token for the
+//! stream valid for a day.
 
 use std::io::Write as _;
 use std::sync::Arc;
@@ -22,7 +24,9 @@ use clap::Parser;
 use playlists::{Init, Options, Part, PartTiming, Playlists};
 use playlists_server::event_loops::EventLoops;
 use playlists_server::http::{serve_on, AppState, HttpOptions};
+use playlists_server::ingest::Secret;
 use playlists_server::part_store::{ArenaOptions, PartStore};
+use playlists_server::playback::{self, PlaybackKey, SharedTokens};
 use tokio::io::AsyncBufReadExt;
 
 #[derive(Debug, Parser)]
@@ -56,6 +60,9 @@ struct Args {
     /// Event loops serving connections (default: one per CPU); 1 for the one-core comparison.
     #[arg(long)]
     threads: Option<usize>,
+    /// Sign playback with this secret (the server's `--playback-secret`).
+    #[arg(long)]
+    playback_secret: Option<String>,
 }
 
 fn part(i: u64, bytes: Bytes) -> Part {
@@ -113,8 +120,17 @@ async fn run(args: Args) -> Result<()> {
         target_duration: playlists::TargetDuration::Fixed(args.target_duration_s),
         ..Options::default()
     };
-    let playlists = Arc::new(Playlists::new(opts)?);
+    let key = args
+        .playback_secret
+        .as_deref()
+        .map(|s| PlaybackKey::new(&Secret::from(s)));
+    let mut playlists = Playlists::new(opts)?;
+    if let Some(key) = &key {
+        playlists = playlists.with_uri_query(Arc::new(SharedTokens::new(key.clone())));
+    }
+    let playlists = Arc::new(playlists);
     let http = HttpOptions {
+        playback: key.clone(),
         max_waiting_per_stream: 1_000_000,
         max_waiting_total: 1_000_000,
         request_timeout: std::time::Duration::from_secs(u64::from(args.target_duration_s) * 4),
@@ -141,6 +157,10 @@ async fn run(args: Args) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     println!("pid {}", std::process::id());
     println!("listening {}", listener.local_addr()?);
+    if let Some(key) = &key {
+        let day = playback::unix_secs(SystemTime::now()) + 86_400;
+        println!("token {}", key.token("/bench/", day));
+    }
     std::io::stdout().flush()?;
 
     let publisher = {

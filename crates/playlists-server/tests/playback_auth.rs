@@ -250,3 +250,48 @@ async fn the_multivariant_playlist_passes_the_viewers_token_to_the_renditions() 
     let window = playlists_server::playback::SHARED_WINDOW.as_secs();
     assert!((window - 5..=2 * window).contains(&left), "{left} s left");
 }
+
+#[tokio::test]
+async fn a_caching_tier_asks_playback_check_about_the_requests_it_serves_from_its_cache() {
+    let server = server().await;
+    let check = |uri: String| {
+        let addr = server.addr;
+        async move { origin::get(addr, "/playback-check", &[("x-original-uri", &uri)]).await }
+    };
+    let viewer = token("/live/", 60);
+    for uri in [
+        format!("/live/a/index.m3u8?_HLS_msn=3&_HLS_part=1&token={viewer}"),
+        format!("/live/b/p3.mp4?token={viewer}"),
+        // Not playback: the page and hls.js are open.
+        "/assets/hls.min.js".to_owned(),
+        "/".to_owned(),
+    ] {
+        let resp = check(uri.clone()).await;
+        assert_eq!(
+            resp.status,
+            StatusCode::NO_CONTENT,
+            "{uri}: {}",
+            resp.text()
+        );
+        assert_eq!(resp.header("cache-control"), Some("no-store"));
+    }
+    refused(
+        &check("/live/b/p3.mp4".to_owned()).await,
+        "a playback token is required",
+    );
+    refused(
+        &check(format!("/cam1/p3.mp4?token={viewer}")).await,
+        "not valid for this path",
+    );
+    let resp = server.get("/playback-check").await;
+    assert_eq!(resp.status, StatusCode::BAD_REQUEST, "{}", resp.text());
+    // Without signed playback, everything may be served.
+    let open = TestServer::start().await;
+    let resp = origin::get(
+        open.addr,
+        "/playback-check",
+        &[("x-original-uri", "/cam1/p3.mp4")],
+    )
+    .await;
+    assert_eq!(resp.status, StatusCode::NO_CONTENT);
+}

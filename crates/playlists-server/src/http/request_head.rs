@@ -6,13 +6,18 @@ use http::Method;
 
 use super::encoding::{negotiate, Coding};
 
+/// `X-Original-URI`: the request a caching tier asks `/playback-check` about (router.rs).
+pub const X_ORIGINAL_URI: http::header::HeaderName =
+    http::header::HeaderName::from_static("x-original-uri");
+
 /// Request headers the handlers read; everything else is dropped before a handler runs.
-const KEPT_HEADERS: [http::header::HeaderName; 5] = [
+const KEPT_HEADERS: [http::header::HeaderName; 6] = [
     http::header::AUTHORIZATION,
     http::header::IF_NONE_MATCH,
     http::header::IF_RANGE,
     http::header::RANGE,
     http::header::ACCESS_CONTROL_REQUEST_HEADERS,
+    X_ORIGINAL_URI,
 ];
 
 /// The client's address, set by the connection (`conn.rs`) on the requests that read it

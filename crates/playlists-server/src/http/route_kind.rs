@@ -15,6 +15,8 @@ pub enum RouteKind {
     Healthz,
     /// `/metrics`.
     Metrics,
+    /// `/playback-check`.
+    PlaybackCheck,
     /// A media playlist without `_HLS_msn`.
     Playlist,
     /// A media playlist with `_HLS_msn` (a blocking reload).
@@ -37,11 +39,12 @@ pub enum RouteKind {
 
 impl RouteKind {
     /// Every kind, in index order.
-    pub const ALL: [RouteKind; 13] = [
+    pub const ALL: [RouteKind; 14] = [
         Self::Page,
         Self::Asset,
         Self::Healthz,
         Self::Metrics,
+        Self::PlaybackCheck,
         Self::Playlist,
         Self::BlockingPlaylist,
         Self::Multivariant,
@@ -60,6 +63,7 @@ impl RouteKind {
             Self::Asset => "asset",
             Self::Healthz => "healthz",
             Self::Metrics => "metrics",
+            Self::PlaybackCheck => "playback_check",
             Self::Playlist => "playlist",
             Self::BlockingPlaylist => "blocking_playlist",
             Self::Multivariant => "multivariant",

@@ -8,6 +8,7 @@
 //! |---|---|
 //! | `/` | the page |
 //! | `/healthz`, `/metrics` | liveness, Prometheus metrics |
+//! | `/playback-check` | whether the request in `X-Original-URI` may be served (a caching tier's `auth_request`, signed playback) |
 //! | `/assets/hls.min.js` | hls.js for the page (embedded, or `--hls-js-file`) |
 //! | `/{stream}/index.m3u8` | media playlist (`{stream}` is `name` or `group/rendition`) |
 //! | `/{group}/master.m3u8` | multivariant playlist |
@@ -42,6 +43,9 @@ pub enum Route<'a> {
     Healthz,
     /// `GET /metrics`.
     Metrics,
+    /// `GET /playback-check`: a caching tier asks whether the request named by its
+    /// `X-Original-URI` header may be served (see `playback_check`).
+    PlaybackCheck,
     /// A media playlist.
     MediaPlaylist {
         /// Stream name.
@@ -93,6 +97,7 @@ impl<'a> Route<'a> {
             "/" => return Self::Page,
             "/healthz" => return Self::Healthz,
             "/metrics" => return Self::Metrics,
+            "/playback-check" => return Self::PlaybackCheck,
             "/assets/hls.min.js" => return Self::HlsJs,
             _ => {}
         }
@@ -221,6 +226,55 @@ where
     resp
 }
 
+/// `GET /playback-check`: 204 when the request in `X-Original-URI` (path and query) would
+/// pass the token check ([`playback_refusal`]; always, when playback is not signed), 403 with
+/// the reason otherwise. For a caching tier that serves cached playlists and media to many
+/// viewers under one cache key: it asks here (nginx `auth_request`, deploy/nginx) before
+/// answering from its cache, so a viewer's token is checked even when the origin is not
+/// asked for the resource. Answers at once: nothing is looked up or held.
+fn playback_check(state: &AppState, req: &RequestHead) -> Result<Response<Body>, HttpError> {
+    let original = req
+        .headers
+        .get(super::request_head::X_ORIGINAL_URI)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            HttpError::new(
+                StatusCode::BAD_REQUEST,
+                "/playback-check needs the request to check in X-Original-URI",
+            )
+        })?;
+    let (path, query) = match original.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (original, None),
+    };
+    if let Some(refusal) = state
+        .opts
+        .playback
+        .as_ref()
+        .filter(|_| is_playback(Route::parse(path)))
+        .and_then(|key| key.check(path, query, std::time::SystemTime::now()).err())
+    {
+        return Err(HttpError::new(StatusCode::FORBIDDEN, refusal.to_string()));
+    }
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    resp.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(resp)
+}
+
+/// Whether `route` is served only with a token under signed playback.
+fn is_playback(route: Route<'_>) -> bool {
+    matches!(
+        route,
+        Route::MediaPlaylist { .. }
+            | Route::Multivariant { .. }
+            | Route::Init { .. }
+            | Route::Segment { .. }
+            | Route::Part { .. }
+    )
+}
+
 /// Why a playback request is refused under signed playback ([`HttpOptions::playback`](super::HttpOptions::playback)):
 /// playlists and media need a token for their path; the page, assets, health and metrics do
 /// not. `None` serves the request.
@@ -231,16 +285,7 @@ fn playback_refusal(
 ) -> Option<crate::playback::Refusal> {
     let key = state.opts.playback.as_ref()?;
     let read = head.method == Method::GET || head.method == Method::HEAD;
-    let playback = read
-        && matches!(
-            route,
-            Route::MediaPlaylist { .. }
-                | Route::Multivariant { .. }
-                | Route::Init { .. }
-                | Route::Segment { .. }
-                | Route::Part { .. }
-        );
-    if !playback {
+    if !read || !is_playback(route) {
         return None;
     }
     key.check(head.path(), head.query(), std::time::SystemTime::now())
@@ -261,6 +306,7 @@ fn kind_of(method: &Method, route: Route<'_>, blocking: bool) -> RouteKind {
         Route::Page => RouteKind::Page,
         Route::HlsJs => RouteKind::Asset,
         Route::Healthz => RouteKind::Healthz,
+        Route::PlaybackCheck => RouteKind::PlaybackCheck,
         Route::Metrics => RouteKind::Metrics,
         Route::MediaPlaylist { .. } if blocking => RouteKind::BlockingPlaylist,
         Route::MediaPlaylist { .. } => RouteKind::Playlist,
@@ -283,6 +329,7 @@ async fn dispatch(
         Route::HlsJs => Ok(assets::hls_js(state, req.query(), headers, req.coding)),
         Route::Healthz => Ok(text("ok\n".into(), "text/plain; charset=utf-8")),
         Route::Metrics => Ok(text(scrape::render(state)?.into(), scrape::CONTENT_TYPE)),
+        Route::PlaybackCheck => playback_check(state, req),
         Route::MediaPlaylist { stream } => {
             playlist::media(state, stream, req.query(), headers, req.coding).await
         }
