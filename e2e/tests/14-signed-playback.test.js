@@ -55,7 +55,7 @@ test('hls.js plays a signed URL directly and through the nginx tier, which share
     const other = await launchBrowser();
     stops.unshift(other.close);
     const second = await openPlayerPage(other, nginx.base);
-    const tokens = [sign(nginx.base, '/demo/', '10m'), sign(nginx.base, '/', '20m')];
+    const tokens = [sign(nginx.base, '/demo/', '10m'), sign(nginx.base, '/demo/', '20m')];
     assert.notEqual(new URL(tokens[0]).searchParams.get('token'), new URL(tokens[1]).searchParams.get('token'));
     const earlier = nginx.accessLog().length;
     const [a, b] = await Promise.all([
