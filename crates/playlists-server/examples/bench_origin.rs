@@ -118,6 +118,9 @@ fn main() -> Result<()> {
 async fn run(args: Args) -> Result<()> {
     let opts = Options {
         target_duration: playlists::TargetDuration::Fixed(args.target_duration_s),
+        // Parts named from p0, as bench-http.sh and the dump expect (the default numbers them
+        // from the first sample's date).
+        numbering: playlists::Numbering::FromZero,
         ..Options::default()
     };
     let key = args

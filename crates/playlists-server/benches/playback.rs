@@ -1,0 +1,57 @@
+//! Token check benchmark; one JSON object per line.
+//!
+//! * `playback/check` — `PlaybackKey::check` on a part request, in ns per check: a token for
+//!   the stream's group (one HMAC), a token for `/` (the group's HMAC first, then the root's),
+//!   and a refused one (both HMACs), beside the cost of reading the clock alone, which every
+//!   check pays. The HTTP cost (a signed origin beside an unsigned one, part GETs with wrk) is
+//!   `scripts/bench-http.sh`'s `signed_ratio`.
+//!
+//! Run: `cargo bench -p playlists-server --bench playback`.
+
+use std::hint::black_box;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use playlists_server::ingest::Secret;
+use playlists_server::playback::PlaybackKey;
+
+const CHECKS: u32 = 2_000_000;
+const ROUNDS: usize = 3;
+
+/// ns per call of `f`.
+fn time(mut f: impl FnMut() -> bool) -> f64 {
+    let t = Instant::now();
+    let mut ok = 0u32;
+    for _ in 0..CHECKS {
+        ok += u32::from(black_box(f()));
+    }
+    black_box(ok);
+    t.elapsed().as_nanos() as f64 / f64::from(CHECKS)
+}
+
+fn main() {
+    let key = PlaybackKey::new(&Secret::from("a playback secret of 32 bytes.."));
+    let expiry = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+        + 3600;
+    let path = "/live/720p/p1234567.mp4";
+    let group = format!("_HLS_x=1&token={}", key.token("/live/", expiry));
+    let root = format!("token={}", key.token("/", expiry));
+    let other = format!("token={}", key.token("/other/", expiry));
+    for _ in 0..ROUNDS {
+        let clock = time(|| SystemTime::now() > UNIX_EPOCH);
+        let check = |query: &str| {
+            time(|| {
+                key.check(black_box(path), Some(black_box(query)), SystemTime::now())
+                    .is_ok()
+            })
+        };
+        println!(
+            "{{\"bench\":\"playback/check\",\"group_token_ns\":{:.1},\"root_token_ns\":{:.1},\"refused_ns\":{:.1},\"clock_alone_ns\":{:.1},\"checks\":{CHECKS}}}",
+            check(&group),
+            check(&root),
+            check(&other),
+            clock
+        );
+    }
+}
