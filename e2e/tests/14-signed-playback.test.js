@@ -40,28 +40,28 @@ test('hls.js plays a signed URL directly and through the nginx tier, which share
     await waitFor('a complete segment of demo', async () => (await fetchText(direct)).includes('#EXTINF'), 20000);
     assert.equal((await fetchWithin(`${server.base}/demo/index.m3u8`)).status, 403, 'no token, no playlist');
 
-    const browser = await launchBrowser();
-    stops.unshift(browser.close);
-    const page = await openPlayerPage(browser, server.base);
-    const result = await play(page, direct, { origin: server.base });
-    report(playbackReport('signed_direct', result));
-    assertPlayedWell(assert, result);
-    await page.close();
-
+    // Three viewers at once: one straight from the origin, two through the tier with tokens
+    // of their own (different expiries), in two browsers so that the tier, not a browser's
+    // cache, serves the second what the first fetched.
     nginx = await startNginx(server.port);
     stops.unshift(nginx.stop);
-    // Two viewers, each with a token of their own (different expiries), in two browsers.
-    const first = await openPlayerPage(browser, nginx.base);
+    const browser = await launchBrowser();
+    stops.unshift(browser.close);
     const other = await launchBrowser();
     stops.unshift(other.close);
+    const alone = await openPlayerPage(browser, server.base);
+    const first = await openPlayerPage(browser, nginx.base);
     const second = await openPlayerPage(other, nginx.base);
     const tokens = [sign(nginx.base, '/demo/', '10m'), sign(nginx.base, '/demo/', '20m')];
     assert.notEqual(new URL(tokens[0]).searchParams.get('token'), new URL(tokens[1]).searchParams.get('token'));
     const earlier = nginx.accessLog().length;
-    const [a, b] = await Promise.all([
+    const [result, a, b] = await Promise.all([
+      play(alone, direct, { origin: server.base }),
       play(first, tokens[0]),
       sleep(1500).then(() => play(second, tokens[1])),
     ]);
+    report(playbackReport('signed_direct', result));
+    assertPlayedWell(assert, result);
     const log = nginx.accessLog().slice(earlier);
     const byCache = {};
     for (const r of log) byCache[r.cache] = (byCache[r.cache] || 0) + 1;

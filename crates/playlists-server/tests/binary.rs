@@ -413,7 +413,7 @@ fn the_systemd_unit_and_its_config_are_valid() {
     let path = dir.path().join("playlists.service");
     std::fs::write(
         &path,
-        unit.replace("/usr/local/bin/playlists", env!("CARGO_BIN_EXE_playlists")),
+        unit.replace("/usr/bin/playlists", env!("CARGO_BIN_EXE_playlists")),
     )
     .unwrap();
     let out = Command::new("systemd-analyze")
