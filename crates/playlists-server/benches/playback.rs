@@ -38,6 +38,7 @@ fn main() {
     let group = format!("_HLS_x=1&token={}", key.token("/live/", expiry));
     let root = format!("token={}", key.token("/", expiry));
     let other = format!("token={}", key.token("/other/", expiry));
+    let expired = format!("token={}", key.token("/live/", 1000));
     for _ in 0..ROUNDS {
         let clock = time(|| SystemTime::now() > UNIX_EPOCH);
         let check = |query: &str| {
@@ -47,10 +48,11 @@ fn main() {
             })
         };
         println!(
-            "{{\"bench\":\"playback/check\",\"group_token_ns\":{:.1},\"root_token_ns\":{:.1},\"refused_ns\":{:.1},\"clock_alone_ns\":{:.1},\"checks\":{CHECKS}}}",
+            "{{\"bench\":\"playback/check\",\"group_token_ns\":{:.1},\"root_token_ns\":{:.1},\"refused_ns\":{:.1},\"expired_ns\":{:.1},\"clock_alone_ns\":{:.1},\"checks\":{CHECKS}}}",
             check(&group),
             check(&root),
             check(&other),
+            check(&expired),
             clock
         );
     }
