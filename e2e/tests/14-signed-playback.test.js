@@ -89,6 +89,16 @@ test('hls.js plays a signed URL directly and through the nginx tier, which share
       assert.equal((await fetchWithin(altered(viewer))).status, 403, altered(viewer));
       assert.equal((await fetchWithin(sign(base, '/demo/', '10m', 'another secret'))).status, 403);
     }
+    // The tier remembers a check per stream and token: a token for another stream, checked
+    // (and remembered) there, does not open this stream's cached parts.
+    const cached = await lastPartUrl(sign(nginx.base, '/demo/', '10m'));
+    assert.equal((await fetchWithin(cached)).status, 200);
+    assert.equal((await fetchWithin(cached)).headers.get('x-cache-status'), 'HIT', `${cached} cached`);
+    const cam1 = sign(nginx.base, '/cam1/', '10m');
+    assert.equal((await fetchWithin(cam1)).status, 404, 'a good token for a stream that is not here');
+    const borrowed = cached.replace(/token=[^&]*/, new URL(cam1).search.slice(1));
+    assert.equal((await fetchWithin(borrowed)).status, 403, `${borrowed}: another stream's token`);
+
     // A viewer whose token expires is refused at the next request with it: at once by the
     // origin; by the tier once its 5 s memory of the check has passed.
     const short = sign(nginx.base, '/demo/', '2s');

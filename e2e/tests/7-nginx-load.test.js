@@ -120,7 +120,12 @@ test(`${PLAYERS} simulated players through nginx: one origin request per playlis
     // after the first player (measured here: median ~240 ms, p99 ~500 ms; ~6 / 26 ms straight
     // from the origin). More than that would be something else.
     assert.ok(load.fanout_p99_ms < 1000, `fan-out p99 ${load.fanout_p99_ms} ms`);
-    assert.ok(Object.keys(origin).every((k) => /^(playlist|blocking_playlist|part|healthz|metrics) /.test(k)),
+    // The tier's token checks (`auth_request` to /playback-check, deploy/nginx/README.md):
+    // answered from the tier's 5 s memory of them, so a few per stream every 5 s, here 52 for
+    // ~60,000 requests in a run; at most one per 500 tier requests.
+    assert.ok(routeTotal(origin, 'playback_check') <= log.length / 500,
+      `${routeTotal(origin, 'playback_check')} token checks for ${log.length} tier requests`);
+    assert.ok(Object.keys(origin).every((k) => /^(playlist|blocking_playlist|part|healthz|metrics|playback_check) /.test(k)),
       `origin routes: ${JSON.stringify(origin)}`);
   } catch (e) {
     if (nginx) console.error(`nginx: ${nginx.log().slice(-4000)}`);
