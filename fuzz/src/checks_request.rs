@@ -5,7 +5,7 @@ use playlists::chunk_cache::validate_stream_name;
 use playlists::{BlockingRequest, Skip};
 use playlists_server::http::{parse_directives, DeliveryDirectives, DirectiveError, Route};
 use playlists_server::ingest::Secret;
-use playlists_server::playback::{token_param, PlaybackKey};
+use playlists_server::playback::{token_param, Access, PlaybackKey};
 
 use super::hash;
 
@@ -36,14 +36,17 @@ pub fn request(data: &[u8]) {
     token(path, query);
 }
 
-/// [`PlaybackKey::check`] on any path and query: never a panic, and a token is accepted only
-/// if it is exactly the one the key makes for its expiry and the path's stream or for `/`
-/// (so no other spelling of a number or of the tag passes).
+/// [`PlaybackKey::check`] on any path and query: never a panic; a token is accepted only if
+/// it is exactly one the key makes for its expiry and the path's stream (media or viewer) or
+/// for `/` (so no other spelling of a number or of the tag passes); what media refuses, a
+/// playlist refuses too.
 fn token(path: &str, query: Option<&str>) {
     let key = PlaybackKey::new(&Secret::from("fuzz"));
     // Before every expiry a token can carry, so an accepted token is judged on its tag.
     let now = std::time::UNIX_EPOCH;
-    if key.check(path, query, now).is_err() {
+    if key.check(path, query, Access::Media, now).is_err() {
+        // What media refuses, a playlist does too.
+        assert!(key.check(path, query, Access::Playlist, now).is_err());
         return;
     }
     let presented = query.and_then(token_param).expect("accepted with a token");
@@ -56,7 +59,11 @@ fn token(path: &str, query: Option<&str>) {
         .get(1..)
         .and_then(|p| p.find('/'))
         .map(|end| &path[..end + 2]);
-    let made = [scope, Some("/")].map(|s| s.map(|s| key.token(s, expiry)));
+    let made = [
+        scope.map(|s| key.media_token(s, expiry)),
+        scope.map(|s| key.token(s, expiry)),
+        Some(key.token("/", expiry)),
+    ];
     assert!(
         made.iter().flatten().any(|t| t == presented),
         "{presented} accepted for {path}"

@@ -1,9 +1,9 @@
 //! Token check benchmark; one JSON object per line.
 //!
-//! * `playback/check` — `PlaybackKey::check` on a part request, in ns per check: a token for
-//!   the stream's group (one HMAC), a token for `/` (the group's HMAC first, then the root's),
-//!   and a refused one (both HMACs), beside the cost of reading the clock alone, which every
-//!   check pays. The HTTP cost (a signed origin beside an unsigned one, part GETs with wrk) is
+//! * `playback/check` — `PlaybackKey::check` on a part request, in ns per check: the media
+//!   token media playlists carry (one HMAC, the usual case), a viewer token for the group (two),
+//!   a viewer token for `/` and a refused one (three), an expired one (parsing and the clock
+//!   only), beside the cost of reading the clock alone, which every check pays. The HTTP cost (a signed origin beside an unsigned one, part GETs with wrk) is
 //!   `scripts/bench-http.sh`'s `signed_ratio`.
 //!
 //! Run: `cargo bench -p playlists-server --bench playback`.
@@ -12,7 +12,7 @@ use std::hint::black_box;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use playlists_server::ingest::Secret;
-use playlists_server::playback::PlaybackKey;
+use playlists_server::playback::{Access, PlaybackKey};
 
 /// Checks per measurement; `cargo test --all-targets` runs the bench too, without `--bench`,
 /// and then a thousandth of them shows that it works without the cost of measuring.
@@ -44,6 +44,7 @@ fn main() {
         .map_or(0, |d| d.as_secs())
         + 3600;
     let path = "/live/720p/p1234567.mp4";
+    let media = format!("token={}", key.media_token("/live/", expiry));
     let group = format!("_HLS_x=1&token={}", key.token("/live/", expiry));
     let root = format!("token={}", key.token("/", expiry));
     let other = format!("token={}", key.token("/other/", expiry));
@@ -52,12 +53,18 @@ fn main() {
         let clock = time(|| SystemTime::now() > UNIX_EPOCH);
         let check = |query: &str| {
             time(|| {
-                key.check(black_box(path), Some(black_box(query)), SystemTime::now())
-                    .is_ok()
+                key.check(
+                    black_box(path),
+                    Some(black_box(query)),
+                    Access::Media,
+                    SystemTime::now(),
+                )
+                .is_ok()
             })
         };
         println!(
-            "{{\"bench\":\"playback/check\",\"group_token_ns\":{:.1},\"root_token_ns\":{:.1},\"refused_ns\":{:.1},\"expired_ns\":{:.1},\"clock_alone_ns\":{:.1},\"checks\":{}}}",
+            "{{\"bench\":\"playback/check\",\"media_token_ns\":{:.1},\"group_token_ns\":{:.1},\"root_token_ns\":{:.1},\"refused_ns\":{:.1},\"expired_ns\":{:.1},\"clock_alone_ns\":{:.1},\"checks\":{}}}",
+            check(&media),
             check(&group),
             check(&root),
             check(&other),

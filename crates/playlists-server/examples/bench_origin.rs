@@ -11,8 +11,8 @@
 //! * end of input — shuts down.
 //!
 //! The first stdout lines are `pid <pid>` and `listening <addr>`; with `--playback-secret`
-//! (signed playback, as the server's flag) a third, `token <token>`, gives a token for the
-//! stream valid for a day.
+//! (signed playback, as the server's flag) a third, `token <token>`, gives the media token of
+//! the stream valid for a day (what its media playlist's part URIs carry).
 
 use std::io::Write as _;
 use std::sync::Arc;
@@ -162,7 +162,7 @@ async fn run(args: Args) -> Result<()> {
     println!("listening {}", listener.local_addr()?);
     if let Some(key) = &key {
         let day = playback::unix_secs(SystemTime::now()) + 86_400;
-        println!("token {}", key.token("/bench/", day));
+        println!("token {}", key.media_token("/bench/", day));
     }
     std::io::stdout().flush()?;
 

@@ -12,8 +12,9 @@
 //!
 //! A request is served when its token has not expired and its tag is right for the scope of
 //! the request's stream or for `/`; otherwise 403 with a one-line reason ([`Refusal`]).
-//! Checking computes at most two HMACs over a few dozen bytes and allocates nothing: the
-//! scope and the expiry are slices of the request's own path and query.
+//! Checking computes at most three HMACs over a few dozen bytes (one for the usual media
+//! request) and allocates nothing: the scope and the expiry are slices of the request's own
+//! path and query.
 //!
 //! A group is one scope, not each rendition: the renditions of a group are one presentation
 //! that a player switches between, so a token for one rendition alone would stop it at the
@@ -24,12 +25,16 @@
 //! Players resolve the URIs of a playlist against the playlist's URL, dropping its query, so
 //! the origin writes a token into every URI it serves:
 //!
-//! - **Media playlists** (parts, segments, the map, the preload hint, rendition reports) carry
-//!   a **shared token** of the stream's scope, the same for every viewer, renewed each
-//!   [`SHARED_WINDOW`] and valid for two ([`SharedTokens`]). The playlist text therefore stays
-//!   the one rendered and gzip'd once per part for all its players, and the part URLs are the
-//!   same for every viewer, so a caching tier in front of the origin (deploy/nginx) keeps one
-//!   copy of each part, not one per viewer.
+//! - **Media playlists** (parts, segments, the map, the preload hint) carry a **media token**
+//!   of the stream's scope, the same for every viewer, renewed each [`SHARED_WINDOW`] and
+//!   valid for two ([`SharedTokens`]). The playlist text therefore stays the one rendered and
+//!   gzip'd once per part for all its players, and the part URLs are the same for every
+//!   viewer, so a caching tier in front of the origin (deploy/nginx) keeps one copy of each
+//!   part, not one per viewer. A media token opens media only, never a playlist: otherwise
+//!   anyone holding one could reload the playlist with it and get the next, and play on
+//!   forever after their own token expired. Rendition reports name the other rendition's
+//!   playlist without a token: the player reloads it with the URI the multivariant playlist
+//!   gave it, which carries the viewer's token.
 //! - **Multivariant playlists** (rendered per request anyway) carry the viewer's own token in
 //!   the media playlist URIs, since players reload those URIs for as long as they play: a
 //!   viewer's access ends when their token expires, at their next playlist reload.
@@ -38,8 +43,9 @@
 //! two windows. The playlists, which are what a player needs to go on, stay under the viewer's
 //! own token.
 //!
-//! The `play:` prefix separates the domain from the publish keys derived from
-//! `--ingest-secret` (`publish:`), should an operator give both the same secret.
+//! The message's first word separates the domains: `play:` for viewer tokens, `media:` for
+//! media tokens, and the publish keys derived from `--ingest-secret` start with `publish:`,
+//! should an operator give both flags the same secret.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -50,8 +56,19 @@ use crate::ingest::Secret;
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// What a token's message starts with (see the module docs: domain separation).
+/// What a viewer token's message starts with (see the module docs: domain separation).
 const PLAY_DOMAIN: &[u8] = b"play:";
+/// What a media token's message starts with: it opens media, not playlists.
+const MEDIA_DOMAIN: &[u8] = b"media:";
+
+/// What a request asks for, which decides the tokens that open it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// A media or multivariant playlist: a viewer token only.
+    Playlist,
+    /// An init section, a segment or a part: a media token or a viewer token.
+    Media,
+}
 
 /// Bytes of the tag kept in a token: 128 bits, beyond guessing, in 32 hex characters.
 const TAG_BYTES: usize = 16;
@@ -106,19 +123,30 @@ impl PlaybackKey {
     }
 
     /// The MAC of `scope` and `expiry` (its decimal text), ready to finalize or verify.
-    fn mac(&self, scope: &str, expiry: &str) -> HmacSha256 {
+    fn mac(&self, domain: &[u8], scope: &str, expiry: &str) -> HmacSha256 {
         let mut mac = self.keyed.clone();
-        mac.update(PLAY_DOMAIN);
+        mac.update(domain);
         mac.update(scope.as_bytes());
         mac.update(b"\n");
         mac.update(expiry.as_bytes());
         mac
     }
 
-    /// The token granting `scope` (see [`check_scope`]) until `expiry` (Unix seconds).
+    /// The viewer token granting `scope` (see [`check_scope`]) until `expiry` (Unix seconds):
+    /// playlists and media.
     pub fn token(&self, scope: &str, expiry: u64) -> String {
+        self.token_in(PLAY_DOMAIN, scope, expiry)
+    }
+
+    /// The media token granting `scope`'s init sections, segments and parts (not its
+    /// playlists) until `expiry`: what media playlists carry ([`SharedTokens`]).
+    pub fn media_token(&self, scope: &str, expiry: u64) -> String {
+        self.token_in(MEDIA_DOMAIN, scope, expiry)
+    }
+
+    fn token_in(&self, domain: &[u8], scope: &str, expiry: u64) -> String {
         let expiry = expiry.to_string();
-        let tag = self.mac(scope, &expiry).finalize().into_bytes();
+        let tag = self.mac(domain, scope, &expiry).finalize().into_bytes();
         let mut token = expiry;
         token.push('.');
         for b in &tag[..TAG_BYTES] {
@@ -136,18 +164,33 @@ impl PlaybackKey {
     ///
     /// # Errors
     /// The [`Refusal`] to answer with 403.
-    pub fn check(&self, path: &str, query: Option<&str>, now: SystemTime) -> Result<(), Refusal> {
+    pub fn check(
+        &self,
+        path: &str,
+        query: Option<&str>,
+        access: Access,
+        now: SystemTime,
+    ) -> Result<(), Refusal> {
         let token = query.and_then(token_param).ok_or(Refusal::Missing)?;
         let (expiry, tag) = parse_token(token).ok_or(Refusal::Malformed)?;
         let expires: u64 = expiry.parse().map_err(|_| Refusal::Malformed)?;
         if unix_secs(now) >= expires {
             return Err(Refusal::Expired);
         }
-        let scopes = [stream_scope(path), Some("/")];
-        let valid = scopes
-            .into_iter()
-            .flatten()
-            .any(|scope| self.mac(scope, expiry).verify_truncated_left(&tag).is_ok());
+        let stream = stream_scope(path);
+        // Most requests are parts with a media token: that one first. Media tokens are made
+        // for a stream or group only, never for `/`.
+        let media = (access == Access::Media).then_some(stream).flatten();
+        let candidates = [
+            media.map(|s| (MEDIA_DOMAIN, s)),
+            stream.map(|s| (PLAY_DOMAIN, s)),
+            Some((PLAY_DOMAIN, "/")),
+        ];
+        let valid = candidates.into_iter().flatten().any(|(domain, scope)| {
+            self.mac(domain, scope, expiry)
+                .verify_truncated_left(&tag)
+                .is_ok()
+        });
         if valid {
             Ok(())
         } else {
@@ -279,7 +322,7 @@ impl SharedTokens {
         let scope = format!("/{}/", &stream[..scope_end]);
         let w = self.window.as_secs();
         let expiry = (unix_secs(now) / w + 2) * w;
-        self.key.token(&scope, expiry)
+        self.key.media_token(&scope, expiry)
     }
 }
 
@@ -306,6 +349,21 @@ mod tests {
         UNIX_EPOCH + Duration::from_secs(secs)
     }
 
+    /// `k.check` with the access the path's file asks for.
+    fn check(
+        k: &PlaybackKey,
+        path: &str,
+        query: Option<&str>,
+        now: SystemTime,
+    ) -> Result<(), Refusal> {
+        let access = if path.ends_with(".m3u8") {
+            Access::Playlist
+        } else {
+            Access::Media
+        };
+        k.check(path, query, access, now)
+    }
+
     fn query(token: &str) -> String {
         format!("_HLS_msn=5&token={token}&_HLS_part=1")
     }
@@ -323,13 +381,13 @@ mod tests {
             "/cam1/s3.mp4",
         ] {
             assert_eq!(
-                k.check(path, Some(&query(&cam1)), at(NOW)),
+                check(&k, path, Some(&query(&cam1)), at(NOW)),
                 Ok(()),
                 "{path}"
             );
         }
         assert_eq!(
-            k.check("/cam1/p7.mp4", Some(&query(&cam1)), at(NOW + 60)),
+            check(&k, "/cam1/p7.mp4", Some(&query(&cam1)), at(NOW + 60)),
             Err(Refusal::Expired)
         );
         for path in [
@@ -340,7 +398,7 @@ mod tests {
             "/",
         ] {
             assert_eq!(
-                k.check(path, Some(&query(&cam1)), at(NOW)),
+                check(&k, path, Some(&query(&cam1)), at(NOW)),
                 Err(Refusal::WrongScope),
                 "{path}"
             );
@@ -357,18 +415,22 @@ mod tests {
             "/live/360p/p9.mp4",
         ] {
             assert_eq!(
-                k.check(path, Some(&query(&live)), at(NOW)),
+                check(&k, path, Some(&query(&live)), at(NOW)),
                 Ok(()),
                 "{path}"
             );
         }
         assert_eq!(
-            k.check("/lively/720p/p9.mp4", Some(&query(&live)), at(NOW)),
+            check(&k, "/lively/720p/p9.mp4", Some(&query(&live)), at(NOW)),
             Err(Refusal::WrongScope)
         );
         let all = k.token("/", NOW + 60);
         for path in ["/live/720p/p9.mp4", "/cam1/index.m3u8"] {
-            assert_eq!(k.check(path, Some(&query(&all)), at(NOW)), Ok(()), "{path}");
+            assert_eq!(
+                check(&k, path, Some(&query(&all)), at(NOW)),
+                Ok(()),
+                "{path}"
+            );
         }
     }
 
@@ -376,22 +438,22 @@ mod tests {
     fn altered_foreign_and_malformed_tokens_are_refused() {
         let k = key("s3cret");
         let good = k.token("/cam1/", NOW + 60);
-        let check = |token: &str| k.check("/cam1/p1.mp4", Some(&query(token)), at(NOW));
+        let check_token = |token: &str| check(&k, "/cam1/p1.mp4", Some(&query(token)), at(NOW));
         // Another secret; a later expiry with the same tag; one flipped tag digit.
         assert_eq!(
-            check(&key("other").token("/cam1/", NOW + 60)),
+            check_token(&key("other").token("/cam1/", NOW + 60)),
             Err(Refusal::WrongScope)
         );
         let (_, tag) = good.split_once('.').unwrap();
         assert_eq!(
-            check(&format!("{}.{tag}", NOW + 3600)),
+            check_token(&format!("{}.{tag}", NOW + 3600)),
             Err(Refusal::WrongScope)
         );
         let mut flipped = good.clone().into_bytes();
         let last = flipped.len() - 1;
         flipped[last] = if flipped[last] == b'0' { b'1' } else { b'0' };
         assert_eq!(
-            check(std::str::from_utf8(&flipped).unwrap()),
+            check_token(std::str::from_utf8(&flipped).unwrap()),
             Err(Refusal::WrongScope)
         );
         for bad in [
@@ -405,14 +467,14 @@ mod tests {
             &format!("{good}0"),
             &format!("99999999999999999999999.{tag}"),
         ] {
-            assert_eq!(check(bad), Err(Refusal::Malformed), "{bad:?}");
+            assert_eq!(check_token(bad), Err(Refusal::Malformed), "{bad:?}");
         }
         assert_eq!(
-            k.check("/cam1/p1.mp4", None, at(NOW)),
+            check(&k, "/cam1/p1.mp4", None, at(NOW)),
             Err(Refusal::Missing)
         );
         assert_eq!(
-            k.check("/cam1/p1.mp4", Some("_HLS_msn=1&tokens=x"), at(NOW)),
+            check(&k, "/cam1/p1.mp4", Some("_HLS_msn=1&tokens=x"), at(NOW)),
             Err(Refusal::Missing)
         );
     }
@@ -425,20 +487,71 @@ mod tests {
         let first = shared.token_at("live/720p", at(start));
         // Every rendition and every moment of a window get the same token...
         assert_eq!(first, shared.token_at("live/360p", at(start + 599)));
-        // ...valid for the whole group until the end of the next window.
-        for path in ["/live/720p/p1.mp4", "/live/360p/index.m3u8"] {
+        // ...valid for the media of the whole group until the end of the next window...
+        for path in [
+            "/live/720p/p1.mp4",
+            "/live/360p/s4.mp4",
+            "/live/360p/init.mp4",
+        ] {
             assert_eq!(
-                k.check(path, Some(&query(&first)), at(start + 1199)),
+                check(&k, path, Some(&query(&first)), at(start + 1199)),
                 Ok(())
             );
         }
+        // ...and for no playlist: reloading one with it would renew it forever.
+        for path in ["/live/360p/index.m3u8", "/live/master.m3u8"] {
+            assert_eq!(
+                check(&k, path, Some(&query(&first)), at(start)),
+                Err(Refusal::WrongScope),
+                "{path}"
+            );
+        }
         assert_eq!(
-            k.check("/live/720p/p1.mp4", Some(&query(&first)), at(start + 1200)),
+            check(
+                &k,
+                "/live/720p/p1.mp4",
+                Some(&query(&first)),
+                at(start + 1200)
+            ),
             Err(Refusal::Expired)
         );
         assert_ne!(first, shared.token_at("live/720p", at(start + 600)));
         assert_eq!(
-            k.check("/cam1/p1.mp4", Some(&query(&first)), at(start)),
+            check(&k, "/cam1/p1.mp4", Some(&query(&first)), at(start)),
+            Err(Refusal::WrongScope)
+        );
+    }
+
+    #[test]
+    fn a_viewer_token_opens_playlists_and_media_a_media_token_media_only() {
+        let k = key("s3cret");
+        let viewer = k.token("/live/", NOW + 60);
+        let media = k.media_token("/live/", NOW + 60);
+        for path in [
+            "/live/720p/index.m3u8",
+            "/live/master.m3u8",
+            "/live/720p/p3.mp4",
+        ] {
+            assert_eq!(
+                check(&k, path, Some(&query(&viewer)), at(NOW)),
+                Ok(()),
+                "{path}"
+            );
+        }
+        assert_eq!(
+            check(&k, "/live/720p/p3.mp4", Some(&query(&media)), at(NOW)),
+            Ok(())
+        );
+        assert_eq!(
+            check(&k, "/live/720p/index.m3u8", Some(&query(&media)), at(NOW)),
+            Err(Refusal::WrongScope)
+        );
+        // The same scope and expiry, another domain: never the same tag.
+        assert_ne!(viewer, media);
+        // A media token is for a stream or group; one made for `/` opens nothing.
+        let root_media = k.media_token("/", NOW + 60);
+        assert_eq!(
+            check(&k, "/live/720p/p3.mp4", Some(&query(&root_media)), at(NOW)),
             Err(Refusal::WrongScope)
         );
     }
@@ -453,15 +566,15 @@ mod tests {
             .split_once('?')
             .unwrap();
         assert_eq!(path, "/cam1/index.m3u8");
-        assert_eq!(k.check(path, Some(q), at(NOW)), Ok(()));
+        assert_eq!(check(&k, path, Some(q), at(NOW)), Ok(()));
         let master = signed_url(&k, "http://h", "/live/master.m3u8", NOW + 60).unwrap();
         let (path, q) = master
             .strip_prefix("http://h")
             .unwrap()
             .split_once('?')
             .unwrap();
-        assert_eq!(k.check(path, Some(q), at(NOW)), Ok(()));
-        assert_eq!(k.check("/live/720p/p3.mp4", Some(q), at(NOW)), Ok(()));
+        assert_eq!(check(&k, path, Some(q), at(NOW)), Ok(()));
+        assert_eq!(check(&k, "/live/720p/p3.mp4", Some(q), at(NOW)), Ok(()));
         assert!(signed_url(&k, "http://h", "/", NOW)
             .unwrap()
             .starts_with("http://h/?token="));

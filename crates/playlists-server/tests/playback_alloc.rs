@@ -8,7 +8,7 @@ use std::cell::Cell;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use playlists_server::ingest::Secret;
-use playlists_server::playback::{PlaybackKey, Refusal};
+use playlists_server::playback::{Access, PlaybackKey, Refusal};
 
 struct Counting;
 
@@ -54,10 +54,12 @@ fn checking_a_token_allocates_nothing_whatever_the_answer() {
     let now = SystemTime::now();
     let expiry = now.duration_since(UNIX_EPOCH).unwrap().as_secs() + 600;
     let good = format!("_HLS_msn=7&token={}", key.token("/live/", expiry));
+    let media = format!("token={}", key.media_token("/live/", expiry));
     let root = format!("token={}", key.token("/", expiry));
     let other = format!("token={}", key.token("/cam2/", expiry));
     let expired = format!("token={}", key.token("/live/", expiry - 3600));
-    let cases: [(&str, Option<&str>, Result<(), Refusal>); 6] = [
+    let cases: [(&str, Option<&str>, Result<(), Refusal>); 7] = [
+        ("/live/720p/p123.mp4", Some(&media), Ok(())),
         ("/live/720p/p123.mp4", Some(&good), Ok(())),
         ("/live/720p/p123.mp4", Some(&root), Ok(())),
         (
@@ -77,7 +79,7 @@ fn checking_a_token_allocates_nothing_whatever_the_answer() {
         let mut got = None;
         let n = allocations(|| {
             for _ in 0..1000 {
-                got = Some(key.check(path, query, now));
+                got = Some(key.check(path, query, Access::Media, now));
             }
         });
         assert_eq!(got, Some(want), "{path} {query:?}");

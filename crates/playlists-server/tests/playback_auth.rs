@@ -221,7 +221,8 @@ async fn the_multivariant_playlist_passes_the_viewers_token_to_the_renditions() 
         let media = server.get(&resolve("/live/master.m3u8", uri)).await;
         assert_eq!(media.status, StatusCode::OK, "{uri}");
         let text = media.text();
-        // Rendition reports point at the other rendition with a token that plays it.
+        // Rendition reports name the other rendition as it is (a media token must not open a
+        // playlist); the player reloads it with the URI the multivariant gave it.
         let report = text
             .lines()
             .find_map(|l| l.strip_prefix("#EXT-X-RENDITION-REPORT:URI=\""))
@@ -229,9 +230,26 @@ async fn the_multivariant_playlist_passes_the_viewers_token_to_the_renditions() 
             .split('"')
             .next()
             .unwrap();
+        assert!(!report.contains('?'), "{report}");
         let base = resolve("/live/master.m3u8", uri);
-        let sibling = server.get(&resolve(&base, report)).await;
-        assert_eq!(sibling.status, StatusCode::OK, "{report}");
+        let sibling = resolve(&base, report);
+        assert!(variants
+            .iter()
+            .any(|v| resolve("/live/master.m3u8", v).starts_with(&sibling)));
+        // The media token inside opens media, not playlists: reloading with it would let a
+        // viewer play on after their own token expired.
+        let media_token = text
+            .split("?token=")
+            .nth(1)
+            .unwrap()
+            .split(['"', '\n'])
+            .next()
+            .unwrap();
+        let reload = format!(
+            "{}?token={media_token}",
+            resolve("/live/master.m3u8", uri).split('?').next().unwrap()
+        );
+        refused(&server.get(&reload).await, "not valid for this path");
     }
     // The shared token lasts two windows, renewed each: never less than one window left.
     let text = server

@@ -107,5 +107,5 @@ pub use registry::{
     advance_part_limit, group_of, rendition_of, BlockingRequest, Init, Part, Playlists, Segment,
     StreamRef, StreamStatus,
 };
-pub use uri_query::{append_query, UriQuery};
+pub use uri_query::{append_query, append_query_except, UriQuery};
 pub use wait::{Event, Listener};

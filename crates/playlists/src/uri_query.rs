@@ -26,7 +26,20 @@ pub trait UriQuery: Send + Sync + fmt::Debug {
 /// `"`), after `?`, or after `&` where the URI already has a query. Other lines are copied
 /// unchanged, so applying it to a playlist keeps every tag, number and date as rendered.
 pub fn append_query(text: &[u8], query: &str) -> Vec<u8> {
+    append_query_except(text, query, &[])
+}
+
+/// [`append_query`], leaving the URIs of the tags named in `except` (e.g.
+/// `EXT-X-RENDITION-REPORT`) as they are.
+pub fn append_query_except(text: &[u8], query: &str, except: &[&str]) -> Vec<u8> {
     let q = query.as_bytes();
+    let excepted = |line: &[u8]| {
+        except.iter().any(|tag| {
+            line.strip_prefix(b"#")
+                .and_then(|l| l.strip_prefix(tag.as_bytes()))
+                .is_some_and(|rest| rest.first() == Some(&b':'))
+        })
+    };
     // A playlist has a few dozen URIs; room for 64 avoids a reallocation in the common case.
     let mut out = Vec::with_capacity(text.len() + 64 * (q.len() + 1));
     for line in text.split_inclusive(|&b| b == b'\n') {
@@ -37,7 +50,7 @@ pub fn append_query(text: &[u8], query: &str) -> Vec<u8> {
                 .take_while(|&&b| b == b'\n' || b == b'\r')
                 .count();
         let (body, end) = line.split_at(body_len);
-        if body.is_empty() {
+        if body.is_empty() || excepted(body) {
             out.extend_from_slice(line);
         } else if body.starts_with(b"#") {
             append_to_attributes(body, q, &mut out);
@@ -126,6 +139,20 @@ mod tests {
         assert_eq!(
             rewrite(text),
             "#EXT-X-X:XURI=\"a\",NAME=\"URI\",URI=\"c?token=T\"\n#EXT-X-Y:URI=\"unterminated\n"
+        );
+    }
+
+    #[test]
+    fn excepted_tags_keep_their_uris() {
+        let text = "#EXT-X-PART:DURATION=0.5,URI=\"p1.mp4\"\n\
+                    #EXT-X-RENDITION-REPORT:URI=\"../b/index.m3u8\",LAST-MSN=1\n\
+                    #EXT-X-RENDITION-REPORTX:URI=\"x\"\n";
+        let out = append_query_except(text.as_bytes(), "t=1", &["EXT-X-RENDITION-REPORT"]);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "#EXT-X-PART:DURATION=0.5,URI=\"p1.mp4?t=1\"\n\
+             #EXT-X-RENDITION-REPORT:URI=\"../b/index.m3u8\",LAST-MSN=1\n\
+             #EXT-X-RENDITION-REPORTX:URI=\"x?t=1\"\n"
         );
     }
 

@@ -29,6 +29,7 @@ use super::error::HttpError;
 use super::request_head::RequestHead;
 use super::route_kind::RouteKind;
 use super::{assets, cors, ingest, media, page, playlist, scrape, AppState};
+use crate::playback::Access;
 use http::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode};
 
@@ -247,13 +248,12 @@ fn playback_check(state: &AppState, req: &RequestHead) -> Result<Response<Body>,
         Some((path, query)) => (path, Some(query)),
         None => (original, None),
     };
-    if let Some(refusal) = state
-        .opts
-        .playback
-        .as_ref()
-        .filter(|_| is_playback(Route::parse(path)))
-        .and_then(|key| key.check(path, query, std::time::SystemTime::now()).err())
-    {
+    let access = access_of(Route::parse(path));
+    if let Some(refusal) = state.opts.playback.as_ref().and_then(|key| {
+        let access = access?;
+        key.check(path, query, access, std::time::SystemTime::now())
+            .err()
+    }) {
         return Err(HttpError::new(StatusCode::FORBIDDEN, refusal.to_string()));
     }
     let mut resp = Response::new(Body::empty());
@@ -263,16 +263,14 @@ fn playback_check(state: &AppState, req: &RequestHead) -> Result<Response<Body>,
     Ok(resp)
 }
 
-/// Whether `route` is served only with a token under signed playback.
-fn is_playback(route: Route<'_>) -> bool {
-    matches!(
-        route,
-        Route::MediaPlaylist { .. }
-            | Route::Multivariant { .. }
-            | Route::Init { .. }
-            | Route::Segment { .. }
-            | Route::Part { .. }
-    )
+/// What `route` asks for under signed playback (which tokens open it); `None`: it is served
+/// without a token.
+fn access_of(route: Route<'_>) -> Option<Access> {
+    match route {
+        Route::MediaPlaylist { .. } | Route::Multivariant { .. } => Some(Access::Playlist),
+        Route::Init { .. } | Route::Segment { .. } | Route::Part { .. } => Some(Access::Media),
+        _ => None,
+    }
 }
 
 /// Why a playback request is refused under signed playback ([`HttpOptions::playback`](super::HttpOptions::playback)):
@@ -285,11 +283,14 @@ fn playback_refusal(
 ) -> Option<crate::playback::Refusal> {
     let key = state.opts.playback.as_ref()?;
     let read = head.method == Method::GET || head.method == Method::HEAD;
-    if !read || !is_playback(route) {
-        return None;
-    }
-    key.check(head.path(), head.query(), std::time::SystemTime::now())
-        .err()
+    let access = access_of(route).filter(|_| read)?;
+    key.check(
+        head.path(),
+        head.query(),
+        access,
+        std::time::SystemTime::now(),
+    )
+    .err()
 }
 
 fn kind_of(method: &Method, route: Route<'_>, blocking: bool) -> RouteKind {

@@ -35,7 +35,7 @@ use crate::m3u8_cache::{M3u8Cache, PlaylistVersion, Rendered};
 use crate::manifest::{valid_codecs, M3u8Manifest, PartMeta, PartPosition, RenditionReport, Skip};
 use crate::options::Options;
 use crate::sync::{AtomicU64, Mutex, Ordering, RwLock};
-use crate::uri_query::{append_query, UriQuery};
+use crate::uri_query::{append_query_except, UriQuery};
 use crate::wait::Event;
 use tokio::time::Instant;
 
@@ -134,10 +134,13 @@ impl Playlists {
     }
 
     /// Has every media playlist rendered from now on append `query`'s answer for its stream to
-    /// each URI it writes (parts, segments, the map, the preload hint, rendition reports; see
-    /// [`append_query`]). The query is part of the cached, gzip'd version: every player of a
-    /// stream gets the same bytes. Multivariant playlists ([`multivariant`](Self::multivariant))
-    /// are left as they are, for the caller to rewrite per request.
+    /// each URI of media it writes (parts, segments, the map, the preload hint; see
+    /// [`append_query`](crate::append_query)). Rendition reports keep their URIs as they are:
+    /// they name another playlist, which a player reloads with the URI it was given for it,
+    /// and a query meant for media need not open a playlist. The query is part of the cached, gzip'd version:
+    /// every player of a stream gets the same bytes. Multivariant playlists
+    /// ([`multivariant`](Self::multivariant)) are left as they are, for the caller to rewrite
+    /// per request.
     #[must_use]
     pub fn with_uri_query(mut self, query: Arc<dyn UriQuery>) -> Self {
         self.uri_query = Some(query);
@@ -533,7 +536,7 @@ fn render(
     let mut buf = Vec::with_capacity(*last_len + 512);
     manifest.render(skip, reports, &mut buf);
     if let Some(query) = query {
-        buf = append_query(&buf, query);
+        buf = append_query_except(&buf, query, &["EXT-X-RENDITION-REPORT"]);
     }
     *last_len = buf.len();
     Rendered::new(buf)
