@@ -52,7 +52,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-use crate::ingest::Secret;
+use crate::ingest::{decode_hex, push_hex, Secret};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -149,10 +149,7 @@ impl PlaybackKey {
         let tag = self.mac(domain, scope, &expiry).finalize().into_bytes();
         let mut token = expiry;
         token.push('.');
-        for b in &tag[..TAG_BYTES] {
-            // fmt::Write into a String never fails.
-            let _ = std::fmt::Write::write_fmt(&mut token, format_args!("{b:02x}"));
-        }
+        push_hex(&mut token, &tag[..TAG_BYTES]);
         token
     }
 
@@ -214,15 +211,10 @@ fn parse_token(token: &str) -> Option<(&str, [u8; TAG_BYTES])> {
         && expiry.len() <= 20
         && expiry.bytes().all(|b| b.is_ascii_digit())
         && (expiry.len() == 1 || !expiry.starts_with('0'));
-    if !canonical || hex.len() != 2 * TAG_BYTES {
+    if !canonical {
         return None;
     }
-    let digit = |c: u8| (c as char).to_digit(16);
-    let mut tag = [0u8; TAG_BYTES];
-    for (byte, pair) in tag.iter_mut().zip(hex.as_bytes().chunks_exact(2)) {
-        *byte = u8::try_from((digit(pair[0])? << 4) | digit(pair[1])?).ok()?;
-    }
-    Some((expiry, tag))
+    Some((expiry, decode_hex(hex)?))
 }
 
 /// The scope of a stream or group path: `/live/` for `/live/720p/p5.mp4`, `/cam1/` for

@@ -92,7 +92,9 @@ fn mac(secret: &Secret, scope: &str) -> HmacSha256 {
 pub fn publish_key(secret: &Secret, scope: &str) -> Result<String, IngestError> {
     validate_scope(scope)?;
     let tag = mac(secret, scope).finalize().into_bytes();
-    Ok(tag.iter().map(|b| format!("{b:02x}")).collect())
+    let mut key = String::with_capacity(2 * KEY_BYTES);
+    push_hex(&mut key, &tag);
+    Ok(key)
 }
 
 /// Checks that `scope` is a stream name ingest takes (`name`, `group/rendition`) or a group
@@ -122,18 +124,27 @@ fn group_scope(stream: &str) -> Option<&str> {
     stream.find('/').map(|slash| &stream[..=slash])
 }
 
-/// Decodes a presented key: 64 hex digits (either case), or nothing.
-fn decode_key(presented: &str) -> Option<[u8; KEY_BYTES]> {
-    let hex = presented.as_bytes();
-    if hex.len() != 2 * KEY_BYTES {
+/// Exactly `2 × N` hex digits (either case) as `N` bytes, or nothing; allocates nothing. The
+/// credentials' text form (publish keys here, playback tokens' tags in `crate::playback`).
+pub(crate) fn decode_hex<const N: usize>(hex: &str) -> Option<[u8; N]> {
+    let hex = hex.as_bytes();
+    if hex.len() != 2 * N {
         return None;
     }
     let digit = |c: u8| (c as char).to_digit(16);
-    let mut key = [0u8; KEY_BYTES];
-    for (byte, pair) in key.iter_mut().zip(hex.chunks_exact(2)) {
+    let mut bytes = [0u8; N];
+    for (byte, pair) in bytes.iter_mut().zip(hex.chunks_exact(2)) {
         *byte = u8::try_from((digit(pair[0])? << 4) | digit(pair[1])?).ok()?;
     }
-    Some(key)
+    Some(bytes)
+}
+
+/// Appends `bytes` to `out` as lowercase hex.
+pub(crate) fn push_hex(out: &mut String, bytes: &[u8]) {
+    for b in bytes {
+        // fmt::Write into a String never fails.
+        let _ = std::fmt::Write::write_fmt(out, format_args!("{b:02x}"));
+    }
 }
 
 /// The credentials a network source may present to publish. With neither set, publishing is
@@ -167,7 +178,7 @@ impl Credentials {
             .token
             .as_ref()
             .is_some_and(|t| bool::from(presented.as_bytes().ct_eq(t.as_bytes())));
-        let key = match (&self.secret, decode_key(presented)) {
+        let key = match (&self.secret, decode_hex::<KEY_BYTES>(presented)) {
             (Some(secret), Some(key)) => {
                 let own = mac(secret, stream).verify_slice(&key).is_ok();
                 let group = group_scope(stream)

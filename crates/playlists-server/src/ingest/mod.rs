@@ -51,6 +51,7 @@ mod session;
 mod sessions;
 pub mod sources;
 
+pub(crate) use access::{decode_hex, push_hex};
 pub use access::{publish_key, validate_scope, Credentials, Secret};
 pub use config::IngestConfig;
 pub use error::{IngestError, IngestErrorKind};
