@@ -4,20 +4,24 @@
 //!
 //! One struct serves both: clap parses the flags, serde reads the file, and [`Config::load`]
 //! merges them by field name (a TOML key is the flag's name with `_` for `-`). [`Cli`] adds
-//! the subcommands (`playlists ingest --stream NAME`).
+//! the subcommands (`cli.rs`); the credentials and keys derived from the settings are in
+//! `access.rs`.
+
+mod access;
+mod cli;
+
+pub use cli::{Cli, Command};
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::parser::ValueSource;
-use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser};
 use serde::{Deserialize, Serialize};
 
 use crate::http::{HttpOptions, StaticAsset, MIN_HEADER_BYTES};
-use crate::ingest::{Credentials, Secret};
 use crate::part_store::{ArenaOptions, PartArena, PartStore};
-use crate::playback::PlaybackKey;
 
 /// Most event loops `--threads` may ask for: far more than any machine has cores, and each is
 /// an OS thread, so a typo such as `--threads 100000` is refused rather than attempted.
@@ -30,89 +34,6 @@ pub const VERSION: &str = concat!(
     env!("PLAYLISTS_COMMIT"),
     ")"
 );
-
-/// The command line: settings, then an optional subcommand.
-///
-/// With no arguments at all, `playlists` serves the built-in demo stream on 127.0.0.1:8080.
-#[derive(Debug, Clone, Parser)]
-#[command(
-    name = "playlists",
-    version = VERSION,
-    about = "An LL-HLS origin: fMP4 in, LL-HLS out",
-    after_help = "Encoders push with e.g. `ffmpeg ... -f mp4 -method PUT http://HOST/ingest/NAME`, \
-                  or pipe into `playlists ingest --stream NAME`."
-)]
-pub struct Cli {
-    /// Settings (also readable from `--config FILE`).
-    #[command(flatten)]
-    pub config: Config,
-    /// What to do besides serving HTTP.
-    #[command(subcommand)]
-    pub command: Option<Command>,
-}
-
-/// Subcommands.
-#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
-pub enum Command {
-    /// Serve, and publish the fMP4 byte stream read from stdin as stream NAME
-    /// (`ffmpeg ... -f mp4 -movflags cmaf+empty_moov+default_base_moof - | playlists ingest --stream NAME`).
-    Ingest {
-        /// The stream to publish (`name` or `group/rendition`).
-        #[arg(long)]
-        stream: String,
-    },
-    /// Print the publish key of a stream, or of a group's renditions (`--stream live/`), for
-    /// the secret of --ingest-secret (or PLAYLISTS_INGEST_SECRET), and exit.
-    IngestKey {
-        /// The stream (`name`, `group/rendition`) or group (`group/`) the key publishes.
-        #[arg(long)]
-        stream: String,
-    },
-    /// Print a signed playback URL (see --playback-secret), and exit.
-    Sign {
-        /// The secret to sign with; --playback-secret (or PLAYLISTS_PLAYBACK_SECRET) by default.
-        #[arg(long, value_name = "SECRET")]
-        secret: Option<String>,
-        /// What to play: `/NAME/` (a stream's media playlist), `/GROUP/master.m3u8`, or any
-        /// path; the token covers the stream or group the path is under (`/` for every
-        /// stream).
-        #[arg(long)]
-        path: String,
-        /// How long the URL plays, e.g. `1h`, `30m`, `7days`.
-        #[arg(long, value_parser = humantime::parse_duration, default_value = "1h")]
-        ttl: Duration,
-        /// Scheme and host of the URL; this server's --listen address by default.
-        #[arg(long, value_name = "URL")]
-        base: Option<String>,
-    },
-}
-
-impl Cli {
-    /// Parses the process's arguments (see [`Config::load`] for the settings).
-    ///
-    /// # Errors
-    /// As [`Config::from_matches`].
-    pub fn load() -> Result<Self, ConfigError> {
-        let matches = Self::command().get_matches();
-        let mut config = Config::from_matches(&matches)?;
-        // `playlists` alone: show something working at once.
-        if std::env::args_os().len() <= 1 {
-            config.demo = true;
-        }
-        let command = match matches.subcommand() {
-            Some(_) => {
-                Some(
-                    Command::from_arg_matches(&matches).map_err(|e| ConfigError::Invalid {
-                        name: "subcommand",
-                        reason: e.to_string(),
-                    })?,
-                )
-            }
-            None => None,
-        };
-        Ok(Self { config, command })
-    }
-}
 
 /// Settings of the origin. Every field has a default; see `--help`.
 #[derive(Debug, Clone, PartialEq, clap::Args, Serialize, Deserialize)]
@@ -473,117 +394,6 @@ impl Config {
         })
     }
 
-    /// The key of `--playback-secret` (or `PLAYLISTS_PLAYBACK_SECRET`; empty counts as unset):
-    /// with one, playback is signed ([`crate::playback`]).
-    pub fn playback_key(&self) -> Option<PlaybackKey> {
-        let secret = self.playback_secret.as_deref().filter(|s| !s.is_empty())?;
-        Some(PlaybackKey::new(&Secret::from(secret)))
-    }
-
-    /// The signed URL `playlists sign` prints: `path` on `base` (this server's `--listen`
-    /// address when not given) with a token of `secret` (`--playback-secret` when not given)
-    /// valid for `ttl` from now.
-    ///
-    /// # Errors
-    /// [`ConfigError::Invalid`] without a secret, or for a path no token can grant.
-    pub fn sign(
-        &self,
-        secret: Option<&str>,
-        path: &str,
-        ttl: Duration,
-        base: Option<&str>,
-    ) -> Result<String, ConfigError> {
-        let key = match secret.filter(|s| !s.is_empty()) {
-            Some(secret) => PlaybackKey::new(&Secret::from(secret)),
-            None => self.playback_key().ok_or_else(|| ConfigError::Invalid {
-                name: "secret",
-                reason: "a playback token is signed with --secret or --playback-secret \
-                         (or PLAYLISTS_PLAYBACK_SECRET), and none is set"
-                    .to_owned(),
-            })?,
-        };
-        let scheme = if self.tls_cert.is_some() {
-            "https"
-        } else {
-            "http"
-        };
-        let base = base.map_or_else(|| format!("{scheme}://{}", self.listen), str::to_owned);
-        let expiry = crate::playback::unix_secs(std::time::SystemTime::now() + ttl);
-        crate::playback::signed_url(&key, &base, path, expiry).map_err(|reason| {
-            ConfigError::Invalid {
-                name: "path",
-                reason,
-            }
-        })
-    }
-
-    /// The credentials network sources must present (empty values count as unset).
-    pub fn ingest_credentials(&self) -> Credentials {
-        let set = |v: &Option<String>| v.clone().filter(|v| !v.is_empty()).map(Secret::from);
-        Credentials {
-            token: set(&self.ingest_token),
-            secret: set(&self.ingest_secret),
-        }
-    }
-
-    /// The ingest layer's settings, shared by every source.
-    ///
-    /// # Errors
-    /// [`ConfigError::Invalid`] when publishing would be open to every address that reaches
-    /// the listener without being asked for: `listen` is not a loopback address, no
-    /// credential is set and `--open-ingest` is not given (secure by default); or when
-    /// `--open-ingest` comes with a credential, which it would contradict.
-    pub fn ingest_config(&self) -> Result<crate::ingest::IngestConfig, ConfigError> {
-        let credentials = self.ingest_credentials();
-        let open = credentials.is_open();
-        let loopback = self.listen.ip().to_canonical().is_loopback();
-        if open && !loopback && !self.open_ingest {
-            return Err(ConfigError::Invalid {
-                name: "listen",
-                reason: format!(
-                    "{} is not a loopback address and no ingest credential is set, so anyone \
-                     reaching it could publish: set --ingest-secret (per-stream publish keys) \
-                     or --ingest-token, or pass --open-ingest to allow open publishing",
-                    self.listen
-                ),
-            });
-        }
-        if !open && self.open_ingest {
-            return Err(ConfigError::Invalid {
-                name: "open_ingest",
-                reason: "--open-ingest contradicts --ingest-secret/--ingest-token: \
-                         keep one"
-                    .to_owned(),
-            });
-        }
-        Ok(crate::ingest::IngestConfig {
-            grace: Duration::from_secs(self.ingest_grace_secs),
-            stall_after: Duration::from_secs(self.idle_timeout_secs),
-            credentials: self.ingest_credentials(),
-            restamp: !self.keep_timestamps,
-            ..crate::ingest::IngestConfig::default()
-        })
-    }
-
-    /// The publish key of `scope` (`playlists ingest-key --stream SCOPE`).
-    ///
-    /// # Errors
-    /// [`ConfigError::Invalid`] without `--ingest-secret`, or for a scope no stream has.
-    pub fn ingest_key(&self, scope: &str) -> Result<String, ConfigError> {
-        let Some(secret) = self.ingest_credentials().secret else {
-            return Err(ConfigError::Invalid {
-                name: "ingest_secret",
-                reason: "a publish key derives from --ingest-secret (or PLAYLISTS_INGEST_SECRET), \
-                         which is not set"
-                    .to_owned(),
-            });
-        };
-        crate::ingest::publish_key(&secret, scope).map_err(|e| ConfigError::Invalid {
-            name: "stream",
-            reason: e.to_string(),
-        })
-    }
-
     /// Where parts are stored: an arena in shared memory (the default), in a file in
     /// `part_dir`, or the heap with `--zero-copy false`.
     ///
@@ -734,60 +544,6 @@ mod tests {
         };
         assert!(c.http_options().is_ok());
         assert_eq!(c.event_loops(), MAX_EVENT_LOOPS);
-    }
-
-    #[test]
-    fn open_ingest_off_loopback_must_be_asked_for() {
-        let ingest = |args: &[&str]| {
-            let args = ["playlists"].iter().chain(args);
-            Config::load_from(args).unwrap().ingest_config()
-        };
-        for loopback in [
-            "127.0.0.1:0",
-            "127.3.2.1:8080",
-            "[::1]:0",
-            "[::ffff:127.0.0.1]:0",
-        ] {
-            let c = ingest(&["--listen", loopback]).unwrap();
-            assert!(c.credentials.is_open(), "{loopback}");
-        }
-        for public in ["0.0.0.0:0", "[::]:0", "192.0.2.1:8080"] {
-            let err = ingest(&["--listen", public]).unwrap_err().to_string();
-            assert!(
-                err.contains("--open-ingest")
-                    && err.contains("--ingest-secret")
-                    && err.contains("--ingest-token")
-                    && !err.contains('\n'),
-                "{err}"
-            );
-            assert!(ingest(&["--listen", public, "--open-ingest"]).is_ok());
-            let keyed = ingest(&["--listen", public, "--ingest-secret", "s"]).unwrap();
-            assert!(keyed.credentials.secret.is_some());
-            assert!(ingest(&["--listen", public, "--ingest-token", "t"]).is_ok());
-            // An empty value sets nothing.
-            assert!(ingest(&["--listen", public, "--ingest-token", ""]).is_err());
-        }
-        let err = ingest(&["--open-ingest", "--ingest-token", "t"]).unwrap_err();
-        assert!(err.to_string().contains("open_ingest"), "{err}");
-    }
-
-    #[test]
-    fn ingest_keys_need_the_secret() {
-        let c = Config::load_from(["playlists", "--ingest-secret", "s3cret"]).unwrap();
-        assert_eq!(
-            c.ingest_key("cam1").unwrap(),
-            crate::ingest::publish_key(&"s3cret".into(), "cam1").unwrap()
-        );
-        assert!(c
-            .ingest_key("a/b/c")
-            .unwrap_err()
-            .to_string()
-            .contains("stream"));
-        let err = Config::default()
-            .ingest_key("cam1")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("ingest_secret"), "{err}");
     }
 
     #[test]
