@@ -6,9 +6,12 @@ import { spawnTracked } from './procs.js';
 /** The simulator: the release build unless LOADGEN_BIN says otherwise. */
 export const loadgenBin = process.env.LOADGEN_BIN || join(repo, 'target', 'release', 'examples', 'loadgen');
 
-/** Runs `players` simulated players against `url` for `secs`; resolves with loadgen's summary line (parsed). */
-export async function runLoadgen(url, players, secs) {
-  const proc = spawnTracked('loadgen', loadgenBin, ['--url', url, '--players', String(players), '--secs', String(secs), '--report-secs', String(secs)]);
+/**
+ * Runs `players` simulated players against `url` for `secs` (`extra`: more loadgen flags, e.g.
+ * `--names`/`--push`); resolves with loadgen's summary line (parsed).
+ */
+export async function runLoadgen(url, players, secs, extra = []) {
+  const proc = spawnTracked('loadgen', loadgenBin, ['--url', url, '--players', String(players), '--secs', String(secs), '--report-secs', String(secs), ...extra]);
   // loadgen stops by itself after --secs; a request it still waits on ends within its own
   // 20 s timeout. Beyond that something hangs: stop it and fail.
   const timer = setTimeout(() => proc.stop(), (secs + 40) * 1000);

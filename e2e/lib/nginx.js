@@ -7,6 +7,27 @@ import { spawnTracked, makeTempDir, removeTempDir } from './procs.js';
 
 /** The deployment file the tier is made from. */
 export const deployConf = join(repo, 'deploy', 'nginx', 'playlists.conf');
+/** The upstream that shards streams across origins, in place of deployConf's own. */
+export const shardsConf = join(repo, 'deploy', 'nginx', 'shards.conf');
+
+/** Counts the matches of `re` in `text`, which must be exactly one. */
+function one(text, re, file) {
+  const n = (text.match(re) || []).length;
+  if (n !== 1) throw new Error(`${file}: expected one match of ${re}, found ${n}`);
+}
+
+/**
+ * deploy/nginx/playlists.conf with its upstream block replaced by shards.conf's blocks, as
+ * shards.conf says to do, and shards.conf's example origins replaced by `ports`.
+ */
+export function shardedConf(text, shards, ports) {
+  const example = /(\n\s*server\s+127\.0\.0\.1:\d+;)+/g;
+  one(shards, example, shardsConf);
+  const servers = ports.map((p) => `\n    server 127.0.0.1:${p};`).join('');
+  const upstream = /upstream playlists_origin \{[^}]*\}/g;
+  one(text, upstream, deployConf);
+  return text.replace(upstream, shards.replace(example, servers));
+}
 
 /**
  * The deployment file with only its three machine-specific values changed: the cache
@@ -14,17 +35,20 @@ export const deployConf = join(repo, 'deploy', 'nginx', 'playlists.conf');
  * so a change to the deployment file that this derivation would silently miss fails here.
  * With `backupPort`, a second origin is added as the guide says: a `backup` server line.
  */
-export function deriveConf(text, { cacheDir, originPort, listenPort, backupPort }) {
+export function deriveConf(text, { cacheDir, originPort, listenPort, backupPort, shardPorts }) {
   const backup = backupPort ? `\n    server 127.0.0.1:${backupPort} backup;` : '';
   const edits = [
     [/proxy_cache_path\s+\/var\/cache\/nginx\/playlists\s/g, `proxy_cache_path ${cacheDir} `],
-    [/server\s+127\.0\.0\.1:8080;/g, `server 127.0.0.1:${originPort};${backup}`],
     [/listen\s+8081;/g, `listen 127.0.0.1:${listenPort};`],
   ];
   let out = text;
+  if (shardPorts) {
+    out = shardedConf(out, readFileSync(shardsConf, 'utf8'), shardPorts);
+  } else {
+    edits.push([/server\s+127\.0\.0\.1:8080;/g, `server 127.0.0.1:${originPort};${backup}`]);
+  }
   for (const [re, replacement] of edits) {
-    const n = (out.match(re) || []).length;
-    if (n !== 1) throw new Error(`${deployConf}: expected one match of ${re}, found ${n}`);
+    one(out, re, deployConf);
     out = out.replace(re, replacement);
   }
   return out;
@@ -35,7 +59,7 @@ export function deriveConf(text, { cacheDir, originPort, listenPort, backupPort 
  * fails over to); resolves once /healthz answers through it. The access log records each
  * request's cache status and the origin that answered it, for the test to read.
  */
-export async function startNginx(originPort, { backupPort } = {}) {
+export async function startNginx(originPort, { backupPort, shardPorts } = {}) {
   const prefix = makeTempDir('playlists-e2e-nginx-');
   // Workers drop root to nginx's default user, which must reach the cache and temp dirs.
   chmodSync(prefix, 0o755);
@@ -46,7 +70,7 @@ export async function startNginx(originPort, { backupPort } = {}) {
     chmodSync(dirs[d], 0o777);
   }
   const port = await freePort();
-  const server = deriveConf(readFileSync(deployConf, 'utf8'), { cacheDir: dirs.cache, originPort, listenPort: port, backupPort });
+  const server = deriveConf(readFileSync(deployConf, 'utf8'), { cacheDir: dirs.cache, originPort, listenPort: port, backupPort, shardPorts });
   writeFileSync(join(prefix, 'playlists.conf'), server);
   const accessLog = join(prefix, 'access.log');
   writeFileSync(join(prefix, 'nginx.conf'), `# Made by e2e/lib/nginx.js for one test run.

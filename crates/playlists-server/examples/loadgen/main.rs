@@ -54,21 +54,41 @@ use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
+mod origin;
 mod playlist;
+mod push;
 mod stats;
 
+use origin::{json_ms, publish_delay, rss_bytes, CpuClock, PublishDelay};
 use playlist::read_playlist;
+use playlists_server::ingest::sources::demo::DemoClip;
+use push::PushStats;
 use stats::{Histogram, Stats};
 
 #[derive(Debug, Parser)]
 #[command(about = "Simulates N LL-HLS players against a Playlists origin")]
 struct Args {
     /// The media playlist to play, e.g. http://127.0.0.1:8080/demo/index.m3u8 (loopback only).
+    /// With `--streams N`, `{n}` in it stands for the stream's index, 0 to N-1.
     #[arg(long)]
     url: String,
-    /// Simulated players.
+    /// Simulated players per stream.
     #[arg(long, default_value_t = 100)]
     players: usize,
+    /// Streams to play (and, with `--push`, to publish): `{n}` in the URLs takes 0 to N-1.
+    #[arg(long, default_value_t = 1)]
+    streams: usize,
+    /// The values `{n}` takes instead of 0 to N-1, comma-separated (sets `--streams`).
+    #[arg(long, value_delimiter = ',')]
+    names: Vec<String>,
+    /// Publish every stream too, from a synthetic encoder of its own (push.rs): the built-in
+    /// demo clip in real time as one chunked PUT, e.g. http://127.0.0.1:8080/ingest/load{n}.
+    /// The players of a stream start a second after its encoder.
+    #[arg(long)]
+    push: Option<String>,
+    /// The ingest token the encoders present (`Authorization: Bearer`).
+    #[arg(long, env = "PLAYLISTS_INGEST_TOKEN", hide_env_values = true)]
+    ingest_token: Option<String>,
     /// How long to run.
     #[arg(long, default_value_t = 30)]
     secs: u64,
@@ -260,6 +280,7 @@ struct PlayerEnd {
 
 async fn player(
     authority: String,
+    stream: usize,
     path: String,
     stats: Arc<Stats>,
     start: Instant,
@@ -268,7 +289,7 @@ async fn player(
     tokio::time::sleep_until(start.into()).await;
     let mut end = PlayerEnd::default();
     while Instant::now() < until {
-        if let Err(e) = play(&authority, &path, &stats, until, &mut end).await {
+        if let Err(e) = play(&authority, stream, &path, &stats, until, &mut end).await {
             stats.error(&e);
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -278,6 +299,7 @@ async fn player(
 
 async fn play(
     authority: &str,
+    stream: usize,
     path: &str,
     stats: &Stats,
     until: Instant,
@@ -343,7 +365,7 @@ async fn play(
         if let Some(part) = part {
             let part = part?;
             let arrived = Instant::now();
-            stats.arrived(hint, arrived);
+            stats.arrived(stream, hint, arrived);
             stats.parts.fetch_add(1, Ordering::Relaxed);
             stats
                 .part_bytes
@@ -400,20 +422,30 @@ async fn play(
     Ok(())
 }
 
-fn rss_bytes(pid: Option<u32>) -> Option<u64> {
-    let statm = std::fs::read_to_string(format!("/proc/{}/statm", pid?)).ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * 4096)
-}
-
 /// The players' end states, for the summary only.
 #[derive(Debug, Default)]
 struct Ends {
     active_at_end: usize,
     past_last_discontinuity: usize,
+    /// The origin's publish delay over the run, when the streams were pushed.
+    publish: Option<PublishDelay>,
 }
 
-fn report(kind: &str, args: &Args, stats: &Stats, started: Instant, ends: Option<&Ends>) -> String {
+/// What a report line is made of.
+struct Run<'a> {
+    args: &'a Args,
+    stats: &'a Stats,
+    pushed: &'a PushStats,
+    started: Instant,
+}
+
+fn report(kind: &str, run: &Run<'_>, cpu_percent: Option<f64>, ends: Option<&Ends>) -> String {
+    let Run {
+        args,
+        stats,
+        pushed,
+        started,
+    } = run;
     // Progress lines: the interval's latencies (then reset); the summary: the whole run's.
     let take = |m: &Mutex<(Histogram, Histogram)>| {
         let mut h = lock(m);
@@ -432,24 +464,45 @@ fn report(kind: &str, args: &Args, stats: &Stats, started: Instant, ends: Option
         .collect::<Vec<_>>()
         .join(",");
     let ends = ends.map_or(String::new(), |e| {
+        let publish = e.publish.as_ref().map_or(String::new(), |p| {
+            format!(
+                r#","publish_parts":{},"publish_p50_ms":{},"publish_p99_ms":{},"publish_max_ms":{}"#,
+                p.parts,
+                json_ms(p.quantile_ms(0.5)),
+                json_ms(p.quantile_ms(0.99)),
+                json_ms(Some(p.max_ms)),
+            )
+        });
         format!(
-            r#","players_active_at_end":{},"players_past_last_discontinuity":{}"#,
+            r#","players_active_at_end":{},"players_past_last_discontinuity":{}{publish}"#,
             e.active_at_end, e.past_last_discontinuity
         )
     });
+    let push = if args.push.is_some() {
+        format!(
+            r#","pushed_parts":{},"pushed_bytes":{},"push_reconnects":{},"push_skipped_parts":{}"#,
+            pushed.parts.load(Ordering::Relaxed),
+            pushed.bytes.load(Ordering::Relaxed),
+            pushed.reconnects.load(Ordering::Relaxed),
+            pushed.skipped_parts.load(Ordering::Relaxed),
+        )
+    } else {
+        String::new()
+    };
     format!(
         concat!(
-            r#"{{"bench":"loadgen","kind":"{}","url":{:?},"players":{},"secs":{:.1},"requests":{},"#,
+            r#"{{"bench":"loadgen","kind":"{}","url":{:?},"streams":{},"players":{},"secs":{:.1},"requests":{},"#,
             r#""errors":{},"error_kinds":{{{}}},"gaps":{},"lost_parts":{},"duplicates":{},"#,
             r#""listing_gaps":{},"msn_regressions":{},"discontinuities":{},"new_runs":{},"#,
             r#""retries":{},"parts":{},"#,
             r#""part_bytes":{},"fanout_p50_ms":{:.3},"fanout_p99_ms":{:.3},"fanout_max_ms":{:.3},"#,
             r#""blocking_p50_ms":{:.3},"blocking_p99_ms":{:.3},"blocking_max_ms":{:.3},"#,
-            r#""rss_bytes":{}{},"last_error":{:?}}}"#
+            r#""rss_bytes":{},"origin_cpu_percent":{}{}{},"last_error":{:?}}}"#
         ),
         kind,
         args.url,
-        args.players,
+        args.streams.max(1),
+        args.players * args.streams.max(1),
         started.elapsed().as_secs_f64(),
         stats.requests.load(Ordering::Relaxed),
         stats.errors.load(Ordering::Relaxed),
@@ -471,53 +524,123 @@ fn report(kind: &str, args: &Args, stats: &Stats, started: Instant, ends: Option
         blocking.percentile_ms(0.99),
         blocking.max_us as f64 / 1000.0,
         rss_bytes(args.server_pid).map_or("null".to_owned(), |b| b.to_string()),
+        cpu_percent.map_or("null".to_owned(), |c| format!("{c:.1}")),
+        push,
         ends,
         last_error,
     )
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
-    let args = Args::parse();
-    let url: http::Uri = args.url.parse().context("--url")?;
+/// `url` with `{n}` replaced by `name`, split into its authority and path; loopback only.
+fn target(url: &str, name: &str) -> Result<(String, String)> {
+    let url: http::Uri = url.replace("{n}", name).parse().context(url.to_owned())?;
     let authority = url
         .authority()
-        .context("--url needs host:port")?
+        .with_context(|| format!("{url} needs host:port"))?
         .to_string();
     let host = url.host().unwrap_or_default();
     if !matches!(host, "127.0.0.1" | "localhost" | "[::1]" | "::1") {
         bail!("loadgen talks to loopback origins only, not {host}");
     }
-    let path = url.path().to_owned();
-    let stats = Arc::new(Stats::default());
+    Ok((authority, url.path().to_owned()))
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let mut args = Args::parse();
+    if !args.names.is_empty() {
+        args.streams = args.names.len();
+    } else {
+        args.names = (0..args.streams.max(1)).map(|n| n.to_string()).collect();
+    }
+    let streams = args.names.len();
+    for url in std::iter::once(&args.url).chain(&args.push) {
+        if streams > 1 && !url.contains("{n}") {
+            bail!("--streams {streams} needs {{n}} in {url}");
+        }
+    }
+    let stats = Arc::new(Stats {
+        streams,
+        ..Stats::default()
+    });
+    let pushed = Arc::new(PushStats::default());
+    let cpu = CpuClock::start(args.server_pid);
     let started = Instant::now();
     let until = started + Duration::from_secs(args.secs);
     let ramp = Duration::from_secs(args.ramp_secs);
-    let players: Vec<_> = (0..args.players)
-        .map(|i| {
-            let start = started + ramp.mul_f64(i as f64 / args.players.max(1) as f64);
-            tokio::spawn(player(
+    let clip = Arc::new(DemoClip::builtin().map_err(|e| anyhow!("the demo clip: {e}"))?);
+    let mut players = Vec::with_capacity(streams * args.players);
+    let mut encoders = Vec::new();
+    for stream in 0..streams {
+        let name = &args.names[stream];
+        let (authority, path) = target(&args.url, name)?;
+        // Encoders start over the ramp too; a stream's players a second after its encoder
+        // (the origin holds a first request until the stream's first segment is complete,
+        // but a stream nobody publishes yet is a 404).
+        let mut first = started + ramp.mul_f64(stream as f64 / streams as f64);
+        if let Some(push) = &args.push {
+            let (authority, path) = target(push, name)?;
+            let token = args.ingest_token.clone();
+            let to = push::Target {
+                authority,
+                path,
+                token,
+            };
+            // Encoders go on a little past the players' end, so that a part a player asked
+            // for just before the end still comes (else the origin answers 503 after its
+            // blocking timeout, an artefact of stopping).
+            encoders.push(tokio::spawn(push::encoder(
+                to,
+                Arc::clone(&clip),
+                Arc::clone(&pushed),
+                first,
+                until + Duration::from_secs(2),
+            )));
+            first += Duration::from_secs(1);
+        }
+        for i in 0..args.players {
+            // Without encoders, a stream's players spread over the ramp as before.
+            let offset = if args.push.is_some() {
+                Duration::ZERO
+            } else {
+                ramp.mul_f64(i as f64 / args.players.max(1) as f64)
+            };
+            players.push(tokio::spawn(player(
                 authority.clone(),
+                stream,
                 path.clone(),
                 Arc::clone(&stats),
-                start,
+                first + offset,
                 until,
-            ))
-        })
-        .collect();
+            )));
+        }
+    }
+    let run = Run {
+        args: &args,
+        stats: &stats,
+        pushed: &pushed,
+        started,
+    };
     let mut tick = tokio::time::interval(Duration::from_secs(args.report_secs.max(1)));
     tick.tick().await;
     while Instant::now() + Duration::from_secs(args.report_secs.max(1)) <= until {
         tick.tick().await;
-        println!("{}", report("progress", &args, &stats, started, None));
+        println!("{}", report("progress", &run, cpu.percent(), None));
     }
     let mut player_ends = Vec::with_capacity(players.len());
     for p in players {
         player_ends.push(p.await?);
     }
     let finished = Instant::now();
+    for e in encoders {
+        e.await?;
+    }
     let last_discontinuity = stats.discontinuities.load(Ordering::Relaxed);
     let active = Duration::from_secs(args.active_secs);
+    let publish = match &args.push {
+        Some(push) => publish_delay(&target(push, &args.names[0])?.0).await,
+        None => None,
+    };
     let ends = Ends {
         active_at_end: player_ends
             .iter()
@@ -527,7 +650,8 @@ async fn main() -> Result<()> {
             .iter()
             .filter(|e| e.discontinuity == last_discontinuity && e.parts_since_discontinuity > 0)
             .count(),
+        publish,
     };
-    println!("{}", report("summary", &args, &stats, started, Some(&ends)));
+    println!("{}", report("summary", &run, cpu.percent(), Some(&ends)));
     Ok(())
 }

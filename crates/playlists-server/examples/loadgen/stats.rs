@@ -65,6 +65,8 @@ impl Histogram {
 
 #[derive(Debug, Default)]
 pub(crate) struct Stats {
+    /// Streams played (sizes the fan-out map's pruning).
+    pub(crate) streams: usize,
     pub(crate) requests: AtomicU64,
     pub(crate) errors: AtomicU64,
     /// A hint that did not follow the previous one by exactly one part.
@@ -86,8 +88,9 @@ pub(crate) struct Stats {
     pub(crate) new_runs: AtomicU64,
     /// Requests sent again after the origin closed a kept-alive connection before answering.
     pub(crate) retries: AtomicU64,
-    /// First arrival per part number, for the fan-out spread; pruned as the stream moves on.
-    pub(crate) first_arrival: Mutex<HashMap<u64, Instant>>,
+    /// First arrival per (stream, part number), for the fan-out spread; pruned as the
+    /// streams move on (their part numbers come from the date, so they move alike).
+    pub(crate) first_arrival: Mutex<HashMap<(usize, u64), Instant>>,
     /// (this interval, whole run).
     pub(crate) fanout: Mutex<(Histogram, Histogram)>,
     pub(crate) blocking: Mutex<(Histogram, Histogram)>,
@@ -102,14 +105,15 @@ impl Stats {
         *lock(&self.last_error) = Some(format!("{}: {:#}", f.kind, f.error));
     }
 
-    pub(crate) fn arrived(&self, part: u64, at: Instant) {
+    /// Part `part` of stream `stream` reached a player at `at`.
+    pub(crate) fn arrived(&self, stream: usize, part: u64, at: Instant) {
         let first = {
             let mut map = lock(&self.first_arrival);
-            if map.len() > 4096 {
-                let newest = map.keys().max().copied().unwrap_or(part);
-                map.retain(|p, _| p + 64 >= newest);
+            if map.len() > 4096 + 64 * self.streams {
+                let newest = map.keys().map(|k| k.1).max().unwrap_or(part);
+                map.retain(|k, _| k.1 + 64 >= newest);
             }
-            *map.entry(part).or_insert(at)
+            *map.entry((stream, part)).or_insert(at)
         };
         let us = at.duration_since(first).as_micros() as u64;
         let mut h = lock(&self.fanout);
