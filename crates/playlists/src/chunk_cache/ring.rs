@@ -61,7 +61,9 @@ impl Ring {
     /// is address space only: the allocator takes it from fresh pages of the kernel, which
     /// map a page of memory on its first write. So the allocation still happens once, here,
     /// and fails here if it must; a ring no stream has used costs no resident memory; and
-    /// `add`/`get` still never allocate.
+    /// `add`/`get` still never allocate. (On a host with transparent huge pages set to
+    /// `always`, the kernel may back a written ring and an unwritten neighbour with one 2 MiB
+    /// page: at most one more ring's worth per ring in use, never a cost for capacity alone.)
     pub(super) fn new(slots: usize) -> Self {
         Self {
             generation: AtomicU32::new(0),
