@@ -13,7 +13,8 @@
 //! ```
 //!
 //! * [`ChunkCache`] — `num_playlists × max_segments × max_parts_per_segment` slots allocated
-//!   once. `get` returns exactly the bytes stored under an id or nothing; reads clone a
+//!   once; a stream's ring is written (and so takes memory) when a stream first uses it,
+//!   so unused capacity is only address space. `get` returns exactly the bytes stored under an id or nothing; reads clone a
 //!   [`bytes::Bytes`] (a reference count, never the payload); `last()` is one atomic load;
 //!   streams never share a lock. It stores opaque bytes and is usable on its own.
 //! * [`M3u8Manifest`] — the LL-HLS media playlist of one stream (RFC 8216bis §4.4, kept to the

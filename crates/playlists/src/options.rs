@@ -5,9 +5,11 @@ use crate::error::{Error, Result};
 /// Sizes and timings shared by every stream of one [`Playlists`](crate::Playlists) (and of a
 /// bare [`ChunkCache`](crate::ChunkCache)).
 ///
-/// Every cache is allocated from these numbers once, at construction, and never grows: memory
-/// is `num_playlists × max_segments × max_parts_per_segment` chunk slots plus
-/// `num_playlists × playlist_versions` playlist versions, whatever the traffic. The slots are
+/// Every cache is allocated from these numbers once, at construction, and never grows: at most
+/// `num_playlists × max_segments × max_parts_per_segment` chunk slots plus
+/// `num_playlists × playlist_versions` playlist versions, whatever the traffic. A stream's
+/// slots take resident memory only once a stream has registered on its ring (256 bytes a
+/// slot, 1 MiB a ring at the default sizes); before that they are address space. The slots are
 /// the upper bound for part *payloads*; a [`Playlists`](crate::Playlists) holds only the parts
 /// of the segments it still serves (the window and the segments past it within their
 /// availability duration), and releases older ones as it forgets them, not when the ring wraps.
@@ -16,7 +18,11 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
     /// How many streams can be live at once. Registering one more is
-    /// [`Error::StreamsExhausted`]. Default 5.
+    /// [`Error::StreamsExhausted`]. Default 500: capacity no stream has used costs next to no
+    /// memory (a stream's chunk ring is written when a stream first registers on it, see
+    /// [`ChunkCache`](crate::ChunkCache)), so the bound is what live streams cost: 500
+    /// streams of 3 Mbit/s (about 31 MB each at the default sizes) fit a 2-core, 24 GB machine
+    /// with room for their players (the server's `--num-playlists` explains how).
     pub num_playlists: usize,
     /// Segments a stream keeps: the playlist window and the ring depth. Default 32.
     pub max_segments: usize,
@@ -45,7 +51,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Self {
-            num_playlists: 5,
+            num_playlists: 500,
             max_segments: 32,
             max_parts_per_segment: 128,
             segment_min_ms: 1500,
@@ -271,7 +277,7 @@ mod tests {
         o.validate().unwrap();
         assert_eq!(
             (o.max_segments, o.num_playlists, o.max_parts_per_segment),
-            (32, 5, 128)
+            (32, 500, 128)
         );
         assert_eq!(o.segment_min_ms, 1500);
     }

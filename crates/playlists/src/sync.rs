@@ -9,12 +9,12 @@
 //! and we take it back instead of spreading a panic to every reader.
 
 #[cfg(playlists_loom)]
-pub(crate) use loom::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 #[cfg(playlists_loom)]
 use loom::sync::{Mutex as InnerMutex, RwLock as InnerRwLock};
 
 #[cfg(not(playlists_loom))]
-pub(crate) use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 #[cfg(not(playlists_loom))]
 use std::sync::{Mutex as InnerMutex, RwLock as InnerRwLock};
 

@@ -150,8 +150,14 @@ pub struct Config {
     #[arg(long, default_value_t = 300)]
     pub media_max_age_secs: u64,
 
-    /// Streams live at once.
-    #[arg(long, default_value_t = 5)]
+    /// Streams live at once (at most 4096). Capacity no stream uses costs about 4 KB of
+    /// memory a stream (a stream's ring is written on first use), so the default is sized by
+    /// what live streams cost on a 2-core, 24 GB machine: one 3 Mbit/s stream with 200 ms
+    /// parts on the default sizes takes 31 MB and 0.17 % of a core to ingest
+    /// (`scripts/capacity.sh`), so 500 take about 15 GB and 0.85 of a core, leaving 9 GB and
+    /// over a core for the players (held requests, connections, the page cache). Memory binds
+    /// first: 24 GB would hold about 650 such streams with nothing left for the players.
+    #[arg(long, default_value_t = 500)]
     pub num_playlists: usize,
     /// Segments kept per stream (the playlist window).
     #[arg(long, default_value_t = 32)]

@@ -51,6 +51,11 @@
 //!   minutes of media. [`release_below`](ChunkCache::release_below) raises a per-stream
 //!   *floor*: ids below it read as nothing at once, and their slots drop their payloads, so
 //!   a stream holds only what its owner still serves.
+//! * **Capacity costs nothing until used.** A ring's slots are allocated with the cache but
+//!   written only when a stream first registers on the ring (`Ring::new`, `Ring::init`):
+//!   memory nothing has written is address space, not resident memory, so a cache sized for
+//!   a thousand streams with none live holds next to nothing. `add`/`get` still never
+//!   allocate, and registering allocates nothing either (it writes empty slots in place).
 //! * **Reuse without allocation.** `fin` bumps the stream's generation (old handles stop
 //!   matching at once), then replaces every entry with an empty one — `Bytes::new()` is a
 //!   static empty buffer, so clearing allocates nothing, however large the ring.
@@ -116,6 +121,8 @@ impl Chunk {
 /// * At most `num_streams` streams are live; one more is [`Error::StreamsExhausted`], never a
 ///   silently shared ring.
 /// * [`fin`](Self::fin) and re-registration allocate nothing per slot.
+/// * A ring takes resident memory only once a stream has registered on it: until then its
+///   slots are allocated but never written, and nothing reads them.
 /// * Once [`release_below`](Self::release_below) returns, every id below its floor reads as
 ///   nothing, and the ring no longer holds the payloads that were stored under them.
 ///

@@ -52,6 +52,9 @@ impl ChunkCache {
                 capacity: self.rings.len(),
             });
         };
+        // The ring's slots are written on its first registration, not when the cache is made
+        // (see `Ring::new`): capacity no stream has used costs no resident memory.
+        self.rings[index].init();
         names[index] = Some(name.to_owned());
         Ok(self.handle(index))
     }

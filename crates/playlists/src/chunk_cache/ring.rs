@@ -1,14 +1,19 @@
 //! The ring of one stream and the slot protocol on it: `add`, `get`, `last` and
 //! `release_below`, none of which takes a lock shared with another stream.
 
+use std::cell::UnsafeCell;
 use std::fmt;
+use std::mem::MaybeUninit;
 
 use bytes::Bytes;
 
 use super::slot::{Entry, Slot, EMPTY, REPLICAS};
 use super::{Chunk, ChunkCache, StreamIdx};
 use crate::error::{Error, Result};
-use crate::sync::{AtomicU32, AtomicU64, Ordering};
+use crate::sync::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+
+/// The memory of one slot before its ring is first registered: any bytes, never read.
+type SlotCell = UnsafeCell<MaybeUninit<Slot>>;
 
 /// One stream's ring and counters.
 pub(super) struct Ring {
@@ -20,29 +25,91 @@ pub(super) struct Ring {
     pub(super) last: AtomicU64,
     /// Ids below this are released (see `release_below`); only rises, until `fin`.
     pub(super) floor: AtomicU64,
-    pub(super) slots: Box<[Slot]>,
+    /// Set (Release) once `cells` hold empty slots, by the first `register` of this ring;
+    /// never cleared. Nothing reads a cell before it has seen this (Acquire).
+    ready: AtomicBool,
+    /// The ring's slots, allocated with the cache but written only when the ring is first
+    /// registered (see [`Ring::new`]).
+    cells: Box<[SlotCell]>,
 }
+
+// SAFETY: `cells` is written once, by `init`, which runs under the names lock before `ready`
+// is set with Release; every other access goes through `slots`, which first sees `ready`
+// with Acquire and then only hands out `&Slot` (itself `Sync`: a lock per replica). So no
+// cell is ever written while shared, and no cell is read before it was written.
+unsafe impl Sync for Ring {}
 
 impl fmt::Debug for Ring {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Ring")
             .field("generation", &self.generation.load(Ordering::Relaxed))
             .field("last", &self.last.load(Ordering::Relaxed))
-            .field("slots", &self.slots.len())
+            .field("slots", &self.cells.len())
+            .field("ready", &self.ready.load(Ordering::Relaxed))
             .finish()
     }
 }
 
 impl Ring {
-    /// A ring of `slots` empty slots, generation 0.
+    /// A ring of `slots` slots, generation 0, whose memory is allocated now but written only
+    /// by [`init`](Self::init), when a stream first registers on it.
+    ///
+    /// Why: a slot is 256 bytes (four cache-line replicas), a ring at the default sizes is
+    /// 4,096 of them (1 MiB), and a server is sized for its peak number of streams. Writing
+    /// every ring here made capacity cost its full size in resident memory before any part
+    /// arrived (about 1 GB for 1,000 streams). An allocation this large that nothing writes
+    /// is address space only: the allocator takes it from fresh pages of the kernel, which
+    /// map a page of memory on its first write. So the allocation still happens once, here,
+    /// and fails here if it must; a ring no stream has used costs no resident memory; and
+    /// `add`/`get` still never allocate. (On a host with transparent huge pages set to
+    /// `always`, the kernel may back a written ring and an unwritten neighbour with one 2 MiB
+    /// page: at most one more ring's worth per ring in use, never a cost for capacity alone.)
     pub(super) fn new(slots: usize) -> Self {
         Self {
             generation: AtomicU32::new(0),
             next: AtomicU64::new(0),
             last: AtomicU64::new(0),
             floor: AtomicU64::new(0),
-            slots: (0..slots).map(|_| Slot::empty()).collect(),
+            ready: AtomicBool::new(false),
+            // SAFETY: a `SlotCell` is a `MaybeUninit` (in an `UnsafeCell`), valid whatever
+            // its bytes, so uninitialised memory is an initialised `[SlotCell]`.
+            cells: unsafe { Box::<[SlotCell]>::new_uninit_slice(slots).assume_init() },
         }
+    }
+
+    /// Writes an empty slot into every cell, once per ring: on the first registration of
+    /// the ring (later ones find it ready and reuse the slots as `retire` left them, so
+    /// re-registering writes nothing). The caller holds the names lock, so no two `init`s of
+    /// one ring run at once, and no handle of this ring exists yet that could read a cell.
+    pub(super) fn init(&self) {
+        if self.ready.load(Ordering::Acquire) {
+            return;
+        }
+        for cell in self.cells.iter() {
+            // SAFETY: not ready, so no `&Slot` of this ring exists (see `slots`), and the
+            // names lock excludes another `init`: this is the only access to the cell.
+            unsafe { (*cell.get()).write(Slot::empty()) };
+        }
+        // Release: a thread that sees `ready` sees every slot written above.
+        self.ready.store(true, Ordering::Release);
+    }
+
+    /// Whether `init` has run (Acquire: then every slot is visible).
+    #[inline]
+    pub(super) fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// The ring's slots; empty until the ring was first registered.
+    #[inline]
+    pub(super) fn slots(&self) -> &[Slot] {
+        if !self.is_ready() {
+            return &[];
+        }
+        // SAFETY: `ready` was seen with Acquire, so `init` wrote every cell and will never
+        // write one again; `SlotCell` is `UnsafeCell<MaybeUninit<Slot>>`, the same layout as
+        // `Slot`, and from here on the cells are only shared, never written through.
+        unsafe { std::slice::from_raw_parts(self.cells.as_ptr().cast::<Slot>(), self.cells.len()) }
     }
 
     /// The current generation: the one a new handle of this ring gets.
@@ -60,7 +127,7 @@ impl Ring {
         // before it; one that does not may still touch a slot, but entries are tagged with
         // the old generation, so nothing of them is ever returned under a new handle.
         self.generation.fetch_add(1, Ordering::AcqRel);
-        for slot in self.slots.iter() {
+        for slot in self.slots() {
             // The primary first, as writers do: it orders us with any write of this slot.
             slot.clear(slot.primary());
         }
@@ -70,6 +137,19 @@ impl Ring {
         self.last.store(0, Ordering::Release);
         self.next.store(0, Ordering::Release);
         self.floor.store(0, Ordering::Release);
+    }
+}
+
+impl Drop for Ring {
+    fn drop(&mut self) {
+        if !self.ready.load(Ordering::Acquire) {
+            return; // never written: nothing to drop
+        }
+        for cell in self.cells.iter_mut() {
+            // SAFETY: ready, so `init` wrote every cell; `&mut self` means no one else
+            // holds a slot, and each is dropped once (the cells themselves drop nothing).
+            unsafe { cell.get_mut().assume_init_drop() };
+        }
     }
 }
 
@@ -90,6 +170,11 @@ impl ChunkCache {
     #[inline]
     pub(super) fn ring(&self, stream: StreamIdx) -> Option<&Ring> {
         let ring = self.rings.get(stream.index())?;
+        // A ring no stream registered on yet has no slots: a handle of it can only come from
+        // another cache (a handle of this one exists only after `register` ran `init`).
+        if !ring.is_ready() {
+            return None;
+        }
         // Once the bump of `retire` is visible, the handle is stale and nothing of the old
         // stream is returned or written.
         (ring.generation() == stream.generation()).then_some(ring)
@@ -109,7 +194,7 @@ impl ChunkCache {
         let ring = self.ring(stream).ok_or_else(|| stream.stale())?;
         // Hash before locking: the lock then covers only the compare and the swap.
         let hash = crate::hash::xxh3_64(&bytes);
-        let slot = &ring.slots[self.slot_of(id)];
+        let slot = &ring.slots()[self.slot_of(id)];
         // Built before locking too: the replicas' own `Bytes` handles allocate. Swapped into
         // the slot under the locks, so afterwards `entries` holds what they replaced.
         let mut entries: [Entry; REPLICAS] = std::array::from_fn(|r| Entry {
@@ -197,7 +282,7 @@ impl ChunkCache {
         if id < ring.floor.load(Ordering::Acquire) {
             return None;
         }
-        let entry = ring.slots[self.slot_of(id)].for_reader();
+        let entry = ring.slots()[self.slot_of(id)].for_reader();
         (entry.id == id && entry.generation == stream.generation()).then(|| Chunk {
             id,
             hash: entry.hash,
@@ -285,7 +370,7 @@ impl ChunkCache {
             // Under a primary lock with the generation re-checked, as `add` raises `last`:
             // `fin` takes every primary lock before it resets the floor, so a release of a
             // finished stream can never raise the floor of the next stream on this ring.
-            let _fin_guard = ring.slots[0].primary();
+            let _fin_guard = ring.slots()[0].primary();
             if ring.generation() != stream.generation() {
                 return Err(stream.stale());
             }
@@ -302,7 +387,7 @@ impl ChunkCache {
         // range: so the sweep never needs more than the last `slots` ids below the floor.
         let from = old.max(floor.saturating_sub(self.slots_per_stream as u64));
         for id in from..floor {
-            let slot = &ring.slots[self.slot_of(id)];
+            let slot = &ring.slots()[self.slot_of(id)];
             let primary = slot.primary();
             // Under the primary lock, as writers hold it: the slot holds a released id of this
             // stream, or a newer id (left alone), or nothing.

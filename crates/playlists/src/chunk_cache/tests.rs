@@ -249,7 +249,7 @@ fn every_replica_holds_the_same_entry_and_fin_empties_them_all() {
         cache.add(s, id, bytes.slice(id as usize..)).unwrap();
     }
     let ring = cache.ring(s).unwrap();
-    for (slot, id) in ring.slots.iter().zip([4u64, 3]) {
+    for (slot, id) in ring.slots().iter().zip([4u64, 3]) {
         for replica in &slot.0 {
             let e = replica.0.lock();
             assert_eq!((e.id, e.generation), (id, s.generation()));
@@ -258,7 +258,7 @@ fn every_replica_holds_the_same_entry_and_fin_empties_them_all() {
         }
     }
     cache.fin(s).unwrap();
-    for slot in ring.slots.iter() {
+    for slot in ring.slots().iter() {
         for replica in &slot.0 {
             let e = replica.0.lock();
             assert_eq!(e.id, EMPTY);
@@ -274,7 +274,7 @@ fn a_refused_write_touches_no_replica() {
     cache.add(s, 3, payload(3)).unwrap();
     assert!(cache.add(s, 1, payload(1)).is_err(), "too old");
     assert!(cache.add(s, 3, payload(9)).is_err(), "duplicate");
-    for replica in &cache.ring(s).unwrap().slots[1].0 {
+    for replica in &cache.ring(s).unwrap().slots()[1].0 {
         assert_eq!(replica.0.lock().bytes, payload(3));
     }
 }
@@ -301,7 +301,7 @@ fn released_ids_read_as_nothing_and_their_payloads_are_dropped() {
     for id in 0..3 {
         assert!(cache.get(s, id).is_none(), "id {id} released");
         // Every replica of its slot is empty: the ring keeps no reference to the payload.
-        for replica in &cache.ring(s).unwrap().slots[cache.slot_of(id)].0 {
+        for replica in &cache.ring(s).unwrap().slots()[cache.slot_of(id)].0 {
             let e = replica.0.lock();
             assert_eq!(e.id, EMPTY);
             assert!(e.bytes.is_empty());
@@ -345,7 +345,7 @@ fn release_sweeps_at_most_one_ring_and_fin_resets_the_floor() {
     cache.release_below(s, 98).unwrap();
     let ring = cache.ring(s).unwrap();
     let held: Vec<u64> = ring
-        .slots
+        .slots()
         .iter()
         .map(|slot| slot.0[0].0.lock().id)
         .collect();
@@ -366,4 +366,52 @@ fn release_sweeps_at_most_one_ring_and_fin_resets_the_floor() {
     );
     assert_eq!(cache.append(t, payload(0)).unwrap().id, 0);
     assert!(cache.get(t, 0).is_some());
+}
+
+#[test]
+fn a_ring_no_stream_registered_on_is_never_read_or_written() {
+    // A handle of ring 1 from another cache, on a cache whose ring 1 was never registered
+    // (its slots not yet written): every call reads nothing and writes nothing.
+    let other = ChunkCache::with_capacity(2, 4).unwrap();
+    other.register("a").unwrap();
+    let foreign = other.register("b").unwrap();
+    assert_eq!(foreign.index(), 1);
+    let cache = ChunkCache::with_capacity(2, 4).unwrap();
+    let a = cache.register("a").unwrap();
+    assert!(
+        !cache.rings[1].is_ready(),
+        "ring 1 not written before its first stream"
+    );
+    assert!(cache.ring(foreign).is_none());
+    assert!(cache.get(foreign, 0).is_none());
+    assert!(cache.last(foreign).is_none());
+    assert!(cache.floor(foreign).is_none());
+    assert!(matches!(
+        cache.add(foreign, 0, payload(0)),
+        Err(Error::StaleStream { .. })
+    ));
+    assert!(matches!(
+        cache.append(foreign, payload(0)),
+        Err(Error::StaleStream { .. })
+    ));
+    assert!(matches!(
+        cache.release_below(foreign, 1),
+        Err(Error::StaleStream { .. })
+    ));
+    assert!(matches!(
+        cache.try_get(foreign, 0),
+        Err(Error::StaleStream { .. })
+    ));
+    // Its first stream writes the ring, and it works as any other.
+    let b = cache.register("b").unwrap();
+    assert!(cache.rings[1].is_ready());
+    cache.append(b, payload(7)).unwrap();
+    assert_eq!(cache.get(b, 0).unwrap().bytes, payload(7));
+    assert!(cache.get(a, 0).is_none(), "streams do not share rings");
+    // After `fin` the ring stays written, and the next stream on it reuses its slots.
+    cache.fin(b).unwrap();
+    assert!(cache.rings[1].is_ready());
+    let c = cache.register("c").unwrap();
+    assert_eq!(c.index(), 1);
+    assert!(cache.get(c, 0).is_none(), "nothing of the finished stream");
 }
