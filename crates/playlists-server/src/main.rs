@@ -87,6 +87,7 @@ async fn run() -> anyhow::Result<()> {
     } else {
         "http"
     };
+    let signalled = shutdown_signal();
     tracing::info!("serving LL-HLS on {scheme}://{}/", listener.local_addr()?);
 
     // Sources stop when the server starts shutting down.
@@ -141,7 +142,7 @@ async fn run() -> anyhow::Result<()> {
         let (shutdown, state) = (shutdown.clone(), Arc::clone(&state));
         async move {
             tokio::select! {
-                () = shutdown_signal() => notify_systemd(&[NotifyState::Stopping]),
+                () = signalled => notify_systemd(&[NotifyState::Stopping]),
                 link = UpgradeSocket::successor_of(upgrades.as_ref()) => {
                     shutdown.hand_over();
                     let _ = link_tx.send(tokio::spawn(serve_link(state, link)));
@@ -191,30 +192,46 @@ fn notify_systemd(states: &[NotifyState<'_>]) {
     }
 }
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
+/// Listens for SIGINT (Ctrl-C) and SIGTERM from the call on, and completes on the first.
+///
+/// Not an `async fn`: the handlers are installed when it is called, not when the future is
+/// first polled. It is called before the listening address is logged, so a supervisor (or a
+/// test) that signals as soon as it reads that line is heard rather than killed by the
+/// default action.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let listen = |kind: SignalKind, name: &'static str| {
+            let installed = signal(kind);
+            async move {
+                match installed {
+                    Ok(mut s) => {
+                        s.recv().await;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot listen for {name}");
+                        std::future::pending::<()>().await;
+                    }
+                }
+            }
+        };
+        let (int, term) = (
+            listen(SignalKind::interrupt(), "SIGINT"),
+            listen(SignalKind::terminate(), "SIGTERM"),
+        );
+        async move {
+            tokio::select! {
+                () = int => {}
+                () = term => {}
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
         if let Err(e) = tokio::signal::ctrl_c().await {
             tracing::error!(error = %e, "cannot listen for Ctrl-C");
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
     }
 }
