@@ -62,9 +62,10 @@ pub enum PackagerError {
         /// The limit.
         max: usize,
     },
-    /// Video decode timestamps stepped backwards by less than a restart would (an encoder
-    /// whose DTS are not monotonic: the frames cannot be ordered).
-    #[error("{media} timestamps went backwards by {by_ms} ms")]
+    /// Video decode timestamps stepped backwards by less than a restart would, or did not
+    /// advance (an encoder whose DTS are not strictly increasing: the frames cannot be
+    /// ordered or would last 0).
+    #[error("{media} timestamps did not advance (went back by {by_ms} ms)")]
     TimestampsBackwards {
         /// The message's stream.
         media: Media,

@@ -74,6 +74,9 @@ const AUDIO_TRACK: u32 = 2;
 const AUDIO_ONLY_AFTER_MS: u64 = 1_000;
 /// A muxed part whose audio spans this many part targets is closed even without video.
 pub const AUDIO_STALL_PARTS: u32 = 4;
+/// A part is cut before its samples would exceed this many bytes (the splitter's default
+/// part limit is 32 MiB; frames are at most `max_frame_bytes`, 8 MiB by default).
+const MAX_PART_BYTES: usize = 16 << 20;
 /// A video frame's duration when there is no previous one to copy (1/30 s).
 const DEFAULT_VIDEO_DURATION: u32 = VIDEO_TIMESCALE / 30;
 
@@ -133,9 +136,13 @@ pub struct Packager {
     written: Option<Vec<InitTrack>>,
     video: Run,
     audio: Run,
-    /// Before the run starts without video: audio received, in case it turns out
-    /// audio-only, with the first frame's `received_unix_ms` and ms timestamp.
-    undecided_audio: Option<(u64, u64)>,
+    /// Sample bytes in the open part.
+    part_bytes: usize,
+    /// Before the run starts without a video sequence header: audio received (decode time,
+    /// sample), in case the stream turns out audio-only, and the first frame's
+    /// `received_unix_ms` and ms timestamp.
+    undecided_audio: Vec<(u64, Sample)>,
+    undecided_since: Option<(u64, u64)>,
     /// `received_unix_ms − media ms` of the run's first frame.
     anchor_ms: Option<i128>,
     sequence_number: u32,
@@ -173,7 +180,9 @@ impl Packager {
                 track_id: AUDIO_TRACK,
                 ..Default::default()
             },
-            undecided_audio: None,
+            part_bytes: 0,
+            undecided_audio: Vec::new(),
+            undecided_since: None,
             anchor_ms: None,
             sequence_number: 1,
             output: Vec::new(),
@@ -256,7 +265,8 @@ impl Packager {
                 {
                     return Ok(());
                 }
-                self.video_config = Some(TrackConfig::video(codec, record)?);
+                self.video_config =
+                    Some(readable(TrackConfig::video(codec, record)?, Media::Video)?);
                 self.waiting_key = true;
                 return Ok(());
             }
@@ -283,6 +293,13 @@ impl Packager {
             });
         }
         let ms = match self.video_clock.extend(ts) {
+            // Two frames at one DTS: the first would last 0 ticks, which no part may.
+            Step::Continues(ms) if self.held.as_ref().is_some_and(|h| h.dts == ms * 90) => {
+                return Err(PackagerError::TimestampsBackwards {
+                    media: Media::Video,
+                    by_ms: 0,
+                })
+            }
             Step::Continues(ms) => ms,
             Step::Back(_, by_ms) => {
                 return Err(PackagerError::TimestampsBackwards {
@@ -311,11 +328,12 @@ impl Packager {
             self.tracks = self.wanted_tracks(true);
             if !self.started {
                 self.started = true;
-                self.audio_only = false;
-                self.undecided_audio = None;
-                self.audio.samples.clear();
+                self.undecided_audio.clear();
+                self.undecided_since = None;
                 self.audio_next = None;
             }
+            // Video appearing in an audio-only stream makes it muxed from here.
+            self.audio_only = false;
             if self.anchor_ms.is_none() {
                 self.anchor_ms = Some(i128::from(now) - i128::from(ms));
             }
@@ -353,12 +371,16 @@ impl Packager {
         if duration > 0 {
             self.last_video_duration = duration;
         }
-        if !held.key && self.video.duration() + u64::from(duration) > self.part_target_90k {
+        if !held.key
+            && (self.video.duration() + u64::from(duration) > self.part_target_90k
+                || self.part_bytes + held.data.len() > MAX_PART_BYTES)
+        {
             self.close_part();
         }
         if self.video.samples.is_empty() {
             self.video.decode_time = held.dts;
         }
+        self.part_bytes += held.data.len();
         self.video.samples.push(Sample {
             duration,
             flags: if held.key { SYNC } else { NON_SYNC },
@@ -378,7 +400,8 @@ impl Packager {
                 {
                     return Ok(());
                 }
-                self.audio_config = Some(TrackConfig::audio(codec, record)?);
+                self.audio_config =
+                    Some(readable(TrackConfig::audio(codec, record)?, Media::Audio)?);
                 if self.audio_only && self.started {
                     // Audio-only: the change takes effect at once, in a new part.
                     self.close_part();
@@ -446,8 +469,8 @@ impl Packager {
             data,
         };
         if undecided {
-            let (_, first_ms) = *self.undecided_audio.get_or_insert((now, ms));
-            self.push_audio_sample(decode_time, sample);
+            let (_, first_ms) = *self.undecided_since.get_or_insert((now, ms));
+            self.undecided_audio.push((decode_time, sample));
             if ms.saturating_sub(first_ms) >= AUDIO_ONLY_AFTER_MS {
                 self.start_audio_only();
             }
@@ -459,20 +482,15 @@ impl Packager {
 
     /// Decides the stream is audio-only and cuts the audio received so far into parts.
     fn start_audio_only(&mut self) {
-        let Some((now, first_ms)) = self.undecided_audio.take() else {
+        let Some((now, first_ms)) = self.undecided_since.take() else {
             return;
         };
         self.started = true;
         self.audio_only = true;
         self.tracks = self.wanted_tracks(false);
         self.anchor_ms = Some(i128::from(now) - i128::from(first_ms));
-        let buffered = std::mem::take(&mut self.audio);
-        self.audio.track_id = buffered.track_id;
-        let mut decode_time = buffered.decode_time;
-        for sample in buffered.samples {
-            let duration = u64::from(sample.duration);
+        for (decode_time, sample) in std::mem::take(&mut self.undecided_audio) {
             self.place_audio(decode_time, sample);
-            decode_time += duration;
         }
     }
 
@@ -486,7 +504,7 @@ impl Packager {
             target * u128::from(AUDIO_STALL_PARTS)
         };
         // Audio-only: a part never longer than the target. Muxed: only when video stalls.
-        if open > limit.max(1) {
+        if open > limit.max(1) || self.part_bytes + sample.data.len() > MAX_PART_BYTES {
             self.close_part();
         }
         // A gap in the audio (a resynchronised decode time) starts a new part, as a trun
@@ -496,13 +514,10 @@ impl Packager {
         {
             self.close_part();
         }
-        self.push_audio_sample(decode_time, sample);
-    }
-
-    fn push_audio_sample(&mut self, decode_time: u64, sample: Sample) {
         if self.audio.samples.is_empty() {
             self.audio.decode_time = decode_time;
         }
+        self.part_bytes += sample.data.len();
         self.audio.samples.push(sample);
     }
 
@@ -578,8 +593,31 @@ impl Packager {
         self.sequence_number = self.sequence_number.wrapping_add(1);
         self.video.samples.clear();
         self.audio.samples.clear();
+        self.part_bytes = 0;
+    }
+}
+
+/// `config` if an init section with it as its one track reads back with the ingest path's
+/// own parser (`fmp4::Splitter`: sample entry, RFC 6381 codec string): a configuration
+/// record mp4-atom decodes may still be one the splitter refuses (an `hvcC` of another
+/// version), and the stream is refused here rather than after the first part.
+fn readable(config: TrackConfig, media: Media) -> Result<TrackConfig, PackagerError> {
+    let track = InitTrack {
+        track_id: 1,
+        video: media == Media::Video,
+        config,
+    };
+    let bad = |reason: String| PackagerError::BadConfig { media, reason };
+    let init = writer::init_section(std::slice::from_ref(&track))
+        .map_err(|e| bad(format!("cannot encode the sample entry: {e}")))?;
+    match crate::fmp4::split_all(init, crate::fmp4::Limits::default()) {
+        Ok(units) if matches!(units.as_slice(), [crate::fmp4::Unit::Init(_)]) => Ok(track.config),
+        Ok(_) => Err(bad("the init section does not read back".into())),
+        Err(e) => Err(bad(e.to_string())),
     }
 }
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod testutil;

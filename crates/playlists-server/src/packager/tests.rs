@@ -1,47 +1,11 @@
 //! The packager end to end: FLV files written by ffmpeg pushed tag by tag, the output read
 //! back with the repo's own fMP4 splitter and with ffprobe.
 
-use std::path::Path;
-use std::process::Command;
-
 use bytes::Bytes;
 
+use super::testutil::*;
 use super::*;
 use crate::fmp4::{split_all, Fragment, Limits, Unit};
-
-/// One FLV tag of a file: type (8 audio, 9 video, 18 script), timestamp, body.
-#[derive(Debug, Clone)]
-struct Tag {
-    kind: u8,
-    timestamp: u32,
-    body: Bytes,
-}
-
-/// Reads an FLV file (video_file_format_spec_v10_1 Annex E.2/E.3): a 9-byte header, the
-/// 4-byte PreviousTagSize0, then tags of an 11-byte header, the body and a 4-byte
-/// PreviousTagSize. Test-only; the RTMP source gets the bodies as messages.
-fn read_flv(file: &[u8]) -> Vec<Tag> {
-    assert_eq!(&file[..3], b"FLV", "not an FLV file");
-    let header = u32::from_be_bytes(file[5..9].try_into().unwrap()) as usize;
-    let mut pos = header + 4;
-    let mut tags = Vec::new();
-    while pos + 11 <= file.len() {
-        let h = &file[pos..pos + 11];
-        let size = (usize::from(h[1]) << 16) | (usize::from(h[2]) << 8) | usize::from(h[3]);
-        let timestamp = (u32::from(h[7]) << 24)
-            | (u32::from(h[4]) << 16)
-            | (u32::from(h[5]) << 8)
-            | u32::from(h[6]);
-        let body = Bytes::copy_from_slice(&file[pos + 11..pos + 11 + size]);
-        tags.push(Tag {
-            kind: h[0] & 0x1f,
-            timestamp,
-            body,
-        });
-        pos += 11 + size + 4;
-    }
-    tags
-}
 
 const BASE_UNIX_MS: u64 = 1_700_000_000_000;
 
@@ -60,53 +24,6 @@ fn package(tags: &[Tag], config: PackagerConfig) -> Vec<Bytes> {
     p.finish().unwrap();
     out.extend(p.take_output());
     out
-}
-
-fn ffmpeg_available() -> bool {
-    Command::new("ffmpeg").arg("-version").output().is_ok()
-}
-
-fn ffmpeg(args: &[&str]) {
-    let out = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// (codec_type, frames read, start_time) per stream, from ffprobe.
-fn ffprobe(path: &Path) -> Vec<(String, u64, f64)> {
-    let out = Command::new("ffprobe")
-        .args(["-v", "error", "-count_frames", "-show_entries"])
-        .arg("stream=codec_type,nb_read_frames,start_time")
-        .args(["-of", "csv=p=0"])
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut streams: Vec<_> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            (
-                f[0].to_owned(),
-                f[2].parse().unwrap(),
-                f[1].parse().unwrap_or(0.0),
-            )
-        })
-        .collect();
-    streams.sort_by(|a, b| a.0.cmp(&b.0));
-    streams
 }
 
 fn fragments(units: &[Unit]) -> Vec<&Fragment> {
@@ -295,4 +212,346 @@ fn errors_spend_the_packager() {
         Err(PackagerError::Unsupported { .. })
     ));
     assert_eq!(p.finish(), Err(PackagerError::Spent));
+}
+
+/// Packages the messages of `tracks` (from a plain MP4 file ffmpeg wrote at `source`) and
+/// checks the output against them: sample counts, one independent part per video sync
+/// sample, parts within the target, and what ffprobe reads.
+fn round_trip_mp4(source: &std::path::Path, codecs_prefix: &str) {
+    let tracks = read_mp4(&std::fs::read(source).unwrap());
+    let tags = interleave(tracks.iter().map(enhanced_messages).collect());
+    let config = PackagerConfig::default();
+    let out = package(&tags, config.clone());
+    assert_eq!(out, package(&tags, config));
+    let stream = Bytes::from(out.concat());
+    let units = split_all(stream.clone(), Limits::default()).unwrap();
+    let Unit::Init(movie) = &units[0] else {
+        panic!("no init section first")
+    };
+    assert!(
+        movie.init.codecs.starts_with(codecs_prefix),
+        "{}",
+        movie.init.codecs
+    );
+    assert_eq!(
+        units.iter().filter(|u| matches!(u, Unit::Init(_))).count(),
+        1
+    );
+    let parts = fragments(&units);
+    for (i, track) in tracks.iter().enumerate() {
+        let packaged: u64 = parts
+            .iter()
+            .flat_map(|f| f.tracks.iter())
+            .filter(|t| t.track_id == movie.tracks[i].track_id)
+            .map(|t| t.sample_count)
+            .sum();
+        assert_eq!(packaged, track.samples.len() as u64, "track {i}");
+    }
+    let video = tracks
+        .iter()
+        .find(|t| matches!(t.codec, mp4_atom::Codec::Hvc1(_) | mp4_atom::Codec::Av01(_)));
+    let target = |ts: u32| u64::from(ts) / 5;
+    for f in &parts {
+        assert!(
+            f.timing.duration <= target(f.timing.timescale),
+            "{:?}",
+            f.timing
+        );
+    }
+    match video {
+        Some(v) => {
+            let syncs = v.samples.iter().filter(|s| s.sync).count();
+            assert_eq!(parts.iter().filter(|f| f.timing.independent).count(), syncs);
+            let (w, h) = movie.init.resolution.expect("RESOLUTION");
+            assert_eq!((w, h), (320, 240));
+        }
+        None => assert!(parts.iter().all(|f| f.timing.independent)),
+    }
+    let out_path = source.with_extension("packaged.mp4");
+    std::fs::write(&out_path, &stream).unwrap();
+    let (source, packaged) = (ffprobe(source), ffprobe(&out_path));
+    eprintln!("ffprobe source: {source:?}\nffprobe packaged: {packaged:?}");
+    assert_eq!(source.len(), packaged.len());
+    for (s, p) in source.iter().zip(&packaged) {
+        assert_eq!((&s.0, s.1), (&p.0, p.1));
+        assert!(
+            (s.2 - p.2).abs() <= 0.034,
+            "{} start {} vs {}",
+            s.0,
+            s.2,
+            p.2
+        );
+    }
+}
+
+#[test]
+fn hevc_with_b_frames_over_enhanced_rtmp_round_trip() {
+    if !ffmpeg_available() {
+        eprintln!("ffmpeg missing: skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mp4 = dir.path().join("hevc.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=320x240:rate=30",
+        "-t",
+        "2",
+        "-c:v",
+        "libx265",
+        "-x265-params",
+        "bframes=2:keyint=30:min-keyint=30:scenecut=0:log-level=error",
+        "-tag:v",
+        "hvc1",
+        "-pix_fmt",
+        "yuv420p",
+        mp4.to_str().unwrap(),
+    ]);
+    round_trip_mp4(&mp4, "hvc1.");
+}
+
+#[test]
+fn av1_and_opus_over_enhanced_rtmp_round_trip() {
+    if !ffmpeg_available() {
+        eprintln!("ffmpeg missing: skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mp4 = dir.path().join("av1.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=320x240:rate=30",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=48000",
+        "-t",
+        "2",
+        "-c:v",
+        "libaom-av1",
+        "-cpu-used",
+        "8",
+        "-g",
+        "30",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "libopus",
+        mp4.to_str().unwrap(),
+    ]);
+    round_trip_mp4(&mp4, "av01.");
+}
+
+#[test]
+fn opus_alone_is_an_audio_only_stream() {
+    if !ffmpeg_available() {
+        eprintln!("ffmpeg missing: skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mp4 = dir.path().join("opus.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=48000",
+        "-t",
+        "2",
+        "-c:a",
+        "libopus",
+        mp4.to_str().unwrap(),
+    ]);
+    round_trip_mp4(&mp4, "Opus");
+}
+
+/// A synthetic H.264 stream: a real x264 SPS/PPS, and frames whose payload is one byte.
+mod synthetic {
+    use super::*;
+
+    const SPS: [u8; 25] = [
+        0x67, 0x64, 0x00, 0x0d, 0xac, 0xd9, 0x41, 0x41, 0xfb, 0x01, 0x10, 0x00, 0x00, 0x03, 0x00,
+        0x10, 0x00, 0x00, 0x03, 0x03, 0xc0, 0xf1, 0x42, 0x99, 0x60,
+    ];
+    const PPS: [u8; 6] = [0x68, 0xeb, 0xe3, 0xcb, 0x22, 0xc0];
+
+    /// The legacy AVC sequence header, with `level` as the avcC's level byte (to make a
+    /// changed configuration).
+    pub fn avc_header(level: u8) -> Bytes {
+        let mut b = vec![0x17, 0, 0, 0, 0, 1, 0x64, 0x00, level, 0xff, 0xe1, 0, 25];
+        b.extend(SPS);
+        b.extend([1, 0, 6]);
+        b.extend(PPS);
+        Bytes::from(b)
+    }
+
+    pub fn avc_frame(key: bool, cts_ms: i32) -> Bytes {
+        let mut b = vec![if key { 0x17 } else { 0x27 }, 1];
+        b.extend_from_slice(&cts_ms.to_be_bytes()[1..]);
+        b.extend([0, 0, 0, 1, 0x65]);
+        Bytes::from(b)
+    }
+
+    /// AAC LC, 48 kHz, stereo.
+    pub fn aac_header() -> Bytes {
+        Bytes::from_static(&[0xaf, 0, 0x11, 0x90])
+    }
+
+    pub fn aac_frame() -> Bytes {
+        Bytes::from_static(&[0xaf, 1, 0x21, 0x10])
+    }
+
+    pub fn units(p: &mut Packager) -> Vec<Unit> {
+        p.finish().unwrap();
+        split_all(Bytes::from(p.take_output().concat()), Limits::default()).unwrap()
+    }
+
+    pub fn inits(units: &[Unit]) -> usize {
+        units.iter().filter(|u| matches!(u, Unit::Init(_))).count()
+    }
+}
+
+use synthetic::*;
+
+/// Video at 25 fps from `from_ms`, a key frame every `gop` frames, `n` frames.
+fn push_gops(p: &mut Packager, from_ms: u32, n: u32, gop: u32) {
+    for i in 0..n {
+        let ts = from_ms.wrapping_add(i * 40);
+        p.push_video(ts, avc_frame(i % gop == 0, 0), 1_000 + u64::from(i) * 40)
+            .unwrap();
+    }
+}
+
+#[test]
+fn frames_before_the_first_key_frame_are_dropped() {
+    let mut p = Packager::new(PackagerConfig::default());
+    p.push_video(0, avc_header(0x0d), 0).unwrap();
+    p.push_video(0, avc_frame(false, 0), 0).unwrap();
+    p.push_video(40, avc_frame(false, 0), 0).unwrap();
+    push_gops(&mut p, 80, 10, 100);
+    let units = units(&mut p);
+    let parts = fragments(&units);
+    assert_eq!(parts[0].timing.decode_time, 80 * 90);
+    assert!(parts[0].timing.independent);
+    let total: u64 = parts.iter().map(|f| f.tracks[0].sample_count).sum();
+    assert_eq!(total, 10);
+}
+
+#[test]
+fn timestamps_continue_across_the_32_bit_wrap() {
+    let mut p = Packager::new(PackagerConfig::default());
+    p.push_video(0, avc_header(0x0d), 0).unwrap();
+    push_gops(&mut p, u32::MAX - 399, 30, 10);
+    let units = units(&mut p);
+    let mut next = (u64::from(u32::MAX) - 399) * 90;
+    for f in fragments(&units) {
+        assert_eq!(f.timing.decode_time, next);
+        next += f.timing.duration;
+    }
+    assert_eq!(next, (u64::from(u32::MAX) - 399 + 30 * 40) * 90);
+}
+
+#[test]
+fn a_timestamp_jump_starts_a_new_run_at_a_key_frame_with_its_own_anchor() {
+    let mut p = Packager::new(PackagerConfig::default());
+    p.push_video(0, avc_header(0x0d), 0).unwrap();
+    push_gops(&mut p, 50_000, 20, 10);
+    // The encoder restarts at 0, 30 s later by the origin's clock, mid-GOP.
+    p.push_video(0, avc_frame(false, 0), 100_000).unwrap();
+    p.push_video(40, avc_frame(true, 0), 100_040).unwrap();
+    p.push_video(80, avc_frame(false, 0), 100_080).unwrap();
+    let units = units(&mut p);
+    assert_eq!(inits(&units), 1);
+    let parts = fragments(&units);
+    let last = parts.last().unwrap();
+    assert_eq!(last.timing.decode_time, 40 * 90);
+    assert!(last.timing.independent);
+    assert_eq!(last.tracks[0].sample_count, 2);
+    // Anchored at its own first frame: received at 100 040 for media time 40 ms.
+    assert_eq!(last.timing.wallclock_ms, Some(100_040));
+    // The old run kept its anchor: 1 000 for 50 000 ms.
+    assert_eq!(parts[0].timing.wallclock_ms, Some(1_000));
+}
+
+#[test]
+fn video_timestamps_that_step_back_or_repeat_are_refused() {
+    let mut p = Packager::new(PackagerConfig::default());
+    p.push_video(0, avc_header(0x0d), 0).unwrap();
+    push_gops(&mut p, 1_000, 3, 10);
+    assert_eq!(
+        p.push_video(1_040, avc_frame(false, 0), 0),
+        Err(PackagerError::TimestampsBackwards {
+            media: Media::Video,
+            by_ms: 40
+        })
+    );
+    let mut p = Packager::new(PackagerConfig::default());
+    p.push_video(0, avc_header(0x0d), 0).unwrap();
+    push_gops(&mut p, 1_000, 3, 10);
+    assert!(matches!(
+        p.push_video(1_080, avc_frame(false, 0), 0),
+        Err(PackagerError::TimestampsBackwards { by_ms: 0, .. })
+    ));
+}
+
+#[test]
+fn repeated_sequence_headers_change_nothing_and_changed_ones_bring_a_new_init_at_a_key_frame() {
+    let mut p = Packager::new(PackagerConfig::default());
+    p.push_video(0, avc_header(0x0d), 0).unwrap();
+    push_gops(&mut p, 0, 10, 5);
+    p.push_video(400, avc_header(0x0d), 0).unwrap();
+    push_gops(&mut p, 400, 10, 5);
+    p.push_video(800, avc_header(0x1e), 0).unwrap();
+    // Frames of the new configuration before its key frame cannot be decoded: dropped.
+    p.push_video(800, avc_frame(false, 0), 0).unwrap();
+    push_gops(&mut p, 840, 10, 5);
+    let units = units(&mut p);
+    assert_eq!(inits(&units), 2);
+    let second = units
+        .iter()
+        .position(|u| matches!(u, Unit::Init(m) if m.init.codecs == "avc1.64001e"))
+        .unwrap();
+    let Unit::Fragment(after) = &units[second + 1] else {
+        panic!("no part after the new init")
+    };
+    assert!(after.timing.independent);
+    assert_eq!(after.timing.decode_time, 840 * 90);
+    let total: u64 = fragments(&units)
+        .iter()
+        .map(|f| f.tracks[0].sample_count)
+        .sum();
+    assert_eq!(total, 30);
+}
+
+#[test]
+fn audio_whose_header_comes_late_joins_at_the_next_key_frame() {
+    let mut p = Packager::new(PackagerConfig::default());
+    p.push_video(0, avc_header(0x0d), 0).unwrap();
+    push_gops(&mut p, 0, 15, 10);
+    p.push_audio(600, aac_header(), 0).unwrap();
+    let mut audio_ms = 600u32;
+    for i in 15..40u32 {
+        while audio_ms <= i * 40 {
+            p.push_audio(audio_ms, aac_frame(), 0).unwrap();
+            audio_ms += 21;
+        }
+        p.push_video(i * 40, avc_frame(i % 10 == 0, 0), 0).unwrap();
+    }
+    let units = units(&mut p);
+    assert_eq!(inits(&units), 2);
+    let Unit::Init(last) = units.iter().rfind(|u| matches!(u, Unit::Init(_))).unwrap() else {
+        unreachable!()
+    };
+    assert_eq!(last.init.codecs, "avc1.64000d,mp4a.40.2");
+    // The muxed parts start at the key frame of 800 ms; audio before it was dropped.
+    let muxed: Vec<_> = fragments(&units)
+        .into_iter()
+        .filter(|f| f.tracks.len() == 2)
+        .collect();
+    assert_eq!(muxed[0].timing.decode_time, 800 * 90);
+    assert!(muxed[0].timing.independent);
+    assert!(muxed[0].tracks[1].decode_time >= 48 * 780);
 }
