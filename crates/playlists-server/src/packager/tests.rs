@@ -1,6 +1,8 @@
 //! The packager end to end: FLV files written by ffmpeg pushed tag by tag, the output read
 //! back with the repo's own fMP4 splitter and with ffprobe.
 
+use std::path::Path;
+
 use bytes::Bytes;
 
 use super::testutil::*;
@@ -554,4 +556,82 @@ fn audio_whose_header_comes_late_joins_at_the_next_key_frame() {
     assert_eq!(muxed[0].timing.decode_time, 800 * 90);
     assert!(muxed[0].timing.independent);
     assert!(muxed[0].tracks[1].decode_time >= 48 * 780);
+}
+
+/// Writes the seed inputs of the `flv_packager` fuzz target (`fuzz/corpus/flv_packager/`,
+/// format in `fuzz/src/checks_packager.rs`) from ffmpeg output: legacy FLV H.264+AAC, and
+/// Enhanced RTMP HEVC, AV1+Opus built from MP4s. Run after changing the input format:
+/// `cargo test -p playlists-server --lib write_fuzz_seeds -- --ignored`.
+#[test]
+#[ignore = "writes the fuzz corpus seeds"]
+fn write_fuzz_seeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/flv_packager");
+    std::fs::create_dir_all(&corpus).unwrap();
+    let encode = |tags: &[Tag]| {
+        let mut out = Vec::new();
+        for t in tags.iter().filter(|t| t.kind == 8 || t.kind == 9) {
+            let len = u16::try_from(t.body.len()).expect("a seed frame over 64 KiB");
+            out.push(u8::from(t.kind == 9));
+            out.extend(t.timestamp.to_be_bytes());
+            out.extend(len.to_be_bytes());
+            out.extend_from_slice(&t.body);
+        }
+        out
+    };
+    let video = ["-f", "lavfi", "-i", "testsrc=size=160x120:rate=25"];
+    let audio = ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"];
+    let flv = dir.path().join("seed.flv");
+    let args: Vec<&str> = [&video[..], &audio[..]].concat();
+    let mut flv_args = args.clone();
+    flv_args.extend([
+        "-t", "1", "-c:v", "libx264", "-bf", "2", "-g", "10", "-pix_fmt", "yuv420p", "-c:a", "aac",
+        "-f", "flv",
+    ]);
+    flv_args.push(flv.to_str().unwrap());
+    ffmpeg(&flv_args);
+    let tags = read_flv(&std::fs::read(&flv).unwrap());
+    std::fs::write(corpus.join("seed-h264-aac"), encode(&tags)).unwrap();
+
+    let hevc = dir.path().join("hevc.mp4");
+    let mut hevc_args = video.to_vec();
+    hevc_args.extend([
+        "-t",
+        "1",
+        "-c:v",
+        "libx265",
+        "-x265-params",
+        "bframes=2:keyint=10:log-level=error",
+        "-tag:v",
+        "hvc1",
+        "-pix_fmt",
+        "yuv420p",
+    ]);
+    hevc_args.push(hevc.to_str().unwrap());
+    ffmpeg(&hevc_args);
+    let tracks = read_mp4(&std::fs::read(&hevc).unwrap());
+    let tags = interleave(tracks.iter().map(enhanced_messages).collect());
+    std::fs::write(corpus.join("seed-hevc"), encode(&tags)).unwrap();
+
+    let av1 = dir.path().join("av1.mp4");
+    let mut av1_args = args.clone();
+    av1_args.extend([
+        "-t",
+        "1",
+        "-c:v",
+        "libaom-av1",
+        "-cpu-used",
+        "8",
+        "-g",
+        "10",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "libopus",
+    ]);
+    av1_args.push(av1.to_str().unwrap());
+    ffmpeg(&av1_args);
+    let tracks = read_mp4(&std::fs::read(&av1).unwrap());
+    let tags = interleave(tracks.iter().map(enhanced_messages).collect());
+    std::fs::write(corpus.join("seed-av1-opus"), encode(&tags)).unwrap();
 }
