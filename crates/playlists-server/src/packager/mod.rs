@@ -20,7 +20,9 @@
 //! * **Audio decode times** count samples exactly (1024 or 960 per AAC frame, the Opus TOC's
 //!   count, RFC 6716 §3.1); RTMP's millisecond timestamps would make durations jitter. The
 //!   count is resynchronised to the timestamp only when the two differ by more than one
-//!   frame (a gap in the audio, an encoder that dropped frames).
+//!   frame: a gap in the audio (the count jumps ahead to the timestamp, in a new part), or
+//!   an audio clock running ahead of the timestamps (the frame is dropped, so decode times
+//!   never go back).
 //! * **Parts** hold every track: one `moof` with a `traf` per track and one `mdat`. A part is
 //!   cut before a video frame that would make its video longer than PART-TARGET, and before
 //!   every video key frame, so each key frame starts an INDEPENDENT part where a segment can
@@ -86,7 +88,8 @@ pub struct PackagerConfig {
     /// PART-TARGET: no part is longer (parts are cut at frame boundaries; a single frame
     /// longer than this is a part of its own).
     pub part_target: Duration,
-    /// Largest frame (audio or video message body) accepted.
+    /// Largest frame (audio or video message body) accepted; at most 16 MiB whatever is
+    /// set, so that a part of one frame stays within the splitter's part limit.
     pub max_frame_bytes: usize,
 }
 
@@ -243,12 +246,13 @@ impl Packager {
         if self.spent {
             return Err(PackagerError::Spent);
         }
-        if body.len() > self.config.max_frame_bytes {
+        let max = self.config.max_frame_bytes.min(MAX_PART_BYTES);
+        if body.len() > max {
             self.spent = true;
             return Err(PackagerError::FrameTooLarge {
                 media,
                 len: body.len(),
-                max: self.config.max_frame_bytes,
+                max,
             });
         }
         Ok(())
@@ -456,9 +460,14 @@ impl Packager {
         if !self.started && !undecided {
             return Ok(());
         }
+        // Decode times count samples; the timestamp only corrects them when it departs by
+        // more than one frame. Ahead of the timestamp (an audio clock faster than the
+        // timestamps say): the frame is dropped, so decode times never go back and audio
+        // stays in step with video. Behind it (a gap in the audio): they jump to it.
         let from_ts = ms * rate / 1000;
         let decode_time = match self.audio_next {
             Some(next) if next.abs_diff(from_ts) <= u64::from(samples) => next,
+            Some(next) if next > from_ts => return Ok(()),
             _ => from_ts,
         };
         self.audio_next = Some(decode_time + u64::from(samples));

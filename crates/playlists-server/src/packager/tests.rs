@@ -635,3 +635,31 @@ fn write_fuzz_seeds() {
     let tags = interleave(tracks.iter().map(enhanced_messages).collect());
     std::fs::write(corpus.join("seed-av1-opus"), encode(&tags)).unwrap();
 }
+
+#[test]
+fn audio_counts_samples_and_follows_the_timestamps_only_beyond_a_frame() {
+    let mut p = Packager::new(PackagerConfig::default());
+    p.push_audio(0, aac_header(), 0).unwrap();
+    // 21 ms timestamps for 21.33 ms frames: within a frame, the count rules.
+    for i in 0..60u32 {
+        p.push_audio(i * 21, aac_frame(), 0).unwrap();
+    }
+    // A gap of 500 ms: decode times jump to the timestamp.
+    p.push_audio(60 * 21 + 500, aac_frame(), 0).unwrap();
+    // A timestamp two frames behind the count: that frame is dropped.
+    p.push_audio(60 * 21 + 500 - 22, aac_frame(), 0).unwrap();
+    p.push_audio(60 * 21 + 521, aac_frame(), 0).unwrap();
+    let units = units(&mut p);
+    let parts = fragments(&units);
+    let samples: u64 = parts.iter().map(|f| f.tracks[0].sample_count).sum();
+    assert_eq!(samples, 62);
+    let before_gap: u64 = parts
+        .iter()
+        .filter(|f| f.timing.decode_time < 60 * 1024)
+        .map(|f| f.timing.duration)
+        .sum();
+    assert_eq!(before_gap, 60 * 1024);
+    let last = parts.last().unwrap();
+    assert_eq!(last.timing.decode_time, (60 * 21 + 500) * 48);
+    assert_eq!(last.timing.duration, 2048);
+}
