@@ -485,6 +485,11 @@ impl Packager {
             }
             return Ok(());
         }
+        if self.anchor_ms.is_none() {
+            // An audio-only run after a jump: anchored at its first frame, as video runs are
+            // at their first key frame.
+            self.anchor_ms = Some(i128::from(now) - i128::from(ms));
+        }
         self.place_audio(decode_time, sample);
         Ok(())
     }

@@ -663,3 +663,24 @@ fn audio_counts_samples_and_follows_the_timestamps_only_beyond_a_frame() {
     assert_eq!(last.timing.decode_time, (60 * 21 + 500) * 48);
     assert_eq!(last.timing.duration, 2048);
 }
+
+#[test]
+fn an_audio_only_run_after_a_jump_is_anchored_at_its_first_frame() {
+    let mut p = Packager::new(PackagerConfig::default());
+    p.push_audio(0, aac_header(), 0).unwrap();
+    for i in 0..60u32 {
+        p.push_audio(5_000 + i * 21, aac_frame(), 7_000 + u64::from(i) * 21)
+            .unwrap();
+    }
+    for i in 0..20u32 {
+        p.push_audio(i * 21, aac_frame(), 60_000 + u64::from(i) * 21)
+            .unwrap();
+    }
+    let units = units(&mut p);
+    let parts = fragments(&units);
+    assert_eq!(parts[0].timing.wallclock_ms, Some(7_000));
+    let last = parts.last().unwrap();
+    assert!(last.timing.decode_time < 48 * 500);
+    let date = last.timing.wallclock_ms.expect("a prft in the new run");
+    assert_eq!(date, 60_000 + last.timing.decode_time / 48);
+}
