@@ -132,8 +132,9 @@ pub fn h264_sps(nal: &[u8]) -> Option<(u32, u32)> {
             _ => (2, 2 * (2 - frame_mbs_only)),
         };
         let (left, right, top, bottom) = (r.ue()?, r.ue()?, r.ue()?, r.ue()?);
-        width = width.checked_sub(cx * left.checked_add(right)?)?;
-        height = height.checked_sub(cy * top.checked_add(bottom)?)?;
+        // Crop offsets are read as sent: checked, as a hostile SPS can make them overflow.
+        width = width.checked_sub(left.checked_add(right)?.checked_mul(cx)?)?;
+        height = height.checked_sub(top.checked_add(bottom)?.checked_mul(cy)?)?;
     }
     Some((width, height))
 }
@@ -171,8 +172,9 @@ pub fn hevc_sps(nal: &[u8]) -> Option<(u32, u32)> {
             _ => (1, 1),
         };
         let (left, right, top, bottom) = (r.ue()?, r.ue()?, r.ue()?, r.ue()?);
-        width = width.checked_sub(cx * left.checked_add(right)?)?;
-        height = height.checked_sub(cy * top.checked_add(bottom)?)?;
+        // Crop offsets are read as sent: checked, as a hostile SPS can make them overflow.
+        width = width.checked_sub(left.checked_add(right)?.checked_mul(cx)?)?;
+        height = height.checked_sub(top.checked_add(bottom)?.checked_mul(cy)?)?;
     }
     Some((width, height))
 }
@@ -287,6 +289,31 @@ mod tests {
     #[test]
     fn truncated_headers_give_none() {
         assert_eq!(h264_sps(&[0x67, 0x64]), None);
+        // Found by the flv_packager fuzz target: crop offsets of 2^31 overflowed a multiply.
+        // Baseline profile, 16x16, frame_mbs_only, frame_cropping with left = 2^31 - 1.
+        let mut bits = format!("01000010{}1", "0".repeat(16)); // profile 66, flags, level, sps_id 0
+        bits += "1"; // log2_max_frame_num_minus4 = 0
+        bits += "1"; // pic_order_cnt_type = 0
+        bits += "1"; // log2_max_pic_order_cnt_lsb_minus4 = 0
+        bits += "1"; // max_num_ref_frames = 0
+        bits += "0"; // gaps_in_frame_num_value_allowed_flag
+        bits += "1"; // pic_width_in_mbs_minus1 = 0
+        bits += "1"; // pic_height_in_map_units_minus1 = 0
+        bits += "1"; // frame_mbs_only_flag
+        bits += "0"; // direct_8x8_inference_flag
+        bits += "1"; // frame_cropping_flag
+        bits += &format!("{}1{}", "0".repeat(31), "1".repeat(31)); // left = 2^32 - 2
+        bits += "111"; // right, top, bottom = 0
+        while bits.len() % 8 != 0 {
+            bits.push('0');
+        }
+        let mut nal = vec![0x67];
+        nal.extend(
+            bits.as_bytes()
+                .chunks(8)
+                .map(|c| u8::from_str_radix(std::str::from_utf8(c).unwrap(), 2).unwrap()),
+        );
+        assert_eq!(h264_sps(&nal), None);
         assert_eq!(hevc_sps(&[0x42, 0x01, 0x01]), None);
         assert_eq!(av1_config_obus(&[0x0a, 0x0b, 0]), None);
         assert_eq!(av1_config_obus(&[]), None);
