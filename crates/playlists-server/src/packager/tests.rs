@@ -447,3 +447,95 @@ fn write_fuzz_seeds() {
     let tags = interleave(tracks.iter().map(enhanced_messages).collect());
     std::fs::write(corpus.join("seed-av1-opus"), encode(&tags)).unwrap();
 }
+
+/// The packager's output taken by the ingest path as an encoder's fMP4 would be: every part
+/// published, a segment per key frame starting with an INDEPENDENT part, no discontinuity,
+/// dates from the `prft`.
+#[test]
+fn the_ingest_path_publishes_every_part() {
+    use std::sync::Arc;
+
+    use crate::ingest::{Access, IngestConfig, Ingests};
+    use crate::part_store::PartStore;
+
+    if !ffmpeg_available() {
+        eprintln!("ffmpeg missing: skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let flv = dir.path().join("in.flv");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=320x240:rate=30",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=44100",
+        "-t",
+        "6",
+        "-c:v",
+        "libx264",
+        "-bf",
+        "2",
+        "-g",
+        "30",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-f",
+        "flv",
+        flv.to_str().unwrap(),
+    ]);
+    let tags = read_flv(&std::fs::read(&flv).unwrap());
+    let keys = tags
+        .iter()
+        .filter(|t| t.kind == 9)
+        .filter(|t| {
+            matches!(
+                flv::parse_video(&t.body),
+                Ok(VideoTag::Frame { key: true, .. })
+            )
+        })
+        .count();
+    let out = package(&tags, PackagerConfig::default());
+    let options = playlists::Options {
+        segment_min_ms: 1000,
+        ..playlists::Options::default()
+    };
+    let playlists = Arc::new(playlists::Playlists::new(options).unwrap());
+    let ingests = Ingests::new(
+        Arc::clone(&playlists),
+        PartStore::heap(),
+        IngestConfig::default(),
+    );
+    let mut session = ingests.start("rtmp", Access::Local).unwrap();
+    for unit in &out {
+        session.push(unit.clone()).unwrap();
+    }
+    assert_eq!(session.parts(), out.len() as u64 - 1);
+    let playlist = playlists.stream("rtmp").unwrap().playlist().unwrap();
+    let text = String::from_utf8(playlist.full.plain.to_vec()).unwrap();
+    assert!(text.contains("#EXT-X-PART-INF:PART-TARGET=0.2"), "{text}");
+    assert!(!text.contains("#EXT-X-DISCONTINUITY\n"), "{text}");
+    // A 1 s segment per key frame (the last one still open), dated by the prft (the first
+    // frame was received 5 ms after its timestamp, from 1 700 000 000 000 ms); every segment
+    // listed with parts starts with an INDEPENDENT one, and no other part is.
+    assert_eq!(text.matches("#EXTINF:1.00000,").count(), keys - 1, "{text}");
+    assert!(
+        text.contains("#EXT-X-PROGRAM-DATE-TIME:2023-11-14T22:13:20.005Z"),
+        "{text}"
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    let mut starts = 0;
+    for pair in lines.windows(2) {
+        if pair[1].starts_with("#EXT-X-PART:") {
+            let first = pair[0].starts_with("#EXT-X-PROGRAM-DATE-TIME");
+            assert_eq!(pair[1].contains("INDEPENDENT=YES"), first, "{text}");
+            starts += usize::from(first);
+        }
+    }
+    assert!(starts >= 2, "{text}");
+}
