@@ -36,8 +36,9 @@
 //!   decided when the first part closes: video, with audio if its sequence header has
 //!   arrived by then. With no video sequence header after 1 s of audio, the stream is
 //!   audio-only. A track that appears later, or a sequence header that changes (an identical
-//!   repeat changes nothing), takes effect at the next video key frame (at once for
-//!   audio-only streams): a new init section precedes that part, and the library marks
+//!   repeat changes nothing), takes effect at the next video key frame (in an audio-only
+//!   stream an audio change takes effect at once, and video joins at its first key frame):
+//!   a new init section precedes that part, and the library marks
 //!   EXT-X-DISCONTINUITY there. Frames of the changed track are dropped until then.
 //! * **Runs**: a timestamp more than 1 s back or 10 s forward of its track's previous one
 //!   (an encoder restart) ends the run: the open part is closed, and the next run starts at

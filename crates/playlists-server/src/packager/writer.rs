@@ -1,11 +1,13 @@
 //! Writing CMAF: the init section (`ftyp`+`moov`, encoded with mp4-atom) and one part
 //! (`prft`+`moof`+`mdat`, written by hand).
 //!
-//! The fragment boxes are written by hand rather than with mp4-atom because a part is on the
+//! The part's boxes (`prft`, `moof` with `mfhd`/`traf`/`tfhd`/`tfdt`/`trun`, `mdat`) are
+//! written by hand rather than with mp4-atom's `Prft`/`Moof`/`Mdat` because a part is on the
 //! hot path (≥ 1 GB/s of media): mp4-atom's `Trun` holds a `Vec` entry per sample and its
 //! `Mdat` owns a `Vec<u8>` copy of the payload, and the `trun` data offsets depend on the
 //! `moof` size, which is known before writing here. A part is one allocation: every size is
-//! computed first, then the boxes and the sample payloads are copied into one buffer.
+//! computed first, then the boxes and the sample payloads are copied into one buffer. The
+//! tests read every part back with the ingest path's own parser (`fmp4::Splitter`).
 
 use bytes::{BufMut, Bytes, BytesMut};
 use mp4_atom::{Encode, FourCC};
