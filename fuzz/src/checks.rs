@@ -16,6 +16,7 @@
 //! * [`init`]: the payload of a `moov` box (the bytes after its 8-byte header).
 //! * [`fragment`] and [`rewrite`]: one selector byte choosing a known-good init section
 //!   (see [`init_sections`]), then the bytes of one part (`styp`/`prft`…, `moof`, `mdat`).
+//! * [`flv_packager`]: RTMP audio/video messages (see `checks_packager.rs`).
 //! * [`request`]: a request target as text, `path[?query]` (not fMP4: the HTTP request
 //!   parsers, `Route::parse` and `parse_directives`; see `checks_request.rs`).
 
@@ -35,6 +36,9 @@ use playlists_server::fmp4::{
 #[path = "checks_request.rs"]
 mod request_checks;
 pub use request_checks::request;
+#[path = "checks_packager.rs"]
+mod packager_checks;
+pub use packager_checks::flv_packager;
 
 /// What a `BytesMut` may keep allocated beyond twice the bytes it was given: `bytes`
 /// reallocates a recycled buffer to its original capacity, at most 64 KiB; 128 KiB leaves

@@ -59,6 +59,7 @@ pub mod event_loops;
 pub mod fmp4;
 pub mod http;
 pub mod ingest;
+pub mod packager;
 pub mod part_store;
 pub mod playback;
 pub mod shutdown;

@@ -66,6 +66,11 @@ fn rewrite_corpus_keeps_its_invariants() {
 }
 
 #[test]
+fn flv_packager_corpus_keeps_its_invariants() {
+    replay("flv_packager", checks::flv_packager);
+}
+
+#[test]
 fn request_corpus_keeps_its_invariants() {
     replay("request", checks::request);
 }
