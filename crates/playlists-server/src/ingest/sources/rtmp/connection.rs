@@ -1,6 +1,7 @@
 //! One RTMP connection's task: the socket, its clocks and limits around an
 //! [`RtmpProtocol`], and the ingest session once a publish request is accepted.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -109,7 +110,8 @@ async fn serve(socket: &mut TcpStream, peer: SocketAddr, shared: &Shared) -> Res
         if was_handshaking && protocol.handshake_done() {
             deadline = now + stall;
         }
-        for event in events {
+        let mut queue: VecDeque<Event> = events.into();
+        while let Some(event) = queue.pop_front() {
             match event {
                 Event::Publish {
                     request_id,
@@ -134,8 +136,6 @@ async fn serve(socket: &mut TcpStream, peer: SocketAddr, shared: &Shared) -> Res
                         }
                     };
                     protocol.accept(request_id, &mut out)?;
-                    send(socket, &out).await?;
-                    out.clear();
                     tracing::info!(%peer, stream = session.stream(), "RTMP publisher accepted");
                     let part_target = Duration::from_millis(
                         shared.ingests.playlists().options().part_target_ms.into(),
@@ -145,6 +145,11 @@ async fn serve(socket: &mut TcpStream, peer: SocketAddr, shared: &Shared) -> Res
                         _counted: shared.stats.publishing_guard(),
                     });
                     deadline = Instant::now() + stall;
+                    // The input that came after the request, held until it was answered.
+                    let held = protocol.feed(&[], &mut out);
+                    send(socket, &out).await?;
+                    out.clear();
+                    queue.extend(held?);
                 }
                 Event::Video { timestamp, data } => {
                     if let Some(p) = publishing.as_mut() {

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 
 use super::stats::{Refusal, RtmpStats};
 use super::{connection, RtmpConfig, Shared};
@@ -19,7 +19,8 @@ pub struct RtmpListener {
 
 impl RtmpListener {
     /// Binds `addr` (port 0: any free port, see [`local_addr`](Self::local_addr)) for
-    /// publishing into `ingests`, until `shutdown` begins.
+    /// publishing into `ingests`, until `shutdown` begins. On Unix the port is bound with
+    /// `SO_REUSEPORT`, so that a process upgrading this one binds it too.
     ///
     /// # Errors
     /// The bind's.
@@ -29,7 +30,20 @@ impl RtmpListener {
         config: RtmpConfig,
         shutdown: Shutdown,
     ) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(addr).await?;
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        // An upgrade without a gap (`--upgrade-socket`) starts the new process while the old
+        // one still listens: both bind the port, and the kernel hands new encoders to either
+        // until the old one stops. (The HTTP socket is handed over instead; an RTMP
+        // connection is one encoder's, and reconnects if it lands on the old process.)
+        #[cfg(unix)]
+        socket.set_reuseport(true)?;
+        socket.bind(addr)?;
+        let listener = socket.listen(1024)?;
         Ok(Self {
             listener,
             shared: Arc::new(Shared {

@@ -1,5 +1,5 @@
 //! [`RtmpProtocol`]: one RTMP connection without its socket — bytes in, bytes to send and
-//! [`Event`]s out. The connection task ([`super::connection`]) owns the socket, the clocks
+//! [`Event`]s out. The connection task (`connection.rs`) owns the socket, the clocks
 //! and the ingest session; the fuzz target drives this with bytes alone.
 //!
 //! The handshake and the chunk and message layer are `rml_rtmp`'s ([`Handshake`],
@@ -10,6 +10,15 @@
 //! completed audio or video message against it, and the bytes received since the last
 //! completed message against it plus the chunk headers' share, which cuts off a peer
 //! announcing a larger message before it is buffered.
+//!
+//! `rml_rtmp`'s session reads every message of its input before it returns, and answers a
+//! command according to its state at that point: a `play` or `publish` read in the same
+//! input as the `connect` before it would be refused as "before connecting", and media read
+//! with its `publish` ignored as not yet published. So until a stream is published the
+//! input is fed a byte at a time, each request answered before the next byte is read, and
+//! the bytes after a publish request are held until it is answered. That setup traffic is a
+//! few hundred bytes for an encoder; more than [`SETUP_LIMIT`] is refused. Once publishing,
+//! input is fed whole.
 //!
 //! Known limit: `rml_rtmp`'s chunk reader keeps one message in progress, so chunks of two
 //! chunk streams interleaved inside a message are not supported. ffmpeg, OBS and librtmp
@@ -38,11 +47,16 @@ pub const FAILED: &str = "NetStream.Failed";
 /// The status code of a refused play request.
 pub const PLAY_FAILED: &str = "NetStream.Play.Failed";
 
+/// The most a connection may send before it publishes (the setup's commands, fed a byte at
+/// a time): an encoder sends a few hundred bytes.
+pub const SETUP_LIMIT: usize = 64 * 1024;
+
 /// What the connection must act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// A publish request, to answer with [`RtmpProtocol::accept`] or
-    /// [`RtmpProtocol::refuse`] before more input is fed.
+    /// [`RtmpProtocol::refuse`]; the input after it is held until then, and read by the
+    /// next [`RtmpProtocol::feed`] (with more input, or none).
     Publish {
         /// The request to answer.
         request_id: u32,
@@ -80,6 +94,16 @@ pub struct RtmpProtocol {
     max_message: usize,
     /// Bytes fed since the last completed message (an upper bound: see [`Self::feed`]).
     pending: usize,
+    /// A publish request was accepted and its stream not finished: input is fed whole.
+    publishing: bool,
+    /// Bytes fed a byte at a time so far (see [`SETUP_LIMIT`]).
+    setup_bytes: usize,
+    /// A publish request waits for its answer; `held` waits for it.
+    answer_due: bool,
+    /// Input received after a publish request, before its answer.
+    held: Vec<u8>,
+    /// `rml_rtmp` panicked on this connection's input: its state is not to be trusted.
+    broken: bool,
 }
 
 impl std::fmt::Debug for RtmpProtocol {
@@ -107,6 +131,11 @@ impl RtmpProtocol {
             stage: Stage::Handshake(Box::new(handshake)),
             max_message,
             pending: 0,
+            publishing: false,
+            setup_bytes: 0,
+            answer_due: false,
+            held: Vec::new(),
+            broken: false,
         };
         Ok((protocol, s0s1))
     }
@@ -150,9 +179,6 @@ impl RtmpProtocol {
                         self.stage = Stage::Session(Box::new(session));
                         let mut events = Vec::new();
                         self.results(first, out, &mut events)?;
-                        if remaining_bytes.is_empty() {
-                            return Ok(events);
-                        }
                         let mut more = self.session_input(&remaining_bytes, out)?;
                         events.append(&mut more);
                         return Ok(events);
@@ -164,11 +190,58 @@ impl RtmpProtocol {
         self.session_input(input, out)
     }
 
+    /// Feeds `input` (after what is held) to the session: a byte at a time until a stream is
+    /// published, stopping at a publish request; whole once publishing.
     fn session_input(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<Vec<Event>, RtmpError> {
+        let mut data = std::mem::take(&mut self.held);
+        data.extend_from_slice(input);
+        let mut events = Vec::new();
+        let mut rest = &data[..];
+        while !rest.is_empty() {
+            if self.answer_due {
+                self.held = rest.to_vec();
+                break;
+            }
+            if self.publishing {
+                events.append(&mut self.session_bytes(rest, out)?);
+                break;
+            }
+            self.setup_bytes += 1;
+            if self.setup_bytes > SETUP_LIMIT {
+                return Err(RtmpError::Protocol(format!(
+                    "no stream published within the first {SETUP_LIMIT} bytes"
+                )));
+            }
+            let (byte, tail) = rest.split_at(1);
+            rest = tail;
+            let mut more = self.session_bytes(byte, out)?;
+            self.answer_due = more.iter().any(|e| matches!(e, Event::Publish { .. }));
+            events.append(&mut more);
+        }
+        Ok(events)
+    }
+
+    /// Feeds `input` to the session in one call.
+    fn session_bytes(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<Vec<Event>, RtmpError> {
         let Stage::Session(session) = &mut self.stage else {
             return Ok(Vec::new());
         };
-        let results = session.handle_input(input).map_err(protocol)?;
+        // `rml_rtmp` 0.8 panics on some hostile input (found by the `rtmp_session` fuzz
+        // target): a chunk header whose message length is below what the message in progress
+        // holds already (interleaved chunk streams, or a forged header) underflows a
+        // subtraction in its chunk reader; `@setDataFrame` with fewer than two values is
+        // indexed past its end. A panic is caught and answered like any protocol error: this
+        // connection is cut off and its session never used again (`broken`).
+        if self.broken {
+            return Err(broken());
+        }
+        let handled =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| session.handle_input(input)));
+        let Ok(handled) = handled else {
+            self.broken = true;
+            return Err(broken());
+        };
+        let results = handled.map_err(protocol)?;
         // A message completed in this input resets the count, which may leave out the start
         // of the next one (at most one input, which the caller bounds): the limit below stays
         // a bound on what `rml_rtmp` buffers, which is what it is for.
@@ -285,6 +358,7 @@ impl RtmpProtocol {
                 });
             }
             ServerSessionEvent::PublishStreamFinished { .. } => {
+                self.publishing = false;
                 events.push(Event::PublishFinished);
             }
             // Chunk size, metadata (the packager reads the codecs from the sequence headers),
@@ -305,6 +379,9 @@ impl RtmpProtocol {
     }
 
     fn session(&mut self) -> Result<&mut ServerSession, RtmpError> {
+        if self.broken {
+            return Err(broken());
+        }
         match &mut self.stage {
             Stage::Session(session) => Ok(session),
             Stage::Handshake(_) => Err(RtmpError::Protocol(
@@ -314,11 +391,13 @@ impl RtmpProtocol {
     }
 
     /// Accepts publish request `request_id` (`NetStream.Publish.Start`), appending the answer
-    /// to `out`.
+    /// to `out`. The input held since the request is read by the next [`feed`](Self::feed).
     ///
     /// # Errors
     /// [`RtmpError::Protocol`] for a request that is not outstanding.
     pub fn accept(&mut self, request_id: u32, out: &mut Vec<u8>) -> Result<(), RtmpError> {
+        self.answer_due = false;
+        self.publishing = true;
         let answer = self
             .session()?
             .accept_request(request_id)
@@ -339,6 +418,7 @@ impl RtmpProtocol {
         description: &str,
         out: &mut Vec<u8>,
     ) -> Result<(), RtmpError> {
+        self.answer_due = false;
         let answer = self
             .session()?
             .reject_request(request_id, code, description)
@@ -346,6 +426,10 @@ impl RtmpProtocol {
         let mut events = Vec::new();
         self.results(answer, out, &mut events)
     }
+}
+
+fn broken() -> RtmpError {
+    RtmpError::Protocol("inconsistent chunk headers (interleaved chunk streams?)".into())
 }
 
 fn protocol(e: ServerSessionError) -> RtmpError {
