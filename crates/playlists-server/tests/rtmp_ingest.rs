@@ -648,8 +648,9 @@ async fn ffmpeg_publishes_over_rtmp_with_its_app_and_playpath() {
     server.other_stream_served().await;
 }
 
-/// Needs the packager: with the stand-in of this branch nothing is packaged, so no playlist
-/// appears. Enabled when the packager lands (remove the `ignore`).
+/// Needs the packager: with the stand-in the RTMP branch was written against nothing is
+/// packaged, so no playlist appears. Enabled when the packager lands (remove the `ignore`);
+/// it passed on a local merge with the packager branch.
 #[tokio::test]
 #[ignore = "needs the CMAF packager (src/packager); run once it has landed"]
 async fn ffmpeg_over_rtmp_becomes_a_playlist_with_parts() {

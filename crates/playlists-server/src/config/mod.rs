@@ -381,6 +381,8 @@ impl Config {
             max_message_bytes: self.rtmp_max_message_bytes,
             max_bitrate: self.rtmp_max_mbits.saturating_mul(1_000_000),
             max_connections: self.rtmp_max_connections,
+            // The process of an upgrade binds the port beside this one (see `upgrade`).
+            reuse_port: self.upgrade_socket.is_some(),
             ..RtmpConfig::default()
         })
     }
@@ -616,6 +618,10 @@ mod tests {
         let rtmp = c.rtmp_config().unwrap();
         assert_eq!(rtmp.max_bitrate, 5_000_000);
         assert_eq!(rtmp.max_message_bytes, 8 << 20);
+        assert!(!rtmp.reuse_port);
+        let upgrading =
+            Config::load_from(["playlists", "--upgrade-socket", "/run/p.sock"]).unwrap();
+        assert!(upgrading.rtmp_config().unwrap().reuse_port);
         let zero = Config::load_from(["playlists", "--rtmp-max-connections", "0"]).unwrap();
         let err = zero.rtmp_config().unwrap_err().to_string();
         assert!(err.contains("rtmp_max_connections"), "{err}");

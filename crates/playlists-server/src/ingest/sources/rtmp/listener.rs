@@ -19,8 +19,9 @@ pub struct RtmpListener {
 
 impl RtmpListener {
     /// Binds `addr` (port 0: any free port, see [`local_addr`](Self::local_addr)) for
-    /// publishing into `ingests`, until `shutdown` begins. On Unix the port is bound with
-    /// `SO_REUSEPORT`, so that a process upgrading this one binds it too.
+    /// publishing into `ingests`, until `shutdown` begins. With
+    /// [`RtmpConfig::reuse_port`] (Unix), the port is bound with `SO_REUSEPORT`, so that a
+    /// process upgrading this one binds it too.
     ///
     /// # Errors
     /// The bind's.
@@ -40,8 +41,11 @@ impl RtmpListener {
         // one still listens: both bind the port, and the kernel hands new encoders to either
         // until the old one stops. (The HTTP socket is handed over instead; an RTMP
         // connection is one encoder's, and reconnects if it lands on the old process.)
+        // Only then: otherwise a second origin on the same port would share its encoders.
         #[cfg(unix)]
-        socket.set_reuseport(true)?;
+        if config.reuse_port {
+            socket.set_reuseport(true)?;
+        }
         socket.bind(addr)?;
         let listener = socket.listen(1024)?;
         Ok(Self {

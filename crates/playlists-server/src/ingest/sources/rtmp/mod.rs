@@ -62,6 +62,10 @@ pub struct RtmpConfig {
     /// Connections served at once; more are closed at accept. Default 256
     /// (`--rtmp-max-connections`).
     pub max_connections: usize,
+    /// Bind with `SO_REUSEPORT` (Unix), so that the process of an upgrade without a gap
+    /// binds the port while this one still listens. Default off; the binary sets it with
+    /// `--upgrade-socket`.
+    pub reuse_port: bool,
 }
 
 impl Default for RtmpConfig {
@@ -71,6 +75,7 @@ impl Default for RtmpConfig {
             max_message_bytes: 8 << 20,
             max_bitrate: 100_000_000,
             max_connections: 256,
+            reuse_port: false,
         }
     }
 }

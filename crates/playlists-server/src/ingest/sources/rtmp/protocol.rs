@@ -435,3 +435,7 @@ fn broken() -> RtmpError {
 fn protocol(e: ServerSessionError) -> RtmpError {
     RtmpError::Protocol(e.to_string())
 }
+
+#[cfg(test)]
+#[path = "protocol_tests.rs"]
+mod tests;
