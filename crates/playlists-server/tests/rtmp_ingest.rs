@@ -648,11 +648,10 @@ async fn ffmpeg_publishes_over_rtmp_with_its_app_and_playpath() {
     server.other_stream_served().await;
 }
 
-/// Needs the packager: with the stand-in the RTMP branch was written against nothing is
-/// packaged, so no playlist appears. Enabled when the packager lands (remove the `ignore`);
-/// it passed on a local merge with the packager branch.
+/// x264 with B-frames and AAC over RTMP: a playlist with parts appears while ffmpeg
+/// publishes, and afterwards ffprobe reads the served stream over HLS: both tracks decode,
+/// every video frame is there, and audio and video start within one frame of each other.
 #[tokio::test]
-#[ignore = "needs the CMAF packager (src/packager); run once it has landed"]
 async fn ffmpeg_over_rtmp_becomes_a_playlist_with_parts() {
     if !common::have_ffmpeg() {
         eprintln!("ffmpeg not found; skipped");
@@ -693,4 +692,62 @@ async fn ffmpeg_over_rtmp_becomes_a_playlist_with_parts() {
     let resp = origin::get(server.http, &format!("/live/cam1/{init}"), &[]).await;
     assert_eq!(resp.status, 200);
     server.other_stream_served().await;
+
+    // The stream as a player reads it, once it has ended (the grace period over, the open
+    // segment closed and EXT-X-ENDLIST): every frame the encoder sent.
+    let mut ended = false;
+    for _ in 0..150 {
+        let text = origin::get(server.http, "/live/cam1/index.m3u8", &[])
+            .await
+            .text();
+        if text.contains("#EXT-X-ENDLIST") {
+            ended = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ended, "the stream did not end after its grace period");
+    let out = tokio::time::timeout(
+        Duration::from_secs(30),
+        tokio::process::Command::new("ffprobe")
+            // From the first listed segment (a live playlist's default is three from the end).
+            .args(["-v", "error", "-live_start_index", "0", "-count_frames"])
+            .arg("-show_entries")
+            .arg("stream=codec_type,codec_name,nb_read_frames,start_time,has_b_frames")
+            .args(["-of", "compact=p=0:nk=0"])
+            .arg(format!("http://{}/live/cam1/index.m3u8", server.http))
+            .output(),
+    )
+    .await
+    .expect("ffprobe ends")
+    .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{report}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let field = |kind: &str, key: &str| -> String {
+        report
+            .lines()
+            .find(|l| l.contains(&format!("codec_type={kind}")))
+            .and_then(|l| {
+                l.split('|')
+                    .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
+            })
+            .unwrap_or_else(|| panic!("no {kind} {key} in {report}"))
+            .to_owned()
+    };
+    assert_eq!(field("video", "codec_name"), "h264", "{report}");
+    assert_eq!(field("audio", "codec_name"), "aac", "{report}");
+    // 6 s at 30 fps: every frame, and no other.
+    let frames: u32 = field("video", "nb_read_frames").parse().unwrap();
+    assert_eq!(frames, 180, "{report}");
+    // In the encoder's own FLV, AAC starts 21 ms before the first picture (its priming):
+    // within one frame, and so must the served stream.
+    let start = |kind: &str| field(kind, "start_time").parse::<f64>().unwrap();
+    assert!(
+        (start("video") - start("audio")).abs() <= 1.0 / 30.0 + 1e-3,
+        "audio and video start apart: {report}"
+    );
 }
