@@ -19,6 +19,8 @@
 //! * [`flv_packager`]: RTMP audio/video messages (see `checks_packager.rs`).
 //! * [`request`]: a request target as text, `path[?query]` (not fMP4: the HTTP request
 //!   parsers, `Route::parse` and `parse_directives`; see `checks_request.rs`).
+//! * [`rtmp_session`]: a selector byte, then an RTMP peer's bytes (the RTMP source's
+//!   sans-IO connection; see `checks_rtmp.rs`).
 
 use std::sync::{Arc, OnceLock};
 
@@ -39,6 +41,9 @@ pub use request_checks::request;
 #[path = "checks_packager.rs"]
 mod packager_checks;
 pub use packager_checks::flv_packager;
+#[path = "checks_rtmp.rs"]
+mod rtmp_checks;
+pub use rtmp_checks::rtmp_session;
 
 /// What a `BytesMut` may keep allocated beyond twice the bytes it was given: `bytes`
 /// reallocates a recycled buffer to its original capacity, at most 64 KiB; 128 KiB leaves

@@ -7,6 +7,7 @@ use playlists::Playlists;
 use playlists_server::config::{Cli, Command, Config};
 use playlists_server::event_loops::EventLoops;
 use playlists_server::http::{serve_link, serve_on, AppState};
+use playlists_server::ingest::sources::rtmp::RtmpListener;
 use playlists_server::ingest::sources::{demo, stdin};
 use playlists_server::ingest::Ingests;
 use playlists_server::playback::SharedTokens;
@@ -77,10 +78,16 @@ async fn run() -> anyhow::Result<()> {
         config.ingest_config()?,
     );
     let shutdown = Shutdown::default();
-    let state = AppState::new(Arc::clone(&playlists), config.http_options()?)
+    let mut state = AppState::new(Arc::clone(&playlists), config.http_options()?)
         .with_parts(parts)
         .with_ingest(Arc::clone(&ingests))
         .with_shutdown(shutdown.clone());
+    // RTMP publishing, on its own port; it stops when the server starts shutting down.
+    if let Some(rtmp) = rtmp_listener(&config, &ingests, &shutdown).await? {
+        tracing::info!("taking RTMP publishing on rtmp://{}/", rtmp.local_addr()?);
+        state = state.with_rtmp(Arc::clone(rtmp.stats()));
+        tokio::spawn(rtmp.run());
+    }
     let (listener, predecessor) = listen(&config).await?;
     let scheme = if config.tls_cert.is_some() {
         "https"
@@ -180,6 +187,33 @@ async fn listen(config: &Config) -> anyhow::Result<(TcpListener, Option<Predeces
         format!("binding {}{hint}", config.listen)
     })?;
     Ok((listener, None))
+}
+
+/// The RTMP listener `config` asks for: `--rtmp-listen` (its bind failing is an error), or
+/// the demo's on 127.0.0.1:1935 (a port taken is only logged: the demo runs without it).
+async fn rtmp_listener(
+    config: &Config,
+    ingests: &Arc<Ingests>,
+    shutdown: &Shutdown,
+) -> anyhow::Result<Option<RtmpListener>> {
+    let Some((addr, optional)) = config.rtmp_listen() else {
+        return Ok(None);
+    };
+    let bound = RtmpListener::bind(
+        addr,
+        Arc::clone(ingests),
+        config.rtmp_config()?,
+        shutdown.clone(),
+    )
+    .await;
+    match bound {
+        Ok(listener) => Ok(Some(listener)),
+        Err(e) if optional => {
+            tracing::info!(%addr, error = %e, "the demo takes no RTMP: the port is not free");
+            Ok(None)
+        }
+        Err(e) => Err(e).with_context(|| format!("binding RTMP on {addr}")),
+    }
 }
 
 /// Tells systemd `states` when it started this process with `Type=notify`; a failure to is

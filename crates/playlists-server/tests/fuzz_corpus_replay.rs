@@ -88,3 +88,8 @@ fn fragment_targets_read_parts_with_the_fixture_init_sections() {
     assert!(codecs[3].starts_with("av01."), "{codecs:?}");
     assert_eq!(codecs[4], "Opus");
 }
+
+#[test]
+fn rtmp_session_corpus_keeps_its_invariants() {
+    replay("rtmp_session", checks::rtmp_session);
+}

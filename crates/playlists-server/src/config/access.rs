@@ -71,17 +71,24 @@ impl Config {
     pub fn ingest_config(&self) -> Result<crate::ingest::IngestConfig, ConfigError> {
         let credentials = self.ingest_credentials();
         let open = credentials.is_open();
-        let loopback = self.listen.ip().to_canonical().is_loopback();
-        if open && !loopback && !self.open_ingest {
-            return Err(ConfigError::Invalid {
-                name: "listen",
-                reason: format!(
-                    "{} is not a loopback address and no ingest credential is set, so anyone \
-                     reaching it could publish: set --ingest-secret (per-stream publish keys) \
-                     or --ingest-token, or pass --open-ingest to allow open publishing",
-                    self.listen
-                ),
-            });
+        // Every address that takes publishing: HTTP's, and RTMP's if given.
+        let listeners = [
+            ("listen", Some(self.listen)),
+            ("rtmp_listen", self.rtmp_listen),
+        ];
+        for (name, addr) in listeners {
+            let Some(addr) = addr else { continue };
+            if open && !addr.ip().to_canonical().is_loopback() && !self.open_ingest {
+                return Err(ConfigError::Invalid {
+                    name,
+                    reason: format!(
+                        "{addr} is not a loopback address and no ingest credential is set, so \
+                         anyone reaching it could publish: set --ingest-secret (per-stream \
+                         publish keys) or --ingest-token, or pass --open-ingest to allow open \
+                         publishing"
+                    ),
+                });
+            }
         }
         if !open && self.open_ingest {
             return Err(ConfigError::Invalid {
@@ -155,6 +162,16 @@ mod tests {
             // An empty value sets nothing.
             assert!(ingest(&["--listen", public, "--ingest-token", ""]).is_err());
         }
+        // The RTMP listener is held to the same rule.
+        let err = ingest(&["--rtmp-listen", "0.0.0.0:1935"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("rtmp_listen") && err.contains("--open-ingest"),
+            "{err}"
+        );
+        assert!(ingest(&["--rtmp-listen", "0.0.0.0:1935", "--ingest-secret", "s"]).is_ok());
+        assert!(ingest(&["--rtmp-listen", "127.0.0.1:1935"]).is_ok());
         let err = ingest(&["--open-ingest", "--ingest-token", "t"]).unwrap_err();
         assert!(err.to_string().contains("open_ingest"), "{err}");
     }

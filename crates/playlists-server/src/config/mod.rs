@@ -21,11 +21,15 @@ use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser};
 use serde::{Deserialize, Serialize};
 
 use crate::http::{HttpOptions, StaticAsset, MIN_HEADER_BYTES};
+use crate::ingest::sources::rtmp::RtmpConfig;
 use crate::part_store::{ArenaOptions, PartArena, PartStore};
 
 /// Most event loops `--threads` may ask for: far more than any machine has cores, and each is
 /// an OS thread, so a typo such as `--threads 100000` is refused rather than attempted.
 pub const MAX_EVENT_LOOPS: usize = 1024;
+
+/// The RTMP port `--demo` listens on when `--rtmp-listen` is not given (RTMP's own port).
+pub const DEMO_RTMP_PORT: u16 = 1935;
 
 /// `playlists --version`: the crate's version and the commit it was built from (`build.rs`).
 pub const VERSION: &str = concat!(
@@ -109,6 +113,22 @@ pub struct Config {
     /// players that kept playing continue across an encoder or origin restart.
     #[arg(long)]
     pub keep_timestamps: bool,
+    /// Take RTMP publishing on this address (e.g. `0.0.0.0:1935`): `rtmp://HOST:PORT/live/720p`
+    /// (OBS: server `rtmp://HOST:PORT/live`, stream key `720p`) publishes the stream
+    /// `live/720p`, with a credential as `?token=KEY` on the stream key. Off unless given;
+    /// --demo turns it on at 127.0.0.1:1935 when that port is free.
+    #[arg(long, env = "PLAYLISTS_RTMP_LISTEN", value_name = "ADDR")]
+    pub rtmp_listen: Option<SocketAddr>,
+    /// The largest RTMP message (a video frame) accepted; a larger one cuts the encoder off.
+    #[arg(long, default_value_t = 8 << 20)]
+    pub rtmp_max_message_bytes: usize,
+    /// The most an RTMP connection may send, in Mbit/s averaged over two seconds; more cuts
+    /// it off.
+    #[arg(long, default_value_t = 100)]
+    pub rtmp_max_mbits: u64,
+    /// RTMP connections served at once; more are closed at once.
+    #[arg(long, default_value_t = 256)]
+    pub rtmp_max_connections: usize,
     /// Also publish the built-in demo stream `demo` (on by default when run with no arguments).
     #[arg(long)]
     pub demo: bool,
@@ -329,6 +349,44 @@ impl Config {
         }
     }
 
+    /// Where RTMP publishing is taken: `--rtmp-listen`, else 127.0.0.1:1935 with `--demo`
+    /// (`true`: only if that port is free), else nowhere.
+    pub fn rtmp_listen(&self) -> Option<(SocketAddr, bool)> {
+        match (self.rtmp_listen, self.demo) {
+            (Some(addr), _) => Some((addr, false)),
+            (None, true) => Some((SocketAddr::from(([127, 0, 0, 1], DEMO_RTMP_PORT)), true)),
+            (None, false) => None,
+        }
+    }
+
+    /// The RTMP source's limits.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] for a limit of 0.
+    pub fn rtmp_config(&self) -> Result<RtmpConfig, ConfigError> {
+        let invalid = |name| ConfigError::Invalid {
+            name,
+            reason: "must be above 0".to_owned(),
+        };
+        if self.rtmp_max_message_bytes == 0 {
+            return Err(invalid("rtmp_max_message_bytes"));
+        }
+        if self.rtmp_max_mbits == 0 {
+            return Err(invalid("rtmp_max_mbits"));
+        }
+        if self.rtmp_max_connections == 0 {
+            return Err(invalid("rtmp_max_connections"));
+        }
+        Ok(RtmpConfig {
+            max_message_bytes: self.rtmp_max_message_bytes,
+            max_bitrate: self.rtmp_max_mbits.saturating_mul(1_000_000),
+            max_connections: self.rtmp_max_connections,
+            // The process of an upgrade binds the port beside this one (see `upgrade`).
+            reuse_port: self.upgrade_socket.is_some(),
+            ..RtmpConfig::default()
+        })
+    }
+
     /// The HTTP layer's options. Reads the TLS and hls.js files named by the settings.
     ///
     /// # Errors
@@ -534,6 +592,39 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("--zero-copy true"), "{err}");
+    }
+
+    #[test]
+    fn rtmp_is_off_unless_asked_for_or_the_demo_runs() {
+        assert_eq!(Config::default().rtmp_listen(), None);
+        let demo = Config::load_from(["playlists", "--demo"]).unwrap();
+        assert_eq!(
+            demo.rtmp_listen(),
+            Some(("127.0.0.1:1935".parse().unwrap(), true))
+        );
+        let c = Config::load_from([
+            "playlists",
+            "--demo",
+            "--rtmp-listen",
+            "127.0.0.1:0",
+            "--rtmp-max-mbits",
+            "5",
+        ])
+        .unwrap();
+        assert_eq!(
+            c.rtmp_listen(),
+            Some(("127.0.0.1:0".parse().unwrap(), false))
+        );
+        let rtmp = c.rtmp_config().unwrap();
+        assert_eq!(rtmp.max_bitrate, 5_000_000);
+        assert_eq!(rtmp.max_message_bytes, 8 << 20);
+        assert!(!rtmp.reuse_port);
+        let upgrading =
+            Config::load_from(["playlists", "--upgrade-socket", "/run/p.sock"]).unwrap();
+        assert!(upgrading.rtmp_config().unwrap().reuse_port);
+        let zero = Config::load_from(["playlists", "--rtmp-max-connections", "0"]).unwrap();
+        let err = zero.rtmp_config().unwrap_err().to_string();
+        assert!(err.contains("rtmp_max_connections"), "{err}");
     }
 
     #[test]

@@ -21,7 +21,7 @@ use super::body::Body;
 use super::error::HttpError;
 use super::request_head::RequestHead;
 use super::AppState;
-use crate::ingest::{feed, Access, ChunkSource};
+use crate::ingest::{feed, token_from_query, Access, ChunkSource};
 
 /// Reads `body` into a new ingest session of `stream`.
 pub async fn ingest<B>(
@@ -79,40 +79,7 @@ fn credential(head: &RequestHead) -> Option<std::borrow::Cow<'_, str>> {
     if let Some(bearer) = bearer {
         return Some(bearer.into());
     }
-    let query = head.query()?;
-    let value = query
-        .split('&')
-        .find_map(|pair| pair.strip_prefix("token="))?;
-    percent_decode(value)
-}
-
-/// `value` with its `%XX` escapes (and `+` for a space, as forms write it) decoded; nothing
-/// when the result is not UTF-8 or an escape is malformed.
-fn percent_decode(value: &str) -> Option<std::borrow::Cow<'_, str>> {
-    if !value.contains(['%', '+']) {
-        return Some(value.into());
-    }
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let hex = value.get(i + 1..i + 3)?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok().map(Into::into)
+    token_from_query(head.query()?)
 }
 
 /// A request body as a [`ChunkSource`]: its data frames, trailers skipped.

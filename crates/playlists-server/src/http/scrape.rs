@@ -3,10 +3,11 @@
 //!
 //! The figures live where they are counted: request counters in the per-thread shards of
 //! [`Metrics`](super::Metrics), stream positions in the library, held requests in
-//! [`Waiting`](super::Waiting), publish delays and refused ingest attempts in the ingest layer. None of them is a metric
-//! object of the crate (a shared `Counter` would put every event loop back on one cache line),
-//! so a scrape registers one [`Collector`] that reads them all at that moment and hands each
-//! to the crate's encoder as a constant.
+//! [`Waiting`](super::Waiting), publish delays and refused ingest attempts in the ingest
+//! layer, the RTMP source's figures in its [`RtmpStats`]. None of them is a metric object of
+//! the crate (a shared `Counter` would put every event loop back on one cache line), so a
+//! scrape registers one [`Collector`] that reads them all at that moment and hands each to
+//! the crate's encoder as a constant.
 //!
 //! The 0.0.4 text format (not OpenMetrics) keeps the output as it was before the crate: the
 //! same series, `# HELP`/`# TYPE` lines named like the series, no `# EOF`; every scraper and
@@ -24,6 +25,7 @@ use prometheus_client::registry::Registry;
 
 use super::error::HttpError;
 use super::AppState;
+use crate::ingest::sources::rtmp::RtmpStats;
 use crate::ingest::PUBLISH_DELAY_BUCKETS_US;
 
 /// The `Content-Type` of [`render`]'s output.
@@ -124,6 +126,9 @@ impl Collector for Scrape {
                 ingests.auth_failures().total(),
             )?;
         }
+        if let Some(rtmp) = &state.rtmp {
+            rtmp_figures(rtmp, &mut enc)?;
+        }
         publish_delays(state, &mut enc)
     }
 }
@@ -210,6 +215,46 @@ fn streams(state: &AppState, enc: &mut DescriptorEncoder) -> std::fmt::Result {
                 _ => ConstGauge::new(v).encode(series)?,
             }
         }
+    }
+    Ok(())
+}
+
+/// The RTMP source's figures: connections, publishers, bytes, refusals by reason.
+fn rtmp_figures(rtmp: &RtmpStats, enc: &mut DescriptorEncoder) -> std::fmt::Result {
+    counter(
+        enc,
+        "playlists_rtmp_connections",
+        "RTMP connections accepted.",
+        rtmp.connections(),
+    )?;
+    gauge(
+        enc,
+        "playlists_rtmp_connections_open",
+        "RTMP connections open now.",
+        rtmp.open(),
+    )?;
+    gauge(
+        enc,
+        "playlists_rtmp_publishing",
+        "RTMP connections publishing a stream now.",
+        rtmp.publishing(),
+    )?;
+    counter(
+        enc,
+        "playlists_rtmp_received_bytes",
+        "Bytes received from RTMP peers.",
+        rtmp.bytes_received(),
+    )?;
+    let refusals = ConstCounter::new(0u64);
+    let mut family = enc.encode_descriptor(
+        "playlists_rtmp_refusals",
+        "RTMP connections cut off or requests refused, by reason.",
+        None,
+        refusals.metric_type(),
+    )?;
+    for (reason, n) in rtmp.refusals() {
+        let labels = [("reason", reason.label())];
+        ConstCounter::new(n).encode(family.encode_family(&labels)?)?;
     }
     Ok(())
 }

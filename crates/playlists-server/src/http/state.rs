@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use super::limits::Waiting;
 use super::metrics::Metrics;
 use super::{HttpError, HttpOptions};
+use crate::ingest::sources::rtmp::RtmpStats;
 use crate::ingest::Ingests;
 use crate::part_store::PartStore;
 use crate::shutdown::Shutdown;
@@ -36,6 +37,9 @@ pub struct AppState {
     /// The ingest layer, when this server takes `PUT`/`POST /ingest/...`
     /// ([`AppState::with_ingest`]); `None`: those paths answer 404.
     pub ingests: Option<Arc<Ingests>>,
+    /// The RTMP source's figures, exported by `/metrics` ([`AppState::with_rtmp`]); `None`
+    /// without an RTMP listener.
+    pub rtmp: Option<Arc<RtmpStats>>,
     /// Pre-rendered `Cache-Control` values (App. B.1 [docs/conformance.md R27]), so handlers do not
     /// format per request.
     pub(super) cache: CacheControls,
@@ -138,6 +142,7 @@ impl AppState {
         let cache = CacheControls::new(playlists.options(), &opts);
         Self {
             ingests: None,
+            rtmp: None,
             parts: PartStore::heap(),
             waiting: Waiting::new(num, opts.max_waiting_per_stream, opts.max_waiting_total),
             started: Instant::now(),
@@ -162,6 +167,12 @@ impl AppState {
     /// Takes `PUT`/`POST /ingest/{stream}` into `ingests` (the HTTP push source).
     pub fn with_ingest(mut self, ingests: Arc<Ingests>) -> Self {
         self.ingests = Some(ingests);
+        self
+    }
+
+    /// Exports the RTMP listener's figures in `/metrics`.
+    pub fn with_rtmp(mut self, stats: Arc<RtmpStats>) -> Self {
+        self.rtmp = Some(stats);
         self
     }
 

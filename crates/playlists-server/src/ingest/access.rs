@@ -191,6 +191,45 @@ impl Credentials {
     }
 }
 
+/// The credential of a URL query (`a=1&token=KEY`): its `token` parameter, percent-decoded;
+/// nothing when there is none, or its value is not valid UTF-8 once decoded. Shared by the
+/// transports that carry a credential on a URL (HTTP's `?token=`, an RTMP stream key's).
+pub fn token_from_query(query: &str) -> Option<std::borrow::Cow<'_, str>> {
+    let value = query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("token="))?;
+    percent_decode(value)
+}
+
+/// `value` with its `%XX` escapes (and `+` for a space, as forms write it) decoded; nothing
+/// when the result is not UTF-8 or an escape is malformed.
+fn percent_decode(value: &str) -> Option<std::borrow::Cow<'_, str>> {
+    if !value.contains(['%', '+']) {
+        return Some(value.into());
+    }
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = value.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok().map(Into::into)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

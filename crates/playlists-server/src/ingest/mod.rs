@@ -4,7 +4,8 @@
 //!  sources (adapters)                           the layer                             library
 //!  http/ingest.rs    PUT/POST /ingest/… ─┐ ChunkSource
 //!  sources/stdin.rs  `playlists ingest` ─┴─▶ feed() ─┐
-//!  sources/demo.rs   looped clip, paced ─────────────┴─▶ IngestSession ─▶ fmp4 split ─▶ Playlists::add
+//!  sources/demo.rs   looped clip, paced ─────────────┤─▶ IngestSession ─▶ fmp4 split ─▶ Playlists::add
+//!  sources/rtmp/     RTMP → packager (FLV → CMAF) ───┘
 //!                                                          │  parts copied into the PartStore
 //!                                                          ▼
 //!                      Ingests: one encoder per stream, takeover, reconnect grace →
@@ -21,7 +22,7 @@
 //! EXT-X-ENDLIST after it, who may publish ([`Credentials`]: the ingest token and the
 //! per-stream publish keys, with failed attempts counted and slowed down per address,
 //! [`Ingests::admit`]), the parser's size limits, the copy into part
-//! storage — is the layer's, shared by every source. A new transport (RTMP, SRT, DASH-IF)
+//! storage — is the layer's, shared by every source. A transport (RTMP; SRT, DASH-IF next)
 //! is one more adapter in `sources/` and a listener in the binary; nothing in `http/`
 //! changes for it.
 //!
@@ -52,7 +53,7 @@ mod sessions;
 pub mod sources;
 
 pub(crate) use access::{decode_hex, push_hex};
-pub use access::{publish_key, validate_scope, Credentials, Secret};
+pub use access::{publish_key, token_from_query, validate_scope, Credentials, Secret};
 pub use config::IngestConfig;
 pub use error::{IngestError, IngestErrorKind};
 pub use failures::{

@@ -6,9 +6,11 @@
 //! | HTTP `PUT`/`POST /ingest/{stream}` | `http/ingest.rs` (routed by delivery, which owns the port) | request body → [`ChunkSource`](super::ChunkSource) → [`feed`](super::feed), `Access::Remote` with the bearer token |
 //! | stdin (`playlists ingest --stream S`) | [`stdin`] | any `AsyncRead` → [`feed`](super::feed), `Access::Local` |
 //! | the built-in demo | [`demo`] | a looped clip, pushed part by part in real time, `Access::Local` |
+//! | RTMP (`--rtmp-listen`; OBS, ffmpeg) | [`rtmp`] | a listener of its own: FLV audio and video messages → the packager → [`IngestSession`](super::IngestSession), `Access::Remote` with the stream key's `?token=` |
 //!
-//! A listener of its own (RTMP, SRT, DASH-IF) is one more module here, started by the
+//! A listener of its own (RTMP, and SRT or DASH-IF next) is one more module here, started by the
 //! binary with the shared [`Ingests`](super::Ingests) and [`Shutdown`](crate::shutdown::Shutdown).
 
 pub mod demo;
+pub mod rtmp;
 pub mod stdin;
