@@ -5,6 +5,7 @@
 //! ```text
 //!            sources (ingest/sources/, http/ingest.rs)        delivery (http/)
 //!  encoder ─PUT/POST─▶ http/ingest.rs ─┐                      player ◀─HTTP/1.1, h2c, h2+TLS─┐
+//!  OBS ─RTMP─▶ rtmp/ ─▶ packager/ ─────┤ (FLV frames → CMAF)                                 │
 //!  stdin ────────────▶ stdin.rs ───────┼─▶ ingest/ ─▶ fmp4/ ─▶ Playlists ──reads, waits──▶ http/
 //!  looped clip ──────▶ demo.rs ────────┘   sessions   split     (library)                    │
 //!                                             │ copy                                         │
@@ -21,6 +22,7 @@
 //! | [`http`] | delivery: routing, playlists, parts, segments, metrics, the page, and the HTTP push source's adapter |
 //! | [`part_store`] | where parts live (an arena or the heap) and how plain-TCP sockets send them |
 //! | [`fmp4`] | the fMP4 (CMAF) format: splitting a byte stream into init sections and parts |
+//! | [`packager`] | writing CMAF for sources that carry frames, not fMP4 (RTMP): init sections and one `moof`+`mdat` per part |
 //! | [`shutdown`] | the one signal that stops delivery and every source |
 //! | [`upgrade`] | handing the listening socket to a new process (Linux): upgrades without a gap |
 //! | [`config`], [`event_loops`] | the binary's settings; one single-threaded runtime per core |
