@@ -5,11 +5,13 @@
 // with a skip, a request for an older part, and the multivariant playlist, for the demo and
 // for both renditions of a two-encoder group; plus the early
 // delta request, made before anything is past the Skip Boundary, which must be the full
-// playlist (docs/conformance.md R13: never an EXT-X-SKIP with SKIPPED-SEGMENTS=0).
+// playlist (docs/conformance.md R13: never an EXT-X-SKIP with SKIPPED-SEGMENTS=0). A third
+// stream comes in over RTMP (ffmpeg's FLV with x264 B-frames and AAC), packaged by the origin.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import { startServer, startEncoder, waitFor, fetchText, report } from '../lib/harness.js';
+import { startServer, startEncoder, waitFor, fetchText, report, freePort } from '../lib/harness.js';
+import { spawnTracked } from '../lib/procs.js';
 
 const require = createRequire(import.meta.url);
 const HLS = require('hls-parser');
@@ -111,18 +113,28 @@ test('hls-parser (strict) and m3u8-parser accept every form of playlist the orig
   // The origin's defaults (TARGETDURATION measured per stream): the demo, and a group of two
   // renditions pushed by ffmpeg with a 2 s GOP, whose media playlists carry
   // EXT-X-RENDITION-REPORT and whose multivariant playlist lists both.
-  const server = await startServer({ demo: true });
+  const rtmpPort = await freePort();
+  const server = await startServer({ demo: true, args: ['--rtmp-listen', `127.0.0.1:${rtmpPort}`] });
   const encoders = [];
   try {
     for (const [name, size] of [['hi', '1280x720'], ['lo', '640x360']]) {
       encoders.push(startEncoder(`${server.base}/ingest/live/${name}`, { size, gop: 60 }));
     }
-    const [demo, hi, lo] = await Promise.all([
+    encoders.push(spawnTracked('ffmpeg-rtmp', 'ffmpeg', [
+      '-hide_banner', '-nostats', '-loglevel', 'error', '-nostdin', '-re',
+      '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30',
+      '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+      '-c:v', 'libx264', '-preset', 'veryfast', '-bf', '2', '-pix_fmt', 'yuv420p',
+      '-g', '60', '-keyint_min', '60', '-sc_threshold', '0',
+      '-c:a', 'aac', '-f', 'flv', `rtmp://127.0.0.1:${rtmpPort}/rtmp/cam`,
+    ], { stopSignal: 'SIGINT' }));
+    const [demo, hi, lo, rtmp] = await Promise.all([
       checkForms(server.base, 'demo', 'demo'),
       checkForms(server.base, 'live/hi', 'live'),
       checkForms(server.base, 'live/lo', 'live'),
+      checkForms(server.base, 'rtmp/cam', 'rtmp'),
     ]);
-    for (const { target } of [demo, hi, lo]) assert.equal(target.td, 2, 'TARGETDURATION 2 with 2 s segments');
+    for (const { target } of [demo, hi, lo, rtmp]) assert.equal(target.td, 2, 'TARGETDURATION 2 with 2 s segments');
     const master = await fetchText(`${server.base}/live/master.m3u8`);
     assert.equal((master.match(/#EXT-X-STREAM-INF:/g) || []).length, 2, master);
     assert.match(await fetchText(`${server.base}/live/hi/index.m3u8`), /#EXT-X-RENDITION-REPORT:URI="..\/lo\/index.m3u8"/);
@@ -130,8 +142,8 @@ test('hls-parser (strict) and m3u8-parser accept every form of playlist the orig
     report({
       bench: 'e2e/playlist_parsers',
       parsers: ['hls-parser 0.16.1 strict', 'm3u8-parser 7.2.0'],
-      forms: { demo: demo.counts, 'live/hi': hi.counts, 'live/lo': lo.counts },
-      target_duration: { demo: demo.target, 'live/hi': hi.target, 'live/lo': lo.target },
+      forms: { demo: demo.counts, 'live/hi': hi.counts, 'live/lo': lo.counts, 'rtmp/cam': rtmp.counts },
+      target_duration: { demo: demo.target, 'live/hi': hi.target, 'live/lo': lo.target, 'rtmp/cam': rtmp.target },
     });
   } finally {
     for (const e of encoders) await e.stop();
