@@ -36,8 +36,35 @@
 //! for a write of its pages that is under way.
 //!
 //! A block is freed when the last `Bytes` into it drops: one `Arc` per block counts the
-//! writer and every part. Parts of one stream expire in order, so a stream pins at most
-//! about one block of expired parts.
+//! writer and every part.
+//!
+//! # Why, and when, an expired part's pages are released before its block
+//!
+//! A 2 MiB block holds 5 s of a 3 Mbit/s stream and 70 s of a 230 kbit/s one, so holding
+//! expired parts until their block is free would cost each stream up to a block beyond its
+//! window: 2 GB for a thousand small streams. So as each part drops, the pages that no live
+//! part touches and that the writer will not write again (it writes after the last part)
+//! are punched out at once ([`LiveParts`](live::LiveParts) tracks, per block, which parts
+//! live; one mutex and at most one `fallocate` per part, when it expires, never on a GET).
+//! The boundary page between an expired part and a live one stays until both are gone.
+//! (`tests/zero_copy.rs` also sends a part, releases its pages while its block is still
+//! being filled, and checks the peer gets the original bytes.)
+//!
+//! Punching part of a block is safe for the same reason as punching all of it, but only in
+//! whole folios: a page removed from the file whole stays alive and unchanged in the packets
+//! that hold it, while punching part of a folio those packets hold zeroes that part in place.
+//! So the unit released is the largest folio the file may be cached in, read when the arena
+//! is made:
+//! - shared memory: 4 KiB pages unless `shmem_enabled` (the global setting or one of the
+//!   per-size ones) allows larger folios; then the largest allowed size, and with 2 MiB
+//!   allowed nothing is released before its block (`folio::shmem_folio_bytes`);
+//! - a file (`--part-dir`): [`largest_folio_bytes`], since filesystems cache it in large
+//!   folios and blocks are written so that they are: a 2 MiB block is released only whole.
+//!
+//! The settings are read once (reading them costs about 60 µs, too much for the ingest path
+//! each time a block is taken): allowing large folios for shared memory while the server
+//! runs would make releasing 4 KiB pages unsafe (the kernel could then cache the unwritten
+//! parts of blocks in large folios), so change `shmem_enabled` with the server stopped.
 
 use std::fmt;
 use std::fs::File;
@@ -55,6 +82,7 @@ use rustix::mm::{MapFlags, ProtFlags};
 
 use super::{ArenaOptions, ArenaStats};
 use crate::sync::lock;
+use live::LiveParts;
 
 /// Part storage in one file; cheap to clone (a handle).
 ///
@@ -77,6 +105,9 @@ struct Inner {
     /// module doc); `None` for shared memory. Allocated zeroed and never written, so the
     /// allocator usually backs it with the kernel's zero page.
     zeros: Option<Box<[u8]>>,
+    /// The unit in which the pages of expired parts are released before their block (see
+    /// the module doc); `block_bytes` or more: only with the block.
+    granule: usize,
     /// Blocks whose parts were all dropped and whose pages were released.
     free: Mutex<Vec<usize>>,
     /// Blocks never used yet: `next_fresh..opts.blocks`.
@@ -161,12 +192,18 @@ impl PartArena {
             .dir
             .is_some()
             .then(|| vec![0u8; opts.block_bytes].into_boxed_slice());
+        let granule = if opts.dir.is_none() {
+            folio::shmem_folio_bytes()
+        } else {
+            unit
+        };
         Ok(Self {
             inner: Arc::new(Inner {
                 file,
                 base,
                 len,
                 zeros,
+                granule,
                 opts,
                 free: Mutex::new(Vec::new()),
                 next_fresh: AtomicU64::new(0),
@@ -229,9 +266,12 @@ impl PartArena {
             .stats
             .blocks_in_use
             .fetch_add(1, Ordering::Relaxed);
+        let granule = self.inner.granule;
         let block = Arc::new(Block {
             arena: self.clone(),
             index,
+            live: (granule < self.inner.opts.block_bytes)
+                .then(|| Mutex::new(LiveParts::new(granule))),
         });
         if let Some(zeros) = &self.inner.zeros {
             // One write of the whole block, so that the page cache holds it in large folios.
@@ -312,11 +352,40 @@ impl Drop for Inner {
 struct Block {
     arena: PartArena,
     index: usize,
+    /// Which parts of the block live, when its pages can be released in units smaller than
+    /// the block; `None` when they are released only with the whole block.
+    live: Option<Mutex<LiveParts>>,
 }
 
 impl Block {
     fn offset(&self) -> usize {
         self.index * self.arena.inner.opts.block_bytes
+    }
+
+    /// Records the next part, `len` bytes at the writer's cursor, before it is written.
+    fn push(&self, len: usize) -> u64 {
+        self.live.as_ref().map_or(0, |live| lock(live).push(len))
+    }
+
+    /// Part `number` is gone: release the pages around it that nothing uses any more.
+    fn expire(&self, number: u64) {
+        let Some(live) = &self.live else { return };
+        let range = lock(live).expire(number);
+        if range.is_empty() {
+            return;
+        }
+        // Outside the lock: the range touches no live part and lies below the cursor's
+        // unit, so neither a reader nor the writer uses it, and it stays so (the writer
+        // only moves on). The caller (a part's `Slice`, or the writer) holds the block, so
+        // it is not freed and reused meanwhile.
+        if let Err(e) = punch(
+            &self.arena.inner.file,
+            self.offset() + range.start,
+            range.len(),
+        ) {
+            // Not a safety matter: the pages simply stay until the block is freed.
+            tracing::debug!(error = %e, block = self.index, "cannot release expired parts' pages");
+        }
     }
 }
 
@@ -342,6 +411,14 @@ struct Slice {
     block: Arc<Block>,
     offset: usize,
     len: usize,
+    /// The part's number in its block's [`LiveParts`].
+    number: u64,
+}
+
+impl Drop for Slice {
+    fn drop(&mut self) {
+        self.block.expire(self.number);
+    }
 }
 
 impl AsRef<[u8]> for Slice {
@@ -391,18 +468,24 @@ impl ArenaWriter {
             return self.heap(data);
         };
         let offset = block.offset() + self.used;
+        // Recorded as live first, so that no expiring neighbour releases its pages while
+        // they are written.
+        let number = block.push(data.len());
+        self.used += data.len();
         // `offset..offset + len` is inside the block this writer owns (checked above) and not
         // yet handed out, so no `Bytes` reads it; the block's pages are either fresh or were
         // punched out, so no packet in flight references them.
         if let Err(e) = self.arena.inner.file.write_all_at(data, offset as u64) {
+            // The space is skipped, its record expired like a dropped part's.
+            block.expire(number);
             self.arena.warn_once(&e);
             return self.heap(data);
         }
-        self.used += data.len();
         Bytes::from_owner(Slice {
             block: Arc::clone(block),
             offset,
             len: data.len(),
+            number,
         })
     }
 
@@ -416,5 +499,7 @@ impl ArenaWriter {
     }
 }
 
+mod folio;
+mod live;
 #[cfg(test)]
 mod tests;

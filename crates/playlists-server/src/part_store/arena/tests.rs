@@ -186,3 +186,139 @@ fn blocks_must_be_whole_folios_and_the_directory_must_exist() {
         io::ErrorKind::NotFound
     );
 }
+
+/// Where the data at or after `offset` in the arena's file starts (`SEEK_DATA`), or the
+/// file's end when none does.
+fn data_from(arena: &PartArena, offset: u64) -> u64 {
+    let fd = &arena.inner.file;
+    match rustix::fs::seek(fd, rustix::fs::SeekFrom::Data(offset)) {
+        Ok(at) => at,
+        Err(rustix::io::Errno::NXIO) => arena.inner.len as u64,
+        Err(e) => panic!("SEEK_DATA: {e}"),
+    }
+}
+
+/// Where the hole at or after `offset` in the arena's file starts (`SEEK_HOLE`).
+fn hole_from(arena: &PartArena, offset: u64) -> u64 {
+    rustix::fs::seek(&arena.inner.file, rustix::fs::SeekFrom::Hole(offset)).expect("SEEK_HOLE")
+}
+
+const PAGE: u64 = 4096;
+
+fn down(at: u64) -> u64 {
+    at / PAGE * PAGE
+}
+
+/// A shared-memory arena whose blocks release 4 KiB pages, or `None` (and a note) where this
+/// host lets shared memory use larger folios.
+fn arena_releasing_pages() -> Option<PartArena> {
+    let arena = arena(2, None);
+    if arena.inner.granule != PAGE as usize {
+        eprintln!("shared memory may use large folios here: pages are released by block only");
+        return None;
+    }
+    Some(arena)
+}
+
+#[test]
+fn the_pages_of_expired_parts_are_released_and_those_live_parts_touch_stay() {
+    let Some(arena) = arena_releasing_pages() else {
+        return;
+    };
+    let mut w = arena.writer();
+    let parts: Vec<(Bytes, Vec<u8>)> = (0..5u8)
+        .map(|i| {
+            let data = pattern(i, 10_000);
+            (w.copy(&data), data)
+        })
+        .collect();
+    let at: Vec<u64> = parts
+        .iter()
+        .map(|(p, _)| arena.locate(p).expect("in the arena").1)
+        .collect();
+    let block = at[0];
+    let start = |i: usize| at[i] - block;
+    assert_eq!(data_from(&arena, block), block, "written pages hold data");
+    assert_eq!(hole_from(&arena, block), block + down(50_000 + PAGE - 1));
+
+    // A part in the middle goes while both neighbours live (a slow reader holds part 0):
+    // only the pages wholly inside it are released.
+    let mut parts: Vec<Option<(Bytes, Vec<u8>)>> = parts.into_iter().map(Some).collect();
+    let (s1, s2) = (start(1), start(2));
+    parts[1] = None;
+    let gap = s1.next_multiple_of(PAGE)..down(s2);
+    assert!(!gap.is_empty(), "the test needs a page inside part 1");
+    assert_eq!(hole_from(&arena, block), block + gap.start);
+    assert_eq!(data_from(&arena, block + gap.start), block + gap.end);
+
+    // The oldest goes: everything below the page where part 2 starts is released.
+    parts[0] = None;
+    assert_eq!(data_from(&arena, block), block + down(s2));
+    for (part, data) in parts.iter().flatten() {
+        assert_eq!(
+            part, data,
+            "a live part changed when its neighbours' pages went"
+        );
+    }
+
+    // All go while the writer still fills the block: the page it writes next stays.
+    let cursor = start(4) + 10_000;
+    parts.clear();
+    assert_eq!(data_from(&arena, block), block + down(cursor));
+    let next = w.copy(&pattern(9, 3000));
+    assert_eq!(arena.locate(&next).unwrap().1, block + cursor);
+    assert_eq!(next, pattern(9, 3000));
+    assert_eq!(arena.stats().blocks_in_use, 1);
+    drop((next, w));
+    assert_eq!(
+        data_from(&arena, block),
+        arena.inner.len as u64,
+        "the block is free"
+    );
+}
+
+#[test]
+fn a_stream_holds_about_its_window_not_a_block() {
+    let Some(arena) = arena_releasing_pages() else {
+        return;
+    };
+    // A small stream: 6 KB parts, a window of 150 of them (30 s of 200 ms parts, 0.9 MB),
+    // three blocks' worth published.
+    let mut w = arena.writer();
+    let mut ring = std::collections::VecDeque::new();
+    let window = 150;
+    for i in 0..3 * block() / 6000 {
+        ring.push_back(w.copy(&pattern(i as u8, 6000)));
+        if ring.len() > window {
+            ring.pop_front();
+        }
+    }
+    let held: u64 = (0..arena.inner.len as u64 / PAGE)
+        .filter(|&p| data_from(&arena, p * PAGE) == p * PAGE)
+        .count() as u64
+        * PAGE;
+    let live = (window * 6000) as u64;
+    assert!(
+        held <= live + 4 * PAGE,
+        "{held} bytes held for a window of {live}"
+    );
+}
+
+#[test]
+fn in_a_part_dir_pages_are_released_only_with_their_block() {
+    let dir = disk_dir();
+    let arena = arena(2, Some(dir.path()));
+    let mut w = arena.writer();
+    let first = w.copy(&pattern(1, 100_000));
+    let second = w.copy(&pattern(2, 100_000));
+    let block = arena.locate(&first).unwrap().1;
+    drop(first);
+    assert_eq!(
+        data_from(&arena, block),
+        block,
+        "a folio of the file may span both parts"
+    );
+    assert_eq!(second, pattern(2, 100_000));
+    drop((second, w));
+    assert_eq!(arena.stats().blocks_in_use, 0);
+}
