@@ -148,6 +148,25 @@ export function startEncoder(url, { size = '640x360', gop = 30 } = {}) {
   return spawnTracked('ffmpeg', 'ffmpeg', args, { stopSignal: 'SIGINT' });
 }
 
+/**
+ * ffmpeg publishing over RTMP, the RTMP issue's command: the same test pattern + sine, x264
+ * with `bf` B-frames (2 by default: no zerolatency tune, which would turn them off) and a 1 s
+ * GOP, AAC, FLV to `url` (`rtmp://HOST:PORT/live/NAME`). The origin cuts the parts; ffmpeg
+ * sends frames as it encodes them.
+ */
+export function startRtmpEncoder(url, { bf = 2, gop = 30 } = {}) {
+  const args = [
+    '-hide_banner', '-nostats', '-loglevel', 'error', '-re',
+    '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30',
+    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+    '-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p', '-bf', String(bf),
+    '-g', String(gop), '-keyint_min', String(gop), '-sc_threshold', '0',
+    '-c:a', 'aac',
+    '-f', 'flv', url,
+  ];
+  return spawnTracked('ffmpeg', 'ffmpeg', args, { stopSignal: 'SIGINT' });
+}
+
 /** Debian's Chromium, headless, with a fresh profile and no background networking. */
 export async function launchBrowser() {
   const profile = makeTempDir('playlists-e2e-chromium-');

@@ -5,25 +5,54 @@
 //!   out (`push_video`/`push_audio`, then `take_output`), on one core, in MB/s of message
 //!   bytes; against a reference in the same run: copying the same bodies once into a buffer
 //!   (`memcpy_bodies`), the least a packager that writes each part's `mdat` must do.
+//! * `packager/frame_to_listed` — the RTMP path's own delay: for each message that makes the
+//!   packager emit a part, from just before `push_video`/`push_audio` to the end of
+//!   `IngestSession::push` of what it emitted and a read of the playlist version that lists
+//!   the part (the server's default part store, the memfd arena; restamping on), p50/p99/max
+//!   in µs, with the packager's share alone (`packager_*`). The media is the same stream,
+//!   repeated with its timestamps continuing; the parts of the first segment are not timed,
+//!   since a stream's first playlist waits for its first segment to close (measured
+//!   TARGETDURATION). What this does not count, and no packager can avoid: a part ends at
+//!   the frame that starts the next one, so it is emitted when that frame arrives, one frame
+//!   interval (33 ms at 30 fps) after the part's last frame — the figure is the delay beyond
+//!   the part's own duration plus that frame.
 //!
 //! Run: `cargo bench -p playlists-server --bench packager`.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use playlists::{Options, Playlists};
+use playlists_server::ingest::{Access, IngestConfig, Ingests};
 use playlists_server::packager::{Packager, PackagerConfig};
+use playlists_server::part_store::{ArenaOptions, PartStore};
 
 const ROUNDS: usize = 5;
 const VIDEO_FRAME: usize = 25_000;
 const AUDIO_FRAME: usize = 370;
 
+fn benching() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
+
 /// Seconds of media per measurement; `cargo test --all-targets` runs the bench too, without
-/// `--bench`, and then a fraction of a second shows that it works without the cost of
-/// measuring.
+/// `--bench`, and then a few seconds of media (enough for the first segment to close and a
+/// few parts to be listed after it) show that it works without the cost of measuring.
 fn seconds() -> u32 {
-    if std::env::args().any(|a| a == "--bench") {
+    if benching() {
         120
+    } else {
+        4
+    }
+}
+
+/// How many times `frame_to_listed` sends the stream (timestamps continuing): 3,000 parts
+/// when benching.
+fn laps() -> u32 {
+    if benching() {
+        5
     } else {
         1
     }
@@ -149,8 +178,86 @@ fn best(mut f: impl FnMut() -> (usize, usize)) -> (Duration, (usize, usize)) {
     (best, out)
 }
 
+fn percentile_us(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1e6
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// RTMP message in → part listed: the packager and the ingest session as the RTMP source
+/// (`MediaSink`) drives them, timed per message that completes a part.
+fn frame_to_listed(messages: &[Message], seconds: u32) {
+    let playlists = Arc::new(Playlists::new(Options::default()).expect("default options"));
+    let ingests = Ingests::new(
+        Arc::clone(&playlists),
+        PartStore::new(Some(ArenaOptions::default())),
+        IngestConfig::default(),
+    );
+    let mut session = ingests.start("bench", Access::Local).expect("fresh stream");
+    let mut packager = Packager::new(PackagerConfig::default());
+    // Arrival dates as the media's own pace from now, as a real-time encoder's would be.
+    let start_ms = unix_ms();
+    let (mut total, mut packaging) = (Vec::new(), Vec::new());
+    for lap in 0..laps() {
+        let shift = lap * seconds * 1000;
+        // The sequence headers once: a later lap continues the same stream.
+        let skip = if lap == 0 { 0 } else { 2 };
+        for m in &messages[skip..] {
+            let timestamp = m.timestamp + shift;
+            let received = start_ms + u64::from(timestamp);
+            // Timed only once parts are listed as they are published (after the first segment).
+            let listed = playlists
+                .stream("bench")
+                .and_then(|s| s.playlist())
+                .map(|v| v.position);
+            let t = Instant::now();
+            let result = if m.video {
+                packager.push_video(timestamp, m.body.clone(), received)
+            } else {
+                packager.push_audio(timestamp, m.body.clone(), received)
+            };
+            result.expect("valid stream");
+            let output = packager.take_output();
+            let packaged = t.elapsed();
+            let mut parts = 0;
+            for unit in output {
+                parts += session.push(unit).expect("publishes");
+            }
+            let version = playlists.stream("bench").and_then(|s| s.playlist());
+            let elapsed = t.elapsed();
+            if let (true, Some(before)) = (parts > 0, listed) {
+                let now = version.as_ref().map(|v| v.position);
+                assert!(now > Some(before), "the part is listed when push returns");
+                total.push(elapsed);
+                packaging.push(packaged);
+            }
+            black_box(version);
+        }
+    }
+    assert!(!total.is_empty(), "no part was listed");
+    total.sort();
+    packaging.sort();
+    println!(
+        "{{\"bench\":\"packager/frame_to_listed\",\"parts\":{},\"p50_us\":{:.1},\"p99_us\":{:.1},\
+         \"max_us\":{:.1},\"packager_p50_us\":{:.1},\"packager_p99_us\":{:.1},\
+         \"part_store\":\"arena\",\"threads\":1}}",
+        total.len(),
+        percentile_us(&total, 0.5),
+        percentile_us(&total, 0.99),
+        percentile_us(&total, 1.0),
+        percentile_us(&packaging, 0.5),
+        percentile_us(&packaging, 0.99),
+    );
+}
+
 fn main() {
-    let messages = stream(seconds());
+    let seconds = seconds();
+    let messages = stream(seconds);
     let input: usize = messages.iter().map(|m| m.body.len()).sum();
     let mut buf = Vec::with_capacity(input);
     let (reference, _) = best(|| {
@@ -172,4 +279,5 @@ fn main() {
         messages.len(),
         mb_s / reference_mb_s,
     );
+    frame_to_listed(&messages, seconds);
 }
