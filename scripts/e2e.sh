@@ -44,13 +44,14 @@ node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)
   exit 1
 }
 
-# loadgen: the simulated players of e2e/tests/7-nginx-load.test.js and 13-upgrade.test.js.
+# loadgen: the simulated players of e2e/tests/7-nginx-load.test.js and 13-upgrade.test.js, and
+# the synthetic encoders and players of 15-sharded-origins.test.js.
 cargo build --release --bin playlists --example loadgen
 cd e2e
 # playwright-core must not fetch a browser (it does not on install; this makes sure).
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 npm ci --no-audit --no-fund --loglevel=error
-# A bound on the whole suite: the scenarios take about 11 minutes here (video.js about 2 of
-# them, the native players 1.5, the restart and upgrade scenarios 1.5 each); every test also
-# has its own timeout, and the suite kills its processes on any exit.
-timeout --kill-after=15 1200 npm test
+# A bound on the whole suite: the scenarios take about 14 minutes here (video.js about 2 of
+# them, the native players 1.5, the restart and upgrade scenarios 1.5 each, sharding and RTMP
+# one each); every test also has its own timeout, and the suite kills its processes on any exit.
+timeout --kill-after=15 1500 npm test
