@@ -72,7 +72,10 @@ mod tests {
         assert_eq!(s.buckets.len(), PUBLISH_DELAY_BUCKETS_US.len() + 1);
         assert_eq!(s.buckets[0], 1);
         assert_eq!(s.buckets[1], 1);
-        let five_ms = PUBLISH_DELAY_BUCKETS_US.iter().position(|&b| b == 5_000).unwrap();
+        let five_ms = PUBLISH_DELAY_BUCKETS_US
+            .iter()
+            .position(|&b| b == 5_000)
+            .unwrap();
         assert_eq!(s.buckets[five_ms], 1, "3 ms is in the 5 ms bucket");
         assert_eq!(s.buckets[PUBLISH_DELAY_BUCKETS_US.len()], 1);
         assert_eq!(s.buckets.iter().sum::<u64>(), 4);
