@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use super::testutil::*;
 use super::*;
-use crate::fmp4::{split_all, Fragment, Limits, Unit};
+use crate::fmp4::{split_all, Limits, Unit};
 
 const BASE_UNIX_MS: u64 = 1_700_000_000_000;
 
@@ -26,16 +26,6 @@ fn package(tags: &[Tag], config: PackagerConfig) -> Vec<Bytes> {
     p.finish().unwrap();
     out.extend(p.take_output());
     out
-}
-
-fn fragments(units: &[Unit]) -> Vec<&Fragment> {
-    units
-        .iter()
-        .filter_map(|u| match u {
-            Unit::Fragment(f) => Some(f),
-            Unit::Init(_) => None,
-        })
-        .collect()
 }
 
 #[test]

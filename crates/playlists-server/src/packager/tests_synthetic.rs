@@ -4,18 +4,9 @@
 
 use bytes::Bytes;
 
+use super::testutil::fragments;
 use super::*;
-use crate::fmp4::{split_all, Fragment, Limits, Unit};
-
-fn fragments(units: &[Unit]) -> Vec<&Fragment> {
-    units
-        .iter()
-        .filter_map(|u| match u {
-            Unit::Fragment(f) => Some(f),
-            Unit::Init(_) => None,
-        })
-        .collect()
-}
+use crate::fmp4::{split_all, Limits, Unit};
 
 /// A synthetic H.264 stream: a real x264 SPS/PPS, and frames whose payload is one byte.
 mod synthetic {

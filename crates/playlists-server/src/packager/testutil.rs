@@ -7,6 +7,8 @@ use std::process::Command;
 use bytes::Bytes;
 use mp4_atom::{Atom, Codec, Decode};
 
+use crate::fmp4::{Fragment, Unit};
+
 /// One RTMP message: type (8 audio, 9 video, 18 script), timestamp, body.
 #[derive(Debug, Clone)]
 pub struct Tag {
@@ -268,4 +270,15 @@ pub fn ffprobe(path: &Path) -> Vec<(String, u64, f64)> {
         .collect();
     streams.sort_by(|a, b| a.0.cmp(&b.0));
     streams
+}
+
+/// The parts among the units a splitter read, in order.
+pub fn fragments(units: &[Unit]) -> Vec<&Fragment> {
+    units
+        .iter()
+        .filter_map(|u| match u {
+            Unit::Fragment(f) => Some(f),
+            Unit::Init(_) => None,
+        })
+        .collect()
 }
