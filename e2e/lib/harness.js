@@ -202,3 +202,26 @@ export async function launchBrowser() {
     },
   };
 }
+
+/**
+ * The numbers a media playlist carries, which a restart or a reconnect must keep counting:
+ * MEDIA-SEQUENCE, DISCONTINUITY-SEQUENCE (absent is 0, §4.4.3.3), the complete segments, the
+ * newest MSN named (the open segment, its parts and hint, after the complete ones), the
+ * EXT-X-DISCONTINUITY tags listed, and whether it has ended.
+ */
+export function playlistNumbers(text) {
+  const num = (re) => {
+    const m = re.exec(text);
+    return m ? Number(m[1]) : null;
+  };
+  const mediaSequence = num(/#EXT-X-MEDIA-SEQUENCE:(\d+)/);
+  const segments = (text.match(/^#EXTINF:/gm) || []).length;
+  return {
+    media_sequence: mediaSequence,
+    discontinuity_sequence: num(/#EXT-X-DISCONTINUITY-SEQUENCE:(\d+)/) ?? 0,
+    segments,
+    last_msn: mediaSequence === null ? null : mediaSequence + segments,
+    discontinuities: (text.match(/^#EXT-X-DISCONTINUITY$/gm) || []).length,
+    ended: text.includes('#EXT-X-ENDLIST'),
+  };
+}

@@ -30,8 +30,7 @@ import { request } from 'node:http';
 import { spawnSync } from 'node:child_process';
 import {
   startServer, startEncoder, waitFor, launchBrowser, report, fetchWithin, fetchText,
-  requestCounts, errorsOf, sleep, WARMUP, SECONDS,
-} from '../lib/harness.js';
+  requestCounts, errorsOf, sleep, WARMUP, SECONDS, playlistNumbers } from '../lib/harness.js';
 import { openPlayerPage, play, playbackReport, summarize } from '../lib/player.js';
 import { spawnTracked } from '../lib/procs.js';
 
@@ -44,24 +43,6 @@ const BACK_WITHIN_S = 5;
 const LIVE_S = 2;
 /** A frozen picture longer than this is a stall a viewer notices (as in assertPlayedWell). */
 const STALL_MS = 1000;
-
-/** The numbers a media playlist carries (an absent DISCONTINUITY-SEQUENCE is 0, §4.4.3.3). */
-function numbers(text) {
-  const num = (re) => {
-    const m = re.exec(text);
-    return m ? Number(m[1]) : null;
-  };
-  const mediaSequence = num(/#EXT-X-MEDIA-SEQUENCE:(\d+)/);
-  const segments = (text.match(/^#EXTINF:/gm) || []).length;
-  return {
-    media_sequence: mediaSequence,
-    discontinuity_sequence: num(/#EXT-X-DISCONTINUITY-SEQUENCE:(\d+)/) ?? 0,
-    segments,
-    // The newest number named: the open segment (its parts, the preload hint) after the
-    // complete ones.
-    last_msn: mediaSequence === null ? null : mediaSequence + segments,
-  };
-}
 
 /**
  * `stream`'s playlist once it lists a complete segment, asked for every 100 ms as a player
@@ -129,7 +110,7 @@ async function playAcrossRestart({ demo, encoded, stream }) {
       onSecond: async (i) => {
         if (i !== KILL_AT) return;
         // What players last saw from the first origin.
-        before = numbers(await fetchText(`${base}/${stream}/index.m3u8`, 2000));
+        before = playlistNumbers(await fetchText(`${base}/${stream}/index.m3u8`, 2000));
         countsBefore = await requestCounts(base);
         t.kill = Date.now();
         await first.kill();
@@ -155,7 +136,7 @@ async function playAcrossRestart({ demo, encoded, stream }) {
           // stream is not back yet (the demo's first segment, or the new encoder, is still
           // on its way).
           const polled = await pollPlaylist(base, stream, 20000, t.restart);
-          after = numbers(polled.text);
+          after = playlistNumbers(polled.text);
           probe = polled.answers;
           t.segment_after = Date.now();
         })();

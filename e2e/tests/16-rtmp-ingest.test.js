@@ -13,8 +13,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import {
-  startServer, startRtmpEncoder, freePort, waitForSegment, launchBrowser, report, fetchText, sleep,
-} from '../lib/harness.js';
+  startServer, startRtmpEncoder, freePort, waitForSegment, launchBrowser, report, fetchText, sleep, playlistNumbers } from '../lib/harness.js';
 import { openPlayerPage, play, playbackReport, assertPlayedWell, summarize } from '../lib/player.js';
 
 const TOKEN = 'e2e-rtmp-token';
@@ -36,24 +35,6 @@ const ASSERT_S = 1.5;
 const RECONNECT_STALL_MS = 3000;
 
 const r3 = (x) => (typeof x === 'number' ? Math.round(x * 1000) / 1000 : x);
-
-/** The numbers of a media playlist a reconnect must keep counting. */
-function numbers(text) {
-  const num = (re) => {
-    const m = re.exec(text);
-    return m ? Number(m[1]) : null;
-  };
-  const mediaSequence = num(/#EXT-X-MEDIA-SEQUENCE:(\d+)/);
-  const segments = (text.match(/^#EXTINF:/gm) || []).length;
-  return {
-    media_sequence: mediaSequence,
-    segments,
-    last_msn: mediaSequence === null ? null : mediaSequence + segments,
-    discontinuities: (text.match(/^#EXT-X-DISCONTINUITY$/gm) || []).length,
-    discontinuity_sequence: num(/#EXT-X-DISCONTINUITY-SEQUENCE:(\d+)/) ?? 0,
-    ended: text.includes('#EXT-X-ENDLIST'),
-  };
-}
 
 /**
  * ffprobe's streams of `url`, a live playlist read as a classic client: from its first listed
@@ -108,7 +89,7 @@ test('an RTMP push (x264 with B-frames, AAC) plays in hls.js in low-latency mode
     assert.ok(Math.abs(start.apart) <= 1 / 30 + 1e-3, `audio and video start ${start.apart.toFixed(4)} s apart: ${JSON.stringify(start.streams)}`);
 
     // The encoder dies and a new one publishes the same name within the grace period.
-    const before = numbers(await fetchText(playlist));
+    const before = playlistNumbers(await fetchText(playlist));
     const t = { kill: Date.now() };
     const killed = await encoder.kill();
     await sleep(Math.max(0, t.kill + DOWN_MS - Date.now()));
@@ -123,7 +104,7 @@ test('an RTMP push (x264 with B-frames, AAC) plays in hls.js in low-latency mode
         at: Date.now(), currentTime: window.__video.currentTime, latency: window.__hls.latency,
         fatal: window.__e2e.fatal,
       })));
-      const now = numbers(await fetchText(playlist));
+      const now = playlistNumbers(await fetchText(playlist));
       // The new run is back once a segment after the discontinuity is complete.
       if (!after && now.discontinuities + now.discontinuity_sequence > before.discontinuities + before.discontinuity_sequence
         && now.last_msn > before.last_msn + 1) {
@@ -149,7 +130,7 @@ test('an RTMP push (x264 with B-frames, AAC) plays in hls.js in low-latency mode
       fatal: state.fatal,
       errors: state.errors,
     });
-    assert.ok(after, `the playlist did not go on with a discontinuity after the new encoder: ${JSON.stringify(numbers(await fetchText(playlist)))}`
+    assert.ok(after, `the playlist did not go on with a discontinuity after the new encoder: ${JSON.stringify(playlistNumbers(await fetchText(playlist)))}`
       + `\nffmpeg: ${encoder.log()}\norigin: ${server.log().slice(-3000)}`);
     assert.ok(!after.ended, 'the stream ended instead of continuing');
     assert.ok(after.media_sequence >= before.media_sequence, 'the media sequence went back');
