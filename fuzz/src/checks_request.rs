@@ -76,6 +76,7 @@ fn route_path(route: &Route<'_>) -> Option<String> {
     Some(match *route {
         Route::Page => "/".to_owned(),
         Route::HlsJs => "/assets/hls.min.js".to_owned(),
+        Route::Favicon => "/favicon.ico".to_owned(),
         Route::Healthz => "/healthz".to_owned(),
         Route::Metrics => "/metrics".to_owned(),
         Route::PlaybackCheck => "/playback-check".to_owned(),

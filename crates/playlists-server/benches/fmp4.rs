@@ -184,6 +184,8 @@ fn publish_delay(clip: &DemoClip) {
         codecs: init.init.codecs.clone(),
         resolution: init.init.resolution,
         frame_rate: Some(30.0),
+        video: true,
+        audio: None,
     };
     let mut splitter = Splitter::new(Limits::default());
     splitter.push(init.init.bytes.clone()).expect("init");

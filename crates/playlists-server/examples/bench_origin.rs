@@ -73,6 +73,8 @@ fn part(i: u64, bytes: Bytes) -> Part {
             codecs: "avc1.64001f".to_owned(),
             resolution: Some((1280, 720)),
             frame_rate: Some(30.0),
+            video: true,
+            audio: None,
         }),
         timing: PartTiming {
             duration: 200,

@@ -63,6 +63,14 @@ async fn renditions_of_a_group_carry_their_codecs_and_report_each_other() {
 /// `secs` of ffmpeg's live test pattern (keyframe a second, 200 ms fragments, no `prft`),
 /// its video in `video_timescale` Hz.
 fn encode(secs: u32, video_timescale: u32) -> Bytes {
+    encode_with(
+        secs,
+        &["-video_track_timescale", &video_timescale.to_string()],
+    )
+}
+
+/// As [`encode`], with `extra` output options (`-an`, `-metadata:s:a:0 language=fra`).
+fn encode_with(secs: u32, extra: &[&str]) -> Bytes {
     assert!(
         common::have_ffmpeg(),
         "ffmpeg is needed (scripts/test.sh installs it)"
@@ -70,13 +78,7 @@ fn encode(secs: u32, video_timescale: u32) -> Bytes {
     let mut args = common::live_encoder_args(secs, false);
     // Before the output's own options (`-f mp4 … pipe:1`).
     let at = args.iter().rposition(|a| a == "-f").unwrap();
-    args.splice(
-        at..at,
-        [
-            "-video_track_timescale".to_owned(),
-            video_timescale.to_string(),
-        ],
-    );
+    args.splice(at..at, extra.iter().map(|a| (*a).to_owned()));
     let out = Command::new("ffmpeg")
         .args(args)
         .output()
@@ -87,6 +89,59 @@ fn encode(secs: u32, video_timescale: u32) -> Bytes {
         String::from_utf8_lossy(&out.stderr)
     );
     Bytes::from(out.stdout)
+}
+
+#[tokio::test]
+async fn audio_only_encoders_beside_a_silent_video_become_its_audio_renditions() {
+    let options = playlists::Options {
+        segment_min_ms: 1000,
+        ..common::fixed_td_options()
+    };
+    let playlists = Arc::new(Playlists::new(options).unwrap());
+    let ingests = Ingests::new(
+        Arc::clone(&playlists),
+        PartStore::heap(),
+        IngestConfig::default(),
+    );
+    // What a broadcast encoder sends as separate tracks: the picture without sound, and
+    // the sound in two languages (ffmpeg writes the language into each track's `mdhd`).
+    let video = encode_with(3, &["-an"]);
+    let english = encode_with(3, &["-vn", "-ac", "2", "-metadata:s:a:0", "language=eng"]);
+    let french = encode_with(3, &["-vn", "-ac", "1", "-metadata:s:a:0", "language=fra"]);
+    for (name, bytes) in [
+        ("live/video", video),
+        ("live/audio_en", english),
+        ("live/audio_fr", french),
+    ] {
+        let mut session = ingests.start(name, Access::Local).unwrap();
+        session.push(bytes).unwrap();
+    }
+    let master = playlists.multivariant("live").unwrap();
+    let text = String::from_utf8(master.plain.to_vec()).unwrap();
+    assert!(
+        text.contains(
+            "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"audio_en\",LANGUAGE=\"eng\",\
+             DEFAULT=YES,AUTOSELECT=YES,CHANNELS=\"2\",URI=\"audio_en/index.m3u8\"\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"audio_fr\",LANGUAGE=\"fra\",\
+             DEFAULT=NO,AUTOSELECT=YES,CHANNELS=\"1\",URI=\"audio_fr/index.m3u8\"\n"
+        ),
+        "{text}"
+    );
+    // One variant, the video, playing its sound from the group, its CODECS covering both.
+    assert_eq!(text.matches("#EXT-X-STREAM-INF").count(), 1, "{text}");
+    assert!(
+        text.contains("CODECS=\"avc1.64000d,mp4a.40.2\",RESOLUTION=320x180"),
+        "{text}"
+    );
+    assert!(
+        text.contains(",AUDIO=\"audio\"\nvideo/index.m3u8\n"),
+        "{text}"
+    );
 }
 
 /// Seconds since the Unix epoch of `YYYY-MM-DDTHH:MM:SS.mmmZ`.

@@ -43,6 +43,21 @@ async fn the_page_lists_live_streams_with_low_latency_hls_js_players() {
 }
 
 #[tokio::test]
+async fn the_icon_browsers_ask_for_is_no_content_not_an_error() {
+    let server = TestServer::start().await;
+    let icon = server.get("/favicon.ico").await;
+    assert_eq!(icon.status, StatusCode::NO_CONTENT);
+    assert!(icon.body.is_empty());
+    assert_eq!(icon.header("cache-control"), Some("public, max-age=86400"));
+    let metrics = server.get("/metrics").await.text();
+    assert!(
+        metrics.contains("route=\"asset\",status=\"204\""),
+        "{metrics}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn by_default_the_page_loads_the_embedded_hls_js_from_this_origin() {
     let server = TestServer::start().await;
     let html = server.get("/").await.text();

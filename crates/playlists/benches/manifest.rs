@@ -178,6 +178,8 @@ fn run_registry(measured: u64) -> f64 {
         codecs: "avc1.64001f,mp4a.40.2".to_owned(),
         resolution: Some((1280, 720)),
         frame_rate: Some(30.0),
+        video: true,
+        audio: None,
     };
     let payload = Bytes::from(vec![0u8; 42_000]);
     let part = |n: u64| Part {

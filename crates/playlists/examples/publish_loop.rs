@@ -20,6 +20,8 @@ async fn main() -> Result<(), playlists::Error> {
         codecs: "avc1.64001f".to_owned(),
         resolution: Some((1280, 720)),
         frame_rate: Some(30.0),
+        video: true,
+        audio: None,
     };
 
     let publisher = {

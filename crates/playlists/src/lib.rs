@@ -52,6 +52,8 @@
 //!     codecs: "avc1.64001f".to_owned(),
 //!     resolution: Some((640, 360)),
 //!     frame_rate: Some(30.0),
+//!     video: true,
+//!     audio: None,
 //! };
 //! // Twelve 200 ms parts (timescale 1000), a keyframe every fifth. The first playlist is
 //! // published when the first segment closes (at the key frame of part 10): the stream's
@@ -100,13 +102,13 @@ pub use error::{Error, Result};
 pub use hash::xxh3_64;
 pub use m3u8_cache::{M3u8Cache, PlaylistVersion, Rendered};
 pub use manifest::{
-    render_multivariant, Bandwidth, M3u8Manifest, PartMeta, PartPosition, PartTiming,
-    RenditionReport, SegmentParts, Skip, Variant,
+    render_multivariant, AudioRendition, Bandwidth, M3u8Manifest, PartMeta, PartPosition,
+    PartTiming, RenditionReport, SegmentParts, Skip, Variant,
 };
 pub use options::{Numbering, Options, TargetDuration, MAX_MEASURED_TARGET_DURATION_S};
 pub use registry::{
-    advance_part_limit, group_of, rendition_of, BlockingRequest, Init, Part, Playlists, Segment,
-    StreamRef, StreamStatus,
+    advance_part_limit, group_of, rendition_of, AudioTrack, BlockingRequest, Init, Part, Playlists,
+    Segment, StreamRef, StreamStatus,
 };
 pub use uri_query::{append_query, append_query_except, UriQuery};
 pub use wait::{Event, Listener};

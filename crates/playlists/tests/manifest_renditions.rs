@@ -4,7 +4,7 @@
 //! the multivariant playlist claims.
 
 use bytes::Bytes;
-use playlists::{Error, Init, Options, Part, PartPosition, PartTiming, Playlists};
+use playlists::{AudioTrack, Error, Init, Options, Part, PartPosition, PartTiming, Playlists};
 
 const START_MS: u64 = 1_700_000_000_000;
 
@@ -28,6 +28,8 @@ fn init(tag: &str) -> Init {
         codecs: "avc1.64001f,mp4a.40.2".to_owned(),
         resolution: Some((640, 360)),
         frame_rate: Some(30.0),
+        video: true,
+        audio: Some(playlists::AudioTrack::default()),
     }
 }
 
@@ -226,4 +228,113 @@ fn a_gop_longer_than_the_target_duration_shows_in_the_status_and_the_multivarian
         master.starts_with("#EXTM3U\n#EXT-X-INDEPENDENT-SEGMENTS\n"),
         "{master}"
     );
+}
+
+/// A part of `stream` whose init section says what the stream carries.
+fn part_of(stream: &str, n: u64, video: bool, audio: Option<AudioTrack>) -> Part {
+    let codecs = match (video, &audio) {
+        (true, Some(_)) => "avc1.64001f,mp4a.40.2",
+        (true, None) => "avc1.64001f",
+        (false, _) => "mp4a.40.2",
+    };
+    let base = part(stream, n);
+    Part {
+        init: Some(Init {
+            codecs: codecs.to_owned(),
+            resolution: video.then_some((640, 360)),
+            frame_rate: video.then_some(30.0),
+            video,
+            audio,
+            ..init(stream)
+        }),
+        ..base
+    }
+}
+
+fn track(language: &str) -> Option<AudioTrack> {
+    Some(AudioTrack {
+        language: Some(language.to_owned()),
+        channels: Some(2),
+    })
+}
+
+#[test]
+fn audio_only_streams_beside_silent_video_become_the_variants_audio_renditions() {
+    let opts = Options {
+        num_playlists: 4,
+        ..options()
+    };
+    let p = Playlists::new(opts).unwrap();
+    for n in 0..12 {
+        p.add("live/video", part_of("live/video", n, true, None))
+            .unwrap();
+        p.add(
+            "live/audio_fr",
+            part_of("live/audio_fr", n, false, track("fr")),
+        )
+        .unwrap();
+        p.add(
+            "live/audio_en",
+            part_of("live/audio_en", n, false, track("en")),
+        )
+        .unwrap();
+    }
+    let master = text(&p.multivariant("live").unwrap().plain);
+    let bps = |name: &str| {
+        let s = p.stream(name).unwrap().status().unwrap();
+        (s.peak_bps.max(s.average_bps), s.average_bps)
+    };
+    let (video_peak, video_avg) = bps("live/video");
+    let (en_peak, en_avg) = bps("live/audio_en");
+    let (fr_peak, fr_avg) = bps("live/audio_fr");
+    assert!(video_peak > 0 && en_peak > 0, "{master}");
+    assert_eq!(
+        master,
+        format!(
+            "#EXTM3U\n#EXT-X-INDEPENDENT-SEGMENTS\n\
+             #EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"audio_en\",LANGUAGE=\"en\",\
+             DEFAULT=YES,AUTOSELECT=YES,CHANNELS=\"2\",URI=\"audio_en/index.m3u8\"\n\
+             #EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"audio_fr\",LANGUAGE=\"fr\",\
+             DEFAULT=NO,AUTOSELECT=YES,CHANNELS=\"2\",URI=\"audio_fr/index.m3u8\"\n\
+             #EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},\
+             CODECS=\"avc1.64001f,mp4a.40.2\",RESOLUTION=640x360,FRAME-RATE=30.000,\
+             AUDIO=\"audio\"\nvideo/index.m3u8\n",
+            video_peak + en_peak.max(fr_peak),
+            video_avg + en_avg.max(fr_avg),
+        )
+    );
+    // Every playlist of the group reports every other (§4.4.5.4).
+    let en = text(
+        &p.stream("live/audio_en")
+            .unwrap()
+            .playlist()
+            .unwrap()
+            .full
+            .plain,
+    );
+    for other in ["../audio_fr/", "../video/"] {
+        assert!(en.contains(other), "{en}");
+    }
+}
+
+#[test]
+fn audio_only_streams_stay_variants_where_no_variant_lacks_sound() {
+    let p = Playlists::new(options()).unwrap();
+    for n in 0..12 {
+        // A ladder of a muxed variant and an audio-only one (a radio fallback)...
+        p.add("tv/hd", part_of("tv/hd", n, true, track("en")))
+            .unwrap();
+        p.add("tv/radio", part_of("tv/radio", n, false, track("en")))
+            .unwrap();
+        // ...and a group of audio only.
+        p.add("fm/aac", part_of("fm/aac", n, false, track("en")))
+            .unwrap();
+    }
+    for group in ["tv", "fm"] {
+        let master = text(&p.multivariant(group).unwrap().plain);
+        assert!(!master.contains("EXT-X-MEDIA"), "{master}");
+        assert!(!master.contains("AUDIO="), "{master}");
+    }
+    let tv = text(&p.multivariant("tv").unwrap().plain);
+    assert_eq!(tv.matches("#EXT-X-STREAM-INF").count(), 2, "{tv}");
 }

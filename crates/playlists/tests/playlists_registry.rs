@@ -31,6 +31,8 @@ fn init(tag: &str) -> Init {
         codecs: "avc1.64001f,mp4a.40.2".to_owned(),
         resolution: Some((640, 360)),
         frame_rate: Some(30.0),
+        video: true,
+        audio: Some(playlists::AudioTrack::default()),
     }
 }
 

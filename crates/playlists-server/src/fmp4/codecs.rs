@@ -19,6 +19,11 @@ pub struct SampleEntryInfo {
     pub codec: String,
     /// Width and height from a visual sample entry (ISO/IEC 14496-12 §12.1.3), if non-zero.
     pub resolution: Option<(u32, u32)>,
+    /// Audio channels: for AAC the AudioSpecificConfig's channelConfiguration, which says
+    /// what the decoder outputs; otherwise the audio sample entry's channelcount (§12.2.3).
+    /// `None` for other entries, or when neither says (0, or an AAC configuration that
+    /// defers to a program config element).
+    pub channels: Option<u32>,
 }
 
 /// Largest `esds` payload read. mp4-atom decodes the descriptors of an `esds` (ISO/IEC
@@ -42,23 +47,26 @@ pub fn describe(
 ) -> Result<SampleEntryInfo, Malformed> {
     let mut rest = payload;
     let fields = |err| atom_error(entry, err, payload.len());
-    let resolution = match &handler.0 {
+    let (resolution, mut channels) = match &handler.0 {
         b"vide" => {
             let visual = Visual::decode(&mut rest).map_err(fields)?;
             let (width, height) = (u32::from(visual.width), u32::from(visual.height));
-            (width > 0 && height > 0).then_some((width, height))
+            ((width > 0 && height > 0).then_some((width, height)), None)
         }
         // mp4-atom reads the QuickTime sound description versions 1 and 2 too.
         b"soun" => {
-            Audio::decode(&mut rest).map_err(fields)?;
-            None
+            let audio = Audio::decode(&mut rest).map_err(fields)?;
+            (
+                None,
+                Some(u32::from(audio.channel_count)).filter(|&c| c > 0),
+            )
         }
         _ => {
             // A plain SampleEntry: six reserved bytes and data_reference_index.
             let mut r = Reader::new(entry, payload);
             r.skip(8, "SampleEntry fields")?;
             rest = r.rest();
-            None
+            (None, None)
         }
     };
     let format = if matches!(&entry.0, b"encv" | b"enca") {
@@ -67,10 +75,24 @@ pub fn describe(
         entry
     };
     let codec = codec_string(entry, format, rest)?;
+    if codec.starts_with("mp4a.40.") {
+        // `codec_string` has decoded this `esds` already, so it is there and well formed.
+        let esds = require(entry, rest, FourCC(*b"esds"))?.payload;
+        let config = decode_flat::<Esds>(esds)?.es_desc.dec_config.dec_specific;
+        // ISO/IEC 14496-3 Table 1.19: configurations 1-6 are that many channels, 7 is 7.1.
+        if let Some(n) = config.and_then(|d| match d.chan_conf {
+            1..=6 => Some(u32::from(d.chan_conf)),
+            7 => Some(8),
+            _ => None,
+        }) {
+            channels = Some(n);
+        }
+    }
     Ok(SampleEntryInfo {
         entry,
         codec,
         resolution,
+        channels,
     })
 }
 

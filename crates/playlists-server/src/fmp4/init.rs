@@ -7,7 +7,7 @@
 
 use bytes::Bytes;
 use mp4_atom::{Hdlr, Mdhd, Tkhd, Trex};
-use playlists::Init;
+use playlists::{AudioTrack, Init};
 
 use crate::fmp4::boxes::{children, decode_flat, find, require, FourCC, Malformed, Reader};
 use crate::fmp4::codecs::describe;
@@ -53,6 +53,11 @@ pub struct Track {
     pub resolution: Option<(u32, u32)>,
     /// The `trex` defaults.
     pub defaults: SampleDefaults,
+    /// The track's language: the `elng` box's BCP 47 tag if there is one, else the `mdhd`
+    /// ISO 639-2/T code; `None` for `und` (undetermined) or an empty tag.
+    pub language: Option<String>,
+    /// Audio channels ([`SampleEntryInfo::channels`](crate::fmp4::codecs::SampleEntryInfo)).
+    pub channels: Option<u32>,
 }
 
 /// An init section as read: the library's [`Init`] (the bytes served as the EXT-X-MAP
@@ -142,12 +147,21 @@ pub fn parse(bytes: Bytes, moov: std::ops::Range<usize>) -> Result<Movie, Malfor
     } else {
         (None, None)
     };
+    let audio = tracks
+        .iter()
+        .find(|t| t.kind == TrackKind::Audio)
+        .map(|t| AudioTrack {
+            language: t.language.clone(),
+            channels: t.channels,
+        });
     Ok(Movie {
         init: Init {
             bytes,
             codecs,
             resolution,
             frame_rate,
+            video: tracks.iter().any(|t| t.kind == TrackKind::Video),
+            audio,
         },
         tracks,
         primary,
@@ -209,6 +223,13 @@ fn trak(payload: &[u8]) -> Result<Track, Malformed> {
             .or((width > 0 && height > 0).then_some((width, height))),
         _ => None,
     };
+    let language = match find(mdia.fourcc, mdia.payload, FourCC(*b"elng"))? {
+        Some(elng) => elng_language(elng.payload)?,
+        // ISO 639-2/T: three lower-case letters. A zero code (which decodes to "```") or
+        // anything else is no language.
+        None => Some(mdhd.language).filter(|l| l.bytes().all(|b| b.is_ascii_lowercase())),
+    }
+    .filter(|l| !l.is_empty() && l != "und");
     Ok(Track {
         track_id,
         kind,
@@ -217,7 +238,23 @@ fn trak(payload: &[u8]) -> Result<Track, Malformed> {
         codec: info.codec,
         resolution,
         defaults: SampleDefaults::default(),
+        language,
+        channels: info.channels,
     })
+}
+
+/// The extended language tag box (`elng`, ISO/IEC 14496-12 §8.4.6): a full box holding a
+/// NUL-terminated BCP 47 tag, which CMAF writers use where the `mdhd` code cannot say it
+/// (`fr-CA`). Read by hand: mp4-atom has no `elng`. A tag that is not UTF-8 is malformed.
+fn elng_language(payload: &[u8]) -> Result<Option<String>, Malformed> {
+    let mut r = Reader::new(FourCC(*b"elng"), payload);
+    r.version_flags()?;
+    let rest = r.rest();
+    let tag = rest.split(|&b| b == 0).next().unwrap_or_default();
+    let tag = std::str::from_utf8(tag)
+        .map_err(|_| r.error("extended_language is not UTF-8"))?
+        .trim();
+    Ok((!tag.is_empty()).then(|| tag.to_owned()))
 }
 
 #[cfg(test)]
@@ -238,6 +275,25 @@ mod tests {
         let audio = init.track(2).unwrap();
         assert_eq!((audio.kind, audio.timescale), (TrackKind::Audio, 48000));
         assert_eq!(audio.resolution, None);
+        // The AudioSpecificConfig says two channels; the mdhd's zero language code is none.
+        assert!(init.init.video);
+        assert_eq!(
+            init.init.audio,
+            Some(AudioTrack {
+                language: None,
+                channels: Some(2)
+            })
+        );
+    }
+
+    #[test]
+    fn the_extended_language_tag_is_read_as_written() {
+        let tag = |bytes: &[u8]| elng_language(&[&[0u8; 4][..], bytes].concat());
+        assert_eq!(tag(b"fr-CA\0").unwrap().as_deref(), Some("fr-CA"));
+        assert_eq!(tag(b"en").unwrap().as_deref(), Some("en"));
+        assert_eq!(tag(b"\0").unwrap(), None);
+        assert!(tag(b"\xff\xfe\0").is_err());
+        assert!(elng_language(&[0, 0]).is_err(), "no version and flags");
     }
 
     #[test]
@@ -247,6 +303,7 @@ mod tests {
         let init = parse(Bytes::from(bytes), moov).unwrap();
         assert_eq!(init.primary_track().track_id, 7);
         assert_eq!((init.init.resolution, init.init.frame_rate), (None, None));
+        assert!(!init.init.video && init.init.audio.is_some());
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! | `/healthz`, `/metrics` | liveness, Prometheus metrics |
 //! | `/playback-check` | whether the request in `X-Original-URI` may be served (a caching tier's `auth_request`, signed playback) |
 //! | `/assets/hls.min.js` | hls.js for the page (embedded, or `--hls-js-file`) |
+//! | `/favicon.ico` | 204: the origin has no icon, and says so without an error |
 //! | `/{stream}/index.m3u8` | media playlist (`{stream}` is `name` or `group/rendition`) |
 //! | `/{group}/master.m3u8` | multivariant playlist |
 //! | `/{stream}/init.mp4`, `/{stream}/init-{n}.mp4` | init sections |
@@ -40,6 +41,8 @@ pub enum Route<'a> {
     Page,
     /// `GET /assets/hls.min.js`.
     HlsJs,
+    /// `GET /favicon.ico`.
+    Favicon,
     /// `GET /healthz`.
     Healthz,
     /// `GET /metrics`.
@@ -100,6 +103,7 @@ impl<'a> Route<'a> {
             "/metrics" => return Self::Metrics,
             "/playback-check" => return Self::PlaybackCheck,
             "/assets/hls.min.js" => return Self::HlsJs,
+            "/favicon.ico" => return Self::Favicon,
             _ => {}
         }
         if let Some(stream) = path.strip_prefix("/ingest/") {
@@ -305,7 +309,7 @@ fn kind_of(method: &Method, route: Route<'_>, blocking: bool) -> RouteKind {
     }
     match route {
         Route::Page => RouteKind::Page,
-        Route::HlsJs => RouteKind::Asset,
+        Route::HlsJs | Route::Favicon => RouteKind::Asset,
         Route::Healthz => RouteKind::Healthz,
         Route::PlaybackCheck => RouteKind::PlaybackCheck,
         Route::Metrics => RouteKind::Metrics,
@@ -328,6 +332,7 @@ async fn dispatch(
     match route {
         Route::Page => Ok(page::render(state)),
         Route::HlsJs => Ok(assets::hls_js(state, req.query(), headers, req.coding)),
+        Route::Favicon => Ok(no_icon()),
         Route::Healthz => Ok(text("ok\n".into(), "text/plain; charset=utf-8")),
         Route::Metrics => Ok(text(scrape::render(state)?.into(), scrape::CONTENT_TYPE)),
         Route::PlaybackCheck => playback_check(state, req),
@@ -407,6 +412,19 @@ fn predecessor_fallback<'a>(
     Err(not_found)
 }
 
+/// The answer to `/favicon.ico`. Browsers ask for it on their own, on the page at `/` and
+/// again whenever a tab starts playing sound; a 404 would be an error in every page's
+/// console and in `/metrics`. 204 says "no icon", and browsers keep it for a day.
+fn no_icon() -> Response<Body> {
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    resp.headers_mut().insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=86400"),
+    );
+    resp
+}
+
 fn text(body: Body, content_type: &'static str) -> Response<Body> {
     let mut resp = Response::new(body);
     let h = resp.headers_mut();
@@ -440,6 +458,7 @@ mod tests {
     fn paths_parse_to_the_names_the_playlist_uses() {
         for (path, want) in [
             ("/", Route::Page),
+            ("/favicon.ico", Route::Favicon),
             ("/cam1/index.m3u8", Route::MediaPlaylist { stream: "cam1" }),
             (
                 "/live/720p/index.m3u8",

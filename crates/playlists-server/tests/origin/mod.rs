@@ -158,6 +158,8 @@ pub fn part(stream: &str, i: u64) -> Part {
             codecs: "avc1.64001f".to_owned(),
             resolution: Some((640, 360)),
             frame_rate: Some(30.0),
+            video: true,
+            audio: None,
         }),
         timing: PartTiming {
             duration: 200,

@@ -73,7 +73,9 @@ mod target_duration;
 mod timeline;
 
 pub use bandwidth::Bandwidth;
-pub use multivariant::{render_multivariant, valid_codecs, Variant};
+pub use multivariant::{
+    attribute_safe, render_multivariant, valid_codecs, AudioRendition, Variant,
+};
 pub use timeline::Timeline;
 
 use std::collections::VecDeque;

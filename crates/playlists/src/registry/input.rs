@@ -33,6 +33,27 @@ pub struct Init {
     pub resolution: Option<(u32, u32)>,
     /// Frames per second of the video track, if known.
     pub frame_rate: Option<f64>,
+    /// The init section has a video track. With [`Init::audio`] it decides how the group's
+    /// multivariant playlist lists the stream (§4.4.6.1, §4.4.6.2): a stream with audio and
+    /// no video, in a group whose variants with video carry no audio of their own, is an
+    /// alternative audio rendition (`EXT-X-MEDIA:TYPE=AUDIO`) those variants refer to;
+    /// anything else is a variant (`EXT-X-STREAM-INF`). A source that says neither (`false`,
+    /// `None`) gets a variant.
+    pub video: bool,
+    /// The first audio track, if the init section has one.
+    pub audio: Option<AudioTrack>,
+}
+
+/// What the multivariant playlist says of an audio track (`EXT-X-MEDIA`, §4.4.6.1).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AudioTrack {
+    /// The track's language as a BCP 47 tag (`en`, `fr-CA`) or an ISO 639-2/T code (`eng`,
+    /// as an `mdhd` box holds it); `None` if undetermined (`und`). Written as LANGUAGE only
+    /// when it is letters, digits and `-` (at most 35 bytes): anything else could break the
+    /// quoted-string.
+    pub language: Option<String>,
+    /// Audio channels (CHANNELS), if known.
+    pub channels: Option<u32>,
 }
 
 /// A snapshot of one stream's state, for listings, metrics and the multivariant playlist.
@@ -61,6 +82,10 @@ pub struct StreamStatus {
     pub resolution: Option<(u32, u32)>,
     /// Video frame rate of the current init section.
     pub frame_rate: Option<f64>,
+    /// The current init section has a video track ([`Init::video`]).
+    pub video: bool,
+    /// Its first audio track ([`Init::audio`]).
+    pub audio: Option<AudioTrack>,
     /// Peak segment bit rate (§4.1), bits per second; 0 until one segment is complete.
     pub peak_bps: u64,
     /// Average segment bit rate, bits per second; 0 until one segment is complete.

@@ -4,7 +4,7 @@
 use super::{group_of, rendition_of, unpack, Playlists, StreamState, StreamStatus};
 use crate::chunk_cache::StreamIdx;
 use crate::m3u8_cache::Rendered;
-use crate::manifest::{render_multivariant, RenditionReport, Timeline, Variant};
+use crate::manifest::{render_multivariant, AudioRendition, RenditionReport, Timeline, Variant};
 use crate::sync::Ordering;
 
 impl Playlists {
@@ -102,42 +102,109 @@ impl Playlists {
         list
     }
 
-    /// The multivariant playlist (§4.4.6) of `group`: one EXT-X-STREAM-INF per live stream
-    /// of the group, ordered by bandwidth. `None` when the group has no live stream.
+    /// The multivariant playlist (§4.4.6) of `group`: an EXT-X-STREAM-INF per live stream of
+    /// the group, ordered by bandwidth, except alternative audio renditions. `None` when the
+    /// group has no live stream.
+    ///
+    /// A stream with audio and no video ([`Init::audio`](super::Init::audio)) is listed as an
+    /// `EXT-X-MEDIA:TYPE=AUDIO` rendition of GROUP-ID `audio` when the group has a variant with
+    /// video and no audio of its own; such variants then refer to the group (AUDIO), and
+    /// their CODECS and BANDWIDTH cover the audio renditions too (§4.4.6.2: the codecs of every
+    /// rendition the variant may play; the peak of its video plus the largest audio). The
+    /// renditions are ordered by name and the first is the DEFAULT. Otherwise (audio only, or
+    /// every variant with its own sound) every stream is a variant, as a ladder of its own
+    /// [docs/conformance.md R35].
     pub fn multivariant(&self, group: &str) -> Option<Rendered> {
-        let mut variants: Vec<Variant> = self
+        let streams: Vec<StreamStatus> = self
             .active()
             .into_iter()
             .filter(|s| s.group == group)
-            .map(|s| {
-                let uri = match rendition_of(&s.name) {
-                    Some(rendition) => format!("{rendition}/index.m3u8"),
-                    None => "index.m3u8".to_owned(),
-                };
-                let average = if s.average_bps > 0 {
-                    s.average_bps
-                } else {
-                    estimate_bps(&s)
-                };
-                Variant {
-                    uri,
-                    bandwidth: s.peak_bps.max(average),
-                    average_bandwidth: average,
-                    codecs: s.codecs,
-                    resolution: s.resolution,
-                    frame_rate: s.frame_rate,
-                    independent_segments: s.independent_segments,
+            .collect();
+        if streams.is_empty() {
+            return None;
+        }
+        let silent_video = |s: &StreamStatus| s.video && s.audio.is_none();
+        let alternatives = streams.iter().any(silent_video);
+        let (audio, streams): (Vec<StreamStatus>, Vec<StreamStatus>) = streams
+            .into_iter()
+            .partition(|s| alternatives && !s.video && s.audio.is_some());
+        // `active()` sorts by name, so the renditions are in name order.
+        let renditions: Vec<AudioRendition> = audio
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let track = s.audio.clone().unwrap_or_default();
+                AudioRendition {
+                    group_id: AUDIO_GROUP.to_owned(),
+                    name: rendition_of(&s.name).unwrap_or(&s.name).to_owned(),
+                    language: track.language,
+                    default: i == 0,
+                    channels: track.channels,
+                    uri: playlist_uri(&s.name),
                 }
             })
             .collect();
-        if variants.is_empty() {
-            return None;
+        let mut audio_codecs: Vec<&str> = Vec::new();
+        for codec in audio.iter().flat_map(|s| s.codecs.split(',')) {
+            if !codec.is_empty() && !audio_codecs.contains(&codec) {
+                audio_codecs.push(codec);
+            }
         }
+        let audio_peak = audio.iter().map(|s| bit_rates(s).0).max().unwrap_or(0);
+        let audio_average = audio.iter().map(|s| bit_rates(s).1).max().unwrap_or(0);
+        let mut variants: Vec<Variant> = streams
+            .iter()
+            .map(|s| {
+                let (peak, average) = bit_rates(s);
+                let mut variant = Variant {
+                    uri: playlist_uri(&s.name),
+                    bandwidth: peak,
+                    average_bandwidth: average,
+                    codecs: s.codecs.clone(),
+                    resolution: s.resolution,
+                    frame_rate: s.frame_rate,
+                    independent_segments: s.independent_segments,
+                    audio_group: None,
+                };
+                if silent_video(s) && !renditions.is_empty() {
+                    variant.bandwidth += audio_peak;
+                    variant.average_bandwidth += audio_average;
+                    let codecs = std::iter::once(s.codecs.as_str())
+                        .chain(audio_codecs.iter().copied())
+                        .filter(|c| !c.is_empty());
+                    variant.codecs = codecs.collect::<Vec<_>>().join(",");
+                    variant.audio_group = Some(AUDIO_GROUP.to_owned());
+                }
+                variant
+            })
+            .collect();
         variants.sort_by(|a, b| a.bandwidth.cmp(&b.bandwidth).then(a.uri.cmp(&b.uri)));
         let mut out = Vec::new();
-        render_multivariant(&variants, &mut out);
+        render_multivariant(&variants, &renditions, &mut out);
         Some(Rendered::new(out))
     }
+}
+
+/// The GROUP-ID of a group's alternative audio renditions.
+const AUDIO_GROUP: &str = "audio";
+
+/// A stream's media playlist, relative to its group's multivariant playlist.
+fn playlist_uri(name: &str) -> String {
+    match rendition_of(name) {
+        Some(rendition) => format!("{rendition}/index.m3u8"),
+        None => "index.m3u8".to_owned(),
+    }
+}
+
+/// A stream's (peak, average) bit rate for BANDWIDTH and AVERAGE-BANDWIDTH: measured over
+/// its segments, else estimated from its parts (see [`estimate_bps`]).
+fn bit_rates(s: &StreamStatus) -> (u64, u64) {
+    let average = if s.average_bps > 0 {
+        s.average_bps
+    } else {
+        estimate_bps(s)
+    };
+    (s.peak_bps.max(average), average)
 }
 
 pub(super) fn status_of(st: &StreamState) -> StreamStatus {
@@ -154,6 +221,8 @@ pub(super) fn status_of(st: &StreamState) -> StreamStatus {
         codecs: st.init.codecs.clone(),
         resolution: st.init.resolution,
         frame_rate: st.init.frame_rate,
+        video: st.init.video,
+        audio: st.init.audio.clone(),
         peak_bps: bandwidth.peak_bps,
         average_bps: bandwidth.average_bps,
         independent_segments: st.manifest.independent_segments(),

@@ -23,7 +23,7 @@ mod input;
 mod listing;
 mod stream;
 
-pub use input::{group_of, rendition_of, Init, Part, StreamStatus};
+pub use input::{group_of, rendition_of, AudioTrack, Init, Part, StreamStatus};
 pub use stream::{advance_part_limit, BlockingRequest, Segment, StreamRef};
 
 use std::sync::Arc;

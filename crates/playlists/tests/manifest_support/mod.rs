@@ -365,6 +365,8 @@ pub fn init(
         codecs: codecs.to_owned(),
         resolution,
         frame_rate,
+        video: resolution.is_some(),
+        audio: codecs.contains("mp4a").then(playlists::AudioTrack::default),
     }
 }
 
