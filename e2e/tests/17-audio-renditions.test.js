@@ -19,22 +19,27 @@ const LANGUAGES = [
   { name: 'audio_fr', lang: 'fra', hz: 880 },
 ];
 
-/** One ffmpeg, one clock: the video and both languages, each PUT to its own stream. */
+/**
+ * One ffmpeg, one clock: the video and both languages, each PUT to its own stream. Every
+ * input is read in real time (`-re` is per input). Audio fragments are cut at 190 ms: ffmpeg
+ * closes a fragment once it reaches `-frag_duration`, so 200 ms would give ten 21.3 ms AAC
+ * frames, 213 ms, over PART-TARGET; nine are 192 ms.
+ */
 function startEncoder(base) {
-  const fmp4 = (url) => [
+  const fmp4 = (url, fragUs) => [
     '-f', 'mp4', '-movflags', 'cmaf+empty_moov+default_base_moof+frag_keyframe+skip_trailer',
-    '-frag_duration', '200000', '-method', 'PUT', url,
+    '-frag_duration', String(fragUs), '-method', 'PUT', url,
   ];
   const args = [
-    '-hide_banner', '-nostats', '-loglevel', 'error', '-re',
-    '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30',
-    ...LANGUAGES.flatMap((l) => ['-f', 'lavfi', '-i', `sine=frequency=${l.hz}:sample_rate=48000`]),
+    '-hide_banner', '-nostats', '-loglevel', 'error',
+    '-re', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30',
+    ...LANGUAGES.flatMap((l) => ['-re', '-f', 'lavfi', '-i', `sine=frequency=${l.hz}:sample_rate=48000`]),
     '-map', '0:v', '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency',
     '-pix_fmt', 'yuv420p', '-g', '30', '-keyint_min', '30', '-sc_threshold', '0',
-    ...fmp4(`${base}/ingest/live/video`),
+    ...fmp4(`${base}/ingest/live/video`, 200000),
     ...LANGUAGES.flatMap((l, i) => [
       '-map', `${i + 1}:a`, '-c:a', 'aac', '-ac', '2', '-metadata:s:a:0', `language=${l.lang}`,
-      ...fmp4(`${base}/ingest/live/${l.name}`),
+      ...fmp4(`${base}/ingest/live/${l.name}`, 190000),
     ]),
   ];
   return spawnTracked('ffmpeg', 'ffmpeg', args, { stopSignal: 'SIGINT' });
@@ -60,6 +65,18 @@ function listenInPage() {
     return bins[best] > -80 ? (best * ctx.sampleRate) / analyser.fftSize : null;
   };
   return ctx.resume().then(() => ctx.state);
+}
+
+/** Media sequence number → EXT-X-PROGRAM-DATE-TIME (ms) of every complete segment listed. */
+function segmentDates(text) {
+  const dates = new Map();
+  let msn = Number(text.match(/#EXT-X-MEDIA-SEQUENCE:(\d+)/)[1]);
+  let date = null;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#EXT-X-PROGRAM-DATE-TIME:')) date = Date.parse(line.slice(25));
+    else if (/^s\d+\.mp4$/.test(line)) dates.set(msn++, date);
+  }
+  return dates;
 }
 
 test('audio renditions: master.m3u8 lists both languages and hls.js switches between them', { timeout: 150_000 }, async () => {
@@ -119,6 +136,20 @@ test('audio renditions: master.m3u8 lists both languages and hls.js switches bet
     // English (440 Hz) before the switch, French (880 Hz) a few seconds after it.
     assert.ok(before.length > 0 && before.every((t) => near(t, 440)), `tones before the switch: ${before}`);
     assert.ok(after.length > 0 && after.every((t) => near(t, 880)), `tones after the switch: ${after}`);
+    // Each language's playlist: parts within PART-TARGET, segments dated as the video's (the
+    // same media sequence number starts within a part of the same date, docs/conformance.md R26).
+    const video = await fetchText(`${server.base}/live/video/index.m3u8`);
+    for (const l of LANGUAGES) {
+      const text = await fetchText(`${server.base}/live/${l.name}/index.m3u8`);
+      const durations = [...text.matchAll(/#EXT-X-PART:DURATION=([\d.]+)/g)].map((m) => Number(m[1]));
+      assert.ok(durations.length > 0 && durations.every((d) => d <= 0.2 && d >= 0.17), `${l.name} parts: ${durations}`);
+      const videoDates = segmentDates(video);
+      const common = [...segmentDates(text)].filter(([msn]) => videoDates.has(msn));
+      assert.ok(common.length > 0, `${l.name} and the video share segments\n${text}\n${video}`);
+      for (const [msn, at] of common) {
+        assert.ok(Math.abs(at - videoDates.get(msn)) <= 200, `${l.name} segment ${msn} dated ${at - videoDates.get(msn)} ms from the video's`);
+      }
+    }
     assert.equal(encoder.exitInfo(), null, `ffmpeg stopped: ${encoder.log()}`);
   } finally {
     for (const stop of stops) await stop();

@@ -338,3 +338,108 @@ fn audio_only_streams_stay_variants_where_no_variant_lacks_sound() {
     let tv = text(&p.multivariant("tv").unwrap().plain);
     assert_eq!(tv.matches("#EXT-X-STREAM-INF").count(), 2, "{tv}");
 }
+
+/// Audio part `n` of a rendition: nine AAC frames (192 ms at 48 kHz), every one independent.
+fn audio_part(stream: &str, n: u64, language: &str) -> Part {
+    let mut part = part_of(stream, n, false, track(language));
+    part.timing = PartTiming {
+        duration: 9 * 1024,
+        timescale: 48_000,
+        decode_time: n * 9 * 1024,
+        independent: true,
+        wallclock_ms: Some(START_MS),
+    };
+    part
+}
+
+/// The start (µs of media time) and date of every complete segment of `name`, by MSN.
+fn segment_starts(p: &Playlists, name: &str) -> Vec<(u64, String)> {
+    let text = text(&p.stream(name).unwrap().playlist().unwrap().full.plain);
+    let mut msn: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("#EXT-X-MEDIA-SEQUENCE:"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut date = String::new();
+    let mut out = Vec::new();
+    for line in text.lines() {
+        if let Some(d) = line.strip_prefix("#EXT-X-PROGRAM-DATE-TIME:") {
+            date = d.to_owned();
+        } else if line.starts_with('s') && line.ends_with(".mp4") {
+            out.push((msn, date.clone()));
+            msn += 1;
+        }
+    }
+    out
+}
+
+#[test]
+fn audio_started_with_its_video_waits_for_the_videos_segment_grid() {
+    // The server's defaults: 1.5 s minimum, measured TARGETDURATION; a 2 s GOP.
+    let opts = Options {
+        segment_min_ms: 1500,
+        target_duration: playlists::TargetDuration::Measured { max_s: 10 },
+        ..options()
+    };
+    let p = Playlists::new(opts).unwrap();
+    let video_part = |n: u64| {
+        let mut part = part_of("live/video", n, true, None);
+        part.timing.independent = n % 10 == 0;
+        part
+    };
+    // 14 s of both, in the order they arrive in real time. The audio's first segment could
+    // close at 1.536 s (eight 192 ms parts), before the video's first key frame after 1.5 s
+    // (2 s): laid down by the audio, the grid would be 1.536 s and the video's segments up to
+    // a GOP off it.
+    let (mut v, mut a) = (0u64, 0u64);
+    while v < 70 {
+        if a * 192_000 <= v * 200_000 {
+            p.add("live/audio_en", audio_part("live/audio_en", a, "en"))
+                .unwrap();
+            a += 1;
+        } else {
+            p.add("live/video", video_part(v)).unwrap();
+            v += 1;
+        }
+    }
+    let video = segment_starts(&p, "live/video");
+    let audio = segment_starts(&p, "live/audio_en");
+    // The same numbers, dated within one audio part (192 ms) of each other.
+    let date_ms = |d: &str| {
+        let (secs, ms) = d.trim_end_matches('Z').rsplit_once('.').unwrap();
+        let s: u64 = secs.rsplit(':').next().unwrap().parse().unwrap();
+        s * 1000 + ms.parse::<u64>().unwrap()
+    };
+    let mut common = 0;
+    for (msn, date) in &video {
+        if let Some((_, audio_date)) = audio.iter().find(|(m, _)| m == msn) {
+            common += 1;
+            assert!(
+                date_ms(date).abs_diff(date_ms(audio_date)) < 192,
+                "segment {msn}: video {date}, audio {audio_date}"
+            );
+        }
+    }
+    assert!(common >= 4, "video {video:?}\naudio {audio:?}");
+    let td = |name: &str| p.stream(name).unwrap().status().unwrap().target_duration_s;
+    assert_eq!((td("live/video"), td("live/audio_en")), (Some(2), Some(2)));
+}
+
+#[test]
+fn audio_alone_lays_down_its_own_grid_within_the_target_duration_it_would_measure() {
+    let opts = Options {
+        segment_min_ms: 1500,
+        target_duration: playlists::TargetDuration::Measured { max_s: 10 },
+        ..options()
+    };
+    let p = Playlists::new(opts).unwrap();
+    for n in 0..40 {
+        p.add("fm/aac", audio_part("fm/aac", n, "en")).unwrap();
+    }
+    let status = p.stream("fm/aac").unwrap().status().unwrap();
+    // It waited past 1.5 s for a sibling, but not beyond what rounds to 2 s (13 parts, 2.496 s).
+    assert_eq!(status.target_duration_s, Some(2));
+    let text = text(&p.stream("fm/aac").unwrap().playlist().unwrap().full.plain);
+    assert!(text.contains("#EXTINF:2.49600,"), "{text}");
+}

@@ -342,6 +342,9 @@ pub struct M3u8Manifest {
     /// Lays down a grid at the first segment for siblings to join
     /// ([`share_timeline`](Self::share_timeline)).
     shares_timeline: bool,
+    /// Holds the first segment open for a sibling's grid
+    /// ([`wait_for_grid`](Self::wait_for_grid)).
+    waits_for_grid: bool,
     finished: bool,
     /// `(decode_time + duration, duration, timescale)` of the newest part.
     last_part: Option<(u64, u64, u32)>,
@@ -378,6 +381,7 @@ impl M3u8Manifest {
             grid: None,
             grid_settled: false,
             shares_timeline: false,
+            waits_for_grid: false,
             finished: false,
             last_part: None,
             last_id: None,

@@ -3,7 +3,7 @@
 //! §6.2.2 [docs/conformance.md R1, R2, R18–R21]; see the module docs of [`manifest`](super) for the
 //! policy).
 
-use super::numbers::{rounds_above, ticks_to_us};
+use super::numbers::{rounded_secs, rounds_above, ticks_to_us};
 use super::render::SegmentText;
 use super::timeline;
 use super::{check_date, M3u8Manifest, PartEntry, PartMeta, PartPosition, Run, Segment};
@@ -174,6 +174,14 @@ impl M3u8Manifest {
         // (the first segment), at the first key frame after `segment_min_ms`.
         let due = match self.grid {
             Some(grid) => grid.cell(part_start_us(part), part_duration_us(part)) > open.cell,
+            // A rendition without key frames of its own waits for a sibling's grid to join
+            // (see `wait_for_grid`), as long as waiting keeps its length within the target
+            // duration `segment_min_ms` would measure.
+            None if self.waits_for_grid && !self.grid_settled => rounds_above(
+                open.duration + part.timing.duration,
+                open.timescale,
+                rounded_secs(self.segment_min_ms, 1000),
+            ),
             None => open.duration * 1000 / u64::from(open.timescale) >= self.segment_min_ms,
         };
         match (part.timing.independent, must_cut) {

@@ -143,6 +143,21 @@ impl M3u8Manifest {
         self.shares_timeline = true;
     }
 
+    /// Makes this rendition one that follows its siblings' grid rather than laying down its
+    /// own: its first segment stays open past `segment_min_ms` until a sibling's timeline is
+    /// joined, or until one more part would make it round above the target duration
+    /// `segment_min_ms` gives (2 s for 1.5 s), when it closes and lays down the grid itself.
+    /// For a rendition whose every part is independent (audio alone): it can be cut anywhere,
+    /// so it is the one that should line up with the key frames of a video sibling, whose
+    /// first segment closes later (at its first key frame after `segment_min_ms`) though they
+    /// started together. Without this the audio's grid, one part past `segment_min_ms`, would
+    /// be the group's and the video's segments would lie up to a GOP off it
+    /// [docs/conformance.md R26, R35]. Implies [`share_timeline`](Self::share_timeline).
+    pub fn wait_for_grid(&mut self) {
+        self.shares_timeline = true;
+        self.waits_for_grid = true;
+    }
+
     /// Whether [`join`](Self::join) would take a timeline now: the stream has no grid yet and
     /// nothing of it can have been published (no segment yet, or a measured target duration
     /// still unknown).

@@ -396,6 +396,10 @@ impl Playlists {
             first_id = Some(self.opts.numbering.first_part(start_ms));
             if rendition_of(name).is_some() {
                 manifest.share_timeline();
+                // Audio alone has no key frames to cut at: it lines up with a video sibling.
+                if !init.video && init.audio.is_some() {
+                    manifest.wait_for_grid();
+                }
             }
             *state = Some(StreamState {
                 idx,
