@@ -1,4 +1,12 @@
 //! [`IngestSession`]: one encoder connection, from bytes to published parts.
+//!
+//! A redundant session ([`Ownership::Redundant`]) publishes a fragment only when it is past
+//! what the stream published (see [`sessions`](super::sessions)); the rest is taken and
+//! dropped, so a backup encoder is accepted as long as it keeps sending. It also remembers
+//! its stream's CMAF header for sessions that start with a segment
+//! ([`resume_track`](IngestSession::resume_track)), refuses a header without an audio or
+//! video track ([`IngestError::UnsupportedMedia`]), and ends the stream after a segment whose
+//! `styp` has the `lmsg` brand (the DASH-IF last segment of a track).
 
 use std::sync::Arc;
 
@@ -6,9 +14,9 @@ use bytes::Bytes;
 use playlists::{Init, Part};
 
 use super::restamp::unix_now_ms;
-use super::sessions::StreamIngest;
-use super::{IngestError, Ingests};
-use crate::fmp4::{Fmp4Error, Fragment, Movie, Splitter, Unit};
+use super::sessions::{EncoderTime, Owners, StreamIngest};
+use super::{IngestError, Ingests, Ownership};
+use crate::fmp4::{has_brand, Fmp4Error, FourCC, Fragment, Movie, Splitter, TrackKind, Unit};
 use crate::part_store::PartWriter;
 use crate::sync::lock;
 
@@ -33,9 +41,28 @@ pub struct IngestSession {
     /// since it compares hashes, but this way it is sent once per session and change).
     pending_init: Option<Arc<Movie>>,
     parts: u64,
+    /// Fragments taken, published or (redundant copies) dropped.
+    fragments: u64,
+    /// Redundant: fragments are deduplicated against the stream's other sessions.
+    redundant: bool,
+    /// Where this session's own encoder timeline ends (the last fragment it sent), to tell a
+    /// restarted encoder from a late copy.
+    own_end: Option<EncoderTime>,
+    /// A segment with the `lmsg` brand was received: the stream ends with this session.
+    last_segment: bool,
     failed: bool,
     ended: bool,
 }
+
+/// How far behind what was published a redundant session's fragments are dropped as copies
+/// even when its own timeline jumped there: DASH-IF §5.2 lets an encoder that reconnects
+/// resend the segment it was sending, and recommends segments of at most 6 s; twice that.
+/// Further back, the sole session of a stream is an encoder that restarted its clock, and
+/// its fragments start a new run (a discontinuity, as for any encoder restart).
+const RESEND_WINDOW_MS: u64 = 12_000;
+
+/// The `styp` brand of the last segment of a track (DASH-IF ingest §5.2 item 18).
+const LMSG: FourCC = FourCC(*b"lmsg");
 
 impl IngestSession {
     pub(super) fn new(
@@ -45,6 +72,7 @@ impl IngestSession {
         shared: Arc<StreamIngest>,
         splitter: Splitter,
         storage: PartWriter,
+        ownership: Ownership,
     ) -> Self {
         Self {
             ingests,
@@ -56,6 +84,10 @@ impl IngestSession {
             init: None,
             pending_init: None,
             parts: 0,
+            fragments: 0,
+            redundant: ownership == Ownership::Redundant,
+            own_end: None,
+            last_segment: false,
             failed: false,
             ended: false,
         }
@@ -69,6 +101,27 @@ impl IngestSession {
     /// Parts published by this session so far.
     pub fn parts(&self) -> u64 {
         self.parts
+    }
+
+    /// Fragments taken so far: published, or dropped as a redundant copy of what the stream
+    /// holds. Counts as progress for the stall limit.
+    pub fn fragments(&self) -> u64 {
+        self.fragments
+    }
+
+    /// Continues the track with its stream's last CMAF header, for a session whose input
+    /// starts with a segment (DASH-IF per-segment POSTs: the header came in an earlier
+    /// request). Redundant sessions only.
+    ///
+    /// # Errors
+    /// [`IngestError::NoHeader`] when the stream has no header (none received, or its ingest
+    /// state expired with its grace period).
+    pub fn resume_track(&mut self) -> Result<(), IngestError> {
+        let header = lock(&self.shared.header).clone();
+        let header = header
+            .filter(|_| self.redundant)
+            .ok_or_else(|| IngestError::NoHeader(self.stream.clone()))?;
+        self.push(header).map(drop)
     }
 
     /// Splits `chunk` (any size, any alignment) and publishes every complete fragment.
@@ -97,12 +150,18 @@ impl IngestSession {
         for event in events {
             match event {
                 Unit::Init(init) => {
+                    if self.redundant {
+                        self.check_media(&init)?;
+                        *lock(&self.shared.header) = Some(init.init.bytes.clone());
+                    }
                     self.init = Some(Arc::clone(&init));
                     self.pending_init = Some(init);
                 }
                 Unit::Fragment(fragment) => {
-                    self.publish(fragment)?;
-                    self.shared.publish_delay.observe(received.elapsed());
+                    self.fragments += 1;
+                    if self.publish(fragment)? {
+                        self.shared.publish_delay.observe(received.elapsed());
+                    }
                 }
             }
         }
@@ -110,7 +169,39 @@ impl IngestSession {
         Ok(self.parts - before)
     }
 
-    fn publish(&mut self, mut fragment: Fragment) -> Result<(), IngestError> {
+    /// A DASH-IF track is one audio or video track (a text or metadata track has nothing an
+    /// HLS rendition could carry here).
+    fn check_media(&self, movie: &Movie) -> Result<(), IngestError> {
+        match movie.primary_track().kind {
+            TrackKind::Video | TrackKind::Audio => Ok(()),
+            TrackKind::Other(handler) => Err(IngestError::UnsupportedMedia {
+                stream: self.stream.clone(),
+                reason: format!("a `{handler}` track; only audio and video tracks are served"),
+            }),
+        }
+    }
+
+    /// Whether a redundant session drops `fragment` (encoder time `start`) as a copy of what
+    /// the stream holds: it starts before the end of the last one published, unless it is
+    /// the restart of the stream's only encoder, far behind (see [`RESEND_WINDOW_MS`]).
+    fn is_held(&self, owners: &Owners, start: EncoderTime, jumped: bool) -> bool {
+        let Some(end) = owners
+            .published_end
+            .filter(|end| end.timescale == start.timescale)
+        else {
+            return false;
+        };
+        if start.decode >= end.decode {
+            return false;
+        }
+        let behind_ms =
+            u128::from(end.decode - start.decode) * 1000 / u128::from(start.timescale.max(1));
+        let restart = jumped && owners.is_sole(self.id) && behind_ms > u128::from(RESEND_WINDOW_MS);
+        !restart
+    }
+
+    /// Publishes `fragment`; `Ok(false)` when a redundant session dropped it as a copy.
+    fn publish(&mut self, mut fragment: Fragment) -> Result<bool, IngestError> {
         // The splitter never yields a fragment before an init section.
         let Some(current) = self.init.clone() else {
             return Err(self.fmp4_error(Fmp4Error::MoofBeforeMoov { offset: 0 }));
@@ -119,9 +210,31 @@ impl IngestSession {
         // sessions (an encoder that reconnects with its timestamps continuing keeps its
         // shift), so only the owner may move it.
         let shared = Arc::clone(&self.shared);
-        let owner = shared.owner();
-        if *owner != self.id {
+        let mut owners = shared.owners();
+        if !owners.holds(self.id) {
             return Err(IngestError::Superseded(self.stream.clone()));
+        }
+        // On the encoder's timeline, before restamping: the copies of two redundant encoders
+        // are compared as they sent them, and their restamped times agree because only the
+        // published copy moves the stream's restamping run.
+        let timing = fragment.timing;
+        let start = EncoderTime {
+            timescale: timing.timescale,
+            decode: timing.decode_time,
+        };
+        let end = EncoderTime {
+            decode: timing.decode_time.saturating_add(timing.duration),
+            ..start
+        };
+        if self.redundant {
+            if has_brand(&fragment.bytes, LMSG) {
+                self.last_segment = true;
+            }
+            let jumped = self.own_end != Some(start);
+            self.own_end = Some(end);
+            if self.is_held(&owners, start, jumped) {
+                return Ok(false);
+            }
         }
         // Renditions of a group too: their runs share one anchor per group, so they keep the
         // media timeline their alignment relies on (docs/conformance.md R26).
@@ -154,10 +267,11 @@ impl IngestSession {
                 stream: self.stream.clone(),
                 source,
             })?;
-        drop(owner);
+        owners.published_end = Some(end);
+        drop(owners);
         self.pending_init = None;
         self.parts += 1;
-        Ok(())
+        Ok(true)
     }
 
     fn fmp4_error(&self, source: Fmp4Error) -> IngestError {
@@ -171,7 +285,7 @@ impl IngestSession {
     /// way the stream enters its grace period. Returns the parts this session published.
     pub fn finish(mut self) -> Result<u64, IngestError> {
         self.ended = true;
-        self.ingests.disconnected(&self.stream, self.id);
+        self.disconnect();
         if self.failed {
             return Err(IngestError::Closed(self.stream.clone()));
         }
@@ -202,7 +316,18 @@ fn restamp(shared: &StreamIngest, stream: &str, movie: &Movie, fragment: &mut Fr
 impl Drop for IngestSession {
     fn drop(&mut self) {
         if !self.ended {
-            self.ingests.disconnected(&self.stream, self.id);
+            self.disconnect();
         }
+    }
+}
+
+impl IngestSession {
+    /// The session is over: the stream ends now if it received its last segment (`lmsg`),
+    /// and its grace period starts if no other session sends it.
+    fn disconnect(&self) {
+        if self.last_segment {
+            self.ingests.end_track(&self.stream);
+        }
+        self.ingests.disconnected(&self.stream, self.id);
     }
 }
