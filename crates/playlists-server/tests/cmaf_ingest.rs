@@ -88,6 +88,30 @@ fn styp(brands: &[&[u8; 4]]) -> Vec<u8> {
     b
 }
 
+/// A CMAF track of timed text (`tx3g` in a `sbtl` track), as ffmpeg writes one.
+fn timed_text() -> Bytes {
+    assert!(
+        common::have_ffmpeg(),
+        "ffmpeg is needed (scripts/test.sh installs it)"
+    );
+    let dir = std::env::temp_dir();
+    let srt = dir.join(format!("cmaf_ingest_{}.srt", std::process::id()));
+    let mp4 = dir.join(format!("cmaf_ingest_{}_text.mp4", std::process::id()));
+    std::fs::write(&srt, "1\n00:00:00,000 --> 00:00:01,000\nhello\n").unwrap();
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i"])
+        .arg(&srt)
+        .args(["-c:s", "mov_text", "-f", "mp4", "-movflags"])
+        .arg("cmaf+empty_moov+default_base_moof+frag_keyframe+skip_trailer")
+        .arg(&mp4)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let bytes = std::fs::read(&mp4).unwrap();
+    let _ = (std::fs::remove_file(&srt), std::fs::remove_file(&mp4));
+    bytes.into()
+}
+
 fn count(text: &str, prefix: &str) -> usize {
     text.lines().filter(|l| l.starts_with(prefix)).count()
 }
@@ -167,6 +191,16 @@ async fn every_answer_of_the_protocol() {
         "{}",
         resp.text()
     );
+
+    // A header whose track is neither audio nor video (ffmpeg's timed text, `sbtl`): 415.
+    let resp = send_auth("/ingest/pp/Streams(captions)", timed_text()).await;
+    assert_eq!(
+        resp.status,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "{}",
+        resp.text()
+    );
+    assert!(resp.text().contains("`sbtl` track"), "{}", resp.text());
 
     // A segment before its track's header: 412; and nothing was started.
     let resp = send_auth("/ingest/pp/Streams(video.cmfv)", fragments[0].bytes.clone()).await;
