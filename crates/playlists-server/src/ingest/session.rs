@@ -331,3 +331,151 @@ impl IngestSession {
         self.ingests.disconnected(&self.stream, self.id);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use playlists::{Options, Playlists};
+
+    use super::*;
+    use crate::fmp4::testutil::{boxed, fragment, init_segment, TestTrack, TestTraf};
+    use crate::ingest::{Access, IngestConfig};
+    use crate::part_store::PartStore;
+
+    /// Ticks of 200 ms at 48 kHz: fragment `i` starts at `i * STEP`.
+    const STEP: u64 = 9600;
+
+    fn ingests() -> (Arc<Playlists>, Arc<Ingests>) {
+        let playlists = Arc::new(Playlists::new(Options::default()).unwrap());
+        let ingests = Ingests::new(
+            Arc::clone(&playlists),
+            PartStore::heap(),
+            IngestConfig::default(),
+        );
+        (playlists, ingests)
+    }
+
+    fn header() -> Bytes {
+        init_segment(&[TestTrack::audio(1, 48000)]).into()
+    }
+
+    /// Audio fragment `i` (200 ms; audio, so every fragment is independent).
+    fn frag(i: u64) -> Bytes {
+        fragment(i as u32 + 1, &[TestTraf::new(1, i * STEP, 2, 4800)]).into()
+    }
+
+    fn redundant(ingests: &Arc<Ingests>, stream: &str) -> IngestSession {
+        let mut s = ingests
+            .start_as(stream, Access::Local, Ownership::Redundant)
+            .unwrap();
+        s.push(header()).unwrap();
+        s
+    }
+
+    fn parts(playlists: &Playlists, stream: &str) -> u64 {
+        playlists
+            .stream(stream)
+            .unwrap()
+            .status()
+            .unwrap()
+            .parts_published
+    }
+
+    #[tokio::test]
+    async fn a_resent_fragment_is_held_and_a_sole_encoder_restarting_far_behind_starts_over() {
+        let (playlists, ingests) = ingests();
+        let mut a = redundant(&ingests, "solo");
+        for i in 0..70 {
+            assert_eq!(a.push(frag(i)).unwrap(), 1);
+        }
+        // The segment it was sending, resent after a reconnect (0.2 s behind): held.
+        assert_eq!(a.push(frag(69)).unwrap(), 0);
+        // Its clock restarted at 0, 14 s behind (beyond the resend window): a new run.
+        assert_eq!(a.push(frag(0)).unwrap(), 1);
+        assert_eq!(a.push(frag(1)).unwrap(), 1);
+        assert_eq!(a.fragments(), 73);
+        assert_eq!(parts(&playlists, "solo"), 72);
+    }
+
+    #[tokio::test]
+    async fn a_lagging_copy_is_held_even_once_it_is_alone() {
+        let (playlists, ingests) = ingests();
+        let (mut a, mut b) = (redundant(&ingests, "pp/t"), redundant(&ingests, "pp/t"));
+        for i in 0..70 {
+            a.push(frag(i)).unwrap();
+        }
+        // b runs 14 s late: its copies are held while a sends...
+        assert_eq!(b.push(frag(0)).unwrap(), 0);
+        drop(a);
+        // ...and still once a is gone: its timeline continues, it is a copy, not a restart.
+        assert_eq!(b.push(frag(1)).unwrap(), 0);
+        for i in 2..70 {
+            assert_eq!(b.push(frag(i)).unwrap(), 0, "fragment {i}");
+        }
+        // Past what a published, b carries the stream on.
+        assert_eq!(b.push(frag(70)).unwrap(), 1);
+        assert_eq!(parts(&playlists, "pp/t"), 71);
+    }
+
+    #[tokio::test]
+    async fn the_last_segment_ends_the_stream_once_whichever_copy_comes_first() {
+        let (playlists, ingests) = ingests();
+        let (mut a, mut b) = (redundant(&ingests, "pp/t"), redundant(&ingests, "pp/t"));
+        let lmsg = |i| {
+            let styp = boxed(b"styp", b"msdh\0\0\0\0msdhlmsg");
+            Bytes::from([styp, frag(i).to_vec()].concat())
+        };
+        for i in 0..5 {
+            a.push(frag(i)).unwrap();
+            b.push(frag(i)).unwrap();
+        }
+        assert_eq!(a.push(lmsg(5)).unwrap(), 1);
+        assert!(
+            !playlists.stream("pp/t").unwrap().status().unwrap().ended,
+            "a segment may have more chunks: the stream ends with the request"
+        );
+        a.finish().unwrap();
+        assert!(playlists.stream("pp/t").unwrap().status().unwrap().ended);
+        // The other copy of the last segment is held: the stream does not start over.
+        assert_eq!(b.push(lmsg(5)).unwrap(), 0);
+        b.finish().unwrap();
+        let status = playlists.stream("pp/t").unwrap().status().unwrap();
+        assert!(status.ended);
+        assert_eq!(status.parts_published, 6);
+    }
+
+    #[tokio::test]
+    async fn redundant_and_exclusive_sessions_never_share_a_stream() {
+        let (_playlists, ingests) = ingests();
+        let a = redundant(&ingests, "s");
+        let b = redundant(&ingests, "s");
+        let err = ingests.start("s", Access::Local).unwrap_err();
+        assert!(matches!(err, IngestError::Busy(_)), "{err}");
+        drop((a, b));
+        let plain = ingests.start("s", Access::Local).unwrap();
+        let err = ingests
+            .start_as("s", Access::Local, Ownership::Redundant)
+            .unwrap_err();
+        assert!(matches!(err, IngestError::Busy(_)), "{err}");
+        drop(plain);
+    }
+
+    #[tokio::test]
+    async fn a_segment_needs_a_header_posted_before() {
+        let (_playlists, ingests) = ingests();
+        let mut s = ingests
+            .start_as("pp/t", Access::Local, Ownership::Redundant)
+            .unwrap();
+        assert!(matches!(s.resume_track(), Err(IngestError::NoHeader(_))));
+        drop(s);
+        let mut first = redundant(&ingests, "pp/t");
+        first.push(frag(0)).unwrap();
+        first.finish().unwrap();
+        // Within the grace period the stream keeps its header for the next request.
+        let mut next = ingests
+            .start_as("pp/t", Access::Local, Ownership::Redundant)
+            .unwrap();
+        next.resume_track().unwrap();
+        assert_eq!(next.push(frag(1)).unwrap(), 1);
+    }
+}
