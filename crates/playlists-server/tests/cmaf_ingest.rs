@@ -257,6 +257,34 @@ async fn every_answer_of_the_protocol() {
 }
 
 #[tokio::test]
+async fn a_body_that_trickles_in_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let layers = Layers {
+        ingest: IngestConfig {
+            stall_after: Duration::from_millis(500),
+            ..IngestConfig::default()
+        },
+        parts: PartStore::heap(),
+    };
+    let server = TestServer::with_layers(origin::options(), HttpOptions::default(), layers).await;
+    // Four bytes of a promised hundred, then nothing: not even a box header.
+    let mut tcp = TcpStream::connect(server.addr).await.unwrap();
+    tcp.write_all(
+        b"POST /ingest/pp/Streams(video.cmfv) HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n\0\0\0\x18",
+    )
+    .await
+    .unwrap();
+    let mut answer = vec![0; 512];
+    let n = tokio::time::timeout(Duration::from_secs(10), tcp.read(&mut answer))
+        .await
+        .expect("answered within 10 s")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn segments_posted_one_by_one_make_one_continuous_track() {
     let server = TestServer::start().await;
     let (init, fragments) = common::split(common::fixture("h264.mp4"));

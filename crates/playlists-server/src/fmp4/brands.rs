@@ -82,4 +82,23 @@ mod tests {
         assert!(!has_brand(&[0, 0, 0, 4, b's', b't', b'y', b'p'], lmsg));
         assert!(!has_brand(b"", lmsg));
     }
+
+    #[test]
+    fn any_bytes_are_read_without_a_panic() {
+        // Every cut of a segment's prefix, and every byte of it set to each value that matters
+        // to the walker (sizes 0, 1, 7, 8, 255): read within bounds, never past them.
+        let mut bytes = styp(&[b"msdh", b"lmsg"]);
+        bytes.extend(styp(&[b"cmfs"]));
+        bytes.extend_from_slice(&[0, 0, 0, 8, b'm', b'o', b'o', b'f']);
+        for end in 0..=bytes.len() {
+            has_brand(&bytes[..end], FourCC(*b"lmsg"));
+        }
+        for i in 0..bytes.len() {
+            for v in [0u8, 1, 7, 8, 0xff] {
+                let mut mutated = bytes.clone();
+                mutated[i] = v;
+                has_brand(&mutated, FourCC(*b"lmsg"));
+            }
+        }
+    }
 }

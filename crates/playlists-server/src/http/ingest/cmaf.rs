@@ -235,7 +235,7 @@ where
                 .probe(publishing_point, access, Ownership::Redundant)
                 .await
                 .map_err(refusal)?;
-            let bytes = drain(&mut body, MAX_MANIFEST_BYTES).await?;
+            let bytes = bounded(state, drain(&mut body, MAX_MANIFEST_BYTES)).await?;
             tracing::debug!(%publishing_point, bytes, "CMAF ingest: manifest ignored");
             return Ok(ok(format!(
                 "manifest of `{publishing_point}` ignored: tracks are described by their CMAF headers\n"
@@ -247,7 +247,7 @@ where
         } => (publishing_point, track),
     };
     let stream = format!("{publishing_point}/{track}");
-    let first = first_bytes(&mut body).await?;
+    let first = bounded(state, first_bytes(&mut body)).await?;
     let opening = opening(&first).map_err(|e| match e {
         IngestError::UnsupportedMedia { reason, .. } => refusal(IngestError::UnsupportedMedia {
             stream: stream.clone(),
@@ -281,6 +281,29 @@ where
         .map_err(refusal)?;
     tracing::debug!(%stream, parts, "CMAF ingest request ended");
     Ok(ok(format!("published {parts} parts on `{stream}`\n")))
+}
+
+/// `read` (of a body, before it reaches an ingest session and its stall limit), cut off
+/// after the stall limit (408: a body that trickles in holds a connection) or at shutdown.
+async fn bounded<T>(
+    state: &AppState,
+    read: impl std::future::Future<Output = Result<T, HttpError>>,
+) -> Result<T, HttpError> {
+    let stall = state
+        .ingests
+        .as_ref()
+        .map_or(std::time::Duration::from_secs(30), |i| {
+            i.config().stall_after
+        });
+    tokio::select! {
+        read = tokio::time::timeout(stall, read) => read.unwrap_or_else(|_| {
+            Err(HttpError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!("the body's first bytes took over {stall:?}"),
+            ))
+        }),
+        () = state.shutdown.wait() => Err(super::super::held::shutting_down()),
+    }
 }
 
 /// A 200 with `text` (plain, not cached).
@@ -384,6 +407,39 @@ mod tests {
         assert!(!is_cmaf_path("pp/video"));
         assert!(!is_cmaf_path("cam1"));
         assert!(!is_cmaf_path("/Streams(video)"));
+    }
+
+    #[test]
+    fn any_path_parses_without_a_panic() {
+        let pieces = [
+            "pp",
+            "/",
+            "Streams(",
+            "Streams%28",
+            ")",
+            "%29",
+            "%2",
+            ".",
+            "cmfv",
+            "mpd",
+            "é",
+            "",
+        ];
+        // Every sequence of up to four pieces.
+        let mut paths = vec![String::new()];
+        for _ in 0..4 {
+            let longer: Vec<String> = paths
+                .iter()
+                .flat_map(|p| pieces.iter().map(move |x| format!("{p}{x}")))
+                .collect();
+            paths.extend(longer);
+            paths.dedup();
+        }
+        for path in &paths {
+            if is_cmaf_path(path) {
+                let _ = parse(path);
+            }
+        }
     }
 
     #[test]
