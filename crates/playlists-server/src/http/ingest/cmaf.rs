@@ -50,7 +50,7 @@ use super::super::error::{status_for, ErrorSource, HttpError};
 use super::super::request_head::RequestHead;
 use super::super::AppState;
 use super::{credential, RequestBody};
-use crate::fmp4::FourCC;
+use crate::fmp4::{Fmp4Error, FourCC};
 use crate::ingest::{feed, Access, ChunkSource, IngestError, Ownership};
 
 /// The longest manifest read (and dropped): a DASH MPD of a few tracks is a few KiB.
@@ -172,9 +172,9 @@ fn opening(first: &[u8]) -> Result<Opening, IngestError> {
     }
 }
 
-/// The status DASH-IF ingest gives an ingest error: 403 for a refused credential, 404 for a
-/// name that cannot be a stream, 412 for a segment without its header, 415 for media not
-/// served; otherwise the server's usual one.
+/// The status DASH-IF ingest gives an ingest error (§4 items 17–22): 403 for a refused
+/// credential, 404 for a name that cannot be a stream, 412 for a segment without its header,
+/// 415 for media not served; otherwise the server's usual one.
 fn status_of(e: &IngestError) -> StatusCode {
     use playlists::Error as E;
     match e {
@@ -184,7 +184,12 @@ fn status_of(e: &IngestError) -> StatusCode {
             source: E::InvalidStreamName { .. },
             ..
         } => StatusCode::NOT_FOUND,
-        IngestError::NoHeader(_) => StatusCode::PRECONDITION_FAILED,
+        // A moof with no header before it in a body that did not open with one.
+        IngestError::NoHeader(_)
+        | IngestError::Fmp4 {
+            source: Fmp4Error::MoofBeforeMoov { .. },
+            ..
+        } => StatusCode::PRECONDITION_FAILED,
         IngestError::UnsupportedMedia { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         other => status_for(ErrorSource::Ingest(other)),
     }
@@ -469,6 +474,11 @@ mod tests {
             status_of(&IngestError::ReservedName("a".into())),
             StatusCode::NOT_FOUND
         );
+        let moof_first = IngestError::Fmp4 {
+            stream: "a".into(),
+            source: Fmp4Error::MoofBeforeMoov { offset: 8 },
+        };
+        assert_eq!(status_of(&moof_first), StatusCode::PRECONDITION_FAILED);
         assert_eq!(
             status_of(&IngestError::Busy("a".into())),
             StatusCode::CONFLICT
