@@ -58,7 +58,10 @@ pub struct IngestSession {
 /// even when its own timeline jumped there: DASH-IF §5.2 lets an encoder that reconnects
 /// resend the segment it was sending, and recommends segments of at most 6 s; twice that.
 /// Further back, the sole session of a stream is an encoder that restarted its clock, and
-/// its fragments start a new run (a discontinuity, as for any encoder restart).
+/// its fragments start a new run (a discontinuity, as for any encoder restart). A session
+/// knows only its own request: with one POST per segment every request's first fragment
+/// counts as a jump, so a backup encoder lagging more than the window that is left alone
+/// is taken for a restart there (a long-running POST is told apart by its own timeline).
 const RESEND_WINDOW_MS: u64 = 12_000;
 
 /// The `styp` brand of the last segment of a track (DASH-IF ingest §5.2 item 18).

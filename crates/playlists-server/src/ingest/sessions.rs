@@ -309,33 +309,31 @@ impl Ingests {
             return Ok(());
         };
         let owners = shared.owners();
-        if self.refuses(stream, &shared, &owners, ownership) {
-            return Err(IngestError::Busy(stream.to_owned()));
-        }
-        Ok(())
+        self.may_join(stream, &shared, &owners, ownership).map(drop)
     }
 
-    /// Whether a new session with `ownership` must be refused because `owners` hold the
-    /// stream: an exclusive one, or one of the other kind, that delivered data within
-    /// [`IngestConfig::takeover_after`]. Redundant sessions never refuse each other.
-    fn refuses(
+    /// Whether a new session with `ownership` may join `owners`: refused (`Err`) while they
+    /// hold the stream — an exclusive one, or one of the other kind, that delivered data
+    /// within [`IngestConfig::takeover_after`]; else `Ok` with how long the sessions it
+    /// would replace have been silent, if there are any. Redundant sessions never refuse
+    /// each other.
+    fn may_join(
         &self,
         stream: &str,
         shared: &StreamIngest,
         owners: &Owners,
         ownership: Ownership,
-    ) -> bool {
+    ) -> Result<Option<u64>, IngestError> {
         if owners.ids.is_empty() || (owners.redundant && ownership == Ownership::Redundant) {
-            return false;
+            return Ok(None);
         }
         let idle = self
             .now_ms()
             .saturating_sub(shared.last_data_ms.load(Ordering::Relaxed));
         if u128::from(idle) < self.config.takeover_after.as_millis() {
-            return true;
+            return Err(IngestError::Busy(stream.to_owned()));
         }
-        tracing::warn!(%stream, idle_ms = idle, "silent encoder connection replaced by a new one");
-        false
+        Ok(Some(idle))
     }
 
     /// Starts a session for `stream`, from a source with `access`. A refused network source
@@ -387,8 +385,8 @@ impl Ingests {
                 }
             };
             let mut owners = shared.owners();
-            if self.refuses(stream, &shared, &owners, ownership) {
-                return Err(IngestError::Busy(stream.to_owned()));
+            if let Some(idle_ms) = self.may_join(stream, &shared, &owners, ownership)? {
+                tracing::warn!(%stream, idle_ms, "silent encoder connection replaced by a new one");
             }
             let redundant = ownership == Ownership::Redundant;
             if !(redundant && owners.redundant) {
