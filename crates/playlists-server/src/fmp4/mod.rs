@@ -16,12 +16,14 @@
 //! * [`splitter`] — where the stream is cut, zero-copy, within [`Limits`].
 //! * [`init`] / [`codecs`] — the `moov`: tracks, `trex` defaults, RFC 6381 codec strings.
 //! * [`fragment`] — the `moof`: `tfhd`/`tfdt`/`trun`, with `trex` fallbacks.
+//! * [`has_brand`] — a segment's `styp` brands (DASH-IF `lmsg`).
 //! * [`rewrite`] — patching `mfhd`/`tfdt` in place (the demo's endless loop).
 //!
 //! In a muxed stream (one `moof`, one `traf` per track) the first video track decides a
 //! part's duration, decode time and independence; see [`Movie::primary`].
 
 pub mod boxes;
+mod brands;
 pub mod codecs;
 mod error;
 pub mod fragment;
@@ -34,6 +36,7 @@ mod tests;
 pub(crate) mod testutil;
 
 pub use boxes::{FourCC, Malformed};
+pub use brands::has_brand;
 pub use error::{Fmp4Error, Limits};
 pub use fragment::{Fragment, TrackRun};
 pub use init::{Movie, SampleDefaults, Track, TrackKind};

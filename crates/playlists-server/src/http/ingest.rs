@@ -12,6 +12,12 @@
 //! answer comes when the body ends (200 with the number of parts), when the input is refused
 //! (401/400/409/413/503, see [`status_for`](super::status_for)), when no part completes
 //! within the ingest layer's stall limit (408), or when the server shuts down (503).
+//!
+//! [`cmaf`] is the DASH-IF Live Media Ingest protocol (CMAF ingest) on the same body reader
+//! and credential: `/ingest/{publishing_point}/Streams({track})`, redundant encoders
+//! included.
+
+pub mod cmaf;
 
 use http::header::{HeaderValue, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
@@ -69,7 +75,7 @@ where
 
 /// The credential a request presents: the `Authorization: Bearer` header's, else the `token`
 /// query parameter's (percent-decoded).
-fn credential(head: &RequestHead) -> Option<std::borrow::Cow<'_, str>> {
+pub(super) fn credential(head: &RequestHead) -> Option<std::borrow::Cow<'_, str>> {
     let bearer = head
         .headers
         .get(AUTHORIZATION)
@@ -83,7 +89,7 @@ fn credential(head: &RequestHead) -> Option<std::borrow::Cow<'_, str>> {
 }
 
 /// A request body as a [`ChunkSource`]: its data frames, trailers skipped.
-struct RequestBody<B>(B);
+pub(super) struct RequestBody<B>(pub(super) B);
 
 impl<B> ChunkSource for RequestBody<B>
 where

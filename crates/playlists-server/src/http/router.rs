@@ -17,6 +17,7 @@
 //! | `/{stream}/s{msn}.mp4` | a complete segment |
 //! | `/{stream}/p{n}.mp4` | part number `n` of the stream (the hinted one is held until it exists) |
 //! | `PUT`/`POST /ingest/{stream}` | an encoder's fMP4 byte stream |
+//! | `PUT`/`POST /ingest/{pp}/Streams({track})…` | DASH-IF CMAF ingest (`ingest/cmaf.rs`) |
 //!
 //! Numbers in file names must be canonical decimals (`s7.mp4`, not `s07.mp4`): one resource,
 //! one URL, one cache entry.
@@ -166,12 +167,28 @@ where
             q.split('&')
                 .any(|p| p.split('=').next() == Some("_HLS_msn"))
         });
-    let kind = kind_of(&head.method, route, blocking);
+    let is_ingest = head.method == Method::PUT || head.method == Method::POST;
+    // DASH-IF CMAF ingest (`/ingest/{pp}/Streams({track})…`, manifests under a publishing
+    // point): told apart by its path before the plain push, whose stream names cannot
+    // contain `(` (a push to a name ending in `.mpd` is taken as a DASH manifest); its
+    // segment URLs have more parts than any stream name, so they route as nothing.
+    let cmaf = head
+        .path()
+        .strip_prefix("/ingest/")
+        .filter(|rest| is_ingest && ingest::cmaf::is_cmaf_path(rest));
+    let kind = match cmaf {
+        Some(_) => RouteKind::Ingest,
+        None => kind_of(&head.method, route, blocking),
+    };
     let is_head = head.method == Method::HEAD;
 
-    let is_ingest = head.method == Method::PUT || head.method == Method::POST;
     let mut resp = if head.method == Method::OPTIONS {
         cors::preflight(&head.headers)
+    } else if let Some(rest) = cmaf {
+        // As below; the protocol answers 403, never 401, so there is no challenge.
+        Box::pin(ingest::cmaf::cmaf_ingest(&state, rest, &head, body))
+            .await
+            .unwrap_or_else(HttpError::into_response)
     } else if let (true, Route::Ingest { stream }) = (is_ingest, route) {
         // No request timeout: an encoder streams for hours. Boxed: the session's state would
         // otherwise enlarge every request's future, held ones included.

@@ -42,6 +42,19 @@ pub enum IngestError {
     /// A newer connection took this stream over (this one had been silent too long).
     #[error("stream `{0}`: another encoder connection took the stream over")]
     Superseded(String),
+    /// A segment came before any CMAF header of its track (DASH-IF ingest: the header is
+    /// posted first, and again after the stream's ingest state expired).
+    #[error("track `{0}`: a segment before its CMAF header; post the header first")]
+    NoHeader(String),
+    /// The input is fMP4 but not media this origin serves (a DASH-IF track that is neither
+    /// audio nor video).
+    #[error("track `{stream}`: unsupported media: {reason}")]
+    UnsupportedMedia {
+        /// The stream being ingested.
+        stream: String,
+        /// What is unsupported.
+        reason: String,
+    },
     /// The session already failed; it accepts no more input.
     #[error("stream `{0}`: the session already ended with an error")]
     Closed(String),
@@ -106,9 +119,11 @@ impl IngestError {
         use playlists::Error as E;
         match self {
             Self::Fmp4 { source, .. } if source.is_limit() => IngestErrorKind::TooLarge,
-            Self::Fmp4 { .. } | Self::Closed(_) | Self::ReservedName(_) => {
-                IngestErrorKind::BadInput
-            }
+            Self::Fmp4 { .. }
+            | Self::Closed(_)
+            | Self::ReservedName(_)
+            | Self::NoHeader(_)
+            | Self::UnsupportedMedia { .. } => IngestErrorKind::BadInput,
             Self::Unauthorized(_) => IngestErrorKind::Unauthorized,
             Self::Stalled { .. } => IngestErrorKind::Stalled,
             Self::Stopped { .. } => IngestErrorKind::Unavailable,
@@ -131,11 +146,13 @@ impl IngestError {
             | Self::Publish { stream, .. }
             | Self::Read { stream, .. }
             | Self::Stalled { stream, .. }
-            | Self::Stopped { stream, .. } => stream,
+            | Self::Stopped { stream, .. }
+            | Self::UnsupportedMedia { stream, .. } => stream,
             Self::Busy(s)
             | Self::Superseded(s)
             | Self::Closed(s)
             | Self::ReservedName(s)
+            | Self::NoHeader(s)
             | Self::Unauthorized(s) => s,
         }
     }

@@ -20,7 +20,7 @@ pub trait ChunkSource {
 }
 
 /// Feeds `input` into `session` until the input ends (the session is finished and its part
-/// count returned), the input completes no part for `stall_after` (`None`: never cut off),
+/// count returned), the input completes no fragment for `stall_after` (`None`: never cut off),
 /// or `stop` begins. On every early end the session is dropped, which counts as a
 /// disconnect: the stream enters its grace period, and what was published stays served.
 ///
@@ -39,7 +39,9 @@ pub async fn feed(
     // complete a part every `stall_after` or it is cut off.
     let deadline_after = |from: tokio::time::Instant| stall_after.map(|s| from + s);
     let mut deadline = deadline_after(tokio::time::Instant::now());
-    let mut published = session.parts();
+    // Progress is a fragment taken, published or not: a redundant encoder whose copies are
+    // all dropped (the other one is ahead) is still alive.
+    let mut taken = session.fragments();
     loop {
         let stalled = async {
             match deadline {
@@ -67,8 +69,8 @@ pub async fn feed(
             None => return session.finish(),
             Some(Ok(chunk)) => {
                 session.push(chunk)?;
-                if session.parts() > published {
-                    published = session.parts();
+                if session.fragments() > taken {
+                    taken = session.fragments();
                     deadline = deadline_after(tokio::time::Instant::now());
                 }
             }

@@ -26,6 +26,12 @@
 //! is one more adapter in `sources/` and a listener in the binary; nothing in `http/`
 //! changes for it.
 //!
+//! DASH-IF Live Media Ingest (Interface-1, CMAF ingest; `http/cmaf_ingest.rs`) is an HTTP
+//! adapter with one thing of its own here: redundant encoders ([`Ownership::Redundant`]).
+//! Two encoders may push the same track at once; the stream publishes each fragment once,
+//! the first copy past what it holds, so that either encoder dying costs nothing
+//! (see [`Ingests`]).
+//!
 //! Encoders drop and reconnect. When a session ends, the stream stays live for a grace period
 //! ([`IngestConfig::grace`]); a new session on the same name within it continues the stream
 //! (the media sequence keeps counting, and the library's playlist builder marks
@@ -63,5 +69,5 @@ pub use feed::{feed, ChunkSource};
 pub use publish_delay::{PublishDelay, PublishDelaySnapshot, PUBLISH_DELAY_BUCKETS_US};
 pub use restamp::{GroupAnchor, Restamp};
 pub use session::IngestSession;
-pub use sessions::{Access, Ingests, RESERVED_GROUP};
+pub use sessions::{Access, Ingests, Ownership, RESERVED_GROUP};
 pub use sources::stdin::ingest_reader;

@@ -24,7 +24,11 @@
 //! belongs to the stream, not to one encoder connection: an encoder that reconnects with its
 //! timestamps continuing keeps its shift (no discontinuity), one that restarts at 0 gets a new
 //! one. A new init section with continuing timestamps keeps the run's anchor and recomputes
-//! only the per-track shifts (its tracks may differ).
+//! only the per-track shifts (its tracks may differ). Redundant encoders of one stream
+//! (DASH-IF ingest) share it the same way: only the copy of a fragment that is published is
+//! restamped, and the copies published after a failover continue the encoder timestamps of
+//! those before it, so they continue the run and the two encoders' fragments of one
+//! timestamp are served at one time.
 //!
 //! Renditions of a group (`group/rendition`) share ONE anchor ([`GroupAnchor`]), so that
 //! renditions whose encoders share a timeline still share it after restamping (the same media

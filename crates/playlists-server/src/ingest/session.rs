@@ -1,4 +1,12 @@
 //! [`IngestSession`]: one encoder connection, from bytes to published parts.
+//!
+//! A redundant session ([`Ownership::Redundant`]) publishes a fragment only when it is past
+//! what the stream published (see [`sessions`](super::sessions)); the rest is taken and
+//! dropped, so a backup encoder is accepted as long as it keeps sending. It also remembers
+//! its stream's CMAF header for sessions that start with a segment
+//! ([`resume_track`](IngestSession::resume_track)), refuses a header without an audio or
+//! video track ([`IngestError::UnsupportedMedia`]), and ends the stream after a segment whose
+//! `styp` has the `lmsg` brand (the DASH-IF last segment of a track).
 
 use std::sync::Arc;
 
@@ -6,9 +14,9 @@ use bytes::Bytes;
 use playlists::{Init, Part};
 
 use super::restamp::unix_now_ms;
-use super::sessions::StreamIngest;
-use super::{IngestError, Ingests};
-use crate::fmp4::{Fmp4Error, Fragment, Movie, Splitter, Unit};
+use super::sessions::{EncoderTime, Owners, StreamIngest};
+use super::{IngestError, Ingests, Ownership};
+use crate::fmp4::{has_brand, Fmp4Error, FourCC, Fragment, Movie, Splitter, TrackKind, Unit};
 use crate::part_store::PartWriter;
 use crate::sync::lock;
 
@@ -33,9 +41,31 @@ pub struct IngestSession {
     /// since it compares hashes, but this way it is sent once per session and change).
     pending_init: Option<Arc<Movie>>,
     parts: u64,
+    /// Fragments taken, published or (redundant copies) dropped.
+    fragments: u64,
+    /// Redundant: fragments are deduplicated against the stream's other sessions.
+    redundant: bool,
+    /// Where this session's own encoder timeline ends (the last fragment it sent), to tell a
+    /// restarted encoder from a late copy.
+    own_end: Option<EncoderTime>,
+    /// A segment with the `lmsg` brand was received: the stream ends with this session.
+    last_segment: bool,
     failed: bool,
     ended: bool,
 }
+
+/// How far behind what was published a redundant session's fragments are dropped as copies
+/// even when its own timeline jumped there: DASH-IF §5.2 lets an encoder that reconnects
+/// resend the segment it was sending, and recommends segments of at most 6 s; twice that.
+/// Further back, the sole session of a stream is an encoder that restarted its clock, and
+/// its fragments start a new run (a discontinuity, as for any encoder restart). A session
+/// knows only its own request: with one POST per segment every request's first fragment
+/// counts as a jump, so a backup encoder lagging more than the window that is left alone
+/// is taken for a restart there (a long-running POST is told apart by its own timeline).
+const RESEND_WINDOW_MS: u64 = 12_000;
+
+/// The `styp` brand of the last segment of a track (DASH-IF ingest §5.2 item 18).
+const LMSG: FourCC = FourCC(*b"lmsg");
 
 impl IngestSession {
     pub(super) fn new(
@@ -45,6 +75,7 @@ impl IngestSession {
         shared: Arc<StreamIngest>,
         splitter: Splitter,
         storage: PartWriter,
+        ownership: Ownership,
     ) -> Self {
         Self {
             ingests,
@@ -56,6 +87,10 @@ impl IngestSession {
             init: None,
             pending_init: None,
             parts: 0,
+            fragments: 0,
+            redundant: ownership == Ownership::Redundant,
+            own_end: None,
+            last_segment: false,
             failed: false,
             ended: false,
         }
@@ -69,6 +104,27 @@ impl IngestSession {
     /// Parts published by this session so far.
     pub fn parts(&self) -> u64 {
         self.parts
+    }
+
+    /// Fragments taken so far: published, or dropped as a redundant copy of what the stream
+    /// holds. Counts as progress for the stall limit.
+    pub fn fragments(&self) -> u64 {
+        self.fragments
+    }
+
+    /// Continues the track with its stream's last CMAF header, for a session whose input
+    /// starts with a segment (DASH-IF per-segment POSTs: the header came in an earlier
+    /// request). Redundant sessions only.
+    ///
+    /// # Errors
+    /// [`IngestError::NoHeader`] when the stream has no header (none received, or its ingest
+    /// state expired with its grace period).
+    pub fn resume_track(&mut self) -> Result<(), IngestError> {
+        let header = lock(&self.shared.header).clone();
+        let header = header
+            .filter(|_| self.redundant)
+            .ok_or_else(|| IngestError::NoHeader(self.stream.clone()))?;
+        self.push(header).map(drop)
     }
 
     /// Splits `chunk` (any size, any alignment) and publishes every complete fragment.
@@ -97,12 +153,18 @@ impl IngestSession {
         for event in events {
             match event {
                 Unit::Init(init) => {
+                    if self.redundant {
+                        self.check_media(&init)?;
+                        *lock(&self.shared.header) = Some(init.init.bytes.clone());
+                    }
                     self.init = Some(Arc::clone(&init));
                     self.pending_init = Some(init);
                 }
                 Unit::Fragment(fragment) => {
-                    self.publish(fragment)?;
-                    self.shared.publish_delay.observe(received.elapsed());
+                    self.fragments += 1;
+                    if self.publish(fragment)? {
+                        self.shared.publish_delay.observe(received.elapsed());
+                    }
                 }
             }
         }
@@ -110,7 +172,39 @@ impl IngestSession {
         Ok(self.parts - before)
     }
 
-    fn publish(&mut self, mut fragment: Fragment) -> Result<(), IngestError> {
+    /// A DASH-IF track is one audio or video track (a text or metadata track has nothing an
+    /// HLS rendition could carry here).
+    fn check_media(&self, movie: &Movie) -> Result<(), IngestError> {
+        match movie.primary_track().kind {
+            TrackKind::Video | TrackKind::Audio => Ok(()),
+            TrackKind::Other(handler) => Err(IngestError::UnsupportedMedia {
+                stream: self.stream.clone(),
+                reason: format!("a `{handler}` track; only audio and video tracks are served"),
+            }),
+        }
+    }
+
+    /// Whether a redundant session drops `fragment` (encoder time `start`) as a copy of what
+    /// the stream holds: it starts before the end of the last one published, unless it is
+    /// the restart of the stream's only encoder, far behind (see [`RESEND_WINDOW_MS`]).
+    fn is_held(&self, owners: &Owners, start: EncoderTime, jumped: bool) -> bool {
+        let Some(end) = owners
+            .published_end
+            .filter(|end| end.timescale == start.timescale)
+        else {
+            return false;
+        };
+        if start.decode >= end.decode {
+            return false;
+        }
+        let behind_ms =
+            u128::from(end.decode - start.decode) * 1000 / u128::from(start.timescale.max(1));
+        let restart = jumped && owners.is_sole(self.id) && behind_ms > u128::from(RESEND_WINDOW_MS);
+        !restart
+    }
+
+    /// Publishes `fragment`; `Ok(false)` when a redundant session dropped it as a copy.
+    fn publish(&mut self, mut fragment: Fragment) -> Result<bool, IngestError> {
         // The splitter never yields a fragment before an init section.
         let Some(current) = self.init.clone() else {
             return Err(self.fmp4_error(Fmp4Error::MoofBeforeMoov { offset: 0 }));
@@ -119,9 +213,31 @@ impl IngestSession {
         // sessions (an encoder that reconnects with its timestamps continuing keeps its
         // shift), so only the owner may move it.
         let shared = Arc::clone(&self.shared);
-        let owner = shared.owner();
-        if *owner != self.id {
+        let mut owners = shared.owners();
+        if !owners.holds(self.id) {
             return Err(IngestError::Superseded(self.stream.clone()));
+        }
+        // On the encoder's timeline, before restamping: the copies of two redundant encoders
+        // are compared as they sent them, and their restamped times agree because only the
+        // published copy moves the stream's restamping run.
+        let timing = fragment.timing;
+        let start = EncoderTime {
+            timescale: timing.timescale,
+            decode: timing.decode_time,
+        };
+        let end = EncoderTime {
+            decode: timing.decode_time.saturating_add(timing.duration),
+            ..start
+        };
+        if self.redundant {
+            if has_brand(&fragment.bytes, LMSG) {
+                self.last_segment = true;
+            }
+            let jumped = self.own_end != Some(start);
+            self.own_end = Some(end);
+            if self.is_held(&owners, start, jumped) {
+                return Ok(false);
+            }
         }
         // Renditions of a group too: their runs share one anchor per group, so they keep the
         // media timeline their alignment relies on (docs/conformance.md R26).
@@ -154,10 +270,11 @@ impl IngestSession {
                 stream: self.stream.clone(),
                 source,
             })?;
-        drop(owner);
+        owners.published_end = Some(end);
+        drop(owners);
         self.pending_init = None;
         self.parts += 1;
-        Ok(())
+        Ok(true)
     }
 
     fn fmp4_error(&self, source: Fmp4Error) -> IngestError {
@@ -171,7 +288,7 @@ impl IngestSession {
     /// way the stream enters its grace period. Returns the parts this session published.
     pub fn finish(mut self) -> Result<u64, IngestError> {
         self.ended = true;
-        self.ingests.disconnected(&self.stream, self.id);
+        self.disconnect();
         if self.failed {
             return Err(IngestError::Closed(self.stream.clone()));
         }
@@ -202,7 +319,166 @@ fn restamp(shared: &StreamIngest, stream: &str, movie: &Movie, fragment: &mut Fr
 impl Drop for IngestSession {
     fn drop(&mut self) {
         if !self.ended {
-            self.ingests.disconnected(&self.stream, self.id);
+            self.disconnect();
         }
+    }
+}
+
+impl IngestSession {
+    /// The session is over: the stream ends now if it received its last segment (`lmsg`),
+    /// and its grace period starts if no other session sends it.
+    fn disconnect(&self) {
+        if self.last_segment {
+            self.ingests.end_track(&self.stream);
+        }
+        self.ingests.disconnected(&self.stream, self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use playlists::{Options, Playlists};
+
+    use super::*;
+    use crate::fmp4::testutil::{boxed, fragment, init_segment, TestTrack, TestTraf};
+    use crate::ingest::{Access, IngestConfig};
+    use crate::part_store::PartStore;
+
+    /// Ticks of 200 ms at 48 kHz: fragment `i` starts at `i * STEP`.
+    const STEP: u64 = 9600;
+
+    fn ingests() -> (Arc<Playlists>, Arc<Ingests>) {
+        let playlists = Arc::new(Playlists::new(Options::default()).unwrap());
+        let ingests = Ingests::new(
+            Arc::clone(&playlists),
+            PartStore::heap(),
+            IngestConfig::default(),
+        );
+        (playlists, ingests)
+    }
+
+    fn header() -> Bytes {
+        init_segment(&[TestTrack::audio(1, 48000)]).into()
+    }
+
+    /// Audio fragment `i` (200 ms; audio, so every fragment is independent).
+    fn frag(i: u64) -> Bytes {
+        fragment(i as u32 + 1, &[TestTraf::new(1, i * STEP, 2, 4800)]).into()
+    }
+
+    fn redundant(ingests: &Arc<Ingests>, stream: &str) -> IngestSession {
+        let mut s = ingests
+            .start_as(stream, Access::Local, Ownership::Redundant)
+            .unwrap();
+        s.push(header()).unwrap();
+        s
+    }
+
+    fn parts(playlists: &Playlists, stream: &str) -> u64 {
+        playlists
+            .stream(stream)
+            .unwrap()
+            .status()
+            .unwrap()
+            .parts_published
+    }
+
+    #[tokio::test]
+    async fn a_resent_fragment_is_held_and_a_sole_encoder_restarting_far_behind_starts_over() {
+        let (playlists, ingests) = ingests();
+        let mut a = redundant(&ingests, "solo");
+        for i in 0..70 {
+            assert_eq!(a.push(frag(i)).unwrap(), 1);
+        }
+        // The segment it was sending, resent after a reconnect (0.2 s behind): held.
+        assert_eq!(a.push(frag(69)).unwrap(), 0);
+        // Its clock restarted at 0, 14 s behind (beyond the resend window): a new run.
+        assert_eq!(a.push(frag(0)).unwrap(), 1);
+        assert_eq!(a.push(frag(1)).unwrap(), 1);
+        assert_eq!(a.fragments(), 73);
+        assert_eq!(parts(&playlists, "solo"), 72);
+    }
+
+    #[tokio::test]
+    async fn a_lagging_copy_is_held_even_once_it_is_alone() {
+        let (playlists, ingests) = ingests();
+        let (mut a, mut b) = (redundant(&ingests, "pp/t"), redundant(&ingests, "pp/t"));
+        for i in 0..70 {
+            a.push(frag(i)).unwrap();
+        }
+        // b runs 14 s late: its copies are held while a sends...
+        assert_eq!(b.push(frag(0)).unwrap(), 0);
+        drop(a);
+        // ...and still once a is gone: its timeline continues, it is a copy, not a restart.
+        assert_eq!(b.push(frag(1)).unwrap(), 0);
+        for i in 2..70 {
+            assert_eq!(b.push(frag(i)).unwrap(), 0, "fragment {i}");
+        }
+        // Past what a published, b carries the stream on.
+        assert_eq!(b.push(frag(70)).unwrap(), 1);
+        assert_eq!(parts(&playlists, "pp/t"), 71);
+    }
+
+    #[tokio::test]
+    async fn the_last_segment_ends_the_stream_once_whichever_copy_comes_first() {
+        let (playlists, ingests) = ingests();
+        let (mut a, mut b) = (redundant(&ingests, "pp/t"), redundant(&ingests, "pp/t"));
+        let lmsg = |i| {
+            let styp = boxed(b"styp", b"msdh\0\0\0\0msdhlmsg");
+            Bytes::from([styp, frag(i).to_vec()].concat())
+        };
+        for i in 0..5 {
+            a.push(frag(i)).unwrap();
+            b.push(frag(i)).unwrap();
+        }
+        assert_eq!(a.push(lmsg(5)).unwrap(), 1);
+        assert!(
+            !playlists.stream("pp/t").unwrap().status().unwrap().ended,
+            "a segment may have more chunks: the stream ends with the request"
+        );
+        a.finish().unwrap();
+        assert!(playlists.stream("pp/t").unwrap().status().unwrap().ended);
+        // The other copy of the last segment is held: the stream does not start over.
+        assert_eq!(b.push(lmsg(5)).unwrap(), 0);
+        b.finish().unwrap();
+        let status = playlists.stream("pp/t").unwrap().status().unwrap();
+        assert!(status.ended);
+        assert_eq!(status.parts_published, 6);
+    }
+
+    #[tokio::test]
+    async fn redundant_and_exclusive_sessions_never_share_a_stream() {
+        let (_playlists, ingests) = ingests();
+        let a = redundant(&ingests, "s");
+        let b = redundant(&ingests, "s");
+        let err = ingests.start("s", Access::Local).unwrap_err();
+        assert!(matches!(err, IngestError::Busy(_)), "{err}");
+        drop((a, b));
+        let plain = ingests.start("s", Access::Local).unwrap();
+        let err = ingests
+            .start_as("s", Access::Local, Ownership::Redundant)
+            .unwrap_err();
+        assert!(matches!(err, IngestError::Busy(_)), "{err}");
+        drop(plain);
+    }
+
+    #[tokio::test]
+    async fn a_segment_needs_a_header_posted_before() {
+        let (_playlists, ingests) = ingests();
+        let mut s = ingests
+            .start_as("pp/t", Access::Local, Ownership::Redundant)
+            .unwrap();
+        assert!(matches!(s.resume_track(), Err(IngestError::NoHeader(_))));
+        drop(s);
+        let mut first = redundant(&ingests, "pp/t");
+        first.push(frag(0)).unwrap();
+        first.finish().unwrap();
+        // Within the grace period the stream keeps its header for the next request.
+        let mut next = ingests
+            .start_as("pp/t", Access::Local, Ownership::Redundant)
+            .unwrap();
+        next.resume_track().unwrap();
+        assert_eq!(next.push(frag(1)).unwrap(), 1);
     }
 }

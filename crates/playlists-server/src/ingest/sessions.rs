@@ -8,6 +8,18 @@
 //! must not lock its stream out until the kernel notices. The replaced session's next call
 //! fails with [`IngestError::Superseded`]. Sessions share nothing but the name map, held for
 //! a few instructions at start and end, never while publishing.
+//!
+//! Redundant encoders ([`Ownership::Redundant`], the DASH-IF ingest protocol's): any number
+//! of sessions of one stream publish at once, each a copy of the same track (the same media
+//! timestamps), and the stream keeps ONE copy: a fragment is published only when its encoder
+//! `tfdt` is at or past the end of the last one published, whichever session sent that one
+//! ([`Owners::published_end`]); the others are taken and dropped. The comparison is on the
+//! encoder's timeline, before restamping, and only published fragments move the stream's
+//! [`Restamp`] run, so the run continues across a failover and both encoders' copies of a
+//! timestamp map to the same served time. When one encoder dies the other's next fragment
+//! is the next one past the end: no gap, no repeat, no discontinuity. An exclusive session
+//! and redundant ones never share a stream (the newcomer is [`IngestError::Busy`], as for
+//! two exclusive ones).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -29,6 +41,18 @@ use crate::sync::lock;
 /// The group name no ingested stream may have: `/ingest/…` paths are where encoders push, so
 /// the playlist of a stream `ingest` or `ingest/x` could never be requested.
 pub const RESERVED_GROUP: &str = "ingest";
+
+/// How a session shares its stream with other sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ownership {
+    /// One encoder per stream (`/ingest/{stream}`, stdin, RTMP): a second session is refused
+    /// while the first delivers data, and takes over a silent one.
+    Exclusive,
+    /// Redundant encoders (DASH-IF ingest): every session of the stream is accepted, and a
+    /// fragment is published only if it is past the last one published (see the module
+    /// docs).
+    Redundant,
+}
 
 /// Who is starting a session, for [`Ingests::start`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,9 +93,10 @@ pub struct Ingests {
 /// One stream's ingest state.
 #[derive(Debug, Default)]
 pub(super) struct StreamIngest {
-    /// The id of the session allowed to publish (0: none). Sessions publish while holding it,
-    /// so a takeover never interleaves parts of two encoders.
-    owner: Mutex<u64>,
+    /// The sessions allowed to publish. Sessions publish while holding it, so a takeover
+    /// never interleaves parts of two encoders, and redundant ones are compared with what
+    /// was published last.
+    owners: Mutex<Owners>,
     /// When the owner last delivered bytes, ms since [`Ingests::epoch`]. Relaxed: a stale
     /// value only delays or hastens a takeover by one push.
     last_data_ms: AtomicU64,
@@ -87,12 +112,50 @@ pub(super) struct StreamIngest {
     /// For a rendition of a group (`group/rendition`): the restamping anchor it shares with
     /// every sibling that has ingest state, handed to a sibling that starts later.
     group: Option<Arc<GroupAnchor>>,
+    /// The last CMAF header (init section) a redundant session received, for a session that
+    /// starts with a segment (the DASH-IF per-segment POSTs: the header comes in a request
+    /// of its own). Kept as long as the stream has ingest state.
+    pub(super) header: Mutex<Option<bytes::Bytes>>,
+}
+
+/// Who may publish a stream: no session, one exclusive session, or any number of redundant
+/// ones; and where the published copy's encoder timeline ends.
+#[derive(Debug, Default)]
+pub(super) struct Owners {
+    /// The publishing sessions' ids: at most one unless `redundant`.
+    ids: Vec<u64>,
+    /// The sessions are [`Ownership::Redundant`].
+    redundant: bool,
+    /// The end (decode time + duration, the encoder's, before restamping) of the last
+    /// fragment published, in the timescale of the fragment timing.
+    pub(super) published_end: Option<EncoderTime>,
+}
+
+/// A point of an encoder's media timeline (the fragment timing's timescale).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct EncoderTime {
+    /// Ticks per second.
+    pub(super) timescale: u32,
+    /// Ticks.
+    pub(super) decode: u64,
+}
+
+impl Owners {
+    /// Whether session `id` may publish.
+    pub(super) fn holds(&self, id: u64) -> bool {
+        self.ids.contains(&id)
+    }
+
+    /// Whether session `id` is the only one publishing.
+    pub(super) fn is_sole(&self, id: u64) -> bool {
+        self.ids == [id]
+    }
 }
 
 impl StreamIngest {
-    /// The owning session's id, locked: a session publishes while holding it.
-    pub(super) fn owner(&self) -> MutexGuard<'_, u64> {
-        lock(&self.owner)
+    /// The publishing sessions, locked: a session publishes while holding it.
+    pub(super) fn owners(&self) -> MutexGuard<'_, Owners> {
+        lock(&self.owners)
     }
 
     /// Notes that the owner delivered bytes now (see [`Ingests::now_ms`]).
@@ -203,11 +266,74 @@ impl Ingests {
         stream: &str,
         access: Access<'_>,
     ) -> Result<IngestSession, IngestError> {
+        self.admit_as(stream, access, Ownership::Exclusive).await
+    }
+
+    /// [`admit`](Self::admit) with the stream's [`Ownership`]: [`Ownership::Redundant`] for
+    /// the DASH-IF ingest protocol, whose redundant encoders push the same track at once.
+    ///
+    /// # Errors
+    /// As [`start`](Self::start).
+    pub async fn admit_as(
+        self: &Arc<Self>,
+        stream: &str,
+        access: Access<'_>,
+        ownership: Ownership,
+    ) -> Result<IngestSession, IngestError> {
         if let Err((e, delay)) = self.check(stream, access) {
             tokio::time::sleep(delay).await;
             return Err(e);
         }
-        self.start_authorized(stream)
+        self.start_authorized(stream, ownership)
+    }
+
+    /// Whether a session of `stream` with `ownership` would be admitted now (the DASH-IF
+    /// empty POST that probes a publishing point): the credential (a refusal delayed as by
+    /// [`admit`](Self::admit)), the name, and no encoder of the other kind holding it. Starts
+    /// nothing and changes no state.
+    ///
+    /// # Errors
+    /// As [`start`](Self::start).
+    pub async fn probe(
+        self: &Arc<Self>,
+        stream: &str,
+        access: Access<'_>,
+        ownership: Ownership,
+    ) -> Result<(), IngestError> {
+        if let Err((e, delay)) = self.check(stream, access) {
+            tokio::time::sleep(delay).await;
+            return Err(e);
+        }
+        validate_name(stream)?;
+        let Some(shared) = self.lock_streams().get(stream).cloned() else {
+            return Ok(());
+        };
+        let owners = shared.owners();
+        self.may_join(stream, &shared, &owners, ownership).map(drop)
+    }
+
+    /// Whether a new session with `ownership` may join `owners`: refused (`Err`) while they
+    /// hold the stream — an exclusive one, or one of the other kind, that delivered data
+    /// within [`IngestConfig::takeover_after`]; else `Ok` with how long the sessions it
+    /// would replace have been silent, if there are any. Redundant sessions never refuse
+    /// each other.
+    fn may_join(
+        &self,
+        stream: &str,
+        shared: &StreamIngest,
+        owners: &Owners,
+        ownership: Ownership,
+    ) -> Result<Option<u64>, IngestError> {
+        if owners.ids.is_empty() || (owners.redundant && ownership == Ownership::Redundant) {
+            return Ok(None);
+        }
+        let idle = self
+            .now_ms()
+            .saturating_sub(shared.last_data_ms.load(Ordering::Relaxed));
+        if u128::from(idle) < self.config.takeover_after.as_millis() {
+            return Err(IngestError::Busy(stream.to_owned()));
+        }
+        Ok(Some(idle))
     }
 
     /// Starts a session for `stream`, from a source with `access`. A refused network source
@@ -223,22 +349,30 @@ impl Ingests {
         stream: &str,
         access: Access<'_>,
     ) -> Result<IngestSession, IngestError> {
+        self.start_as(stream, access, Ownership::Exclusive)
+    }
+
+    /// [`start`](Self::start) with the stream's [`Ownership`].
+    ///
+    /// # Errors
+    /// As [`start`](Self::start).
+    pub fn start_as(
+        self: &Arc<Self>,
+        stream: &str,
+        access: Access<'_>,
+        ownership: Ownership,
+    ) -> Result<IngestSession, IngestError> {
         self.authorize(stream, access)?;
-        self.start_authorized(stream)
+        self.start_authorized(stream, ownership)
     }
 
     /// [`start`](Self::start) once the source may publish.
-    fn start_authorized(self: &Arc<Self>, stream: &str) -> Result<IngestSession, IngestError> {
-        playlists::chunk_cache::validate_stream_name(stream).map_err(|source| {
-            IngestError::Publish {
-                stream: stream.to_owned(),
-                source,
-            }
-        })?;
-        // Checked here, not in the library: the clash is with this server's URL layout.
-        if stream.split('/').next() == Some(RESERVED_GROUP) {
-            return Err(IngestError::ReservedName(stream.to_owned()));
-        }
+    fn start_authorized(
+        self: &Arc<Self>,
+        stream: &str,
+        ownership: Ownership,
+    ) -> Result<IngestSession, IngestError> {
+        validate_name(stream)?;
         let id = self.next_session.fetch_add(1, Ordering::Relaxed);
         let shared = {
             let mut streams = self.lock_streams();
@@ -250,20 +384,20 @@ impl Ingests {
                     shared
                 }
             };
-            let mut owner = shared.owner();
-            if *owner != 0 {
-                let idle = self
-                    .now_ms()
-                    .saturating_sub(shared.last_data_ms.load(Ordering::Relaxed));
-                if u128::from(idle) < self.config.takeover_after.as_millis() {
-                    return Err(IngestError::Busy(stream.to_owned()));
-                }
-                tracing::warn!(%stream, idle_ms = idle, "silent encoder connection replaced by a new one");
+            let mut owners = shared.owners();
+            if let Some(idle_ms) = self.may_join(stream, &shared, &owners, ownership)? {
+                tracing::warn!(%stream, idle_ms, "silent encoder connection replaced by a new one");
             }
-            *owner = id;
+            let redundant = ownership == Ownership::Redundant;
+            if !(redundant && owners.redundant) {
+                // A takeover (or the first session): the replaced sessions are superseded.
+                owners.ids.clear();
+            }
+            owners.ids.push(id);
+            owners.redundant = redundant;
             shared.touch(self.now_ms());
             shared.generation.fetch_add(1, Ordering::Relaxed);
-            drop(owner);
+            drop(owners);
             shared
         };
         tracing::info!(%stream, session = id, "ingest session started");
@@ -274,7 +408,19 @@ impl Ingests {
             shared,
             Splitter::new(self.config.limits.clone()),
             self.parts.writer(),
+            ownership,
         ))
+    }
+
+    /// Ends `stream` now (EXT-X-ENDLIST), as its grace period's end would: a DASH-IF track
+    /// whose last segment said so (`lmsg`). Its ingest state stays until the grace period
+    /// of its sessions passes, so redundant copies of the last segment are still recognised
+    /// as already held.
+    pub(super) fn end_track(&self, stream: &str) {
+        match self.playlists.fin(stream) {
+            Ok(()) => tracing::info!(%stream, "last segment received (lmsg); stream ended"),
+            Err(e) => tracing::debug!(%stream, error = %e, "lmsg: nothing to end"),
+        }
     }
 
     /// The ingest state of `stream`, new to `streams`. A rendition of a group shares its
@@ -316,11 +462,15 @@ impl Ingests {
             let Some(shared) = streams.get(stream) else {
                 return;
             };
-            let mut owner = shared.owner();
-            if *owner != id {
+            let mut owners = shared.owners();
+            if !owners.holds(id) {
                 return; // superseded: the new owner's session decides.
             }
-            *owner = 0;
+            owners.ids.retain(|&other| other != id);
+            if !owners.ids.is_empty() {
+                return; // a redundant encoder still sends the stream.
+            }
+            drop(owners);
             shared.generation.fetch_add(1, Ordering::Relaxed) + 1
         };
         // Without a runtime (a synchronous embedder) there is no timer: the stream stays live
@@ -335,7 +485,7 @@ impl Ingests {
             let expired = {
                 let mut streams = this.lock_streams();
                 let expired = streams.get(&stream).is_some_and(|s| {
-                    s.generation.load(Ordering::Relaxed) == generation && *s.owner() == 0
+                    s.generation.load(Ordering::Relaxed) == generation && s.owners().ids.is_empty()
                 });
                 if expired {
                     streams.remove(&stream);
@@ -354,6 +504,21 @@ impl Ingests {
             }
         });
     }
+}
+
+/// Refuses a name no ingested stream may have: the library's naming rules, and the group
+/// `ingest` (checked here, not in the library: the clash is with this server's URL layout).
+fn validate_name(stream: &str) -> Result<(), IngestError> {
+    playlists::chunk_cache::validate_stream_name(stream).map_err(|source| {
+        IngestError::Publish {
+            stream: stream.to_owned(),
+            source,
+        }
+    })?;
+    if stream.split('/').next() == Some(RESERVED_GROUP) {
+        return Err(IngestError::ReservedName(stream.to_owned()));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
