@@ -51,7 +51,7 @@ cd e2e
 # playwright-core must not fetch a browser (it does not on install; this makes sure).
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 npm ci --no-audit --no-fund --loglevel=error
-# A bound on the whole suite: the scenarios take about 14 minutes here (video.js about 2 of
+# A bound on the whole suite: the scenarios take about 16 minutes here (video.js about 2 of
 # them, the native players 1.5, the restart and upgrade scenarios 1.5 each, sharding and RTMP
 # one each); every test also has its own timeout, and the suite kills its processes on any exit.
 timeout --kill-after=15 1500 npm test
