@@ -1,0 +1,310 @@
+//! SRT publishing end to end, over loopback: an origin with an SRT listener on an ephemeral
+//! UDP port, callers from `srt-tokio` (to read the reject codes exactly) and real ffmpeg
+//! (libsrt). Every refused or hostile caller is answered or cut off within a bounded time,
+//! counted by reason in `/metrics`, and another stream stays served.
+
+mod common;
+mod origin;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use playlists::Playlists;
+use playlists_server::http::{serve, AppState, HttpOptions};
+use playlists_server::ingest::sources::srt::{Passphrase, SrtConfig, SrtListener, SrtStats};
+use playlists_server::ingest::{Credentials, IngestConfig, Ingests};
+use playlists_server::part_store::PartStore;
+use playlists_server::shutdown::Shutdown;
+use srt_protocol::protocol::pending_connection::ConnectionReject;
+use srt_tokio::SrtSocket;
+use tokio::sync::oneshot;
+
+const TOKEN: &str = "s3cret-token";
+const PASSPHRASE: &str = "a passphrase of 27 letters";
+
+/// A stream that is not SRT's, published before every test: it must stay served whatever
+/// an SRT caller does.
+const OTHER: &str = "other";
+
+/// An origin with HTTP delivery and an SRT listener, both on ephemeral loopback ports.
+struct Server {
+    http: SocketAddr,
+    srt: SocketAddr,
+    playlists: Arc<Playlists>,
+    stats: Arc<SrtStats>,
+    shutdown: Shutdown,
+    _stop_http: oneshot::Sender<()>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown.begin();
+    }
+}
+
+async fn server_with(srt: SrtConfig, ingest: IngestConfig) -> Server {
+    let playlists = Arc::new(Playlists::new(origin::options()).unwrap());
+    let parts = PartStore::heap();
+    let ingests = Ingests::new(Arc::clone(&playlists), parts.clone(), ingest);
+    let shutdown = Shutdown::default();
+    let listener = SrtListener::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        Arc::clone(&ingests),
+        srt,
+        shutdown.clone(),
+        false,
+    )
+    .await
+    .unwrap();
+    let srt_addr = listener.local_addr();
+    let stats = Arc::clone(listener.stats());
+    tokio::spawn(listener.run());
+    let state = AppState::new(Arc::clone(&playlists), HttpOptions::default())
+        .with_parts(parts)
+        .with_ingest(ingests)
+        .with_srt(Arc::clone(&stats))
+        .with_shutdown(shutdown.clone());
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let http = tcp.local_addr().unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(serve(tcp, Arc::new(state), async {
+        let _ = rx.await;
+    }));
+    origin::publish(&playlists, OTHER, 0, 6);
+    Server {
+        http,
+        srt: srt_addr,
+        playlists,
+        stats,
+        shutdown,
+        _stop_http: tx,
+    }
+}
+
+/// Ingest that needs [`TOKEN`]; the first media within 2 s.
+async fn server() -> Server {
+    server_with(quick(), with_token()).await
+}
+
+fn quick() -> SrtConfig {
+    SrtConfig {
+        handshake_timeout: Duration::from_secs(2),
+        ..SrtConfig::default()
+    }
+}
+
+fn with_token() -> IngestConfig {
+    IngestConfig {
+        credentials: Credentials {
+            token: Some(TOKEN.into()),
+            ..Credentials::default()
+        },
+        ..IngestConfig::default()
+    }
+}
+
+impl Server {
+    async fn metrics(&self) -> String {
+        origin::get(self.http, "/metrics", &[]).await.text()
+    }
+
+    /// The value of `series` (with its labels) in `/metrics`.
+    async fn metric(&self, series: &str) -> u64 {
+        let text = self.metrics().await;
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+    }
+
+    async fn refusals(&self, reason: &str) -> u64 {
+        self.metric(&format!(
+            "playlists_srt_refusals_total{{reason=\"{reason}\"}}"
+        ))
+        .await
+    }
+
+    /// Waits (bounded) until the refusal count of `reason` is `n`.
+    async fn wait_refusals(&self, reason: &str, n: u64) {
+        for _ in 0..200 {
+            if self.refusals(reason).await == n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "refusals of {reason} never reached {n}:\n{}",
+            self.metrics().await
+        );
+    }
+
+    /// The stream published beside SRT is still served, and the server answers.
+    async fn other_stream_served(&self) {
+        let resp = origin::get(self.http, &format!("/{OTHER}/index.m3u8"), &[]).await;
+        assert_eq!(resp.status, 200, "{}", resp.text());
+        assert!(resp.text().contains("#EXT-X-PART:"), "{}", resp.text());
+        assert!(self.playlists.stream(OTHER).is_some());
+    }
+}
+
+/// Calls the server with `stream_id` (and a passphrase); the connected socket, or the
+/// reject code on the wire (libsrt's code + 1000).
+async fn call(
+    addr: SocketAddr,
+    stream_id: Option<&str>,
+    passphrase: Option<&str>,
+) -> Result<SrtSocket, i32> {
+    let mut builder = SrtSocket::builder().latency(Duration::from_millis(200));
+    if let Some(p) = passphrase {
+        builder = builder.encryption(16, p);
+    }
+    let called = tokio::time::timeout(Duration::from_secs(10), builder.call(addr, stream_id))
+        .await
+        .expect("answered within 10 s");
+    match called {
+        Ok(socket) => Ok(socket),
+        Err(e) => {
+            let reject = e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<ConnectionReject>())
+                .unwrap_or_else(|| panic!("{stream_id:?}: not a rejection: {e}"));
+            Err(match reject {
+                ConnectionReject::Rejected(r) | ConnectionReject::Rejecting(r) => (*r).into(),
+            })
+        }
+    }
+}
+
+async fn rejected(addr: SocketAddr, stream_id: Option<&str>, passphrase: Option<&str>) -> i32 {
+    match call(addr, stream_id, passphrase).await {
+        Ok(_) => panic!("{stream_id:?} accepted"),
+        Err(code) => code,
+    }
+}
+
+#[tokio::test]
+async fn stream_ids_names_and_tokens_are_refused_with_their_codes() {
+    let server = server().await;
+    let addr = server.srt;
+    let cases: [(Option<&str>, i32, &str); 9] = [
+        (None, 2400, "stream_id"),
+        (Some("live/cam1"), 2400, "stream_id"),
+        (Some("#!::r=x,m=publish,t=file"), 2400, "stream_id"),
+        (Some("publish:live/cam1"), 2401, "unauthorized"),
+        (
+            Some("#!::r=live/cam1,m=publish,token=wrong"),
+            2401,
+            "unauthorized",
+        ),
+        (
+            Some("publish:ingest/x?token=s3cret-token"),
+            2403,
+            "forbidden",
+        ),
+        (Some("publish:a/b/c?token=s3cret-token"), 2404, "bad_name"),
+        (Some("#!::r=live/cam1"), 2405, "play"),
+        (
+            Some("#!::r=live/cam1,m=request,token=s3cret-token"),
+            2405,
+            "play",
+        ),
+    ];
+    for (id, code, _) in cases {
+        assert_eq!(rejected(addr, id, None).await, code, "{id:?}");
+    }
+    for reason in ["stream_id", "unauthorized", "forbidden", "bad_name", "play"] {
+        let n = cases.iter().filter(|c| c.2 == reason).count() as u64;
+        server.wait_refusals(reason, n).await;
+    }
+    assert_eq!(server.metric("playlists_srt_connections_total").await, 9);
+    assert_eq!(server.stats.publishing(), 0);
+    server.other_stream_served().await;
+}
+
+#[tokio::test]
+async fn a_second_publisher_is_refused_as_busy_and_a_silent_one_cut_off() {
+    let server = server().await;
+    let id = format!("publish:live/busy?token={TOKEN}");
+    // Admitted, then silent: it holds the name until the first-media limit.
+    let first = call(server.srt, Some(&id), None).await.expect("admitted");
+    let acl = format!("#!::r=live/busy,m=publish,token={TOKEN}");
+    assert_eq!(rejected(server.srt, Some(&acl), None).await, 2409);
+    server.wait_refusals("busy", 1).await;
+    // No media within the 2 s limit: cut off, and the name is free again.
+    server.wait_refusals("handshake", 1).await;
+    drop(first);
+    assert_eq!(server.stats.publishing(), 0);
+    let again = call(server.srt, Some(&id), None).await;
+    assert!(again.is_ok(), "the name is free after the cut-off");
+    server.other_stream_served().await;
+}
+
+#[tokio::test]
+async fn callers_over_the_connection_cap_are_refused() {
+    let config = SrtConfig {
+        max_connections: 1,
+        ..quick()
+    };
+    let server = server_with(config, with_token()).await;
+    let id = format!("publish:live/a?token={TOKEN}");
+    let _held = call(server.srt, Some(&id), None).await.expect("admitted");
+    let id = format!("publish:live/b?token={TOKEN}");
+    assert_eq!(rejected(server.srt, Some(&id), None).await, 2402);
+    server.wait_refusals("unavailable", 1).await;
+    server.other_stream_served().await;
+}
+
+#[tokio::test]
+async fn the_passphrase_is_required_and_checked() {
+    let config = SrtConfig {
+        passphrase: Some(Passphrase::new(PASSPHRASE).unwrap()),
+        ..quick()
+    };
+    let server = server_with(config, with_token()).await;
+    let id = format!("publish:live/enc?token={TOKEN}");
+    // None: refused before admission, with libsrt's own code (1011 "unsecure").
+    assert_eq!(rejected(server.srt, Some(&id), None).await, 1011);
+    server.wait_refusals("passphrase", 1).await;
+    // A wrong one: the handshake answers it (1010 "bad secret").
+    assert_eq!(
+        rejected(server.srt, Some(&id), Some("not the passphrase")).await,
+        1010
+    );
+    server.wait_refusals("passphrase", 2).await;
+    // The right one connects.
+    let socket = call(server.srt, Some(&id), Some(PASSPHRASE)).await;
+    assert!(socket.is_ok());
+    // And a listener without a passphrase refuses a caller that encrypts.
+    let open = server_with(quick(), with_token()).await;
+    assert_eq!(rejected(open.srt, Some(&id), Some(PASSPHRASE)).await, 1011);
+    open.wait_refusals("passphrase", 1).await;
+}
+
+#[tokio::test]
+async fn garbage_datagrams_are_dropped_and_counted() {
+    let server = server().await;
+    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    // Shorter than any SRT header, and a header of a control type that does not exist.
+    for datagram in [
+        &b"hello"[..],
+        &[0xff; 16][..],
+        &[0x80, 0x7f, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0][..],
+    ] {
+        udp.send_to(datagram, server.srt).await.unwrap();
+    }
+    for _ in 0..100 {
+        if server.refusals("garbage").await >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        server.refusals("garbage").await >= 2,
+        "{}",
+        server.metrics().await
+    );
+    // The listener still takes callers.
+    let id = format!("publish:live/after?token={TOKEN}");
+    assert!(call(server.srt, Some(&id), None).await.is_ok());
+    server.other_stream_served().await;
+}
