@@ -308,3 +308,314 @@ async fn garbage_datagrams_are_dropped_and_counted() {
     assert!(call(server.srt, Some(&id), None).await.is_ok());
     server.other_stream_served().await;
 }
+
+/// Ingest that needs [`TOKEN`], with a short grace period so that a stream ends (its
+/// playlist gets `EXT-X-ENDLIST`) soon after its encoder leaves.
+fn ending_soon() -> IngestConfig {
+    IngestConfig {
+        grace: Duration::from_secs(1),
+        ..with_token()
+    }
+}
+
+/// ffmpeg's arguments for `secs` of test pattern and tone, video in `codec` (keyframe every
+/// second, B-frames with x264) and AAC, as MPEG-TS to `output`.
+fn encoder_args(secs: u32, codec: &str, output: &str) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-nostdin",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x180:rate=30",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=48000",
+        "-t",
+        &secs.to_string(),
+        "-c:v",
+        codec,
+        "-preset",
+        "veryfast",
+        "-pix_fmt",
+        "yuv420p",
+        "-g",
+        "30",
+        "-b:v",
+        "300k",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    if codec == "libx265" {
+        args.extend(["-x265-params".into(), "log-level=error".into()]);
+    } else {
+        args.extend(["-bf".into(), "2".into()]);
+    }
+    args.extend(["-c:a", "aac", "-b:a", "64k", "-f", "mpegts", output].map(str::to_owned));
+    args
+}
+
+/// The frames per stream type (`video`, `audio`) and the codecs ffprobe reads at `input`.
+async fn probe(input: &str) -> Vec<(String, String, u64)> {
+    let out = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::process::Command::new("ffprobe")
+            // A live playlist's default is three segments from the end: from the first.
+            .args(["-v", "error", "-live_start_index", "0", "-count_frames"])
+            .args([
+                "-show_entries",
+                "stream=codec_type,codec_name,nb_read_frames",
+            ])
+            .args(["-of", "csv=p=0"])
+            .arg(input)
+            .output(),
+    )
+    .await
+    .expect("ffprobe ends")
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{input}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut streams: Vec<(String, String, u64)> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            Some((
+                f.get(1)?.to_string(),
+                f.first()?.to_string(),
+                f.get(2)?.parse().ok()?,
+            ))
+        })
+        .collect();
+    streams.sort();
+    streams
+}
+
+/// What ffmpeg sends for `codec`: the same encode written to a file, probed.
+async fn reference(codec: &str, secs: u32) -> Vec<(String, String, u64)> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("reference.ts");
+    let status = tokio::process::Command::new("ffmpeg")
+        .args(encoder_args(secs, codec, path.to_str().unwrap()))
+        .status()
+        .await
+        .unwrap();
+    assert!(status.success());
+    probe(path.to_str().unwrap()).await
+}
+
+/// Publishes `secs` of `codec` to `srt_url` in real time; ffmpeg's stderr if it failed.
+async fn ffmpeg_publish(codec: &str, secs: u32, srt_url: &str) -> Result<(), String> {
+    let mut cmd = tokio::process::Command::new("ffmpeg");
+    cmd.arg("-re")
+        .args(encoder_args(secs, codec, srt_url))
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(30 + u64::from(secs)), cmd.output())
+        .await
+        .expect("ffmpeg ends")
+        .unwrap();
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// Waits (bounded) for `stream`'s playlist to end, then probes it over HLS.
+async fn served(server: &Server, stream: &str) -> Vec<(String, String, u64)> {
+    let mut ended = false;
+    for _ in 0..150 {
+        let text = origin::get(server.http, &format!("/{stream}/index.m3u8"), &[])
+            .await
+            .text();
+        if text.contains("#EXT-X-ENDLIST") {
+            ended = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ended, "{stream} did not end after its grace period");
+    probe(&format!("http://{}/{stream}/index.m3u8", server.http)).await
+}
+
+fn srt_url(addr: SocketAddr, stream_id: &str) -> String {
+    // ffmpeg's latency is in microseconds.
+    format!("srt://{addr}?streamid={stream_id}&latency=200000")
+}
+
+#[tokio::test]
+async fn ffmpeg_publishes_h264_and_hevc_with_every_frame_served() {
+    if !common::have_ffmpeg() {
+        eprintln!("ffmpeg not found; skipped");
+        return;
+    }
+    let server = server_with(quick(), ending_soon()).await;
+    for (codec, name, stream, stream_id) in [
+        (
+            "libx264",
+            "h264",
+            "live/avc",
+            format!("publish:live/avc?token={TOKEN}"),
+        ),
+        (
+            "libx265",
+            "hevc",
+            "live/hevc",
+            format!("#!::r=live/hevc,m=publish,token={TOKEN}"),
+        ),
+    ] {
+        ffmpeg_publish(codec, 4, &srt_url(server.srt, &stream_id))
+            .await
+            .unwrap_or_else(|e| panic!("{codec}: {e}"));
+        let sent = reference(codec, 4).await;
+        let got = served(&server, stream).await;
+        assert_eq!(got, sent, "{codec}: every frame ffmpeg sent, and no other");
+        assert!(got.iter().any(|s| s.1 == name), "{got:?}");
+    }
+    for reason in ["media", "stalled", "rate", "handshake"] {
+        assert_eq!(server.refusals(reason).await, 0, "{reason}");
+    }
+    assert!(server.metric("playlists_srt_received_bytes_total").await > 100_000);
+    server.other_stream_served().await;
+}
+
+#[tokio::test]
+async fn ffmpeg_is_told_why_it_is_refused() {
+    if !common::have_ffmpeg() {
+        eprintln!("ffmpeg not found; skipped");
+        return;
+    }
+    let config = SrtConfig {
+        passphrase: Some(Passphrase::new(PASSPHRASE).unwrap()),
+        ..quick()
+    };
+    let server = server_with(config, with_token()).await;
+    let with_pass = |id: &str, pass: &str| {
+        format!(
+            "{}&passphrase={}&pbkeylen=16",
+            srt_url(server.srt, id),
+            pass.replace(' ', "%20")
+        )
+    };
+    let cases = [
+        (
+            with_pass("publish:live/x?token=wrong", PASSPHRASE),
+            "unauthorized",
+        ),
+        (with_pass("#!::r=live/x,m=request", PASSPHRASE), "play"),
+        (
+            with_pass(
+                &format!("publish:live/x?token={TOKEN}"),
+                "the wrong passphrase",
+            ),
+            "passphrase",
+        ),
+        (
+            srt_url(server.srt, &format!("publish:live/x?token={TOKEN}")),
+            "passphrase",
+        ),
+    ];
+    for (url, reason) in &cases {
+        let before = server.refusals(reason).await;
+        let err = ffmpeg_publish("libx264", 1, url)
+            .await
+            .expect_err("refused");
+        assert!(err.contains("srt://"), "{url}: {err}");
+        server.wait_refusals(reason, before + 1).await;
+    }
+    server.other_stream_served().await;
+}
+
+/// Datagrams a [`relay`] forwarded and dropped, each way.
+#[derive(Debug, Default)]
+struct RelayCounts {
+    forwarded: [std::sync::atomic::AtomicU64; 2],
+    dropped: [std::sync::atomic::AtomicU64; 2],
+}
+
+/// A UDP relay on loopback between one caller and `server` that drops `per_mille` of the
+/// datagrams in each direction, chosen by a generator seeded with `seed` (the same drops at
+/// every run). Returns the address callers call and the counts.
+async fn relay(server: SocketAddr, per_mille: u64, seed: u64) -> (SocketAddr, Arc<RelayCounts>) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let front = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let back = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    back.connect(server).await.unwrap();
+    let addr = front.local_addr().unwrap();
+    let counts = Arc::new(RelayCounts::default());
+    let task_counts = Arc::clone(&counts);
+    tokio::spawn(async move {
+        // xorshift64*: a few lines for a reproducible drop pattern, no dependency.
+        let mut state = seed.max(1);
+        let mut drop_next = move || {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            state.wrapping_mul(0x2545_f491_4f6c_dd1d) % 1000 < per_mille
+        };
+        let mut caller = None;
+        let (mut up, mut down) = (vec![0u8; 2048], vec![0u8; 2048]);
+        loop {
+            let (way, n) = tokio::select! {
+                r = front.recv_from(&mut up) => {
+                    let Ok((n, from)) = r else { return };
+                    caller = Some(from);
+                    (0, n)
+                }
+                r = back.recv(&mut down) => {
+                    let Ok(n) = r else { return };
+                    (1, n)
+                }
+            };
+            if drop_next() {
+                task_counts.dropped[way].fetch_add(1, Relaxed);
+                continue;
+            }
+            task_counts.forwarded[way].fetch_add(1, Relaxed);
+            let _ = match (way, caller) {
+                (0, _) => back.send(&up[..n]).await,
+                (_, Some(to)) => front.send_to(&down[..n], to).await,
+                (_, None) => Ok(0),
+            };
+        }
+    });
+    (addr, counts)
+}
+
+/// 5 % of the datagrams lost each way, 200 ms of SRT latency: SRT's retransmissions recover
+/// every loss, and every frame ffmpeg sent is served.
+#[tokio::test]
+async fn every_frame_arrives_through_five_percent_loss() {
+    if !common::have_ffmpeg() {
+        eprintln!("ffmpeg not found; skipped");
+        return;
+    }
+    use std::sync::atomic::Ordering::Relaxed;
+    let server = server_with(quick(), ending_soon()).await;
+    let (addr, counts) = relay(server.srt, 50, 0x5e7_1055).await;
+    let id = format!("publish:live/lossy?token={TOKEN}");
+    ffmpeg_publish("libx264", 6, &srt_url(addr, &id))
+        .await
+        .expect("ffmpeg publishes through the loss");
+    let figures = format!(
+        "caller to server: {} forwarded, {} dropped; back: {} forwarded, {} dropped",
+        counts.forwarded[0].load(Relaxed),
+        counts.dropped[0].load(Relaxed),
+        counts.forwarded[1].load(Relaxed),
+        counts.dropped[1].load(Relaxed),
+    );
+    eprintln!("{figures}");
+    assert!(counts.dropped[0].load(Relaxed) >= 10, "{figures}");
+    assert!(counts.dropped[1].load(Relaxed) >= 1, "{figures}");
+    let sent = reference("libx264", 6).await;
+    let got = served(&server, "live/lossy").await;
+    assert_eq!(got, sent, "every frame through the loss ({figures})");
+    assert_eq!(server.refusals("media").await, 0);
+    server.other_stream_served().await;
+}
