@@ -40,7 +40,11 @@ async fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                // srt-protocol logs each SRT connection's state changes at info; the SRT
+                // source logs what an operator needs (accepted, refused, left) itself.
+                .unwrap_or_else(|_| {
+                    tracing_subscriber::EnvFilter::new("info,srt_protocol=warn,srt_tokio=warn")
+                }),
         )
         .with_writer(std::io::stderr)
         .init();
