@@ -289,6 +289,18 @@ fn srt_figures(srt: &SrtStats, enc: &mut DescriptorEncoder) -> std::fmt::Result 
         "MPEG-TS bytes received from SRT callers.",
         srt.bytes_received(),
     )?;
+    counter(
+        enc,
+        "playlists_srt_packets_retransmitted",
+        "SRT data packets received again from callers after a loss (recovered losses).",
+        srt.packets_retransmitted(),
+    )?;
+    counter(
+        enc,
+        "playlists_srt_packets_dropped",
+        "SRT data packets not recovered within the latency: holes in the callers' streams.",
+        srt.packets_dropped(),
+    )?;
     let refusals = ConstCounter::new(0u64);
     let mut family = enc.encode_descriptor(
         "playlists_srt_refusals",

@@ -13,7 +13,7 @@ use tokio::time::{sleep_until, Instant};
 
 use super::media::MediaSink;
 use super::rate::{RateLimit, BURST};
-use super::stats::Gauge;
+use super::stats::{Gauge, Losses};
 use super::stream_id::{self, Request};
 use super::{Shared, SrtError};
 use crate::ingest::{Access, IngestSession};
@@ -154,9 +154,21 @@ async fn receive(
     let mut deadline = started + config.handshake_timeout;
     let mut first = true;
     let mut rate = RateLimit::new(config.max_bitrate, started);
+    // SRT's own figures for this connection, counted as they grow.
+    let mut figures = socket.statistics().clone();
+    let mut losses = Losses::default();
     loop {
         let next = tokio::select! {
             next = socket.next() => next,
+            Some(now) = figures.next() => {
+                let now = Losses {
+                    retransmitted: now.rx_retransmit_data,
+                    dropped: now.rx_dropped_data,
+                };
+                shared.stats.count_losses(losses, now);
+                losses = now;
+                continue;
+            }
             () = sleep_until(deadline) => {
                 return Err(if first {
                     SrtError::HandshakeTimeout(config.handshake_timeout)

@@ -6,11 +6,10 @@ use bytes::Bytes;
 use super::SrtError;
 use crate::ingest::restamp::unix_now_ms;
 use crate::ingest::IngestSession;
-use crate::packager::{PackagerConfig, PackagerError};
+use crate::packager::{PackagerConfig, PackagerError, TsDemuxer};
 
 /// What turns a caller's MPEG-TS into the CMAF bytes an ingest session takes: the
-/// packager's TS demuxer. A trait so that the connection code does not depend on which
-/// demuxer (and the tests of this module can drive the sink with a trivial one).
+/// packager's [`TsDemuxer`]. A trait so that the connection code names no demuxer.
 pub trait Demux: Send + std::fmt::Debug {
     /// Takes the next bytes of the transport stream, received at `received_unix_ms`.
     ///
@@ -82,25 +81,17 @@ impl MediaSink {
 
 /// The demuxer every publishing connection uses: the packager's MPEG-TS demuxer.
 pub(super) fn ts_demux(config: PackagerConfig) -> Box<dyn Demux> {
-    Box::new(NoDemuxer(config))
+    Box::new(TsDemuxer::new(config))
 }
 
-// Until the packager's TS demuxer is merged, TS is refused (the caller is cut off with the
-// `media` refusal): nothing is published that was not packaged.
-#[derive(Debug)]
-struct NoDemuxer(#[allow(dead_code)] PackagerConfig);
-
-impl Demux for NoDemuxer {
-    fn push(&mut self, _: &[u8], _: u64) -> Result<(), PackagerError> {
-        Err(PackagerError::Unsupported {
-            media: crate::packager::Media::Video,
-            what: "MPEG-TS (no TS demuxer in this build)".into(),
-        })
+impl Demux for TsDemuxer {
+    fn push(&mut self, data: &[u8], received_unix_ms: u64) -> Result<(), PackagerError> {
+        TsDemuxer::push(self, data, received_unix_ms)
     }
     fn take_output(&mut self) -> Vec<Bytes> {
-        Vec::new()
+        TsDemuxer::take_output(self)
     }
     fn finish(&mut self) -> Result<(), PackagerError> {
-        Ok(())
+        TsDemuxer::finish(self)
     }
 }

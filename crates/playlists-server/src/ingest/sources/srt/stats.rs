@@ -84,7 +84,19 @@ pub struct SrtStats {
     open: AtomicU64,
     publishing: AtomicU64,
     bytes: AtomicU64,
+    retransmitted: AtomicU64,
+    dropped: AtomicU64,
     refusals: [AtomicU64; Refusal::ALL.len()],
+}
+
+/// A connection's SRT packet figures at one moment (each only grows), as srt-tokio reports
+/// them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Losses {
+    /// Data packets received again after a loss (SRT asked for them).
+    pub retransmitted: u64,
+    /// Data packets given up on: not recovered within the latency, a hole in the TS.
+    pub dropped: u64,
 }
 
 impl SrtStats {
@@ -106,6 +118,29 @@ impl SrtStats {
     /// Payload bytes (MPEG-TS) received from SRT callers.
     pub fn bytes_received(&self) -> u64 {
         self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// Data packets received again from callers after a loss (SRT asked for them): the
+    /// losses SRT recovered, give or take a packet sent twice.
+    pub fn packets_retransmitted(&self) -> u64 {
+        self.retransmitted.load(Ordering::Relaxed)
+    }
+
+    /// Data packets SRT gave up on: not recovered within the latency, so the TS has a hole
+    /// (the demuxer skips to the next key frame).
+    pub fn packets_dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Adds what a connection's figures grew by from `before` to `now`.
+    pub(super) fn count_losses(&self, before: Losses, now: Losses) {
+        let grew = |a: u64, b: u64| b.saturating_sub(a);
+        self.retransmitted.fetch_add(
+            grew(before.retransmitted, now.retransmitted),
+            Ordering::Relaxed,
+        );
+        self.dropped
+            .fetch_add(grew(before.dropped, now.dropped), Ordering::Relaxed);
     }
 
     /// How often each reason refused a caller or cut one off.
@@ -180,6 +215,22 @@ mod tests {
         assert_eq!((stats.open(), stats.publishing()), (1, 1));
         drop((open, publishing));
         assert_eq!((stats.open(), stats.publishing()), (0, 0));
+        let seen = Losses {
+            retransmitted: 4,
+            dropped: 1,
+        };
+        stats.count_losses(Losses::default(), seen);
+        stats.count_losses(
+            seen,
+            Losses {
+                retransmitted: 6,
+                dropped: 1,
+            },
+        );
+        assert_eq!(
+            (stats.packets_retransmitted(), stats.packets_dropped()),
+            (6, 1)
+        );
         stats.set_garbage(5);
         stats.set_garbage(3);
         stats.count_refusal(Refusal::Play);
