@@ -10,6 +10,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
+use futures::SinkExt;
 use playlists::Playlists;
 use playlists_server::http::{serve, AppState, HttpOptions};
 use playlists_server::ingest::sources::srt::{Passphrase, SrtConfig, SrtListener, SrtStats};
@@ -618,7 +620,7 @@ async fn every_frame_arrives_through_five_percent_loss() {
         counts.dropped[1].load(Relaxed),
     );
     let figures = format!(
-        "{figures}; SRT: {} packets retransmitted, {} not recovered",
+        "{figures}; SRT: {} packets retransmitted, {} discarded",
         server
             .metric("playlists_srt_packets_retransmitted_total")
             .await,
@@ -631,5 +633,129 @@ async fn every_frame_arrives_through_five_percent_loss() {
     let got = served(&server, "live/lossy").await;
     assert_eq!(got, sent, "every frame through the loss ({figures})");
     assert_eq!(server.refusals("media").await, 0);
+    server.other_stream_served().await;
+}
+
+/// Seven MPEG-TS null packets (PID 0x1FFF): one SRT payload of valid TS that carries nothing.
+fn null_packets() -> Bytes {
+    let mut ts = Vec::with_capacity(7 * 188);
+    for _ in 0..7 {
+        ts.extend_from_slice(&[0x47, 0x1f, 0xff, 0x10]);
+        ts.extend_from_slice(&[0xff; 184]);
+    }
+    Bytes::from(ts)
+}
+
+/// Sends `payload`, then lets a millisecond pass: sent back to back without yielding, the
+/// payloads of srt-tokio's caller never reached the server here (none was counted), a
+/// millisecond apart they do.
+async fn send(socket: &mut SrtSocket, payload: Bytes) -> std::io::Result<()> {
+    socket.send((std::time::Instant::now(), payload)).await?;
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    Ok(())
+}
+
+/// Waits (bounded) until nothing publishes over SRT.
+async fn none_publishing(server: &Server) {
+    for _ in 0..200 {
+        if server.stats.publishing() == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("still publishing:\n{}", server.metrics().await);
+}
+
+#[tokio::test]
+async fn a_caller_that_stops_sending_media_is_cut_off_after_the_stall_limit() {
+    let ingest = IngestConfig {
+        stall_after: Duration::from_secs(1),
+        ..with_token()
+    };
+    let server = server_with(quick(), ingest).await;
+    let id = format!("publish:live/stall?token={TOKEN}");
+    let mut socket = call(server.srt, Some(&id), None).await.expect("admitted");
+    send(&mut socket, null_packets()).await.unwrap();
+    // SRT's keep-alives go on; media does not.
+    server.wait_refusals("stalled", 1).await;
+    none_publishing(&server).await;
+    assert_eq!(server.refusals("handshake").await, 0);
+    server.other_stream_served().await;
+}
+
+#[tokio::test]
+async fn a_caller_over_the_rate_cap_is_cut_off() {
+    let config = SrtConfig {
+        // 10 kB/s, bursts of 20 kB.
+        max_bitrate: 80_000,
+        ..quick()
+    };
+    let server = server_with(config, with_token()).await;
+    let id = format!("publish:live/flood?token={TOKEN}");
+    let mut socket = call(server.srt, Some(&id), None).await.expect("admitted");
+    // 130 kB at once; the sends stop mattering once the server has cut the caller off.
+    for _ in 0..100 {
+        if send(&mut socket, null_packets()).await.is_err() {
+            break;
+        }
+    }
+    server.wait_refusals("rate", 1).await;
+    none_publishing(&server).await;
+    server.other_stream_served().await;
+}
+
+#[tokio::test]
+async fn a_caller_that_sends_no_mpeg_ts_is_cut_off() {
+    let server = server().await;
+    let id = format!("publish:live/noise?token={TOKEN}");
+    let mut socket = call(server.srt, Some(&id), None).await.expect("admitted");
+    // Over a MiB without a sync byte.
+    for _ in 0..900 {
+        if send(&mut socket, Bytes::from(vec![0u8; 1316]))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    server.wait_refusals("media", 1).await;
+    none_publishing(&server).await;
+    server.other_stream_served().await;
+}
+
+/// srt-protocol 0.4.4 panics on some control packets a peer can send on an open connection
+/// (congestion warning and peer error are `todo!()`). The panic ends that connection's task
+/// only: the caller is gone, its stream enters its grace period, and other callers publish.
+#[tokio::test]
+async fn a_control_packet_that_panics_srt_tokio_ends_that_connection_only() {
+    let server = server().await;
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.set_nonblocking(true).unwrap();
+    let raw = udp.try_clone().unwrap();
+    let id = format!("publish:live/hostile?token={TOKEN}");
+    let mut socket = SrtSocket::builder()
+        .socket(tokio::net::UdpSocket::from_std(udp).unwrap())
+        .call(server.srt, Some(&id))
+        .await
+        .expect("admitted");
+    send(&mut socket, null_packets()).await.unwrap();
+    for _ in 0..100 {
+        if server.stats.publishing() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(server.stats.publishing(), 1);
+    // A congestion warning (control type 4) to the server's socket, from the caller's port.
+    let dest = socket.settings().remote_sockid.0;
+    let mut packet = vec![0x80, 0x04, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+    packet.extend_from_slice(&dest.to_be_bytes());
+    raw.send_to(&packet, server.srt).unwrap();
+    none_publishing(&server).await;
+    drop(socket);
+    // The listener still takes callers, and media flows for them.
+    let id = format!("publish:live/after?token={TOKEN}");
+    let mut next = call(server.srt, Some(&id), None).await.expect("admitted");
+    send(&mut next, null_packets()).await.unwrap();
     server.other_stream_served().await;
 }

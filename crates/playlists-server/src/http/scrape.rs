@@ -298,7 +298,7 @@ fn srt_figures(srt: &SrtStats, enc: &mut DescriptorEncoder) -> std::fmt::Result 
     counter(
         enc,
         "playlists_srt_packets_dropped",
-        "SRT data packets not recovered within the latency: holes in the callers' streams.",
+        "SRT data packets discarded: too late (an unrecovered loss, or a needless retransmission), too early, or no buffer room.",
         srt.packets_dropped(),
     )?;
     let refusals = ConstCounter::new(0u64);

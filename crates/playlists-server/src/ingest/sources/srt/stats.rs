@@ -95,7 +95,8 @@ pub struct SrtStats {
 pub(super) struct Losses {
     /// Data packets received again after a loss (SRT asked for them).
     pub retransmitted: u64,
-    /// Data packets given up on: not recovered within the latency, a hole in the TS.
+    /// Data packets discarded (srt-tokio's `rx_dropped_data`): too late (a hole given up
+    /// on, or a retransmission that came after its time), too early, or no buffer room.
     pub dropped: u64,
 }
 
@@ -126,8 +127,9 @@ impl SrtStats {
         self.retransmitted.load(Ordering::Relaxed)
     }
 
-    /// Data packets SRT gave up on: not recovered within the latency, so the TS has a hole
-    /// (the demuxer skips to the next key frame).
+    /// Data packets SRT discarded: too late (a loss not recovered within the latency, which
+    /// leaves a hole the demuxer skips to the next key frame, or a retransmission that came
+    /// after its time and was not needed), too early, or no buffer room.
     pub fn packets_dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
