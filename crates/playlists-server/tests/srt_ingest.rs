@@ -759,3 +759,52 @@ async fn a_control_packet_that_panics_srt_tokio_ends_that_connection_only() {
     send(&mut next, null_packets()).await.unwrap();
     server.other_stream_served().await;
 }
+
+/// Thousands of datagrams from a seeded generator, many with an SRT header (data and every
+/// control type, handshakes among them, the server's socket ids guessed): the listener
+/// keeps taking callers and the published stream keeps flowing.
+#[tokio::test]
+async fn random_datagrams_do_not_stop_the_listener() {
+    let server = server().await;
+    let id = format!("publish:live/steady?token={TOKEN}");
+    let mut steady = call(server.srt, Some(&id), None).await.expect("admitted");
+    let target = steady.settings().remote_sockid.0;
+    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for i in 0..3000u32 {
+        let len = (next() % 200) as usize;
+        let mut datagram: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+        if len >= 16 && i % 2 == 0 {
+            // A control packet of a type 0..=8 (or the extension type), or a data packet.
+            let kind = (next() % 10) as u16;
+            let word = if kind == 9 { 0xffff } else { 0x8000 | kind };
+            datagram[..2].copy_from_slice(&word.to_be_bytes());
+            let dest = if i % 4 == 0 { target } else { 0 };
+            datagram[12..16].copy_from_slice(&dest.to_be_bytes());
+        }
+        let _ = udp.send_to(&datagram, server.srt).await;
+        if i % 100 == 0 {
+            send(&mut steady, null_packets()).await.unwrap();
+        }
+    }
+    let id = format!("publish:live/later?token={TOKEN}");
+    let _later = call(server.srt, Some(&id), None).await.expect("admitted");
+    for _ in 0..100 {
+        if server.stats.publishing() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        server.stats.publishing(),
+        2,
+        "the steady caller publishes still"
+    );
+    server.other_stream_served().await;
+}

@@ -88,7 +88,12 @@ impl SrtListener {
                 request = requests.next() => request,
                 () = shared.shutdown.wait() => break,
             };
-            let Some(request) = request else { break };
+            let Some(request) = request else {
+                // srt-tokio's listener task ended (a panic in it): no more callers are taken
+                // until a restart. Said loudly; the HTTP side and other sources go on.
+                tracing::error!(addr = %self.local, "the SRT listener stopped; SRT publishing is off until a restart");
+                break;
+            };
             shared.stats.count_connection();
             // Counted here, before the task runs: the cap holds however fast callers come.
             if shared.stats.open() >= shared.config.max_connections as u64 {

@@ -115,6 +115,17 @@ fn named(name: &str, token: Option<&str>) -> Result<PublishName, StreamIdError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any stream id gets an answer, and a publish names a non-empty stream.
+        #[test]
+        fn any_stream_id_is_answered(id in "(publish:|#!::)?[a-z=,:/?&%#!.]{0,40}") {
+            if let Ok(Request::Publish(name)) = parse(Some(&id)) {
+                prop_assert!(!name.stream.is_empty());
+            }
+        }
+    }
 
     fn publish(id: &str) -> (String, Option<String>) {
         match parse(Some(id)) {
