@@ -30,6 +30,11 @@
 //! rule is cut off, counted by reason ([`SrtStats`]) and logged; nothing it sent affects
 //! another connection, and the stream it published (if any) enters its grace period.
 //! Datagrams that are not SRT are dropped by the listener and counted.
+//!
+//! Not bounded here: srt-tokio 0.4.4's listener remembers every source address that sent it
+//! a parseable packet, for the life of the process (about 0.9 KB each), so a flood from many
+//! (spoofed) addresses grows memory; a firewall rate limit on the port bounds it until the
+//! listener expires them.
 
 mod connection;
 mod error;
