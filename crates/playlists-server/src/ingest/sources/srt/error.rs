@@ -92,7 +92,8 @@ impl SrtError {
     /// The reject code a caller refused for this is told, for the refusals made before the
     /// connection opens. SRT's access-control codes are HTTP's plus 1000 (1401
     /// unauthorized, …); on the wire, and in `srt-tokio`, they are offset by another 1000
-    /// (2401), which libsrt takes off again: ffmpeg and OBS report 1401.
+    /// (2401), which libsrt takes off again (`srt_getrejectreason` gives 1401; ffmpeg 5.1 logs
+    /// only "Application-defined rejection reason").
     pub fn reject_reason(&self) -> RejectReason {
         use ServerRejectReason as S;
         RejectReason::Server(match self.refusal() {

@@ -16,7 +16,8 @@
 //! ingest's ([`stream_id`]). The credential is checked by the ingest layer, which answers an
 //! address that keeps failing late. A refused caller is told why with an SRT reject code
 //! (1400 bad stream id, 1401 unauthorized, 1403 forbidden, 1404 bad name, 1405 play
-//! request, 1409 busy, 1402 no slot; ffmpeg and OBS log it). A second encoder for a stream
+//! request, 1409 busy, 1402 no slot; libsrt's `srt_getrejectreason`, while ffmpeg 5.1 logs
+//! only "Application-defined rejection reason": this log names the reason). A second encoder for a stream
 //! is refused while the first sends media, and takes over once the first has been silent
 //! for the ingest layer's takeover delay, as for every source.
 //!
