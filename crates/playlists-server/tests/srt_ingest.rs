@@ -808,3 +808,30 @@ async fn random_datagrams_do_not_stop_the_listener() {
     );
     server.other_stream_served().await;
 }
+
+/// A wrong credential is answered late once an address keeps failing, as for every network
+/// source: the fourth refusal in a row comes a quarter of a second late, each next one twice
+/// as late.
+#[tokio::test]
+async fn an_address_that_keeps_failing_is_answered_late() {
+    let server = server().await;
+    let mut took = Vec::new();
+    for _ in 0..6 {
+        let started = std::time::Instant::now();
+        let code = rejected(server.srt, Some("publish:live/guess?token=nope"), None).await;
+        assert_eq!(code, 2401);
+        took.push(started.elapsed());
+    }
+    assert!(
+        took[..3].iter().all(|t| *t < Duration::from_millis(200)),
+        "{took:?}"
+    );
+    for (i, at_least_ms) in [(3, 250), (4, 500), (5, 1000)] {
+        assert!(took[i] >= Duration::from_millis(at_least_ms), "{took:?}");
+    }
+    server.wait_refusals("unauthorized", 6).await;
+    assert_eq!(
+        server.metric("playlists_ingest_auth_failures_total").await,
+        6
+    );
+}
