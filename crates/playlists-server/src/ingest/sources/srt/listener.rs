@@ -92,7 +92,9 @@ impl SrtListener {
                 // srt-tokio's listener task ended (a panic in it): no more callers are taken
                 // until a restart. Said loudly; the HTTP side and other sources go on.
                 tracing::error!(addr = %self.local, "the SRT listener stopped; SRT publishing is off until a restart");
-                break;
+                garbage.abort();
+                // Not `close`: it unwraps the ended task's result, a panic here too.
+                return;
             };
             shared.stats.count_connection();
             // Counted here, before the task runs: the cap holds however fast callers come.
@@ -105,7 +107,9 @@ impl SrtListener {
             tokio::spawn(connection::run(request, Arc::clone(&shared), open));
         }
         garbage.abort();
-        self.inner.close().await;
+        // Stops the listener's task, which closes the connections it still holds; bounded,
+        // so that a stuck connection cannot hold the shutdown up.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), self.inner.close()).await;
     }
 }
 
