@@ -835,3 +835,35 @@ async fn an_address_that_keeps_failing_is_answered_late() {
         6
     );
 }
+
+/// An encoder that reconnects within the grace period continues its stream, as over every
+/// source: both publications are served, every frame of each.
+#[tokio::test]
+async fn a_reconnect_within_the_grace_period_continues_the_stream() {
+    if !common::have_ffmpeg() {
+        eprintln!("ffmpeg not found; skipped");
+        return;
+    }
+    let ingest = IngestConfig {
+        grace: Duration::from_secs(3),
+        ..with_token()
+    };
+    let server = server_with(quick(), ingest).await;
+    let id = format!("publish:live/again?token={TOKEN}");
+    for _ in 0..2 {
+        ffmpeg_publish("libx264", 2, &srt_url_whole(server.srt, &id))
+            .await
+            .unwrap();
+        let text = origin::get(server.http, "/live/again/index.m3u8", &[])
+            .await
+            .text();
+        assert!(!text.contains("#EXT-X-ENDLIST"), "ended early:\n{text}");
+    }
+    let once = reference("libx264", 2).await;
+    let twice: Vec<_> = once
+        .iter()
+        .map(|(k, c, n)| (k.clone(), c.clone(), 2 * n))
+        .collect();
+    assert_eq!(served(&server, "live/again").await, twice);
+    server.other_stream_served().await;
+}
