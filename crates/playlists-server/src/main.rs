@@ -8,6 +8,7 @@ use playlists_server::config::{Cli, Command, Config};
 use playlists_server::event_loops::EventLoops;
 use playlists_server::http::{serve_link, serve_on, AppState};
 use playlists_server::ingest::sources::rtmp::RtmpListener;
+use playlists_server::ingest::sources::srt::SrtListener;
 use playlists_server::ingest::sources::{demo, stdin};
 use playlists_server::ingest::Ingests;
 use playlists_server::playback::SharedTokens;
@@ -39,7 +40,11 @@ async fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                // srt-protocol logs each SRT connection's state changes at info; the SRT
+                // source logs what an operator needs (accepted, refused, left) itself.
+                .unwrap_or_else(|_| {
+                    tracing_subscriber::EnvFilter::new("info,srt_protocol=warn,srt_tokio=warn")
+                }),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -87,6 +92,22 @@ async fn run() -> anyhow::Result<()> {
         tracing::info!("taking RTMP publishing on rtmp://{}/", rtmp.local_addr()?);
         state = state.with_rtmp(Arc::clone(rtmp.stats()));
         tokio::spawn(rtmp.run());
+    }
+    // SRT publishing, on its own UDP port; likewise.
+    if let Some(addr) = config.srt_listen {
+        let srt = SrtListener::bind(
+            addr,
+            Arc::clone(&ingests),
+            config.srt_config()?,
+            shutdown.clone(),
+            // The process of an upgrade binds the port beside this one (see `upgrade`).
+            config.upgrade_socket.is_some(),
+        )
+        .await
+        .with_context(|| format!("binding SRT on {addr}"))?;
+        tracing::info!("taking SRT publishing on srt://{}", srt.local_addr());
+        state = state.with_srt(Arc::clone(srt.stats()));
+        tokio::spawn(srt.run());
     }
     let (listener, predecessor) = listen(&config).await?;
     let scheme = if config.tls_cert.is_some() {

@@ -71,10 +71,11 @@ impl Config {
     pub fn ingest_config(&self) -> Result<crate::ingest::IngestConfig, ConfigError> {
         let credentials = self.ingest_credentials();
         let open = credentials.is_open();
-        // Every address that takes publishing: HTTP's, and RTMP's if given.
+        // Every address that takes publishing: HTTP's, and RTMP's and SRT's if given.
         let listeners = [
             ("listen", Some(self.listen)),
             ("rtmp_listen", self.rtmp_listen),
+            ("srt_listen", self.srt_listen),
         ];
         for (name, addr) in listeners {
             let Some(addr) = addr else { continue };

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::http::{HttpOptions, StaticAsset, MIN_HEADER_BYTES};
 use crate::ingest::sources::rtmp::RtmpConfig;
+use crate::ingest::sources::srt::{Passphrase, SrtConfig};
 use crate::part_store::{ArenaOptions, PartArena, PartStore};
 
 /// Most event loops `--threads` may ask for: far more than any machine has cores, and each is
@@ -129,6 +130,32 @@ pub struct Config {
     /// RTMP connections served at once; more are closed at once.
     #[arg(long, default_value_t = 256)]
     pub rtmp_max_connections: usize,
+    /// Take SRT publishing (MPEG-TS, caller mode) on this UDP address (e.g. `0.0.0.0:9000`):
+    /// `srt://HOST:PORT?streamid=publish:live/720p` (or `#!::r=live/720p,m=publish`)
+    /// publishes the stream `live/720p`, with a credential as `?token=KEY` on the name. Off
+    /// unless given.
+    #[arg(long, env = "PLAYLISTS_SRT_LISTEN", value_name = "ADDR")]
+    pub srt_listen: Option<SocketAddr>,
+    /// The SRT receive latency offered, in milliseconds (the larger of the caller's and this
+    /// applies): the time SRT has to recover lost packets, added to the stream's latency.
+    #[arg(long, default_value_t = 200)]
+    pub srt_latency_ms: u64,
+    /// SRT callers must encrypt with this passphrase (10 to 79 characters; any key length);
+    /// without it they must not encrypt.
+    #[arg(
+        long,
+        env = "PLAYLISTS_SRT_PASSPHRASE",
+        value_name = "PASSPHRASE",
+        hide_env_values = true
+    )]
+    pub srt_passphrase: Option<String>,
+    /// The most an SRT connection may send, in Mbit/s averaged over two seconds; more cuts
+    /// it off.
+    #[arg(long, default_value_t = 100)]
+    pub srt_max_mbits: u64,
+    /// SRT callers served at once; more are refused (reject code 1402).
+    #[arg(long, default_value_t = 256)]
+    pub srt_max_connections: usize,
     /// Also publish the built-in demo stream `demo` (on by default when run with no arguments).
     #[arg(long)]
     pub demo: bool,
@@ -384,6 +411,41 @@ impl Config {
             // The process of an upgrade binds the port beside this one (see `upgrade`).
             reuse_port: self.upgrade_socket.is_some(),
             ..RtmpConfig::default()
+        })
+    }
+
+    /// The SRT source's settings and limits.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] for a limit of 0, a latency over 10 s, or a passphrase SRT
+    /// does not take (the message does not repeat it).
+    pub fn srt_config(&self) -> Result<SrtConfig, ConfigError> {
+        let invalid = |name, reason: &str| ConfigError::Invalid {
+            name,
+            reason: reason.to_owned(),
+        };
+        if self.srt_max_mbits == 0 {
+            return Err(invalid("srt_max_mbits", "must be above 0"));
+        }
+        if self.srt_max_connections == 0 {
+            return Err(invalid("srt_max_connections", "must be above 0"));
+        }
+        if !(1..=10_000).contains(&self.srt_latency_ms) {
+            return Err(invalid("srt_latency_ms", "must be 1 to 10000"));
+        }
+        let passphrase = match self.srt_passphrase.as_deref().filter(|s| !s.is_empty()) {
+            Some(p) => Some(Passphrase::new(p).map_err(|reason| ConfigError::Invalid {
+                name: "srt_passphrase",
+                reason,
+            })?),
+            None => None,
+        };
+        Ok(SrtConfig {
+            latency: Duration::from_millis(self.srt_latency_ms),
+            passphrase,
+            max_bitrate: self.srt_max_mbits.saturating_mul(1_000_000),
+            max_connections: self.srt_max_connections,
+            ..SrtConfig::default()
         })
     }
 

@@ -131,6 +131,60 @@ fn rtmp_is_off_unless_asked_for_or_the_demo_runs() {
 }
 
 #[test]
+fn srt_is_off_unless_asked_for_and_its_passphrase_is_checked_but_never_shown() {
+    let c = Config::default();
+    assert_eq!(c.srt_listen, None);
+    let srt = c.srt_config().unwrap();
+    assert_eq!(srt.latency, Duration::from_millis(200));
+    assert_eq!(srt.passphrase, None);
+    let c = Config::load_from([
+        "playlists",
+        "--srt-listen",
+        "127.0.0.1:9000",
+        "--srt-latency-ms",
+        "500",
+        "--srt-passphrase",
+        "ten letters or more",
+        "--srt-max-mbits",
+        "5",
+    ])
+    .unwrap();
+    let srt = c.srt_config().unwrap();
+    assert_eq!(srt.latency, Duration::from_millis(500));
+    assert_eq!(srt.max_bitrate, 5_000_000);
+    assert!(srt.passphrase.is_some());
+    assert!(!format!("{srt:?}").contains("ten letters"), "{srt:?}");
+    for (flag, value) in [
+        ("--srt-passphrase", "short"),
+        ("--srt-latency-ms", "0"),
+        ("--srt-max-connections", "0"),
+    ] {
+        let c = Config::load_from(["playlists", flag, value]).unwrap();
+        let err = c.srt_config().unwrap_err().to_string();
+        assert!(err.contains(&flag[2..].replace('-', "_")), "{err}");
+        if flag == "--srt-passphrase" {
+            assert!(
+                !err.contains(value),
+                "the passphrase is not repeated: {err}"
+            );
+        }
+    }
+    // Off loopback, it needs a credential, as every listener that takes publishing.
+    let open = Config::load_from(["playlists", "--srt-listen", "0.0.0.0:9000"]).unwrap();
+    let err = open.ingest_config().unwrap_err().to_string();
+    assert!(err.contains("srt_listen"), "{err}");
+    let keyed = Config::load_from([
+        "playlists",
+        "--srt-listen",
+        "0.0.0.0:9000",
+        "--ingest-token",
+        "t",
+    ])
+    .unwrap();
+    assert!(keyed.ingest_config().is_ok());
+}
+
+#[test]
 fn too_many_event_loops_are_refused_by_name() {
     let c = Config {
         threads: MAX_EVENT_LOOPS + 1,

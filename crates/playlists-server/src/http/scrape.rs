@@ -4,7 +4,7 @@
 //! The figures live where they are counted: request counters in the per-thread shards of
 //! [`Metrics`](super::Metrics), stream positions in the library, held requests in
 //! [`Waiting`](super::Waiting), publish delays and refused ingest attempts in the ingest
-//! layer, the RTMP source's figures in its [`RtmpStats`]. None of them is a metric object of
+//! layer, the RTMP and SRT sources' figures in their [`RtmpStats`] and [`SrtStats`]. None of them is a metric object of
 //! the crate (a shared `Counter` would put every event loop back on one cache line), so a
 //! scrape registers one [`Collector`] that reads them all at that moment and hands each to
 //! the crate's encoder as a constant.
@@ -26,6 +26,7 @@ use prometheus_client::registry::Registry;
 use super::error::HttpError;
 use super::AppState;
 use crate::ingest::sources::rtmp::RtmpStats;
+use crate::ingest::sources::srt::SrtStats;
 use crate::ingest::PUBLISH_DELAY_BUCKETS_US;
 
 /// The `Content-Type` of [`render`]'s output.
@@ -128,6 +129,9 @@ impl Collector for Scrape {
         }
         if let Some(rtmp) = &state.rtmp {
             rtmp_figures(rtmp, &mut enc)?;
+        }
+        if let Some(srt) = &state.srt {
+            srt_figures(srt, &mut enc)?;
         }
         publish_delays(state, &mut enc)
     }
@@ -253,6 +257,58 @@ fn rtmp_figures(rtmp: &RtmpStats, enc: &mut DescriptorEncoder) -> std::fmt::Resu
         refusals.metric_type(),
     )?;
     for (reason, n) in rtmp.refusals() {
+        let labels = [("reason", reason.label())];
+        ConstCounter::new(n).encode(family.encode_family(&labels)?)?;
+    }
+    Ok(())
+}
+
+/// The SRT source's figures: connection requests, publishers, bytes, refusals by reason.
+fn srt_figures(srt: &SrtStats, enc: &mut DescriptorEncoder) -> std::fmt::Result {
+    counter(
+        enc,
+        "playlists_srt_connections",
+        "SRT connection requests.",
+        srt.connections(),
+    )?;
+    gauge(
+        enc,
+        "playlists_srt_connections_open",
+        "SRT connection requests being checked or served now.",
+        srt.open(),
+    )?;
+    gauge(
+        enc,
+        "playlists_srt_publishing",
+        "SRT connections publishing a stream now.",
+        srt.publishing(),
+    )?;
+    counter(
+        enc,
+        "playlists_srt_received_bytes",
+        "MPEG-TS bytes received from SRT callers.",
+        srt.bytes_received(),
+    )?;
+    counter(
+        enc,
+        "playlists_srt_packets_retransmitted",
+        "SRT data packets received again from callers after a loss (recovered losses).",
+        srt.packets_retransmitted(),
+    )?;
+    counter(
+        enc,
+        "playlists_srt_packets_dropped",
+        "SRT data packets discarded: too late (an unrecovered loss, or a needless retransmission), too early, or no buffer room.",
+        srt.packets_dropped(),
+    )?;
+    let refusals = ConstCounter::new(0u64);
+    let mut family = enc.encode_descriptor(
+        "playlists_srt_refusals",
+        "SRT callers refused or cut off, by reason (garbage: datagrams that are not SRT).",
+        None,
+        refusals.metric_type(),
+    )?;
+    for (reason, n) in srt.refusals() {
         let labels = [("reason", reason.label())];
         ConstCounter::new(n).encode(family.encode_family(&labels)?)?;
     }

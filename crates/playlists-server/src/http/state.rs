@@ -12,6 +12,7 @@ use super::limits::Waiting;
 use super::metrics::Metrics;
 use super::{HttpError, HttpOptions};
 use crate::ingest::sources::rtmp::RtmpStats;
+use crate::ingest::sources::srt::SrtStats;
 use crate::ingest::Ingests;
 use crate::part_store::PartStore;
 use crate::shutdown::Shutdown;
@@ -40,6 +41,9 @@ pub struct AppState {
     /// The RTMP source's figures, exported by `/metrics` ([`AppState::with_rtmp`]); `None`
     /// without an RTMP listener.
     pub rtmp: Option<Arc<RtmpStats>>,
+    /// The SRT source's figures, exported by `/metrics` ([`AppState::with_srt`]); `None`
+    /// without an SRT listener.
+    pub srt: Option<Arc<SrtStats>>,
     /// Pre-rendered `Cache-Control` values (App. B.1 [docs/conformance.md R27]), so handlers do not
     /// format per request.
     pub(super) cache: CacheControls,
@@ -143,6 +147,7 @@ impl AppState {
         Self {
             ingests: None,
             rtmp: None,
+            srt: None,
             parts: PartStore::heap(),
             waiting: Waiting::new(num, opts.max_waiting_per_stream, opts.max_waiting_total),
             started: Instant::now(),
@@ -173,6 +178,12 @@ impl AppState {
     /// Exports the RTMP listener's figures in `/metrics`.
     pub fn with_rtmp(mut self, stats: Arc<RtmpStats>) -> Self {
         self.rtmp = Some(stats);
+        self
+    }
+
+    /// Exports the SRT listener's figures in `/metrics`.
+    pub fn with_srt(mut self, stats: Arc<SrtStats>) -> Self {
+        self.srt = Some(stats);
         self
     }
 

@@ -1,18 +1,40 @@
-//! RTMP timestamps (32-bit milliseconds that wrap after 49.7 days) extended to 64 bits, and
-//! the jumps that start a new run of timestamps.
+//! Source timestamps extended to 64 bits, and the jumps that start a new run of timestamps:
+//! RTMP's 32-bit milliseconds (which wrap after 49.7 days) and MPEG-TS's 33-bit 90 kHz
+//! PTS/DTS (ISO/IEC 13818-1 §2.4.3.7, which wrap after 26.5 hours). Extended values are in
+//! 90 kHz ticks either way (an RTMP millisecond is exactly 90 ticks), so the packager has one
+//! timeline below its sources.
 
-/// A backwards step larger than this (ms), or a forward step larger than [`MAX_FORWARD_MS`],
-/// is a new run (an encoder that restarted its clock), not a wrap or jitter.
-pub const MAX_BACKWARD_MS: i64 = 1_000;
-/// See [`MAX_BACKWARD_MS`]: a gap of more than 10 s is not a stream that continues.
-pub const MAX_FORWARD_MS: i64 = 10_000;
+/// A backwards step larger than this (1 s, in 90 kHz ticks), or a forward step larger than
+/// [`MAX_FORWARD`], is a new run (an encoder that restarted its clock), not a wrap or jitter.
+pub const MAX_BACKWARD: i64 = 90_000;
+/// See [`MAX_BACKWARD`]: a gap of more than 10 s is not a stream that continues.
+pub const MAX_FORWARD: i64 = 900_000;
+
+/// A timestamp as its source sends it, before extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stamp {
+    /// RTMP: milliseconds modulo 2^32.
+    Ms(u32),
+    /// MPEG-TS: 90 kHz ticks modulo 2^33 (higher bits are ignored).
+    Pts(u64),
+}
+
+impl Stamp {
+    /// (raw value, its width in bits, 90 kHz ticks per unit).
+    fn parts(self) -> (u64, u32, i64) {
+        match self {
+            Stamp::Ms(ms) => (u64::from(ms), 32, 90),
+            Stamp::Pts(t) => (t & ((1 << 33) - 1), 33, 1),
+        }
+    }
+}
 
 /// What one timestamp is, relative to the previous one of its track.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
-    /// Continues the run: the extended timestamp in ms.
+    /// Continues the run: the extended timestamp in 90 kHz ticks.
     Continues(u64),
-    /// A small step back (≤ [`MAX_BACKWARD_MS`]), by this many ms. Extended as if it
+    /// A small step back (≤ [`MAX_BACKWARD`]), by this many ticks. Extended as if it
     /// continued, which audio tolerates (its decode times count samples); video cannot.
     Back(u64, u64),
     /// A jump: the run ends; the timestamp starts the next one.
@@ -22,36 +44,42 @@ pub enum Step {
 /// One track's timestamp extension.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Clock {
-    last: Option<(u32, i64)>,
+    /// The previous raw value and its extension, in the raw unit.
+    last: Option<(u64, i64)>,
 }
 
 impl Clock {
-    /// Extends `raw`: the difference to the previous timestamp, taken modulo 2^32 as a
-    /// signed 32-bit value, is added to the previous extended value, so a wrap continues.
-    /// The first timestamp of a run is taken as it is. Nothing is recorded for a
-    /// [`Step::Jump`]; call [`Clock::reset`] and extend again.
-    pub fn extend(&mut self, raw: u32) -> Step {
+    /// Extends `stamp`: the difference to the previous timestamp, taken modulo 2^bits as a
+    /// signed value of that width, is added to the previous extended value, so a wrap
+    /// continues. The first timestamp of a run is taken as it is. Nothing is recorded for a
+    /// [`Step::Jump`]; call [`Clock::restart`].
+    pub fn extend(&mut self, stamp: Stamp) -> Step {
+        let (raw, bits, scale) = stamp.parts();
         let Some((last_raw, last_ext)) = self.last else {
-            self.last = Some((raw, i64::from(raw)));
-            return Step::Continues(u64::from(raw));
+            self.last = Some((raw, raw as i64));
+            return Step::Continues(raw * scale as u64);
         };
-        let delta = i64::from(raw.wrapping_sub(last_raw) as i32);
-        if !(-MAX_BACKWARD_MS..=MAX_FORWARD_MS).contains(&delta) {
+        let shift = 64 - bits;
+        // Modulo 2^bits, sign-extended from bit `bits - 1`.
+        let delta = ((raw.wrapping_sub(last_raw) << shift) as i64) >> shift;
+        if !(-MAX_BACKWARD..=MAX_FORWARD).contains(&delta.saturating_mul(scale)) {
             return Step::Jump;
         }
         let ext = (last_ext + delta).max(0);
         self.last = Some((raw, ext));
+        let ticks = ext as u64 * scale as u64;
         if delta < 0 {
-            Step::Back(ext as u64, delta.unsigned_abs())
+            Step::Back(ticks, delta.unsigned_abs() * scale as u64)
         } else {
-            Step::Continues(ext as u64)
+            Step::Continues(ticks)
         }
     }
 
-    /// Starts a new run at `raw`, returned extended (as it is).
-    pub fn restart(&mut self, raw: u32) -> u64 {
-        self.last = Some((raw, i64::from(raw)));
-        u64::from(raw)
+    /// Starts a new run at `stamp`, returned extended (as it is, in ticks).
+    pub fn restart(&mut self, stamp: Stamp) -> u64 {
+        let (raw, _, scale) = stamp.parts();
+        self.last = Some((raw, raw as i64));
+        raw * scale as u64
     }
 
     /// Forgets the run: the next timestamp starts a new one.
@@ -65,17 +93,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn wraps_continue_and_jumps_are_reported() {
+    fn ms_wraps_continue_and_jumps_are_reported() {
+        let mut c = Clock::default();
+        let ms = |v: u64| v * 90;
+        assert_eq!(
+            c.extend(Stamp::Ms(u32::MAX - 10)),
+            Step::Continues(ms(u64::from(u32::MAX) - 10))
+        );
+        assert_eq!(
+            c.extend(Stamp::Ms(20)),
+            Step::Continues(ms(u64::from(u32::MAX) + 21))
+        );
+        assert_eq!(
+            c.extend(Stamp::Ms(15)),
+            Step::Back(ms(u64::from(u32::MAX) + 16), ms(5))
+        );
+        assert_eq!(c.extend(Stamp::Ms(20_000)), Step::Jump);
+        assert_eq!(c.extend(Stamp::Ms(u32::MAX - 5_000)), Step::Jump);
+        c.reset();
+        assert_eq!(c.extend(Stamp::Ms(0)), Step::Continues(0));
+    }
+
+    #[test]
+    fn pts_wraps_at_33_bits() {
+        const WRAP: u64 = 1 << 33;
         let mut c = Clock::default();
         assert_eq!(
-            c.extend(u32::MAX - 10),
-            Step::Continues(u64::from(u32::MAX) - 10)
+            c.extend(Stamp::Pts(WRAP - 3_000)),
+            Step::Continues(WRAP - 3_000)
         );
-        assert_eq!(c.extend(20), Step::Continues(u64::from(u32::MAX) + 21));
-        assert_eq!(c.extend(15), Step::Back(u64::from(u32::MAX) + 16, 5));
-        assert_eq!(c.extend(20_000), Step::Jump);
-        assert_eq!(c.extend(u32::MAX - 5_000), Step::Jump);
-        c.reset();
-        assert_eq!(c.extend(0), Step::Continues(0));
+        assert_eq!(c.extend(Stamp::Pts(3_000)), Step::Continues(WRAP + 3_000));
+        assert_eq!(c.extend(Stamp::Pts(1_500)), Step::Back(WRAP + 1_500, 1_500));
+        // Bits above the 33rd are not part of a PTS.
+        assert_eq!(
+            c.extend(Stamp::Pts(WRAP + 4_500)),
+            Step::Continues(WRAP + 4_500)
+        );
+        // 20 s forward, 2 s back: an encoder restart.
+        assert_eq!(c.extend(Stamp::Pts(4_500 + 1_800_000)), Step::Jump);
+        assert_eq!(c.extend(Stamp::Pts(WRAP - 180_000)), Step::Jump);
+        assert_eq!(c.restart(Stamp::Pts(7)), 7);
+        assert_eq!(c.extend(Stamp::Pts(3_010)), Step::Continues(3_010));
     }
 }

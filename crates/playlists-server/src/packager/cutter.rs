@@ -6,7 +6,9 @@
 
 use super::track::{TrackConfig, VIDEO_TIMESCALE};
 use super::writer::{self, InitTrack, Prft, Sample, NON_SYNC, SYNC};
-use super::{Held, Media, Packager, PackagerError, AUDIO_STALL_PARTS, MAX_PART_BYTES};
+use super::{
+    Held, Media, Packager, PackagerError, AUDIO_ONLY_AFTER_MS, AUDIO_STALL_PARTS, MAX_PART_BYTES,
+};
 
 impl Packager {
     pub(super) fn place_video(&mut self, held: Held, duration: u32) {
@@ -66,6 +68,7 @@ impl Packager {
             self.place_video(held, duration);
         }
         self.close_part();
+        self.release_deferred();
         self.video_clock.reset();
         self.audio_clock.reset();
         self.audio_next = None;
@@ -95,6 +98,22 @@ impl Packager {
         if self.video.samples.is_empty() && self.audio.samples.is_empty() {
             return;
         }
+        if self.written.is_none()
+            && !self.audio_only
+            && self.expect_audio
+            && self.audio_config.is_none()
+            && self.deferred_ticks < AUDIO_ONLY_AFTER_MS * 90
+        {
+            // The announced audio track has not brought its configuration yet: the part
+            // waits for the first init section, which will list the audio.
+            self.deferred_ticks += self.video.duration();
+            let bytes = self.part_bytes_out();
+            self.deferred.push(bytes);
+            return;
+        }
+        if self.written.is_none() && !self.deferred.is_empty() {
+            self.tracks = self.wanted_tracks(true);
+        }
         if self.written.as_ref() != Some(&self.tracks) {
             match writer::init_section(&self.tracks) {
                 Ok(init) => self.output.push(init),
@@ -109,6 +128,32 @@ impl Packager {
             }
             self.written = Some(self.tracks.clone());
         }
+        self.output.append(&mut self.deferred);
+        let bytes = self.part_bytes_out();
+        self.output.push(bytes);
+    }
+
+    /// Parts held for the first init section are written, with it, when there will be no
+    /// more parts to decide it (the end of a run or of the stream).
+    pub(super) fn release_deferred(&mut self) {
+        if self.deferred.is_empty() {
+            return;
+        }
+        self.tracks = self.wanted_tracks(true);
+        match writer::init_section(&self.tracks) {
+            Ok(init) => self.output.push(init),
+            Err(e) => {
+                tracing::warn!("packager: cannot encode the init section: {e}");
+                self.deferred.clear();
+                return;
+            }
+        }
+        self.written = Some(self.tracks.clone());
+        self.output.append(&mut self.deferred);
+    }
+
+    /// The open part as `prft`+`moof`+`mdat`; the part is emptied.
+    fn part_bytes_out(&mut self) -> bytes::Bytes {
         let (reference, timescale) = if self.video.samples.is_empty() {
             (
                 &self.audio,
@@ -126,11 +171,11 @@ impl Packager {
             })
         });
         let bytes = writer::fragment(self.sequence_number, &[&self.video, &self.audio], prft);
-        self.output.push(bytes);
         self.sequence_number = self.sequence_number.wrapping_add(1);
         self.video.samples.clear();
         self.audio.samples.clear();
         self.part_bytes = 0;
+        bytes
     }
 }
 

@@ -179,6 +179,63 @@ pub fn hevc_sps(nal: &[u8]) -> Option<(u32, u32)> {
     Some((width, height))
 }
 
+/// What an `hvcC` record repeats from an HEVC SPS (ITU-T H.265 §7.3.2.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HevcProfile {
+    /// The general profile_tier_level bytes: profile space, tier and profile idc; 32
+    /// compatibility flags; 48 bits of constraint flags; level idc.
+    pub profile_tier_level: [u8; 12],
+    /// sps_max_sub_layers_minus1 + 1.
+    pub max_sub_layers: u8,
+    pub temporal_id_nesting: bool,
+    pub chroma_format_idc: u8,
+    pub bit_depth_luma_minus8: u8,
+    pub bit_depth_chroma_minus8: u8,
+}
+
+/// The fields of an HEVC SPS NAL unit (with its two-byte header) an `hvcC` record needs.
+pub fn hevc_sps_profile(nal: &[u8]) -> Option<HevcProfile> {
+    let data = rbsp(nal.get(2..)?);
+    let profile_tier_level: [u8; 12] = data.get(1..13)?.try_into().ok()?;
+    let mut r = Bits::new(&data);
+    r.skip(4)?;
+    let max_sub_layers_minus1 = r.bits(3)?;
+    let temporal_id_nesting = r.bit()? == 1;
+    r.skip(96)?;
+    let mut present = Vec::new();
+    for _ in 0..max_sub_layers_minus1 {
+        present.push((r.bit()?, r.bit()?));
+    }
+    if max_sub_layers_minus1 > 0 {
+        r.skip(2 * (8 - max_sub_layers_minus1 as usize))?;
+    }
+    for (profile, level) in present {
+        r.skip(88 * profile as usize + 8 * level as usize)?;
+    }
+    r.ue()?; // sps_seq_parameter_set_id
+    let chroma_format_idc = r.ue()?;
+    if chroma_format_idc == 3 {
+        r.skip(1)?;
+    }
+    r.ue()?;
+    r.ue()?;
+    if r.bit()? == 1 {
+        for _ in 0..4 {
+            r.ue()?;
+        }
+    }
+    let luma = r.ue()?;
+    let chroma = r.ue()?;
+    Some(HevcProfile {
+        profile_tier_level,
+        max_sub_layers: max_sub_layers_minus1 as u8 + 1,
+        temporal_id_nesting,
+        chroma_format_idc: u8::try_from(chroma_format_idc).ok()?,
+        bit_depth_luma_minus8: u8::try_from(luma).ok()?,
+        bit_depth_chroma_minus8: u8::try_from(chroma).ok()?,
+    })
+}
+
 /// (width, height) from an `av1C` record's configOBUs: the max frame size of its sequence
 /// header OBU.
 pub fn av1_config_obus(obus: &[u8]) -> Option<(u32, u32)> {

@@ -81,6 +81,13 @@ pub enum PackagerError {
         /// The frame's codec.
         codec: &'static str,
     },
+    /// MPEG-TS input with no transport packet (sync byte 0x47 every 188 bytes) in this many
+    /// bytes: the peer is not sending a transport stream.
+    #[error("no MPEG-TS packet in {skipped} bytes")]
+    NotTransportStream {
+        /// Bytes skipped looking for packet sync.
+        skipped: usize,
+    },
     /// Called again after an error or after [`Packager::finish`](super::Packager::finish).
     #[error("the packager is spent (an earlier error, or finish)")]
     Spent,

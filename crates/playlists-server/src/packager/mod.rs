@@ -56,6 +56,7 @@ mod cutter;
 mod dims;
 mod error;
 pub mod flv;
+mod mpegts;
 mod track;
 mod writer;
 
@@ -64,10 +65,11 @@ use std::time::Duration;
 use bytes::Bytes;
 
 pub use error::{Media, PackagerError};
+pub use mpegts::TsDemuxer;
 
-use clock::{Clock, Step};
+use clock::{Clock, Stamp, Step};
 use cutter::readable;
-use flv::{AudioTag, VideoTag};
+use flv::{AudioCodec, AudioTag, VideoCodec, VideoTag};
 use track::{opus_packet_samples, TrackConfig, VIDEO_TIMESCALE};
 use writer::{InitTrack, Run, Sample, SYNC};
 
@@ -151,6 +153,12 @@ pub struct Packager {
     undecided_since: Option<(u64, u64)>,
     /// `received_unix_ms − media ms` of the run's first frame.
     anchor_ms: Option<i128>,
+    /// The source announced an audio track (an MPEG-TS PMT does; RTMP does not): the first
+    /// init section waits for its configuration, up to [`AUDIO_ONLY_AFTER_MS`] of video,
+    /// with the parts closed meanwhile held in `deferred` (written after it).
+    expect_audio: bool,
+    deferred: Vec<Bytes>,
+    deferred_ticks: u64,
     sequence_number: u32,
     output: Vec<Bytes>,
 }
@@ -190,6 +198,9 @@ impl Packager {
             undecided_audio: Vec::new(),
             undecided_since: None,
             anchor_ms: None,
+            expect_audio: false,
+            deferred: Vec::new(),
+            deferred_ticks: 0,
             sequence_number: 1,
             output: Vec::new(),
         }
@@ -242,6 +253,7 @@ impl Packager {
             self.start_audio_only();
         }
         self.close_part();
+        self.release_deferred();
         Ok(())
     }
 
@@ -262,67 +274,91 @@ impl Packager {
     }
 
     fn video_message(&mut self, ts: u32, body: Bytes, now: u64) -> Result<(), PackagerError> {
-        let (codec, key, composition_ms, data) = match flv::parse_video(&body)? {
-            VideoTag::Ignored => return Ok(()),
-            VideoTag::Config { codec, record } => {
-                if self
-                    .video_config
-                    .as_ref()
-                    .is_some_and(|c| c.record == record)
-                {
-                    return Ok(());
-                }
-                self.video_config =
-                    Some(readable(TrackConfig::video(codec, record)?, Media::Video)?);
-                self.waiting_key = true;
-                return Ok(());
-            }
+        match flv::parse_video(&body)? {
+            VideoTag::Ignored => Ok(()),
+            VideoTag::Config { codec, record } => self.video_config(codec, record),
             VideoTag::Frame {
                 codec,
                 key,
                 composition_ms,
                 data,
-            } => (codec, key, composition_ms, data),
-        };
+            } => self.video_frame(
+                codec,
+                Stamp::Ms(ts),
+                key,
+                composition_ms.saturating_mul(90),
+                data,
+                now,
+            ),
+        }
+    }
+
+    /// A video decoder configuration record (`avcC`/`hvcC`/`av1C` payload), from an RTMP
+    /// sequence header or built from the parameter sets of a transport stream: a record
+    /// that differs from the current one takes effect at the next key frame.
+    fn video_config(&mut self, codec: VideoCodec, record: Bytes) -> Result<(), PackagerError> {
+        if self
+            .video_config
+            .as_ref()
+            .is_some_and(|c| c.record == record)
+        {
+            return Ok(());
+        }
+        self.video_config = Some(readable(TrackConfig::video(codec, record)?, Media::Video)?);
+        self.waiting_key = true;
+        Ok(())
+    }
+
+    /// One coded video frame (length-prefixed NAL units or OBUs) at decode time `dts`, with
+    /// its composition offset in 90 kHz ticks: below both sources (RTMP's milliseconds are
+    /// converted exactly, MPEG-TS ticks go in as they are).
+    fn video_frame(
+        &mut self,
+        codec: VideoCodec,
+        stamp: Stamp,
+        key: bool,
+        cto: i32,
+        data: Bytes,
+        now: u64,
+    ) -> Result<(), PackagerError> {
         let Some(config) = &self.video_config else {
             // A frame before any sequence header cannot be decoded.
             return Ok(());
         };
         if !matches!(
             (&config.codec, codec),
-            (mp4_atom::Codec::Avc1(_), flv::VideoCodec::Avc)
-                | (mp4_atom::Codec::Hvc1(_), flv::VideoCodec::Hevc)
-                | (mp4_atom::Codec::Av01(_), flv::VideoCodec::Av1)
+            (mp4_atom::Codec::Avc1(_), VideoCodec::Avc)
+                | (mp4_atom::Codec::Hvc1(_), VideoCodec::Hevc)
+                | (mp4_atom::Codec::Av01(_), VideoCodec::Av1)
         ) {
             return Err(PackagerError::NoConfig {
                 media: Media::Video,
                 codec: codec.name(),
             });
         }
-        let ms = match self.video_clock.extend(ts) {
+        let dts = match self.video_clock.extend(stamp) {
             // Two frames at one DTS: the first would last 0 ticks, which no part may.
-            Step::Continues(ms) if self.held.as_ref().is_some_and(|h| h.dts == ms * 90) => {
+            Step::Continues(dts) if self.held.as_ref().is_some_and(|h| h.dts == dts) => {
                 return Err(PackagerError::TimestampsBackwards {
                     media: Media::Video,
                     by_ms: 0,
                 })
             }
-            Step::Continues(ms) => ms,
-            Step::Back(_, by_ms) => {
+            Step::Continues(dts) => dts,
+            Step::Back(_, by) => {
                 return Err(PackagerError::TimestampsBackwards {
                     media: Media::Video,
-                    by_ms,
+                    by_ms: by / 90,
                 })
             }
             Step::Jump => {
                 self.end_run();
-                self.video_clock.restart(ts)
+                self.video_clock.restart(stamp)
             }
         };
         if self.waiting_key && !key {
             return Ok(());
         }
-        let dts = ms * u64::from(VIDEO_TIMESCALE / 1000);
         if let Some(held) = self.held.take() {
             let duration = u32::try_from(dts.saturating_sub(held.dts)).unwrap_or(u32::MAX);
             self.place_video(held, duration);
@@ -342,16 +378,22 @@ impl Packager {
             // Video appearing in an audio-only stream makes it muxed from here.
             self.audio_only = false;
             if self.anchor_ms.is_none() {
-                self.anchor_ms = Some(i128::from(now) - i128::from(ms));
+                self.anchor_ms = Some(i128::from(now) - i128::from(dts / 90));
             }
         }
         self.held = Some(Held {
             dts,
             key,
-            cto: composition_ms.saturating_mul(90),
+            cto,
             data,
         });
         Ok(())
+    }
+
+    /// Video frames are dropped until the next key frame (a source lost data the decoder
+    /// needs: frames after the loss reference what is gone).
+    fn wait_for_key_frame(&mut self) {
+        self.waiting_key = true;
     }
 
     /// The tracks an init section should have now: video (if wanted and configured) and
@@ -375,35 +417,50 @@ impl Packager {
     }
 
     fn audio_message(&mut self, ts: u32, body: Bytes, now: u64) -> Result<(), PackagerError> {
-        let (codec, data) = match flv::parse_audio(&body)? {
-            AudioTag::Ignored => return Ok(()),
-            AudioTag::Config { codec, record } => {
-                if self
-                    .audio_config
-                    .as_ref()
-                    .is_some_and(|c| c.record == record)
-                {
-                    return Ok(());
-                }
-                self.audio_config =
-                    Some(readable(TrackConfig::audio(codec, record)?, Media::Audio)?);
-                if self.audio_only && self.started {
-                    // Audio-only: the change takes effect at once, in a new part.
-                    self.close_part();
-                    self.tracks = self.wanted_tracks(false);
-                    self.audio_next = None;
-                }
-                return Ok(());
-            }
-            AudioTag::Frame { codec, data } => (codec, data),
-        };
+        match flv::parse_audio(&body)? {
+            AudioTag::Ignored => Ok(()),
+            AudioTag::Config { codec, record } => self.audio_config(codec, record),
+            AudioTag::Frame { codec, data } => self.audio_frame(codec, Stamp::Ms(ts), 0, data, now),
+        }
+    }
+
+    /// An audio decoder configuration (AudioSpecificConfig or OpusHead), from an RTMP
+    /// sequence header or built from a transport stream's ADTS headers.
+    fn audio_config(&mut self, codec: AudioCodec, record: Bytes) -> Result<(), PackagerError> {
+        if self
+            .audio_config
+            .as_ref()
+            .is_some_and(|c| c.record == record)
+        {
+            return Ok(());
+        }
+        self.audio_config = Some(readable(TrackConfig::audio(codec, record)?, Media::Audio)?);
+        if self.audio_only && self.started {
+            // Audio-only: the change takes effect at once, in a new part.
+            self.close_part();
+            self.tracks = self.wanted_tracks(false);
+            self.audio_next = None;
+        }
+        Ok(())
+    }
+
+    /// One audio frame timed `stamp` plus `offset` samples (MPEG-TS: the n-th ADTS frame of
+    /// a PES is its PTS plus n frames, exactly, in samples).
+    fn audio_frame(
+        &mut self,
+        codec: AudioCodec,
+        stamp: Stamp,
+        offset: u32,
+        data: Bytes,
+        now: u64,
+    ) -> Result<(), PackagerError> {
         let Some(config) = &self.audio_config else {
             return Ok(());
         };
         let matches = matches!(
             (&config.codec, codec),
-            (mp4_atom::Codec::Mp4a(_), flv::AudioCodec::Aac)
-                | (mp4_atom::Codec::Opus(_), flv::AudioCodec::Opus)
+            (mp4_atom::Codec::Mp4a(_), AudioCodec::Aac)
+                | (mp4_atom::Codec::Opus(_), AudioCodec::Opus)
         );
         if !matches {
             return Err(PackagerError::NoConfig {
@@ -420,13 +477,17 @@ impl Packager {
         };
         let rate = u64::from(config.timescale);
         let record = config.record.clone();
-        let ms = match self.audio_clock.extend(ts) {
-            Step::Continues(ms) | Step::Back(ms, _) => ms,
+        let ticks = match self.audio_clock.extend(stamp) {
+            Step::Continues(t) | Step::Back(t, _) => t,
             Step::Jump => {
                 self.end_run();
-                self.audio_clock.restart(ts)
+                self.audio_clock.restart(stamp)
             }
         };
+        // ms × 90 × rate / 90,000 is RTMP's ms × rate / 1000 exactly.
+        let from_ts = (u128::from(ticks) * u128::from(rate) / u128::from(VIDEO_TIMESCALE)) as u64
+            + u64::from(offset);
+        let ms = ticks / 90 + u64::from(offset) * 1000 / rate;
         // Accepted when the run has started with this configuration in its tracks (or the
         // first part is still open: its tracks are decided when it closes), or while waiting
         // to see whether the stream is audio-only.
@@ -445,7 +506,6 @@ impl Packager {
         // more than one frame. Ahead of the timestamp (an audio clock faster than the
         // timestamps say): the frame is dropped, so decode times never go back and audio
         // stays in step with video. Behind it (a gap in the audio): they jump to it.
-        let from_ts = ms * rate / 1000;
         let decode_time = match self.audio_next {
             Some(next) if next.abs_diff(from_ts) <= u64::from(samples) => next,
             Some(next) if next > from_ts => return Ok(()),

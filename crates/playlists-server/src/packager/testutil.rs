@@ -236,6 +236,7 @@ pub fn ffmpeg(args: &[&str]) {
 
 /// (codec_type, frames read, start_time) per stream, sorted by type, from ffprobe. Edit
 /// lists are ignored: the packager writes none, so the source's raw timeline is compared.
+/// Reads MPEG-TS files too.
 pub fn ffprobe(path: &Path) -> Vec<(String, u64, f64)> {
     let out = Command::new("ffprobe")
         .args([
@@ -259,6 +260,9 @@ pub fn ffprobe(path: &Path) -> Vec<(String, u64, f64)> {
     let mut streams: Vec<_> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
+        // A transport stream's streams are listed again under its program, after a blank
+        // line.
+        .take_while(|l| !l.is_empty())
         .map(|l| {
             let f: Vec<&str> = l.split(',').collect();
             (

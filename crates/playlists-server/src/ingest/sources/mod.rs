@@ -8,9 +8,12 @@
 //! | the built-in demo | [`demo`] | a looped clip, pushed part by part in real time, `Access::Local` |
 //! | RTMP (`--rtmp-listen`; OBS, ffmpeg) | [`rtmp`] | a listener of its own: FLV audio and video messages → the packager → [`IngestSession`](super::IngestSession), `Access::Remote` with the stream key's `?token=` |
 //!
-//! A listener of its own (RTMP, and SRT or DASH-IF next) is one more module here, started by the
+//! | SRT (`--srt-listen`; OBS, vMix, ffmpeg) | [`srt`] | a UDP listener of its own: MPEG-TS payloads → the TS demuxer → [`IngestSession`](super::IngestSession), `Access::Remote` with the stream id's `?token=` |
+//!
+//! A listener of its own (RTMP, SRT, and DASH-IF next) is one more module here, started by the
 //! binary with the shared [`Ingests`](super::Ingests) and [`Shutdown`](crate::shutdown::Shutdown).
 
 pub mod demo;
 pub mod rtmp;
+pub mod srt;
 pub mod stdin;

@@ -1,0 +1,313 @@
+//! The TS path end to end: transport streams written by ffmpeg, pushed in random cuts, the
+//! output read back with the repo's fMP4 splitter and compared with ffprobe's view of the
+//! input.
+
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+
+use super::super::testutil::{ffmpeg, ffmpeg_available, ffprobe, fragments};
+use super::*;
+use crate::fmp4::{split_all, Limits, Unit};
+
+const BASE_UNIX_MS: u64 = 1_700_000_000_000;
+const PACKET: usize = framing::PACKET;
+
+/// Cut sizes from a fixed xorshift, 1..=2000 bytes: every header split somewhere.
+fn cuts(seed: u64) -> impl Iterator<Item = usize> {
+    let mut x = seed | 1;
+    std::iter::repeat_with(move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        1 + (x % 2000) as usize
+    })
+}
+
+/// Pushes `ts` in random cuts, then finishes. One arrival time for all: the output is then a
+/// function of the bytes alone, whatever the cuts.
+fn package(ts: &[u8], config: PackagerConfig, seed: u64) -> Vec<Bytes> {
+    let mut d = TsDemuxer::new(config);
+    let mut out = Vec::new();
+    let mut rest = ts;
+    for (i, cut) in cuts(seed).enumerate() {
+        if rest.is_empty() {
+            break;
+        }
+        let (chunk, tail) = rest.split_at(cut.min(rest.len()));
+        d.push(chunk, BASE_UNIX_MS)
+            .unwrap_or_else(|e| panic!("push {i}: {e}"));
+        out.extend(d.take_output());
+        rest = tail;
+    }
+    d.finish().unwrap();
+    out.extend(d.take_output());
+    assert_eq!(d.push(&[0x47], 0), Err(PackagerError::Spent));
+    out
+}
+
+/// Writes a transport stream with ffmpeg: `video` codec arguments, AAC audio, `seconds`
+/// long, then `extra` output options.
+fn make_ts(dir: &Path, name: &str, video: &[&str], size: &str, extra: &[&str]) -> PathBuf {
+    let path = dir.join(name);
+    let source = format!("testsrc=size={size}:rate=30");
+    let mut args = vec![
+        "-f",
+        "lavfi",
+        "-i",
+        &source,
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=44100",
+        "-t",
+        "3",
+        "-pix_fmt",
+        "yuv420p",
+    ];
+    args.extend_from_slice(video);
+    args.extend_from_slice(&["-c:a", "aac"]);
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["-f", "mpegts"]);
+    let p = path.to_str().unwrap().to_owned();
+    args.push(&p);
+    ffmpeg(&args);
+    path
+}
+
+const H264: [&str; 6] = ["-c:v", "libx264", "-bf", "2", "-g", "30"];
+const HEVC: [&str; 4] = [
+    "-c:v",
+    "libx265",
+    "-x265-params",
+    "bframes=2:keyint=30:min-keyint=30:scenecut=0:log-level=error",
+];
+
+/// Every unit the splitter reads, every part continuing the last one's timeline within its
+/// run (`runs` init sections expected), and the parts written to `out.mp4` for ffprobe.
+fn check(dir: &Path, output: &[Bytes], inits: usize) -> (Vec<Unit>, PathBuf) {
+    let stream = Bytes::from(output.concat());
+    let units = split_all(stream.clone(), Limits::default()).unwrap();
+    assert_eq!(units.len(), output.len(), "a Bytes is not exactly one unit");
+    assert!(matches!(units[0], Unit::Init(_)), "no init section first");
+    let codecs: Vec<_> = units
+        .iter()
+        .filter_map(|u| match u {
+            Unit::Init(m) => Some(m.init.codecs.clone()),
+            Unit::Fragment(_) => None,
+        })
+        .collect();
+    assert_eq!(codecs.len(), inits, "init sections: {codecs:?}");
+    let mp4 = dir.join("out.mp4");
+    std::fs::write(&mp4, &stream).unwrap();
+    (units, mp4)
+}
+
+fn round_trip(video: &[&str], codecs: &str) {
+    if !ffmpeg_available() {
+        eprintln!("ffmpeg missing: skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let ts = make_ts(dir.path(), "in.ts", video, "320x240", &[]);
+    let bytes = std::fs::read(&ts).unwrap();
+    let config = PackagerConfig::default();
+    let out = package(&bytes, config.clone(), 1);
+    // The cuts change nothing.
+    assert!(
+        out == package(&bytes, config, 7),
+        "output depends on the cuts"
+    );
+    let (units, mp4) = check(dir.path(), &out, 1);
+    let Unit::Init(movie) = &units[0] else {
+        unreachable!()
+    };
+    assert!(
+        movie.init.codecs.starts_with(codecs),
+        "{}",
+        movie.init.codecs
+    );
+    assert!(
+        movie.init.codecs.ends_with(",mp4a.40.2"),
+        "{}",
+        movie.init.codecs
+    );
+    assert_eq!(movie.init.resolution, Some((320, 240)));
+    let parts = fragments(&units);
+    let mut next = parts[0].timing.decode_time;
+    for f in &parts {
+        assert!(f.timing.duration <= 18_000, "part of {}", f.timing.duration);
+        assert_eq!(f.timing.decode_time, next);
+        next += f.timing.duration;
+    }
+    // 90 independent parts = 3 key frames; the timeline is the input's, in 90 kHz ticks.
+    assert_eq!(parts.iter().filter(|f| f.timing.independent).count(), 3);
+    let (source, packaged) = (ffprobe(&ts), ffprobe(&mp4));
+    eprintln!("ffprobe ts: {source:?}\nffprobe packaged: {packaged:?}");
+    assert_eq!(packaged.len(), 2);
+    for (s, p) in source.iter().zip(&packaged) {
+        assert_eq!(s.0, p.0);
+        assert_eq!(s.1, p.1, "{} frames", s.0);
+        assert!(
+            (s.2 - p.2).abs() < 0.0001,
+            "{} start {} vs {}",
+            s.0,
+            s.2,
+            p.2
+        );
+    }
+}
+
+#[test]
+fn h264_with_b_frames_and_aac_from_ffmpeg_mpegts_round_trip() {
+    round_trip(&H264, "avc1.");
+}
+
+#[test]
+fn hevc_with_b_frames_and_aac_from_ffmpeg_mpegts_round_trip() {
+    round_trip(&HEVC, "hvc1.");
+}
+
+/// Every 50th transport packet lost (as SRT's too-late drop loses them): no error, every
+/// unit written reads back and decodes, video resumes at key frames and audio continues.
+#[test]
+fn lost_packets_never_end_the_stream() {
+    if !ffmpeg_available() {
+        eprintln!("ffmpeg missing: skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let ts = make_ts(dir.path(), "in.ts", &H264, "320x240", &[]);
+    let bytes = std::fs::read(&ts).unwrap();
+    let lossy: Vec<u8> = bytes
+        .chunks(PACKET)
+        .enumerate()
+        .filter(|(i, _)| i % 50 != 49)
+        .flat_map(|(_, p)| p.iter().copied())
+        .collect();
+    // And some garbage in the middle: found sync again.
+    let mut input = lossy[..lossy.len() / 2].to_vec();
+    input.extend_from_slice(b"not a transport packet\x47\x47");
+    input.extend_from_slice(&lossy[lossy.len() / 2..]);
+    let out = package(&input, PackagerConfig::default(), 3);
+    let (units, mp4) = check(dir.path(), &out, 1);
+    let parts = fragments(&units);
+    let count = |id: u32| -> u64 {
+        parts
+            .iter()
+            .flat_map(|f| f.tracks.iter())
+            .filter(|t| t.track_id == id)
+            .map(|t| t.sample_count)
+            .sum()
+    };
+    let (source, packaged) = (ffprobe(&ts), ffprobe(&mp4));
+    eprintln!("ffprobe ts: {source:?}\nffprobe lossy: {packaged:?}");
+    assert_eq!(packaged.len(), 2);
+    // Video: some frames until a key frame are gone, but the stream goes on to its end.
+    assert!(count(1) > 30 && count(1) < 90, "{} video frames", count(1));
+    // Audio: only the frames of the PES hit.
+    assert!(count(2) > 60, "{} audio frames", count(2));
+    assert_eq!(packaged[0].1, count(2));
+    assert_eq!(packaged[1].1, count(1));
+    let last = parts.last().unwrap();
+    assert!(
+        last.timing.decode_time + last.timing.duration > 126_000 + 2 * 90_000,
+        "the stream ended early"
+    );
+}
+
+/// PTS crossing 2^33 (26.5 h of 90 kHz) continue the timeline: one run, one init section.
+#[test]
+fn timestamps_continue_across_the_33_bit_wrap() {
+    if !ffmpeg_available() {
+        eprintln!("ffmpeg missing: skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // 2^33 ticks is 95,443.72 s: the stream wraps 1.5 s in.
+    let ts = make_ts(
+        dir.path(),
+        "in.ts",
+        &H264,
+        "320x240",
+        &["-output_ts_offset", "95440.8"],
+    );
+    let bytes = std::fs::read(&ts).unwrap();
+    let out = package(&bytes, PackagerConfig::default(), 5);
+    let (units, mp4) = check(dir.path(), &out, 1);
+    let parts = fragments(&units);
+    let first = parts[0].timing.decode_time;
+    assert!(first < 1 << 33 && first > (1 << 33) - 3 * 90_000, "{first}");
+    let mut next = first;
+    for f in &parts {
+        assert_eq!(f.timing.decode_time, next, "a gap or a new run at the wrap");
+        next += f.timing.duration;
+    }
+    assert!(next > (1 << 33) + 90_000, "{next}");
+    let packaged = ffprobe(&mp4);
+    let source = ffprobe(&ts);
+    for (s, p) in source.iter().zip(&packaged) {
+        assert_eq!(s.1, p.1, "{} frames", s.0);
+    }
+}
+
+/// The SPS changes mid-stream (a second encoder configuration, timestamps continuing): a
+/// new init section with the new size at the next key frame.
+#[test]
+fn a_changed_sps_makes_a_new_init_section_at_the_key_frame() {
+    if !ffmpeg_available() {
+        eprintln!("ffmpeg missing: skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let a = make_ts(dir.path(), "a.ts", &H264, "320x240", &[]);
+    let b = make_ts(
+        dir.path(),
+        "b.ts",
+        &H264,
+        "640x360",
+        &["-output_ts_offset", "4"],
+    );
+    let mut bytes = std::fs::read(&a).unwrap();
+    bytes.extend(std::fs::read(&b).unwrap());
+    let out = package(&bytes, PackagerConfig::default(), 9);
+    let (units, _) = check(dir.path(), &out, 2);
+    let inits: Vec<_> = units
+        .iter()
+        .enumerate()
+        .filter_map(|(i, u)| match u {
+            Unit::Init(m) => Some((i, m.init.resolution)),
+            Unit::Fragment(_) => None,
+        })
+        .collect();
+    assert_eq!(inits[0].1, Some((320, 240)));
+    assert_eq!(inits[1].1, Some((640, 360)));
+    let Unit::Fragment(after) = &units[inits[1].0 + 1] else {
+        panic!("an init section not followed by a part")
+    };
+    assert!(after.timing.independent);
+    // One timeline across the change: b's PTS continue a's (3 s later).
+    let before = fragments(&units[..inits[1].0]);
+    let end = before.last().unwrap();
+    let gap = after.timing.decode_time - (end.timing.decode_time + end.timing.duration);
+    assert!(gap < 90_000, "{gap}");
+}
+
+/// What is not a transport stream is refused once 1 MiB of it holds no packet.
+#[test]
+fn bytes_without_packets_are_refused() {
+    let mut d = TsDemuxer::new(PackagerConfig::default());
+    let junk = vec![0u8; 64 << 10];
+    let mut result = Ok(());
+    for _ in 0..20 {
+        result = d.push(&junk, 0);
+        if result.is_err() {
+            break;
+        }
+    }
+    assert!(matches!(
+        result,
+        Err(PackagerError::NotTransportStream { .. })
+    ));
+    assert_eq!(d.finish(), Err(PackagerError::Spent));
+}
