@@ -60,6 +60,8 @@ pub struct TsDemuxer {
     video: Option<(VideoCodec, ParameterSets)>,
     /// The AudioSpecificConfig given to the packager.
     audio: Option<[u8; 2]>,
+    /// The latest `received_unix_ms`: what the PES flushed at the end arrived with.
+    last_received: u64,
     spent: bool,
 }
 
@@ -75,6 +77,7 @@ impl TsDemuxer {
             sets: ParameterSets::default(),
             video: None,
             audio: None,
+            last_received: 0,
             spent: false,
         }
     }
@@ -87,6 +90,7 @@ impl TsDemuxer {
         if self.spent {
             return Err(PackagerError::Spent);
         }
+        self.last_received = received_unix_ms;
         let (demux, events) = (&mut self.demux, &mut self.events);
         self.framer
             .push(data, |packets| demux.push(packets, events));
@@ -114,9 +118,7 @@ impl TsDemuxer {
         }
         self.spent = true;
         self.demux.flush(&mut self.events);
-        // The last arrival time is not known here; frames flushed at the end are timed by
-        // their PTS, and the anchor was set by the first.
-        self.handle(0)?;
+        self.handle(self.last_received)?;
         self.packager.finish()
     }
 

@@ -311,3 +311,38 @@ fn bytes_without_packets_are_refused() {
     ));
     assert_eq!(d.finish(), Err(PackagerError::Spent));
 }
+
+/// The `ts_packager` fuzz target's seeds: short ffmpeg transport streams (H.264+AAC,
+/// HEVC+AAC, and the first with every 50th packet dropped). Run after changing the input
+/// format: `cargo test -p playlists-server --lib mpegts::tests::write_fuzz_seeds -- --ignored`.
+#[test]
+#[ignore = "writes the fuzz corpus seeds"]
+fn write_fuzz_seeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/ts_packager");
+    std::fs::create_dir_all(&corpus).unwrap();
+    let short = ["-t", "0.7", "-g", "10"];
+    let h264 = make_ts(dir.path(), "h264.ts", &H264[..4], "160x120", &short);
+    let hevc = make_ts(
+        dir.path(),
+        "hevc.ts",
+        &[
+            HEVC[0],
+            HEVC[1],
+            HEVC[2],
+            "bframes=2:keyint=10:log-level=error",
+        ],
+        "160x120",
+        &["-t", "0.7"],
+    );
+    let h264 = std::fs::read(h264).unwrap();
+    let lossy: Vec<u8> = h264
+        .chunks(PACKET)
+        .enumerate()
+        .filter(|(i, _)| i % 50 != 49)
+        .flat_map(|(_, p)| p.iter().copied())
+        .collect();
+    std::fs::write(corpus.join("seed-h264-aac"), &h264).unwrap();
+    std::fs::write(corpus.join("seed-h264-aac-lossy"), lossy).unwrap();
+    std::fs::write(corpus.join("seed-hevc-aac"), std::fs::read(hevc).unwrap()).unwrap();
+}
