@@ -46,8 +46,8 @@ fn package(ts: &[u8], config: PackagerConfig, seed: u64) -> Vec<Bytes> {
     out
 }
 
-/// Writes a transport stream with ffmpeg: `video` codec arguments, AAC audio, `seconds`
-/// long, then `extra` output options.
+/// Writes a transport stream with ffmpeg: `video` codec arguments, AAC audio (unless
+/// `extra`, the output options that follow, say otherwise), 3 s long.
 fn make_ts(dir: &Path, name: &str, video: &[&str], size: &str, extra: &[&str]) -> PathBuf {
     let path = dir.join(name);
     let source = format!("testsrc=size={size}:rate=30");
@@ -103,13 +103,13 @@ fn check(dir: &Path, output: &[Bytes], inits: usize) -> (Vec<Unit>, PathBuf) {
     (units, mp4)
 }
 
-fn round_trip(video: &[&str], codecs: &str) {
+fn round_trip(video: &[&str], extra: &[&str], codecs: &str, audio_codec: &str) {
     if !ffmpeg_available() {
         eprintln!("ffmpeg missing: skipped");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let ts = make_ts(dir.path(), "in.ts", video, "320x240", &[]);
+    let ts = make_ts(dir.path(), "in.ts", video, "320x240", extra);
     let bytes = std::fs::read(&ts).unwrap();
     let config = PackagerConfig::default();
     let out = package(&bytes, config.clone(), 1);
@@ -128,7 +128,7 @@ fn round_trip(video: &[&str], codecs: &str) {
         movie.init.codecs
     );
     assert!(
-        movie.init.codecs.ends_with(",mp4a.40.2"),
+        movie.init.codecs.ends_with(audio_codec),
         "{}",
         movie.init.codecs
     );
@@ -160,12 +160,22 @@ fn round_trip(video: &[&str], codecs: &str) {
 
 #[test]
 fn h264_with_b_frames_and_aac_from_ffmpeg_mpegts_round_trip() {
-    round_trip(&H264, "avc1.");
+    round_trip(&H264, &[], "avc1.", ",mp4a.40.2");
 }
 
 #[test]
 fn hevc_with_b_frames_and_aac_from_ffmpeg_mpegts_round_trip() {
-    round_trip(&HEVC, "hvc1.");
+    round_trip(&HEVC, &[], "hvc1.", ",mp4a.40.2");
+}
+
+#[test]
+fn h264_and_opus_from_ffmpeg_mpegts_round_trip() {
+    round_trip(
+        &H264,
+        &["-c:a", "libopus", "-ar", "48000"],
+        "avc1.",
+        ",Opus",
+    );
 }
 
 /// Every 50th transport packet lost (as SRT's too-late drop loses them): no error, every
@@ -214,6 +224,42 @@ fn lost_packets_never_end_the_stream() {
         last.timing.decode_time + last.timing.duration > 126_000 + 2 * 90_000,
         "the stream ended early"
     );
+}
+
+/// A PES over `max_frame_bytes` is discarded, not refused: the stream goes on with the
+/// frames that fit (video from the next key frame that does).
+#[test]
+fn frames_over_the_limit_are_discarded_and_the_rest_goes_on() {
+    if !ffmpeg_available() {
+        eprintln!("ffmpeg missing: skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let ts = make_ts(dir.path(), "in.ts", &H264, "320x240", &[]);
+    let bytes = std::fs::read(&ts).unwrap();
+    let samples = |out: &[Bytes], track: u32| -> u64 {
+        let units = split_all(Bytes::from(out.concat()), Limits::default()).unwrap();
+        fragments(&units)
+            .iter()
+            .flat_map(|f| f.tracks.iter())
+            .filter(|t| t.track_id == track)
+            .map(|t| t.sample_count)
+            .sum()
+    };
+    let all = package(&bytes, PackagerConfig::default(), 11);
+    // Room for the P and B frames and the audio, not for the first key frame (x264's
+    // first IDR of testsrc is several KB, its later frames much smaller).
+    let config = PackagerConfig {
+        max_frame_bytes: 3_000,
+        ..Default::default()
+    };
+    let out = package(&bytes, config, 11);
+    let audio = samples(&out, 2);
+    assert!(
+        samples(&out, 1) < samples(&all, 1),
+        "no video frame was discarded"
+    );
+    assert!(audio > 100, "{audio} audio frames");
 }
 
 /// PTS crossing 2^33 (26.5 h of 90 kHz) continue the timeline: one run, one init section.
