@@ -2,7 +2,7 @@
 //! `playlists_server::packager::TsDemuxer`, and the invariants its output must keep.
 //!
 //! Input: the bytes of a transport stream (garbage included), pushed in cuts whose sizes
-//! come from a hash of the input. The seeds (ffmpeg's H.264+AAC and HEVC+AAC transport
+//! come from a hash of the input. The seeds (ffmpeg's H.264+AAC, HEVC+AAC and H.264+Opus transport
 //! streams, one with packets dropped) are written by the server crate's ignored test
 //! `packager::mpegts::tests::write_fuzz_seeds`.
 

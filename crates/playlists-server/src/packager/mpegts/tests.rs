@@ -359,7 +359,7 @@ fn bytes_without_packets_are_refused() {
 }
 
 /// The `ts_packager` fuzz target's seeds: short ffmpeg transport streams (H.264+AAC,
-/// HEVC+AAC, and the first with every 50th packet dropped). Run after changing the input
+/// HEVC+AAC, H.264+Opus, and the first with every 50th packet dropped). Run after changing the input
 /// format: `cargo test -p playlists-server --lib mpegts::tests::write_fuzz_seeds -- --ignored`.
 #[test]
 #[ignore = "writes the fuzz corpus seeds"]
@@ -391,4 +391,12 @@ fn write_fuzz_seeds() {
     std::fs::write(corpus.join("seed-h264-aac"), &h264).unwrap();
     std::fs::write(corpus.join("seed-h264-aac-lossy"), lossy).unwrap();
     std::fs::write(corpus.join("seed-hevc-aac"), std::fs::read(hevc).unwrap()).unwrap();
+    let opus = make_ts(
+        dir.path(),
+        "opus.ts",
+        &H264[..4],
+        "160x120",
+        &["-t", "0.7", "-g", "10", "-c:a", "libopus", "-ar", "48000"],
+    );
+    std::fs::write(corpus.join("seed-h264-opus"), std::fs::read(opus).unwrap()).unwrap();
 }
