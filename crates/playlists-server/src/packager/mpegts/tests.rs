@@ -339,6 +339,87 @@ fn a_changed_sps_makes_a_new_init_section_at_the_key_frame() {
     assert!(gap < 90_000, "{gap}");
 }
 
+/// CRC-32/MPEG-2 (ISO/IEC 13818-1 Annex A), to rewrite a section.
+fn crc32_mpeg2(data: &[u8]) -> u32 {
+    data.iter().fold(u32::MAX, |mut crc, &b| {
+        crc ^= u32::from(b) << 24;
+        for _ in 0..8 {
+            crc = if crc & 0x8000_0000 != 0 {
+                (crc << 1) ^ 0x04c1_1db7
+            } else {
+                crc << 1
+            };
+        }
+        crc
+    })
+}
+
+/// `ts` with its PMT sections (ffmpeg's PID 0x1000, one packet each) made version 1.
+fn bump_pmt_version(ts: &mut [u8]) {
+    for p in ts.chunks_mut(PACKET) {
+        let pid = (u16::from(p[1] & 0x1f) << 8) | u16::from(p[2]);
+        if pid != 0x1000 || p[1] & 0x40 == 0 || p[3] & 0x20 != 0 {
+            continue;
+        }
+        // Payload: pointer_field, then the section.
+        let at = 5 + usize::from(p[4]);
+        let len = (usize::from(p[at + 1] & 0x0f) << 8) | usize::from(p[at + 2]);
+        p[at + 5] = (p[at + 5] & 0xc1) | (1 << 1);
+        let end = at + 3 + len;
+        let crc = crc32_mpeg2(&p[at..end - 4]);
+        p[end - 4..end].copy_from_slice(&crc.to_be_bytes());
+    }
+}
+
+/// The PMT changes (a new version): H.264 on the video PID becomes HEVC. The change is
+/// followed: a new init section with `hvc1` at the first HEVC key frame.
+#[test]
+fn a_changed_pmt_is_followed() {
+    if !ffmpeg_available() {
+        eprintln!("ffmpeg missing: skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let a = make_ts(dir.path(), "a.ts", &H264, "320x240", &[]);
+    let b = make_ts(
+        dir.path(),
+        "b.ts",
+        &HEVC,
+        "320x240",
+        &["-output_ts_offset", "4"],
+    );
+    let mut second = std::fs::read(&b).unwrap();
+    bump_pmt_version(&mut second);
+    let mut bytes = std::fs::read(&a).unwrap();
+    bytes.extend(second);
+    let out = package(&bytes, PackagerConfig::default(), 13);
+    let (units, _) = check(dir.path(), &out, 2);
+    let codecs: Vec<&str> = units
+        .iter()
+        .filter_map(|u| match u {
+            Unit::Init(m) => Some(m.init.codecs.as_str()),
+            Unit::Fragment(_) => None,
+        })
+        .collect();
+    assert!(codecs[0].starts_with("avc1."), "{codecs:?}");
+    assert!(codecs[1].starts_with("hvc1."), "{codecs:?}");
+    assert!(codecs[1].ends_with(",mp4a.40.2"), "{codecs:?}");
+    // The HEVC frames, in the parts after the second init section: all of them but the one
+    // whose PES the splice cut.
+    let hevc: u64 = fragments(
+        &units[units
+            .iter()
+            .rposition(|u| matches!(u, Unit::Init(_)))
+            .unwrap()..],
+    )
+    .iter()
+    .flat_map(|f| f.tracks.iter())
+    .filter(|t| t.track_id == 1)
+    .map(|t| t.sample_count)
+    .sum();
+    assert!(hevc >= 89, "{hevc} HEVC frames");
+}
+
 /// What is not a transport stream is refused once 1 MiB of it holds no packet.
 #[test]
 fn bytes_without_packets_are_refused() {
