@@ -297,6 +297,28 @@ fn timestamps_continue_across_the_33_bit_wrap() {
     }
 }
 
+/// An encoder restart (the same stream sent again: PTS 3 s back, continuity counters
+/// restarting) ends the run: the next starts at its key frame with the new timestamps.
+#[test]
+fn a_restarted_encoder_starts_a_new_run() {
+    if !ffmpeg_available() {
+        eprintln!("ffmpeg missing: skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let ts = std::fs::read(make_ts(dir.path(), "in.ts", &H264, "320x240", &[])).unwrap();
+    let out = package(&[&ts[..], &ts[..]].concat(), PackagerConfig::default(), 15);
+    let (units, _) = check(dir.path(), &out, 1);
+    let parts = fragments(&units);
+    let back: Vec<usize> = (1..parts.len())
+        .filter(|&i| parts[i].timing.decode_time < parts[i - 1].timing.decode_time)
+        .collect();
+    assert_eq!(back.len(), 1, "one restart");
+    let restart = parts[back[0]];
+    assert!(restart.timing.independent);
+    assert_eq!(restart.timing.decode_time, parts[0].timing.decode_time);
+}
+
 /// The SPS changes mid-stream (a second encoder configuration, timestamps continuing): a
 /// new init section with the new size at the next key frame.
 #[test]
