@@ -442,6 +442,13 @@ fn a_changed_pmt_is_followed() {
     assert!(hevc >= 89, "{hevc} HEVC frames");
 }
 
+/// The SRT source runs a demuxer per connection on its own task.
+#[test]
+fn the_demuxer_can_move_between_threads() {
+    fn send<T: Send + 'static>() {}
+    send::<TsDemuxer>();
+}
+
 /// What is not a transport stream is refused once 1 MiB of it holds no packet.
 #[test]
 fn bytes_without_packets_are_refused() {
