@@ -17,6 +17,7 @@
 //! * [`fragment`] and [`rewrite`]: one selector byte choosing a known-good init section
 //!   (see [`init_sections`]), then the bytes of one part (`styp`/`prft`…, `moof`, `mdat`).
 //! * [`flv_packager`]: RTMP audio/video messages (see `checks_packager.rs`).
+//! * [`ts_packager`]: an MPEG-TS byte stream (see `checks_ts.rs`).
 //! * [`request`]: a request target as text, `path[?query]` (not fMP4: the HTTP request
 //!   parsers, `Route::parse` and `parse_directives`; see `checks_request.rs`).
 //! * [`rtmp_session`]: a selector byte, then an RTMP peer's bytes (the RTMP source's
@@ -41,6 +42,9 @@ pub use request_checks::request;
 #[path = "checks_packager.rs"]
 mod packager_checks;
 pub use packager_checks::flv_packager;
+#[path = "checks_ts.rs"]
+mod ts_checks;
+pub use ts_checks::ts_packager;
 #[path = "checks_rtmp.rs"]
 mod rtmp_checks;
 pub use rtmp_checks::rtmp_session;

@@ -92,6 +92,13 @@ pub fn flv_packager(data: &[u8]) {
         run(&messages, &config),
         "not deterministic"
     );
+    output_invariants(&output, error.as_ref(), &config);
+}
+
+/// What every packager output must be, whatever the input: each `Bytes` exactly one unit
+/// the ingest path's splitter reads (init section or part), the first an init section, and
+/// no part with more than one sample of its primary track longer than the part target.
+pub fn output_invariants(output: &[Bytes], error: Option<&PackagerError>, config: &PackagerConfig) {
     let stream = Bytes::from(output.concat());
     let units = split_all(stream, Limits::default())
         .unwrap_or_else(|e| panic!("output the splitter refuses: {e} (input error {error:?})"));

@@ -5,6 +5,12 @@
 //!   out (`push_video`/`push_audio`, then `take_output`), on one core, in MB/s of message
 //!   bytes; against a reference in the same run: copying the same bodies once into a buffer
 //!   (`memcpy_bodies`), the least a packager that writes each part's `mdat` must do.
+//! * `packager/ts_in_parts_out` — the same media as an MPEG-TS byte stream (H.264 in Annex B
+//!   with an AUD per access unit and SPS/PPS before each IDR, one ADTS AAC frame per PES;
+//!   PAT/PMT once a second), pushed in SRT's 1316-byte payloads through `TsDemuxer` (packet
+//!   sync, demultiplexing, PES reassembly, Annex B to length-prefixed, packaging), on one
+//!   core, in MB/s of transport stream bytes; against copying the same bytes once
+//!   (`memcpy_ts`).
 //! * `packager/frame_to_listed` — the RTMP path's own delay: for each message that makes the
 //!   packager emit a part, from just before `push_video`/`push_audio` to the end of
 //!   `IngestSession::push` of what it emitted and a read of the playlist version that lists
@@ -26,7 +32,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use playlists::{Options, Playlists};
 use playlists_server::ingest::{Access, IngestConfig, Ingests};
-use playlists_server::packager::{Packager, PackagerConfig};
+use playlists_server::packager::{Packager, PackagerConfig, TsDemuxer};
 use playlists_server::part_store::{ArenaOptions, PartStore};
 
 const ROUNDS: usize = 5;
@@ -167,6 +173,223 @@ fn package(messages: &[Message]) -> (usize, usize) {
     (parts, bytes)
 }
 
+/// CRC-32/MPEG-2 of a PSI section (ISO/IEC 13818-1 Annex A): polynomial 0x04C11DB7, no
+/// reflection, initial value all ones.
+fn crc32_mpeg2(data: &[u8]) -> u32 {
+    data.iter().fold(u32::MAX, |mut crc, &b| {
+        crc ^= u32::from(b) << 24;
+        for _ in 0..8 {
+            crc = if crc & 0x8000_0000 != 0 {
+                (crc << 1) ^ 0x04c1_1db7
+            } else {
+                crc << 1
+            };
+        }
+        crc
+    })
+}
+
+/// A minimal transport stream writer for the bench: what an encoder's muxer sends.
+struct TsWriter {
+    out: Vec<u8>,
+    cc: [u8; 0x2000],
+}
+
+const VIDEO_PID: u16 = 0x100;
+const AUDIO_PID: u16 = 0x101;
+const PMT_PID: u16 = 0x1000;
+
+impl TsWriter {
+    /// `payload` split into packets of `pid`, the first with payload_unit_start; the last
+    /// padded with adaptation field stuffing.
+    fn packets(&mut self, pid: u16, payload: &[u8]) {
+        let mut rest = payload;
+        let mut first = true;
+        while !rest.is_empty() {
+            let take = rest.len().min(184);
+            let cc = self.cc[usize::from(pid)];
+            self.cc[usize::from(pid)] = (cc + 1) & 0x0f;
+            let pusi = if first { 0x40 } else { 0 };
+            self.out.extend([0x47, pusi | (pid >> 8) as u8, pid as u8]);
+            if take == 184 {
+                self.out.push(0x10 | cc);
+            } else {
+                // Adaptation field of 184 - take bytes: its length byte, flags, stuffing.
+                let af = 184 - take;
+                self.out.push(0x30 | cc);
+                self.out.push((af - 1) as u8);
+                if af > 1 {
+                    self.out.push(0);
+                    self.out.extend(std::iter::repeat_n(0xff, af - 2));
+                }
+            }
+            self.out.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            first = false;
+        }
+    }
+
+    fn section(&mut self, pid: u16, table_id: u8, id: u16, body: &[u8]) {
+        let mut s = vec![0, table_id];
+        let len = 5 + body.len() + 4;
+        s.extend([0xb0 | (len >> 8) as u8, len as u8]);
+        s.extend(id.to_be_bytes());
+        s.extend([0xc1, 0, 0]);
+        s.extend_from_slice(body);
+        let crc = crc32_mpeg2(&s[1..]);
+        s.extend(crc.to_be_bytes());
+        self.packets(pid, &s);
+    }
+
+    fn psi(&mut self) {
+        let pat = [0, 1, 0xe0 | (PMT_PID >> 8) as u8, PMT_PID as u8];
+        self.section(0, 0, 1, &pat);
+        let mut pmt = vec![0xe0 | (VIDEO_PID >> 8) as u8, VIDEO_PID as u8, 0xf0, 0];
+        for (stream_type, pid) in [(0x1b, VIDEO_PID), (0x0f, AUDIO_PID)] {
+            pmt.extend([stream_type, 0xe0 | (pid >> 8) as u8, pid as u8, 0xf0, 0]);
+        }
+        self.section(PMT_PID, 2, 1, &pmt);
+    }
+
+    fn pes(&mut self, pid: u16, stream_id: u8, pts: u64, dts: u64, es: &[u8]) {
+        let stamp = |marker: u8, t: u64| {
+            [
+                (marker << 4) | ((t >> 29) as u8 & 0x0e) | 1,
+                (t >> 22) as u8,
+                ((t >> 14) as u8 & 0xfe) | 1,
+                (t >> 7) as u8,
+                ((t << 1) as u8 & 0xfe) | 1,
+            ]
+        };
+        let mut p = vec![0, 0, 1, stream_id];
+        let header: Vec<u8> = if pts == dts {
+            [&[0x80, 0x80, 5][..], &stamp(2, pts)].concat()
+        } else {
+            [&[0x80, 0xc0, 10][..], &stamp(3, pts), &stamp(1, dts)].concat()
+        };
+        // Video PES of unbounded length (0), as muxers write them; audio bounded.
+        let len = header.len() + es.len();
+        let len = if stream_id >= 0xe0 || len > 0xffff {
+            0
+        } else {
+            len
+        };
+        p.extend((len as u16).to_be_bytes());
+        p.extend(header);
+        p.extend_from_slice(es);
+        self.packets(pid, &p);
+    }
+}
+
+/// The media of `stream(seconds)` as a transport stream.
+fn ts_stream(seconds: u32) -> Vec<u8> {
+    const SPS: [u8; 25] = [
+        0x67, 0x64, 0x00, 0x0d, 0xac, 0xd9, 0x41, 0x41, 0xfb, 0x01, 0x10, 0x00, 0x00, 0x03, 0x00,
+        0x10, 0x00, 0x00, 0x03, 0x03, 0xc0, 0xf1, 0x42, 0x99, 0x60,
+    ];
+    const PPS: [u8; 6] = [0x68, 0xeb, 0xe3, 0xcb, 0x22, 0xc0];
+    let frames = seconds * 30;
+    let audio_frames = seconds * 48_000 / 1024;
+    // Slice data without zero bytes, so that no start code appears inside it.
+    let pool: Vec<u8> = (0..VIDEO_FRAME + AUDIO_FRAME)
+        .map(|i| ((i.wrapping_mul(31) >> 3) as u8).max(1))
+        .collect();
+    let mut w = TsWriter {
+        out: Vec::new(),
+        cc: [0; 0x2000],
+    };
+    let offset = 126_000u64; // 1.4 s, as ffmpeg starts
+    let (mut v, mut a) = (0u32, 0u32);
+    while v < frames || a < audio_frames {
+        let v_t = u64::from(v) * 3000;
+        let a_t = u64::from(a) * 1024 * 90_000 / 48_000;
+        if v < frames && (a >= audio_frames || v_t <= a_t) {
+            let key = v % 60 == 0;
+            if v % 30 == 0 {
+                w.psi();
+            }
+            let cts: u64 = if key {
+                6000
+            } else if v % 3 == 1 {
+                9000
+            } else {
+                0
+            };
+            let mut es = vec![0, 0, 0, 1, 9, 0xf0];
+            if key {
+                es.extend([0, 0, 0, 1]);
+                es.extend(SPS);
+                es.extend([0, 0, 0, 1]);
+                es.extend(PPS);
+            }
+            es.extend([0, 0, 1, if key { 0x65 } else { 0x41 }]);
+            es.extend_from_slice(&pool[..VIDEO_FRAME]);
+            w.pes(VIDEO_PID, 0xe0, offset + v_t + cts, offset + v_t, &es);
+            v += 1;
+        } else {
+            // ADTS: AAC LC, 48 kHz (index 3), stereo, no CRC.
+            let len = AUDIO_FRAME + 7;
+            let mut es = vec![
+                0xff,
+                0xf1,
+                (1 << 6) | (3 << 2),
+                (2 << 6) | ((len >> 11) as u8 & 3),
+                (len >> 3) as u8,
+                ((len as u8 & 7) << 5) | 0x1f,
+                0xfc,
+            ];
+            es.extend_from_slice(&pool[VIDEO_FRAME..]);
+            w.pes(AUDIO_PID, 0xc0, offset + a_t, offset + a_t, &es);
+            a += 1;
+        }
+    }
+    w.out
+}
+
+fn package_ts(ts: &[u8]) -> (usize, usize) {
+    let mut d = TsDemuxer::new(PackagerConfig::default());
+    let (mut units, mut bytes) = (0, 0);
+    for (i, payload) in ts.chunks(1316).enumerate() {
+        d.push(payload, i as u64).expect("valid stream");
+        for unit in d.take_output() {
+            units += 1;
+            bytes += black_box(unit).len();
+        }
+    }
+    d.finish().expect("finish");
+    for unit in d.take_output() {
+        units += 1;
+        bytes += unit.len();
+    }
+    (units, bytes)
+}
+
+fn ts_in_parts_out(seconds: u32) {
+    let ts = ts_stream(seconds);
+    let mut buf = Vec::with_capacity(ts.len());
+    let (reference, _) = best(|| {
+        buf.clear();
+        for payload in ts.chunks(1316) {
+            buf.extend_from_slice(payload);
+        }
+        (black_box(&buf).len(), 0)
+    });
+    let (t, (units, output)) = best(|| package_ts(&ts));
+    // Every frame came out: 30 fps of video, and parts at least once a second.
+    assert!(units > seconds as usize, "{units} units");
+    let mb = ts.len() as f64 / 1e6;
+    let mb_s = mb / t.as_secs_f64();
+    let reference_mb_s = mb / reference.as_secs_f64();
+    println!(
+        "{{\"bench\":\"packager/ts_in_parts_out\",\"input_bytes\":{},\
+         \"output_bytes\":{output},\"units\":{units},\"mb_per_s\":{mb_s:.0},\
+         \"reference\":\"memcpy_ts\",\"reference_mb_per_s\":{reference_mb_s:.0},\
+         \"ratio_vs_reference\":{:.2},\"threads\":1}}",
+        ts.len(),
+        mb_s / reference_mb_s,
+    );
+}
+
 fn best(mut f: impl FnMut() -> (usize, usize)) -> (Duration, (usize, usize)) {
     let mut best = Duration::MAX;
     let mut out = (0, 0);
@@ -279,5 +502,6 @@ fn main() {
         messages.len(),
         mb_s / reference_mb_s,
     );
+    ts_in_parts_out(seconds);
     frame_to_listed(&messages, seconds);
 }

@@ -71,6 +71,11 @@ fn flv_packager_corpus_keeps_its_invariants() {
 }
 
 #[test]
+fn ts_packager_corpus_keeps_its_invariants() {
+    replay("ts_packager", checks::ts_packager);
+}
+
+#[test]
 fn request_corpus_keeps_its_invariants() {
     replay("request", checks::request);
 }

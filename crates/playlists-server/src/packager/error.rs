@@ -1,13 +1,14 @@
-//! [`PackagerError`]: every reason the packager refuses its input. All of them are the
-//! sender's fault (the RTMP source refuses the stream and cuts the peer off); after one the
-//! packager is spent.
+//! [`PackagerError`]: every reason the packager (or the MPEG-TS demuxer in front of it)
+//! refuses its input. All of them are the sender's fault (the source refuses the stream and
+//! cuts the peer off); after one the packager is spent. Losses in an MPEG-TS stream are not
+//! errors: the demuxer discards what they hit and goes on.
 
 /// Which stream a message belongs to, for error messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Media {
-    /// An RTMP video message (type 9).
+    /// An RTMP video message (type 9), or the MPEG-TS video stream.
     Video,
-    /// An RTMP audio message (type 8).
+    /// An RTMP audio message (type 8), or the MPEG-TS audio stream.
     Audio,
 }
 

@@ -1,12 +1,20 @@
-//! The CMAF packager: RTMP (FLV) audio and video messages in, fragmented MP4 out, as the
-//! ingest path takes it from an encoder that sends fMP4 itself.
+//! The CMAF packager: RTMP (FLV) audio and video messages, or an MPEG-TS byte stream (the
+//! SRT source's payload, through [`TsDemuxer`]), in; fragmented MP4 out, as the ingest path
+//! takes it from an encoder that sends fMP4 itself.
 //!
 //! ```text
-//!  push_video ─▶ flv.rs ─┬▶ sequence header ─▶ track.rs (sample entry, dims.rs: size)
-//!  push_audio ─▶ flv.rs ─┤                      │
-//!                        └▶ frame ─▶ clock.rs ──┼─▶ held video frame (its duration is the
-//!                           (32-bit ms → 64,    │   next frame's DTS − its own)
-//!                            jumps = new run)   ▼
+//!  push_video ─▶ flv.rs ─┬▶ sequence header ─────────┬▶ track.rs (sample entry, dims.rs: size)
+//!  push_audio ─▶ flv.rs ─┤  (ms × 90 = 90 kHz ticks) │
+//!                        └▶ frame ─────────────────┐ │
+//!  TsDemuxer::push ─▶ mpegts/ (framing, demux with │ │
+//!   mpeg2ts-reader, h26x, adts) ─▶ avcC/hvcC/ASC ──┼─┘
+//!                              └─▶ frame (PTS/DTS, ┤
+//!                                   90 kHz as is)  ▼
+//!                                   clock.rs (32-bit ms / 33-bit PTS → 64, jumps = new run)
+//!                                                  │
+//!                                   held video frame (its duration is the next frame's
+//!                                                  │  DTS − its own)
+//!                                                  ▼
 //!                                   open part: one Run per track ──▶ writer.rs ──▶ take_output
 //!                                   (cutter.rs: cut at key frames,  init (mp4-atom) when the
 //!                                    at PART-TARGET, at run ends)   tracks change; prft+moof+mdat
@@ -31,7 +39,9 @@
 //!   part by its video). Audio-only streams are cut by audio time, every part independent.
 //!   An open part holds at most PART-TARGET of video; audio alone (video stalled) closes it
 //!   after [`AUDIO_STALL_PARTS`] part targets, so memory stays bounded either way.
-//! * **Track set**: RTMP does not announce its tracks. Frames before the first video key
+//! * **Track set**: RTMP does not announce its tracks (an MPEG-TS PMT does: there the first
+//!   init section waits, up to 1 s of video, for the announced audio's configuration, the
+//!   parts closed meanwhile held back and written after it). Frames before the first video key
 //!   frame are dropped (a segment starts at a key frame). The init section's tracks are
 //!   decided when the first part closes: video, with audio if its sequence header has
 //!   arrived by then. With no video sequence header after 1 s of audio, the stream is

@@ -2,7 +2,7 @@
 //! with `mpeg2ts-reader`: PAT and PMT sections (CRC-checked, a changed PMT followed), PES
 //! headers, PTS/DTS, continuity counters. What it leaves to its user is here: choosing the
 //! streams (the first program; in it, the first H.264 or HEVC stream and the first ADTS AAC
-//! stream), reassembling each PES within a size limit, and reporting losses.
+//! or Opus stream), reassembling each PES within a size limit, and reporting losses.
 //!
 //! Streams of other types are ignored rather than refused: a transport stream commonly
 //! carries data the origin has no use for (SCTE-35 cues, metadata, teletext, a second
@@ -13,8 +13,10 @@ use mpeg2ts_reader::demultiplex::{
     self, DemuxContext, FilterChangeset, FilterRequest, NullPacketFilter, PatPacketFilter,
     PmtPacketFilter,
 };
+use mpeg2ts_reader::descriptor::CoreDescriptors;
 use mpeg2ts_reader::pes::{self, ElementaryStreamConsumer, PesContents, PesHeader, PtsDts};
 use mpeg2ts_reader::psi::pmt::{PmtSection, StreamInfo};
+use mpeg2ts_reader::smptera::FormatIdentifier;
 use mpeg2ts_reader::{packet, StreamType};
 
 /// A stream type the packager writes (ISO/IEC 13818-1 Table 2-34).
@@ -26,14 +28,36 @@ pub enum Kind {
     Hevc,
     /// AAC in ADTS, stream type 0x0F.
     Adts,
+    /// Opus: stream type 0x06 registered `Opus`, of this many channels (1 or 2; more need
+    /// a channel mapping table this does not build, and such a stream is ignored).
+    Opus(u8),
 }
 
 impl Kind {
-    fn of(stream_type: StreamType) -> Option<Kind> {
-        match stream_type {
+    fn of(info: &StreamInfo<'_>) -> Option<Kind> {
+        match info.stream_type() {
             StreamType::H264 => Some(Kind::H264),
             StreamType::H265 => Some(Kind::Hevc),
             StreamType::ADTS => Some(Kind::Adts),
+            StreamType::H222_0_PES_PRIVATE_DATA => {
+                let mut opus = false;
+                // Without the extension descriptor, stereo (as ffmpeg assumes).
+                let mut channels = 2;
+                for d in info.descriptors::<CoreDescriptors<'_>>().flatten() {
+                    match d {
+                        CoreDescriptors::Registration(r) => {
+                            opus |= r.format_identifier() == FormatIdentifier::from(&b"Opus"[..]);
+                        }
+                        CoreDescriptors::UserPrivate(u) if u.tag == 0x7f => {
+                            if let [0x80, code, ..] = u.payload {
+                                channels = *code;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                (opus && matches!(channels, 1 | 2)).then_some(Kind::Opus(channels))
+            }
             _ => None,
         }
     }
@@ -241,10 +265,10 @@ impl Context {
     /// The stream of `info` is packaged if it is the first of its kind (video or audio) in
     /// its PMT: a PMT that changes the chosen stream or its type restarts its assembly.
     fn choose(&mut self, pmt: &PmtSection<'_>, info: &StreamInfo<'_>) -> Option<Filter> {
-        let kind = Kind::of(info.stream_type())?;
+        let kind = Kind::of(info)?;
         let first = pmt
             .streams()
-            .filter_map(|s| Some((u16::from(s.elementary_pid()), Kind::of(s.stream_type())?)))
+            .filter_map(|s| Some((u16::from(s.elementary_pid()), Kind::of(&s)?)))
             .find(|(_, k)| k.video() == kind.video())?;
         let pid = u16::from(info.elementary_pid());
         if first != (pid, kind) {

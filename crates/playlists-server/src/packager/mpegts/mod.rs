@@ -9,8 +9,10 @@
 //!         (sync 0x47)     │ whole PES per stream, or Lost
 //!                         ├▶ H.264/HEVC ─▶ h26x.rs: Annex B → length-prefixed, key = IDR/IRAP,
 //!                         │                avcC/hvcC from the SPS/PPS/VPS seen ─▶ Packager
-//!                         └▶ AAC ─▶ adts.rs: headers stripped, AudioSpecificConfig from
-//!                                   them; frame n of a PES at PTS + n × 1024 samples ─▶ Packager
+//!                         ├▶ AAC ─▶ adts.rs: headers stripped, AudioSpecificConfig from
+//!                         │         them; frame n of a PES at PTS + n × 1024 samples ─▶ Packager
+//!                         └▶ Opus ─▶ opus.rs: control headers stripped, OpusHead from the
+//!                                    channel count; packets timed as AAC frames ─▶ Packager
 //! ```
 //!
 //! * **Loss** (SRT drops packets it could not retransmit in time): a continuity counter
@@ -24,13 +26,15 @@
 //!   packet in [`NOT_TS_AFTER`] of them (the peer is not sending MPEG-TS), a parameter set
 //!   no decoder configuration can be built from, and what the packager refuses from any
 //!   source (video DTS that go back).
-//! * **Ignored**: streams other than H.264 (0x1B), HEVC (0x24) and ADTS AAC (0x0F), and
-//!   programs after the first; Opus in MPEG-TS is not read yet. PES packets without a PTS.
+//! * **Ignored**: streams other than H.264 (0x1B), HEVC (0x24), ADTS AAC (0x0F) and mono or
+//!   stereo Opus (0x06 registered `Opus`, opus.rs), and programs after the first. PES
+//!   packets without a PTS.
 
 mod adts;
 mod demux;
 mod framing;
 mod h26x;
+mod opus;
 
 use bytes::Bytes;
 
@@ -43,6 +47,13 @@ use h26x::ParameterSets;
 
 /// Bytes without a single transport packet after which the input is refused.
 pub const NOT_TS_AFTER: usize = 1 << 20;
+
+/// What the packager's audio configuration was made from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AudioSetup {
+    Aac([u8; 2]),
+    Opus(u8),
+}
 
 /// Samples per AAC frame (ADTS carries 1024-sample frames).
 const AAC_FRAME: u32 = 1024;
@@ -58,8 +69,11 @@ pub struct TsDemuxer {
     sets: ParameterSets,
     /// The parameter sets the packager's video configuration was built from, and its codec.
     video: Option<(VideoCodec, ParameterSets)>,
-    /// The AudioSpecificConfig given to the packager.
-    audio: Option<[u8; 2]>,
+    /// The audio configuration given to the packager: an AudioSpecificConfig, or Opus's
+    /// channel count.
+    audio: Option<AudioSetup>,
+    /// The latest `received_unix_ms`: what the PES flushed at the end arrived with.
+    last_received: u64,
     spent: bool,
 }
 
@@ -75,6 +89,7 @@ impl TsDemuxer {
             sets: ParameterSets::default(),
             video: None,
             audio: None,
+            last_received: 0,
             spent: false,
         }
     }
@@ -87,6 +102,7 @@ impl TsDemuxer {
         if self.spent {
             return Err(PackagerError::Spent);
         }
+        self.last_received = received_unix_ms;
         let (demux, events) = (&mut self.demux, &mut self.events);
         self.framer
             .push(data, |packets| demux.push(packets, events));
@@ -114,9 +130,7 @@ impl TsDemuxer {
         }
         self.spent = true;
         self.demux.flush(&mut self.events);
-        // The last arrival time is not known here; frames flushed at the end are timed by
-        // their PTS, and the anchor was set by the first.
-        self.handle(0)?;
+        self.handle(self.last_received)?;
         self.packager.finish()
     }
 
@@ -146,6 +160,12 @@ impl TsDemuxer {
                     data,
                     ..
                 } => self.audio_pes(pts, &data, now),
+                Event::Pes {
+                    kind: Kind::Opus(channels),
+                    pts,
+                    data,
+                    ..
+                } => self.opus_pes(channels, pts, &data, now),
             };
             if result.is_err() {
                 break;
@@ -217,10 +237,10 @@ impl TsDemuxer {
         let mut offset = 0u32;
         for frame in frames {
             if frame.blocks == 1 {
-                if self.audio != Some(frame.config) {
+                if self.audio != Some(AudioSetup::Aac(frame.config)) {
                     self.packager
                         .audio_config(AudioCodec::Aac, Bytes::copy_from_slice(&frame.config))?;
-                    self.audio = Some(frame.config);
+                    self.audio = Some(AudioSetup::Aac(frame.config));
                 }
                 self.packager.audio_frame(
                     AudioCodec::Aac,
@@ -233,6 +253,35 @@ impl TsDemuxer {
             // Frames of several raw data blocks (which no common encoder writes) are dropped:
             // a CMAF sample is one raw data block. The time after them stays exact.
             offset = offset.saturating_add(AAC_FRAME * frame.blocks);
+        }
+        Ok(())
+    }
+
+    fn opus_pes(
+        &mut self,
+        channels: u8,
+        pts: Option<u64>,
+        data: &Bytes,
+        now: u64,
+    ) -> Result<(), PackagerError> {
+        let Some(pts) = pts else {
+            return Ok(());
+        };
+        if self.audio != Some(AudioSetup::Opus(channels)) {
+            self.packager
+                .audio_config(AudioCodec::Opus, opus::head(channels))?;
+            self.audio = Some(AudioSetup::Opus(channels));
+        }
+        let mut offset = 0u32;
+        for packet in opus::packets(data) {
+            self.packager.audio_frame(
+                AudioCodec::Opus,
+                Stamp::Pts(pts),
+                offset,
+                packet.data,
+                now,
+            )?;
+            offset = offset.saturating_add(packet.samples);
         }
         Ok(())
     }

@@ -46,8 +46,8 @@ fn package(ts: &[u8], config: PackagerConfig, seed: u64) -> Vec<Bytes> {
     out
 }
 
-/// Writes a transport stream with ffmpeg: `video` codec arguments, AAC audio, `seconds`
-/// long, then `extra` output options.
+/// Writes a transport stream with ffmpeg: `video` codec arguments, AAC audio (unless
+/// `extra`, the output options that follow, say otherwise), 3 s long.
 fn make_ts(dir: &Path, name: &str, video: &[&str], size: &str, extra: &[&str]) -> PathBuf {
     let path = dir.join(name);
     let source = format!("testsrc=size={size}:rate=30");
@@ -103,13 +103,13 @@ fn check(dir: &Path, output: &[Bytes], inits: usize) -> (Vec<Unit>, PathBuf) {
     (units, mp4)
 }
 
-fn round_trip(video: &[&str], codecs: &str) {
+fn round_trip(video: &[&str], extra: &[&str], codecs: &str, audio_codec: &str) {
     if !ffmpeg_available() {
         eprintln!("ffmpeg missing: skipped");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let ts = make_ts(dir.path(), "in.ts", video, "320x240", &[]);
+    let ts = make_ts(dir.path(), "in.ts", video, "320x240", extra);
     let bytes = std::fs::read(&ts).unwrap();
     let config = PackagerConfig::default();
     let out = package(&bytes, config.clone(), 1);
@@ -128,7 +128,7 @@ fn round_trip(video: &[&str], codecs: &str) {
         movie.init.codecs
     );
     assert!(
-        movie.init.codecs.ends_with(",mp4a.40.2"),
+        movie.init.codecs.ends_with(audio_codec),
         "{}",
         movie.init.codecs
     );
@@ -160,12 +160,22 @@ fn round_trip(video: &[&str], codecs: &str) {
 
 #[test]
 fn h264_with_b_frames_and_aac_from_ffmpeg_mpegts_round_trip() {
-    round_trip(&H264, "avc1.");
+    round_trip(&H264, &[], "avc1.", ",mp4a.40.2");
 }
 
 #[test]
 fn hevc_with_b_frames_and_aac_from_ffmpeg_mpegts_round_trip() {
-    round_trip(&HEVC, "hvc1.");
+    round_trip(&HEVC, &[], "hvc1.", ",mp4a.40.2");
+}
+
+#[test]
+fn h264_and_opus_from_ffmpeg_mpegts_round_trip() {
+    round_trip(
+        &H264,
+        &["-c:a", "libopus", "-ar", "48000"],
+        "avc1.",
+        ",Opus",
+    );
 }
 
 /// Every 50th transport packet lost (as SRT's too-late drop loses them): no error, every
@@ -216,6 +226,42 @@ fn lost_packets_never_end_the_stream() {
     );
 }
 
+/// A PES over `max_frame_bytes` is discarded, not refused: the stream goes on with the
+/// frames that fit (video from the next key frame that does).
+#[test]
+fn frames_over_the_limit_are_discarded_and_the_rest_goes_on() {
+    if !ffmpeg_available() {
+        eprintln!("ffmpeg missing: skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let ts = make_ts(dir.path(), "in.ts", &H264, "320x240", &[]);
+    let bytes = std::fs::read(&ts).unwrap();
+    let samples = |out: &[Bytes], track: u32| -> u64 {
+        let units = split_all(Bytes::from(out.concat()), Limits::default()).unwrap();
+        fragments(&units)
+            .iter()
+            .flat_map(|f| f.tracks.iter())
+            .filter(|t| t.track_id == track)
+            .map(|t| t.sample_count)
+            .sum()
+    };
+    let all = package(&bytes, PackagerConfig::default(), 11);
+    // Room for the P and B frames and the audio, not for the first key frame (x264's
+    // first IDR of testsrc is several KB, its later frames much smaller).
+    let config = PackagerConfig {
+        max_frame_bytes: 3_000,
+        ..Default::default()
+    };
+    let out = package(&bytes, config, 11);
+    let audio = samples(&out, 2);
+    assert!(
+        samples(&out, 1) < samples(&all, 1),
+        "no video frame was discarded"
+    );
+    assert!(audio > 100, "{audio} audio frames");
+}
+
 /// PTS crossing 2^33 (26.5 h of 90 kHz) continue the timeline: one run, one init section.
 #[test]
 fn timestamps_continue_across_the_33_bit_wrap() {
@@ -249,6 +295,28 @@ fn timestamps_continue_across_the_33_bit_wrap() {
     for (s, p) in source.iter().zip(&packaged) {
         assert_eq!(s.1, p.1, "{} frames", s.0);
     }
+}
+
+/// An encoder restart (the same stream sent again: PTS 3 s back, continuity counters
+/// restarting) ends the run: the next starts at its key frame with the new timestamps.
+#[test]
+fn a_restarted_encoder_starts_a_new_run() {
+    if !ffmpeg_available() {
+        eprintln!("ffmpeg missing: skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let ts = std::fs::read(make_ts(dir.path(), "in.ts", &H264, "320x240", &[])).unwrap();
+    let out = package(&[&ts[..], &ts[..]].concat(), PackagerConfig::default(), 15);
+    let (units, _) = check(dir.path(), &out, 1);
+    let parts = fragments(&units);
+    let back: Vec<usize> = (1..parts.len())
+        .filter(|&i| parts[i].timing.decode_time < parts[i - 1].timing.decode_time)
+        .collect();
+    assert_eq!(back.len(), 1, "one restart");
+    let restart = parts[back[0]];
+    assert!(restart.timing.independent);
+    assert_eq!(restart.timing.decode_time, parts[0].timing.decode_time);
 }
 
 /// The SPS changes mid-stream (a second encoder configuration, timestamps continuing): a
@@ -293,6 +361,94 @@ fn a_changed_sps_makes_a_new_init_section_at_the_key_frame() {
     assert!(gap < 90_000, "{gap}");
 }
 
+/// CRC-32/MPEG-2 (ISO/IEC 13818-1 Annex A), to rewrite a section.
+fn crc32_mpeg2(data: &[u8]) -> u32 {
+    data.iter().fold(u32::MAX, |mut crc, &b| {
+        crc ^= u32::from(b) << 24;
+        for _ in 0..8 {
+            crc = if crc & 0x8000_0000 != 0 {
+                (crc << 1) ^ 0x04c1_1db7
+            } else {
+                crc << 1
+            };
+        }
+        crc
+    })
+}
+
+/// `ts` with its PMT sections (ffmpeg's PID 0x1000, one packet each) made version 1.
+fn bump_pmt_version(ts: &mut [u8]) {
+    for p in ts.chunks_mut(PACKET) {
+        let pid = (u16::from(p[1] & 0x1f) << 8) | u16::from(p[2]);
+        if pid != 0x1000 || p[1] & 0x40 == 0 || p[3] & 0x20 != 0 {
+            continue;
+        }
+        // Payload: pointer_field, then the section.
+        let at = 5 + usize::from(p[4]);
+        let len = (usize::from(p[at + 1] & 0x0f) << 8) | usize::from(p[at + 2]);
+        p[at + 5] = (p[at + 5] & 0xc1) | (1 << 1);
+        let end = at + 3 + len;
+        let crc = crc32_mpeg2(&p[at..end - 4]);
+        p[end - 4..end].copy_from_slice(&crc.to_be_bytes());
+    }
+}
+
+/// The PMT changes (a new version): H.264 on the video PID becomes HEVC. The change is
+/// followed: a new init section with `hvc1` at the first HEVC key frame.
+#[test]
+fn a_changed_pmt_is_followed() {
+    if !ffmpeg_available() {
+        eprintln!("ffmpeg missing: skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let a = make_ts(dir.path(), "a.ts", &H264, "320x240", &[]);
+    let b = make_ts(
+        dir.path(),
+        "b.ts",
+        &HEVC,
+        "320x240",
+        &["-output_ts_offset", "4"],
+    );
+    let mut second = std::fs::read(&b).unwrap();
+    bump_pmt_version(&mut second);
+    let mut bytes = std::fs::read(&a).unwrap();
+    bytes.extend(second);
+    let out = package(&bytes, PackagerConfig::default(), 13);
+    let (units, _) = check(dir.path(), &out, 2);
+    let codecs: Vec<&str> = units
+        .iter()
+        .filter_map(|u| match u {
+            Unit::Init(m) => Some(m.init.codecs.as_str()),
+            Unit::Fragment(_) => None,
+        })
+        .collect();
+    assert!(codecs[0].starts_with("avc1."), "{codecs:?}");
+    assert!(codecs[1].starts_with("hvc1."), "{codecs:?}");
+    assert!(codecs[1].ends_with(",mp4a.40.2"), "{codecs:?}");
+    // The HEVC frames, in the parts after the second init section: all of them but the one
+    // whose PES the splice cut.
+    let hevc: u64 = fragments(
+        &units[units
+            .iter()
+            .rposition(|u| matches!(u, Unit::Init(_)))
+            .unwrap()..],
+    )
+    .iter()
+    .flat_map(|f| f.tracks.iter())
+    .filter(|t| t.track_id == 1)
+    .map(|t| t.sample_count)
+    .sum();
+    assert!(hevc >= 89, "{hevc} HEVC frames");
+}
+
+/// The SRT source runs a demuxer per connection on its own task.
+#[test]
+fn the_demuxer_can_move_between_threads() {
+    fn send<T: Send + 'static>() {}
+    send::<TsDemuxer>();
+}
+
 /// What is not a transport stream is refused once 1 MiB of it holds no packet.
 #[test]
 fn bytes_without_packets_are_refused() {
@@ -310,4 +466,47 @@ fn bytes_without_packets_are_refused() {
         Err(PackagerError::NotTransportStream { .. })
     ));
     assert_eq!(d.finish(), Err(PackagerError::Spent));
+}
+
+/// The `ts_packager` fuzz target's seeds: short ffmpeg transport streams (H.264+AAC,
+/// HEVC+AAC, H.264+Opus, and the first with every 50th packet dropped). Run after changing the input
+/// format: `cargo test -p playlists-server --lib mpegts::tests::write_fuzz_seeds -- --ignored`.
+#[test]
+#[ignore = "writes the fuzz corpus seeds"]
+fn write_fuzz_seeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/ts_packager");
+    std::fs::create_dir_all(&corpus).unwrap();
+    let short = ["-t", "0.7", "-g", "10"];
+    let h264 = make_ts(dir.path(), "h264.ts", &H264[..4], "160x120", &short);
+    let hevc = make_ts(
+        dir.path(),
+        "hevc.ts",
+        &[
+            HEVC[0],
+            HEVC[1],
+            HEVC[2],
+            "bframes=2:keyint=10:log-level=error",
+        ],
+        "160x120",
+        &["-t", "0.7"],
+    );
+    let h264 = std::fs::read(h264).unwrap();
+    let lossy: Vec<u8> = h264
+        .chunks(PACKET)
+        .enumerate()
+        .filter(|(i, _)| i % 50 != 49)
+        .flat_map(|(_, p)| p.iter().copied())
+        .collect();
+    std::fs::write(corpus.join("seed-h264-aac"), &h264).unwrap();
+    std::fs::write(corpus.join("seed-h264-aac-lossy"), lossy).unwrap();
+    std::fs::write(corpus.join("seed-hevc-aac"), std::fs::read(hevc).unwrap()).unwrap();
+    let opus = make_ts(
+        dir.path(),
+        "opus.ts",
+        &H264[..4],
+        "160x120",
+        &["-t", "0.7", "-g", "10", "-c:a", "libopus", "-ar", "48000"],
+    );
+    std::fs::write(corpus.join("seed-h264-opus"), std::fs::read(opus).unwrap()).unwrap();
 }
