@@ -529,7 +529,10 @@ async fn ffmpeg_pushes_a_video_and_two_audio_tracks_as_long_running_posts() {
     // two languages (docs/conformance.md R35).
     let master = server.get("/show/master.m3u8").await.text();
     assert_eq!(master.matches("#EXT-X-STREAM-INF:").count(), 1, "{master}");
-    assert!(master.contains(",AUDIO=\"audio\"\nvideo/index.m3u8"), "{master}");
+    assert!(
+        master.contains(",AUDIO=\"audio\"\nvideo/index.m3u8"),
+        "{master}"
+    );
     for (name, lang) in [("audio_eng", "eng"), ("audio_fra", "fra")] {
         assert!(
             master.contains(&format!("NAME=\"{name}\",LANGUAGE=\"{lang}\"")),

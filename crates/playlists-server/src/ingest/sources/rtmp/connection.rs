@@ -13,9 +13,9 @@ use tokio::time::{sleep_until, Instant};
 use super::media::{MediaSink, Track};
 use super::name::publish_name;
 use super::protocol::{Event, RtmpProtocol, BAD_NAME, FAILED, REJECTED};
-use super::rate::{RateLimit, BURST};
 use super::stats::Gauge;
 use super::{RtmpError, Shared};
+use crate::ingest::sources::rate::{RateLimit, BURST};
 use crate::ingest::{Access, IngestErrorKind, IngestSession};
 
 /// Bytes read from the socket at once: the most one [`RtmpProtocol::feed`] takes.

@@ -33,7 +33,6 @@ mod listener;
 mod media;
 pub mod name;
 pub mod protocol;
-mod rate;
 mod stats;
 
 use std::sync::Arc;

@@ -136,26 +136,8 @@ impl RtmpStats {
     }
 }
 
-/// One unit of a gauge of [`RtmpStats`], given back when dropped (also when a connection's
-/// task ends by a panic).
-#[derive(Debug)]
-pub(super) struct Gauge {
-    stats: Arc<RtmpStats>,
-    gauge: fn(&RtmpStats) -> &AtomicU64,
-}
-
-impl Gauge {
-    fn new(stats: Arc<RtmpStats>, gauge: fn(&RtmpStats) -> &AtomicU64) -> Self {
-        gauge(&stats).fetch_add(1, Ordering::Relaxed);
-        Self { stats, gauge }
-    }
-}
-
-impl Drop for Gauge {
-    fn drop(&mut self) {
-        (self.gauge)(&self.stats).fetch_sub(1, Ordering::Relaxed);
-    }
-}
+/// One unit of a gauge of [`RtmpStats`].
+pub(super) type Gauge = crate::ingest::sources::gauge::Gauge<RtmpStats>;
 
 #[cfg(test)]
 mod tests {

@@ -12,10 +12,10 @@ use srt_tokio::{ConnectionRequest, SrtSocket};
 use tokio::time::{sleep_until, Instant};
 
 use super::media::MediaSink;
-use super::rate::{RateLimit, BURST};
 use super::stats::{Gauge, Losses};
 use super::stream_id::{self, Request};
 use super::{Shared, SrtError};
+use crate::ingest::sources::rate::{RateLimit, BURST};
 use crate::ingest::{Access, IngestSession};
 use crate::packager::PackagerConfig;
 

@@ -41,11 +41,6 @@ mod connection;
 mod error;
 mod listener;
 pub mod media;
-// The byte-rate cap is RTMP's, shared as it is rather than copied (it belongs in
-// `sources/` once the RTMP module is next edited; until then it is compiled twice).
-#[allow(clippy::duplicate_mod)]
-#[path = "../rtmp/rate.rs"]
-mod rate;
 mod stats;
 pub mod stream_id;
 

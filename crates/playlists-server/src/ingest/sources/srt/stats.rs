@@ -184,26 +184,8 @@ impl SrtStats {
     }
 }
 
-/// One unit of a gauge of [`SrtStats`], given back when dropped (also when a connection's
-/// task ends by a panic).
-#[derive(Debug)]
-pub(super) struct Gauge {
-    stats: Arc<SrtStats>,
-    gauge: fn(&SrtStats) -> &AtomicU64,
-}
-
-impl Gauge {
-    fn new(stats: Arc<SrtStats>, gauge: fn(&SrtStats) -> &AtomicU64) -> Self {
-        gauge(&stats).fetch_add(1, Ordering::Relaxed);
-        Self { stats, gauge }
-    }
-}
-
-impl Drop for Gauge {
-    fn drop(&mut self) {
-        (self.gauge)(&self.stats).fetch_sub(1, Ordering::Relaxed);
-    }
-}
+/// One unit of a gauge of [`SrtStats`].
+pub(super) type Gauge = crate::ingest::sources::gauge::Gauge<SrtStats>;
 
 #[cfg(test)]
 mod tests {

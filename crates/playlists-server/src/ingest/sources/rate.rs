@@ -1,4 +1,4 @@
-//! [`RateLimit`]: the byte-rate cap of one RTMP connection.
+//! [`RateLimit`]: the byte-rate cap of one connection of a listening source (RTMP, SRT).
 //!
 //! A token bucket: a connection may send `rate` on average and bursts of up to
 //! [`BURST`] worth of it (an encoder sends a key frame, many times the average frame, at
