@@ -27,8 +27,9 @@
 //!   no decoder configuration can be built from, and what the packager refuses from any
 //!   source (video DTS that go back).
 //! * **Ignored**: streams other than H.264 (0x1B), HEVC (0x24), ADTS AAC (0x0F) and mono or
-//!   stereo Opus (0x06 registered `Opus`, opus.rs), and programs after the first. PES
-//!   packets without a PTS.
+//!   stereo Opus (0x06 registered `Opus`, opus.rs), and programs after the first. Video PES
+//!   packets without a PTS (video waits for the next key frame); an audio PES without one
+//!   continues where the previous ended.
 
 mod adts;
 mod demux;
@@ -72,6 +73,10 @@ pub struct TsDemuxer {
     /// The audio configuration given to the packager: an AudioSpecificConfig, or Opus's
     /// channel count.
     audio: Option<AudioSetup>,
+    /// The audio PTS last received and the samples since it: a PES without a PTS continues
+    /// from there (a PTS is required only every 0.7 s, ISO/IEC 13818-1 §2.7.4). Forgotten
+    /// at a loss, as the samples lost are not known.
+    audio_time: Option<(u64, u32)>,
     /// The latest `received_unix_ms`: what the PES flushed at the end arrived with.
     last_received: u64,
     spent: bool,
@@ -89,6 +94,7 @@ impl TsDemuxer {
             sets: ParameterSets::default(),
             video: None,
             audio: None,
+            audio_time: None,
             last_received: 0,
             spent: false,
         }
@@ -145,6 +151,8 @@ impl TsDemuxer {
                 Event::Lost { kind } => {
                     if kind.video() {
                         self.packager.wait_for_key_frame();
+                    } else {
+                        self.audio_time = None;
                     }
                     Ok(())
                 }
@@ -226,15 +234,22 @@ impl TsDemuxer {
             .video_frame(codec, Stamp::Pts(dts), au.key, cto, au.sample, now)
     }
 
+    /// The time of a PES's first audio frame: its PTS, or where the previous PES ended.
+    fn audio_start(&self, pts: Option<u64>) -> Option<(u64, u32)> {
+        match pts {
+            Some(pts) => Some((pts, 0)),
+            None => self.audio_time,
+        }
+    }
+
     fn audio_pes(&mut self, pts: Option<u64>, data: &Bytes, now: u64) -> Result<(), PackagerError> {
-        let Some(pts) = pts else {
+        let Some((pts, mut offset)) = self.audio_start(pts) else {
             return Ok(());
         };
         let (frames, stop) = adts::frames(data);
         if stop == adts::Stop::Broken {
             tracing::debug!("mpegts: ADTS payload cut short or malformed; its rest is dropped");
         }
-        let mut offset = 0u32;
         for frame in frames {
             if frame.blocks == 1 {
                 if self.audio != Some(AudioSetup::Aac(frame.config)) {
@@ -254,6 +269,8 @@ impl TsDemuxer {
             // a CMAF sample is one raw data block. The time after them stays exact.
             offset = offset.saturating_add(AAC_FRAME * frame.blocks);
         }
+        // After a cut-short payload the next PES's own PTS is needed.
+        self.audio_time = (stop == adts::Stop::End).then_some((pts, offset));
         Ok(())
     }
 
@@ -264,7 +281,7 @@ impl TsDemuxer {
         data: &Bytes,
         now: u64,
     ) -> Result<(), PackagerError> {
-        let Some(pts) = pts else {
+        let Some((pts, mut offset)) = self.audio_start(pts) else {
             return Ok(());
         };
         if self.audio != Some(AudioSetup::Opus(channels)) {
@@ -272,7 +289,6 @@ impl TsDemuxer {
                 .audio_config(AudioCodec::Opus, opus::head(channels))?;
             self.audio = Some(AudioSetup::Opus(channels));
         }
-        let mut offset = 0u32;
         for packet in opus::packets(data) {
             self.packager.audio_frame(
                 AudioCodec::Opus,
@@ -283,6 +299,7 @@ impl TsDemuxer {
             )?;
             offset = offset.saturating_add(packet.samples);
         }
+        self.audio_time = Some((pts, offset));
         Ok(())
     }
 }
