@@ -77,6 +77,9 @@ pub struct TsDemuxer {
     /// from there (a PTS is required only every 0.7 s, ISO/IEC 13818-1 §2.7.4). Forgotten
     /// at a loss, as the samples lost are not known.
     audio_time: Option<(u64, u32)>,
+    /// The start of an ADTS frame the previous PES cut (some encoders split frames across
+    /// PES packets), and its time: the next PES completes it. Forgotten at a loss.
+    adts_rest: Option<(Bytes, (u64, u32))>,
     /// The latest `received_unix_ms`: what the PES flushed at the end arrived with.
     last_received: u64,
     spent: bool,
@@ -95,6 +98,7 @@ impl TsDemuxer {
             video: None,
             audio: None,
             audio_time: None,
+            adts_rest: None,
             last_received: 0,
             spent: false,
         }
@@ -153,6 +157,7 @@ impl TsDemuxer {
                         self.packager.wait_for_key_frame();
                     } else {
                         self.audio_time = None;
+                        self.adts_rest = None;
                     }
                     Ok(())
                 }
@@ -243,34 +248,58 @@ impl TsDemuxer {
     }
 
     fn audio_pes(&mut self, pts: Option<u64>, data: &Bytes, now: u64) -> Result<(), PackagerError> {
-        let Some((pts, mut offset)) = self.audio_start(pts) else {
-            return Ok(());
+        // A frame the previous PES cut is completed by this one's first bytes, and keeps its
+        // time; the PTS of this PES times the first frame that starts in it (ISO/IEC 13818-1
+        // §2.4.3.7).
+        let (payload, carried, carried_time) = match self.adts_rest.take() {
+            Some((rest, time)) => (
+                Bytes::from([&rest[..], &data[..]].concat()),
+                rest.len(),
+                Some(time),
+            ),
+            None => (data.clone(), 0, None),
         };
-        let (frames, stop) = adts::frames(data);
-        if stop == adts::Stop::Broken {
-            tracing::debug!("mpegts: ADTS payload cut short or malformed; its rest is dropped");
-        }
+        let mut next = match pts {
+            Some(pts) => Some((pts, 0)),
+            None if carried > 0 => None,
+            None => self.audio_time,
+        };
+        let (frames, stop) = adts::frames(&payload);
         for frame in frames {
-            if frame.blocks == 1 {
-                if self.audio != Some(AudioSetup::Aac(frame.config)) {
-                    self.packager
-                        .audio_config(AudioCodec::Aac, Bytes::copy_from_slice(&frame.config))?;
-                    self.audio = Some(AudioSetup::Aac(frame.config));
-                }
-                self.packager.audio_frame(
-                    AudioCodec::Aac,
-                    Stamp::Pts(pts),
-                    offset,
-                    frame.data,
-                    now,
-                )?;
-            }
+            let from_previous = frame.start < carried;
+            let Some((pts, offset)) = (if from_previous { carried_time } else { next }) else {
+                continue;
+            };
             // Frames of several raw data blocks (which no common encoder writes) are dropped:
             // a CMAF sample is one raw data block. The time after them stays exact.
-            offset = offset.saturating_add(AAC_FRAME * frame.blocks);
+            let after = Some((pts, offset.saturating_add(AAC_FRAME * frame.blocks)));
+            if !from_previous || next.is_none() {
+                next = after;
+            }
+            if frame.blocks != 1 {
+                continue;
+            }
+            if self.audio != Some(AudioSetup::Aac(frame.config)) {
+                self.packager
+                    .audio_config(AudioCodec::Aac, Bytes::copy_from_slice(&frame.config))?;
+                self.audio = Some(AudioSetup::Aac(frame.config));
+            }
+            self.packager
+                .audio_frame(AudioCodec::Aac, Stamp::Pts(pts), offset, frame.data, now)?;
         }
-        // After a cut-short payload the next PES's own PTS is needed.
-        self.audio_time = (stop == adts::Stop::End).then_some((pts, offset));
+        self.audio_time = next;
+        match stop {
+            adts::Stop::End => {}
+            adts::Stop::Partial(at) if payload.len() - at <= adts::MAX_FRAME => {
+                let time = if at < carried { carried_time } else { next };
+                self.adts_rest = time.map(|time| (payload.slice(at..), time));
+            }
+            adts::Stop::Partial(_) | adts::Stop::Broken => {
+                tracing::debug!("mpegts: ADTS payload malformed; its rest is dropped");
+                // The samples in what was dropped are not known.
+                self.audio_time = None;
+            }
+        }
         Ok(())
     }
 

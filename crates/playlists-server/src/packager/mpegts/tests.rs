@@ -341,6 +341,40 @@ fn audio_pes_without_a_pts_continue_the_previous_one() {
     assert_eq!(audio(&out).last(), audio(&whole).last());
 }
 
+/// An ADTS frame split across two PES packets (as some encoders write them) is completed
+/// and keeps its time; the second PES's PTS times the first frame that starts in it.
+#[test]
+fn an_adts_frame_split_across_pes_packets_is_kept() {
+    use super::adts::testing::adts;
+
+    let run = |split: bool| -> Vec<(u64, u64)> {
+        let mut d = TsDemuxer::new(PackagerConfig::default());
+        let frames: Vec<Vec<u8>> = (0..40u8).map(|i| adts(&[i; 50])).collect();
+        // PES of 4 frames; with `split`, 30 bytes of each PES's last frame go to the next.
+        let mut carry = Vec::new();
+        for (n, group) in frames.chunks(4).enumerate() {
+            let mut pes = std::mem::take(&mut carry);
+            pes.extend(group.concat());
+            if split && n < 9 {
+                carry = pes.split_off(pes.len() - 30);
+            }
+            // The PTS of the first frame starting in the PES: 4 frames of 1024 at 44.1 kHz.
+            let pts = 90_000 + (n as u64 * 4 * 1024 * 90_000).div_ceil(44_100);
+            d.audio_pes(Some(pts), &Bytes::from(pes), 0).unwrap();
+        }
+        d.packager.finish().unwrap();
+        let units = split_all(Bytes::from(d.take_output().concat()), Limits::default()).unwrap();
+        fragments(&units)
+            .iter()
+            .flat_map(|f| f.tracks.iter())
+            .map(|t| (t.decode_time, t.sample_count))
+            .collect()
+    };
+    let whole = run(false);
+    assert_eq!(whole.iter().map(|t| t.1).sum::<u64>(), 40);
+    assert_eq!(run(true), whole);
+}
+
 /// PTS crossing 2^33 (26.5 h of 90 kHz) continue the timeline: one run, one init section.
 #[test]
 fn timestamps_continue_across_the_33_bit_wrap() {
