@@ -10,7 +10,8 @@
 //!                         ├▶ H.264/HEVC ─▶ h26x.rs: Annex B → length-prefixed, key = IDR/IRAP,
 //!                         │                avcC/hvcC from the SPS/PPS/VPS seen ─▶ Packager
 //!                         ├▶ AAC ─▶ adts.rs: headers stripped, AudioSpecificConfig from
-//!                         │         them; frame n of a PES at PTS + n × 1024 samples ─▶ Packager
+//!                         │         them; frame n of a PES at PTS + n × 1024 samples (a frame
+//!                         │         split across PES completed by the next) ─▶ Packager
 //!                         └▶ Opus ─▶ opus.rs: control headers stripped, OpusHead from the
 //!                                    channel count; packets timed as AAC frames ─▶ Packager
 //! ```
