@@ -14,6 +14,8 @@ pub struct Frame {
     pub data: Bytes,
     /// Raw data blocks in the frame (1024 samples each).
     pub blocks: u32,
+    /// Where its header starts in the payload.
+    pub start: usize,
 }
 
 /// Why a payload's frames stopped before its end.
@@ -21,10 +23,15 @@ pub struct Frame {
 pub enum Stop {
     /// All of it was read.
     End,
-    /// Bytes that are not an ADTS header, or a frame longer than what is left (a PES cut
-    /// by a loss): the rest is discarded.
+    /// A frame starting at this offset runs past the end (its header says so, or is itself
+    /// cut): an encoder that splits frames across PES packets; the next PES completes it.
+    Partial(usize),
+    /// Bytes that are not an ADTS header: the rest is discarded.
     Broken,
 }
+
+/// The longest ADTS frame (a 13-bit length).
+pub const MAX_FRAME: usize = (1 << 13) - 1;
 
 /// The ADTS frames of `payload`, in order, and whether it ended cleanly.
 pub fn frames(payload: &Bytes) -> (Vec<Frame>, Stop) {
@@ -32,7 +39,16 @@ pub fn frames(payload: &Bytes) -> (Vec<Frame>, Stop) {
     let mut at = 0;
     while at < payload.len() {
         let Some(h) = payload.get(at..at + 7) else {
-            return (out, Stop::Broken);
+            let rest = &payload[at..];
+            let sync = rest[0] == 0xff && rest.get(1).is_none_or(|b| b & 0xf6 == 0xf0);
+            return (
+                out,
+                if sync {
+                    Stop::Partial(at)
+                } else {
+                    Stop::Broken
+                },
+            );
         };
         if h[0] != 0xff || h[1] & 0xf6 != 0xf0 {
             return (out, Stop::Broken);
@@ -44,8 +60,11 @@ pub fn frames(payload: &Bytes) -> (Vec<Frame>, Stop) {
         let len = (usize::from(h[3] & 3) << 11) | (usize::from(h[4]) << 3) | usize::from(h[5] >> 5);
         let blocks = u32::from(h[6] & 3) + 1;
         let header = if protection_absent { 7 } else { 9 };
-        if len <= header || at + len > payload.len() {
+        if len <= header {
             return (out, Stop::Broken);
+        }
+        if at + len > payload.len() {
+            return (out, Stop::Partial(at));
         }
         let object_type = profile + 1;
         out.push(Frame {
@@ -55,18 +74,18 @@ pub fn frames(payload: &Bytes) -> (Vec<Frame>, Stop) {
             ],
             data: payload.slice(at + header..at + len),
             blocks,
+            start: at,
         });
         at += len;
     }
     (out, Stop::End)
 }
 
+/// Test inputs.
 #[cfg(test)]
-mod tests {
-    use super::*;
-
+pub mod testing {
     /// An ADTS header: AAC LC (profile 1), 44.1 kHz (index 4), stereo, no CRC.
-    fn adts(payload: &[u8]) -> Vec<u8> {
+    pub fn adts(payload: &[u8]) -> Vec<u8> {
         let len = payload.len() + 7;
         let mut f = vec![
             0xff,
@@ -80,6 +99,12 @@ mod tests {
         f.extend_from_slice(payload);
         f
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::adts;
+    use super::*;
 
     #[test]
     fn frames_are_split_and_the_config_is_the_flv_one() {
@@ -94,7 +119,9 @@ mod tests {
         assert_eq!(frames[1].blocks, 1);
         let cut = pes.slice(..pes.len() - 1);
         let (frames, stop) = super::frames(&cut);
-        assert_eq!((frames.len(), stop), (1, Stop::Broken));
+        assert_eq!((frames.len(), stop), (1, Stop::Partial(10)));
+        let (frames, stop) = super::frames(&pes.slice(..13));
+        assert_eq!((frames.len(), stop), (1, Stop::Partial(10)));
         assert_eq!(
             super::frames(&Bytes::from_static(&[0, 1, 2])).1,
             Stop::Broken

@@ -10,7 +10,8 @@
 //!                         ├▶ H.264/HEVC ─▶ h26x.rs: Annex B → length-prefixed, key = IDR/IRAP,
 //!                         │                avcC/hvcC from the SPS/PPS/VPS seen ─▶ Packager
 //!                         ├▶ AAC ─▶ adts.rs: headers stripped, AudioSpecificConfig from
-//!                         │         them; frame n of a PES at PTS + n × 1024 samples ─▶ Packager
+//!                         │         them; frame n of a PES at PTS + n × 1024 samples (a frame
+//!                         │         split across PES completed by the next) ─▶ Packager
 //!                         └▶ Opus ─▶ opus.rs: control headers stripped, OpusHead from the
 //!                                    channel count; packets timed as AAC frames ─▶ Packager
 //! ```
@@ -27,8 +28,9 @@
 //!   no decoder configuration can be built from, and what the packager refuses from any
 //!   source (video DTS that go back).
 //! * **Ignored**: streams other than H.264 (0x1B), HEVC (0x24), ADTS AAC (0x0F) and mono or
-//!   stereo Opus (0x06 registered `Opus`, opus.rs), and programs after the first. PES
-//!   packets without a PTS.
+//!   stereo Opus (0x06 registered `Opus`, opus.rs), and programs after the first. Video PES
+//!   packets without a PTS (video waits for the next key frame); an audio PES without one
+//!   continues where the previous ended.
 
 mod adts;
 mod demux;
@@ -72,6 +74,13 @@ pub struct TsDemuxer {
     /// The audio configuration given to the packager: an AudioSpecificConfig, or Opus's
     /// channel count.
     audio: Option<AudioSetup>,
+    /// The audio PTS last received and the samples since it: a PES without a PTS continues
+    /// from there (a PTS is required only every 0.7 s, ISO/IEC 13818-1 §2.7.4). Forgotten
+    /// at a loss, as the samples lost are not known.
+    audio_time: Option<(u64, u32)>,
+    /// The start of an ADTS frame the previous PES cut (some encoders split frames across
+    /// PES packets), and its time: the next PES completes it. Forgotten at a loss.
+    adts_rest: Option<(Bytes, (u64, u32))>,
     /// The latest `received_unix_ms`: what the PES flushed at the end arrived with.
     last_received: u64,
     spent: bool,
@@ -89,6 +98,8 @@ impl TsDemuxer {
             sets: ParameterSets::default(),
             video: None,
             audio: None,
+            audio_time: None,
+            adts_rest: None,
             last_received: 0,
             spent: false,
         }
@@ -145,6 +156,9 @@ impl TsDemuxer {
                 Event::Lost { kind } => {
                     if kind.video() {
                         self.packager.wait_for_key_frame();
+                    } else {
+                        self.audio_time = None;
+                        self.adts_rest = None;
                     }
                     Ok(())
                 }
@@ -226,33 +240,66 @@ impl TsDemuxer {
             .video_frame(codec, Stamp::Pts(dts), au.key, cto, au.sample, now)
     }
 
-    fn audio_pes(&mut self, pts: Option<u64>, data: &Bytes, now: u64) -> Result<(), PackagerError> {
-        let Some(pts) = pts else {
-            return Ok(());
-        };
-        let (frames, stop) = adts::frames(data);
-        if stop == adts::Stop::Broken {
-            tracing::debug!("mpegts: ADTS payload cut short or malformed; its rest is dropped");
+    /// The time of a PES's first audio frame: its PTS, or where the previous PES ended.
+    fn audio_start(&self, pts: Option<u64>) -> Option<(u64, u32)> {
+        match pts {
+            Some(pts) => Some((pts, 0)),
+            None => self.audio_time,
         }
-        let mut offset = 0u32;
+    }
+
+    fn audio_pes(&mut self, pts: Option<u64>, data: &Bytes, now: u64) -> Result<(), PackagerError> {
+        // A frame the previous PES cut is completed by this one's first bytes, and keeps its
+        // time; the PTS of this PES times the first frame that starts in it (ISO/IEC 13818-1
+        // §2.4.3.7).
+        let (payload, carried, carried_time) = match self.adts_rest.take() {
+            Some((rest, time)) => (
+                Bytes::from([&rest[..], &data[..]].concat()),
+                rest.len(),
+                Some(time),
+            ),
+            None => (data.clone(), 0, None),
+        };
+        let mut next = match pts {
+            Some(pts) => Some((pts, 0)),
+            None if carried > 0 => None,
+            None => self.audio_time,
+        };
+        let (frames, stop) = adts::frames(&payload);
         for frame in frames {
-            if frame.blocks == 1 {
-                if self.audio != Some(AudioSetup::Aac(frame.config)) {
-                    self.packager
-                        .audio_config(AudioCodec::Aac, Bytes::copy_from_slice(&frame.config))?;
-                    self.audio = Some(AudioSetup::Aac(frame.config));
-                }
-                self.packager.audio_frame(
-                    AudioCodec::Aac,
-                    Stamp::Pts(pts),
-                    offset,
-                    frame.data,
-                    now,
-                )?;
-            }
+            let from_previous = frame.start < carried;
+            let Some((pts, offset)) = (if from_previous { carried_time } else { next }) else {
+                continue;
+            };
             // Frames of several raw data blocks (which no common encoder writes) are dropped:
             // a CMAF sample is one raw data block. The time after them stays exact.
-            offset = offset.saturating_add(AAC_FRAME * frame.blocks);
+            let after = Some((pts, offset.saturating_add(AAC_FRAME * frame.blocks)));
+            if !from_previous || next.is_none() {
+                next = after;
+            }
+            if frame.blocks != 1 {
+                continue;
+            }
+            if self.audio != Some(AudioSetup::Aac(frame.config)) {
+                self.packager
+                    .audio_config(AudioCodec::Aac, Bytes::copy_from_slice(&frame.config))?;
+                self.audio = Some(AudioSetup::Aac(frame.config));
+            }
+            self.packager
+                .audio_frame(AudioCodec::Aac, Stamp::Pts(pts), offset, frame.data, now)?;
+        }
+        self.audio_time = next;
+        match stop {
+            adts::Stop::End => {}
+            adts::Stop::Partial(at) if payload.len() - at <= adts::MAX_FRAME => {
+                let time = if at < carried { carried_time } else { next };
+                self.adts_rest = time.map(|time| (payload.slice(at..), time));
+            }
+            adts::Stop::Partial(_) | adts::Stop::Broken => {
+                tracing::debug!("mpegts: ADTS payload malformed; its rest is dropped");
+                // The samples in what was dropped are not known.
+                self.audio_time = None;
+            }
         }
         Ok(())
     }
@@ -264,7 +311,7 @@ impl TsDemuxer {
         data: &Bytes,
         now: u64,
     ) -> Result<(), PackagerError> {
-        let Some(pts) = pts else {
+        let Some((pts, mut offset)) = self.audio_start(pts) else {
             return Ok(());
         };
         if self.audio != Some(AudioSetup::Opus(channels)) {
@@ -272,7 +319,6 @@ impl TsDemuxer {
                 .audio_config(AudioCodec::Opus, opus::head(channels))?;
             self.audio = Some(AudioSetup::Opus(channels));
         }
-        let mut offset = 0u32;
         for packet in opus::packets(data) {
             self.packager.audio_frame(
                 AudioCodec::Opus,
@@ -283,6 +329,7 @@ impl TsDemuxer {
             )?;
             offset = offset.saturating_add(packet.samples);
         }
+        self.audio_time = Some((pts, offset));
         Ok(())
     }
 }

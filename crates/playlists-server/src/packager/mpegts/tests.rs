@@ -262,6 +262,119 @@ fn frames_over_the_limit_are_discarded_and_the_rest_goes_on() {
     assert!(audio > 100, "{audio} audio frames");
 }
 
+/// Streams the origin does not package are ignored, not refused: here an MP2 audio stream
+/// listed before the AAC one, which is the one packaged.
+#[test]
+fn unsupported_streams_are_ignored() {
+    if !ffmpeg_available() {
+        eprintln!("ffmpeg missing: skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let ts = make_ts(
+        dir.path(),
+        "in.ts",
+        &H264,
+        "320x240",
+        &[
+            "-map", "0:v", "-map", "1:a", "-map", "1:a", "-c:a:0", "mp2", "-c:a:1", "aac",
+        ],
+    );
+    let out = package(&std::fs::read(&ts).unwrap(), PackagerConfig::default(), 17);
+    let (units, mp4) = check(dir.path(), &out, 1);
+    let Unit::Init(movie) = &units[0] else {
+        unreachable!()
+    };
+    assert!(
+        movie.init.codecs.ends_with(",mp4a.40.2"),
+        "{}",
+        movie.init.codecs
+    );
+    let packaged = ffprobe(&mp4);
+    assert_eq!(packaged.len(), 2, "{packaged:?}");
+}
+
+/// Audio PES without a PTS (every other one here: the flags cleared, the bytes left as
+/// header stuffing) continue from where the previous PES ended: every frame is kept, at the
+/// same time as with every PTS present.
+#[test]
+fn audio_pes_without_a_pts_continue_the_previous_one() {
+    if !ffmpeg_available() {
+        eprintln!("ffmpeg missing: skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let ts = std::fs::read(make_ts(dir.path(), "in.ts", &H264, "320x240", &[])).unwrap();
+    let mut stripped = ts.clone();
+    let mut n = 0;
+    for p in stripped.chunks_mut(PACKET) {
+        let pid = (u16::from(p[1] & 0x1f) << 8) | u16::from(p[2]);
+        if pid != 0x101 || p[1] & 0x40 == 0 {
+            continue;
+        }
+        let at = if p[3] & 0x20 != 0 {
+            5 + usize::from(p[4])
+        } else {
+            4
+        };
+        assert_eq!(&p[at..at + 4], &[0, 0, 1, 0xc0]);
+        if n % 2 == 1 {
+            p[at + 7] &= 0x3f;
+        }
+        n += 1;
+    }
+    assert!(n >= 8, "{n} audio PES");
+    let audio = |out: &[Bytes]| -> Vec<(u64, u64)> {
+        let units = split_all(Bytes::from(out.concat()), Limits::default()).unwrap();
+        fragments(&units)
+            .iter()
+            .flat_map(|f| f.tracks.iter())
+            .filter(|t| t.track_id == 2)
+            .map(|t| (t.decode_time, t.sample_count))
+            .collect()
+    };
+    let whole = package(&ts, PackagerConfig::default(), 19);
+    let out = package(&stripped, PackagerConfig::default(), 19);
+    let sum = |runs: &[(u64, u64)]| runs.iter().map(|r| r.1).sum::<u64>();
+    assert_eq!(sum(&audio(&out)), sum(&audio(&whole)));
+    assert_eq!(audio(&out)[0], audio(&whole)[0]);
+    assert_eq!(audio(&out).last(), audio(&whole).last());
+}
+
+/// An ADTS frame split across two PES packets (as some encoders write them) is completed
+/// and keeps its time; the second PES's PTS times the first frame that starts in it.
+#[test]
+fn an_adts_frame_split_across_pes_packets_is_kept() {
+    use super::adts::testing::adts;
+
+    let run = |split: bool| -> Vec<(u64, u64)> {
+        let mut d = TsDemuxer::new(PackagerConfig::default());
+        let frames: Vec<Vec<u8>> = (0..40u8).map(|i| adts(&[i; 50])).collect();
+        // PES of 4 frames; with `split`, 30 bytes of each PES's last frame go to the next.
+        let mut carry = Vec::new();
+        for (n, group) in frames.chunks(4).enumerate() {
+            let mut pes = std::mem::take(&mut carry);
+            pes.extend(group.concat());
+            if split && n < 9 {
+                carry = pes.split_off(pes.len() - 30);
+            }
+            // The PTS of the first frame starting in the PES: 4 frames of 1024 at 44.1 kHz.
+            let pts = 90_000 + (n as u64 * 4 * 1024 * 90_000).div_ceil(44_100);
+            d.audio_pes(Some(pts), &Bytes::from(pes), 0).unwrap();
+        }
+        d.packager.finish().unwrap();
+        let units = split_all(Bytes::from(d.take_output().concat()), Limits::default()).unwrap();
+        fragments(&units)
+            .iter()
+            .flat_map(|f| f.tracks.iter())
+            .map(|t| (t.decode_time, t.sample_count))
+            .collect()
+    };
+    let whole = run(false);
+    assert_eq!(whole.iter().map(|t| t.1).sum::<u64>(), 40);
+    assert_eq!(run(true), whole);
+}
+
 /// PTS crossing 2^33 (26.5 h of 90 kHz) continue the timeline: one run, one init section.
 #[test]
 fn timestamps_continue_across_the_33_bit_wrap() {
