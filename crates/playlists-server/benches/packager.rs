@@ -22,6 +22,10 @@
 //!   the frame that starts the next one, so it is emitted when that frame arrives, one frame
 //!   interval (33 ms at 30 fps) after the part's last frame — the figure is the delay beyond
 //!   the part's own duration plus that frame.
+//! * `packager/ts_payload_to_listed` — the same for the SRT source: for each 1316-byte SRT
+//!   payload of the transport stream that makes `TsDemuxer` emit a part, from just before
+//!   `push` to the part listed. The same frame interval applies (a PES ends when the next
+//!   one starts).
 //!
 //! Run: `cargo bench -p playlists-server --bench packager`.
 
@@ -31,7 +35,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use playlists::{Options, Playlists};
-use playlists_server::ingest::{Access, IngestConfig, Ingests};
+use playlists_server::ingest::{Access, IngestConfig, IngestSession, Ingests};
 use playlists_server::packager::{Packager, PackagerConfig, TsDemuxer};
 use playlists_server::part_store::{ArenaOptions, PartStore};
 
@@ -412,20 +416,86 @@ fn unix_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// Input in → part listed: times each step that makes a packager emit a part, from just
+/// before the step to the end of `IngestSession::push` of what it emitted and a read of the
+/// playlist version that lists the part (the server's default part store, the memfd arena;
+/// restamping on).
+struct ToListed {
+    playlists: Arc<Playlists>,
+    session: IngestSession,
+    total: Vec<Duration>,
+    packaging: Vec<Duration>,
+}
+
+impl ToListed {
+    fn new() -> Self {
+        let playlists = Arc::new(Playlists::new(Options::default()).expect("default options"));
+        let ingests = Ingests::new(
+            Arc::clone(&playlists),
+            PartStore::new(Some(ArenaOptions::default())),
+            IngestConfig::default(),
+        );
+        let session = ingests.start("bench", Access::Local).expect("fresh stream");
+        Self {
+            playlists,
+            session,
+            total: Vec::new(),
+            packaging: Vec::new(),
+        }
+    }
+
+    /// Runs `step` (input into a packager, returning what it emitted) and times it if it
+    /// completes a part. Parts are timed only once they are listed as they are published
+    /// (after the first segment).
+    fn step(&mut self, step: impl FnOnce() -> Vec<Bytes>) {
+        let listed = self
+            .playlists
+            .stream("bench")
+            .and_then(|s| s.playlist())
+            .map(|v| v.position);
+        let t = Instant::now();
+        let output = step();
+        let packaged = t.elapsed();
+        let mut parts = 0;
+        for unit in output {
+            parts += self.session.push(unit).expect("publishes");
+        }
+        let version = self.playlists.stream("bench").and_then(|s| s.playlist());
+        let elapsed = t.elapsed();
+        if let (true, Some(before)) = (parts > 0, listed) {
+            let now = version.as_ref().map(|v| v.position);
+            assert!(now > Some(before), "the part is listed when push returns");
+            self.total.push(elapsed);
+            self.packaging.push(packaged);
+        }
+        black_box(version);
+    }
+
+    fn report(mut self, bench: &str) {
+        assert!(!self.total.is_empty(), "no part was listed");
+        self.total.sort();
+        self.packaging.sort();
+        println!(
+            "{{\"bench\":\"packager/{bench}\",\"parts\":{},\"p50_us\":{:.1},\"p99_us\":{:.1},\
+             \"max_us\":{:.1},\"packager_p50_us\":{:.1},\"packager_p99_us\":{:.1},\
+             \"part_store\":\"arena\",\"threads\":1}}",
+            self.total.len(),
+            percentile_us(&self.total, 0.5),
+            percentile_us(&self.total, 0.99),
+            percentile_us(&self.total, 1.0),
+            percentile_us(&self.packaging, 0.5),
+            percentile_us(&self.packaging, 0.99),
+        );
+    }
+}
+
 /// RTMP message in → part listed: the packager and the ingest session as the RTMP source
 /// (`MediaSink`) drives them, timed per message that completes a part.
 fn frame_to_listed(messages: &[Message], seconds: u32) {
-    let playlists = Arc::new(Playlists::new(Options::default()).expect("default options"));
-    let ingests = Ingests::new(
-        Arc::clone(&playlists),
-        PartStore::new(Some(ArenaOptions::default())),
-        IngestConfig::default(),
-    );
-    let mut session = ingests.start("bench", Access::Local).expect("fresh stream");
+    let mut timed = ToListed::new();
     let mut packager = Packager::new(PackagerConfig::default());
     // Arrival dates as the media's own pace from now, as a real-time encoder's would be.
     let start_ms = unix_ms();
-    let (mut total, mut packaging) = (Vec::new(), Vec::new());
     for lap in 0..laps() {
         let shift = lap * seconds * 1000;
         // The sequence headers once: a later lap continues the same stream.
@@ -433,49 +503,40 @@ fn frame_to_listed(messages: &[Message], seconds: u32) {
         for m in &messages[skip..] {
             let timestamp = m.timestamp + shift;
             let received = start_ms + u64::from(timestamp);
-            // Timed only once parts are listed as they are published (after the first segment).
-            let listed = playlists
-                .stream("bench")
-                .and_then(|s| s.playlist())
-                .map(|v| v.position);
-            let t = Instant::now();
-            let result = if m.video {
-                packager.push_video(timestamp, m.body.clone(), received)
-            } else {
-                packager.push_audio(timestamp, m.body.clone(), received)
-            };
-            result.expect("valid stream");
-            let output = packager.take_output();
-            let packaged = t.elapsed();
-            let mut parts = 0;
-            for unit in output {
-                parts += session.push(unit).expect("publishes");
-            }
-            let version = playlists.stream("bench").and_then(|s| s.playlist());
-            let elapsed = t.elapsed();
-            if let (true, Some(before)) = (parts > 0, listed) {
-                let now = version.as_ref().map(|v| v.position);
-                assert!(now > Some(before), "the part is listed when push returns");
-                total.push(elapsed);
-                packaging.push(packaged);
-            }
-            black_box(version);
+            timed.step(|| {
+                let result = if m.video {
+                    packager.push_video(timestamp, m.body.clone(), received)
+                } else {
+                    packager.push_audio(timestamp, m.body.clone(), received)
+                };
+                result.expect("valid stream");
+                packager.take_output()
+            });
         }
     }
-    assert!(!total.is_empty(), "no part was listed");
-    total.sort();
-    packaging.sort();
-    println!(
-        "{{\"bench\":\"packager/frame_to_listed\",\"parts\":{},\"p50_us\":{:.1},\"p99_us\":{:.1},\
-         \"max_us\":{:.1},\"packager_p50_us\":{:.1},\"packager_p99_us\":{:.1},\
-         \"part_store\":\"arena\",\"threads\":1}}",
-        total.len(),
-        percentile_us(&total, 0.5),
-        percentile_us(&total, 0.99),
-        percentile_us(&total, 1.0),
-        percentile_us(&packaging, 0.5),
-        percentile_us(&packaging, 0.99),
-    );
+    timed.report("frame_to_listed");
+}
+
+/// SRT payload in → part listed: the SRT source's path after the socket, a 1316-byte
+/// payload (seven TS packets, what SRT delivers) through `TsDemuxer` and the ingest session,
+/// timed per payload that completes a part.
+fn ts_to_listed(seconds: u32) {
+    let ts = ts_stream(seconds * laps());
+    let payloads: Vec<&[u8]> = ts.chunks(1316).collect();
+    let mut timed = ToListed::new();
+    let mut demuxer = TsDemuxer::new(PackagerConfig::default());
+    // Arrival dates spread over the media's duration, as a real-time encoder's would be.
+    let start_ms = unix_ms();
+    let media_ms = u64::from(seconds * laps()) * 1000;
+    let n = payloads.len() as u64;
+    for (i, payload) in payloads.iter().enumerate() {
+        let received = start_ms + i as u64 * media_ms / n;
+        timed.step(|| {
+            demuxer.push(payload, received).expect("valid stream");
+            demuxer.take_output()
+        });
+    }
+    timed.report("ts_payload_to_listed");
 }
 
 fn main() {
@@ -504,4 +565,5 @@ fn main() {
     );
     ts_in_parts_out(seconds);
     frame_to_listed(&messages, seconds);
+    ts_to_listed(seconds);
 }
