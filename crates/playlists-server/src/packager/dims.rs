@@ -139,13 +139,19 @@ pub fn h264_sps(nal: &[u8]) -> Option<(u32, u32)> {
     Some((width, height))
 }
 
-/// (width, height) of an HEVC SPS NAL unit (with its two-byte header).
-pub fn hevc_sps(nal: &[u8]) -> Option<(u32, u32)> {
-    let data = rbsp(nal.get(2..)?);
-    let mut r = Bits::new(&data);
+/// The start of an HEVC SPS, which both its size and the `hvcC` fields come after.
+struct HevcSpsHead {
+    max_sub_layers_minus1: u32,
+    temporal_id_nesting: bool,
+    chroma_format_idc: u32,
+}
+
+/// Reads an HEVC SPS's RBSP up to and including chroma_format_idc (and the
+/// separate_colour_plane_flag after it), ITU-T H.265 §7.3.2.2.
+fn hevc_sps_head(r: &mut Bits<'_>) -> Option<HevcSpsHead> {
     r.skip(4)?; // sps_video_parameter_set_id
     let max_sub_layers_minus1 = r.bits(3)?;
-    r.skip(1)?;
+    let temporal_id_nesting = r.bit()? == 1;
     // profile_tier_level(1, max_sub_layers_minus1): 88 bits of general profile, 8 of level.
     r.skip(96)?;
     let mut present = Vec::new();
@@ -163,10 +169,22 @@ pub fn hevc_sps(nal: &[u8]) -> Option<(u32, u32)> {
     if chroma_format_idc == 3 {
         r.skip(1)?;
     }
+    Some(HevcSpsHead {
+        max_sub_layers_minus1,
+        temporal_id_nesting,
+        chroma_format_idc,
+    })
+}
+
+/// (width, height) of an HEVC SPS NAL unit (with its two-byte header).
+pub fn hevc_sps(nal: &[u8]) -> Option<(u32, u32)> {
+    let data = rbsp(nal.get(2..)?);
+    let mut r = Bits::new(&data);
+    let head = hevc_sps_head(&mut r)?;
     let mut width = r.ue()?;
     let mut height = r.ue()?;
     if r.bit()? == 1 {
-        let (cx, cy) = match chroma_format_idc {
+        let (cx, cy) = match head.chroma_format_idc {
             1 => (2, 2),
             2 => (2, 1),
             _ => (1, 1),
@@ -198,25 +216,7 @@ pub fn hevc_sps_profile(nal: &[u8]) -> Option<HevcProfile> {
     let data = rbsp(nal.get(2..)?);
     let profile_tier_level: [u8; 12] = data.get(1..13)?.try_into().ok()?;
     let mut r = Bits::new(&data);
-    r.skip(4)?;
-    let max_sub_layers_minus1 = r.bits(3)?;
-    let temporal_id_nesting = r.bit()? == 1;
-    r.skip(96)?;
-    let mut present = Vec::new();
-    for _ in 0..max_sub_layers_minus1 {
-        present.push((r.bit()?, r.bit()?));
-    }
-    if max_sub_layers_minus1 > 0 {
-        r.skip(2 * (8 - max_sub_layers_minus1 as usize))?;
-    }
-    for (profile, level) in present {
-        r.skip(88 * profile as usize + 8 * level as usize)?;
-    }
-    r.ue()?; // sps_seq_parameter_set_id
-    let chroma_format_idc = r.ue()?;
-    if chroma_format_idc == 3 {
-        r.skip(1)?;
-    }
+    let head = hevc_sps_head(&mut r)?;
     r.ue()?;
     r.ue()?;
     if r.bit()? == 1 {
@@ -228,9 +228,9 @@ pub fn hevc_sps_profile(nal: &[u8]) -> Option<HevcProfile> {
     let chroma = r.ue()?;
     Some(HevcProfile {
         profile_tier_level,
-        max_sub_layers: max_sub_layers_minus1 as u8 + 1,
-        temporal_id_nesting,
-        chroma_format_idc: u8::try_from(chroma_format_idc).ok()?,
+        max_sub_layers: head.max_sub_layers_minus1 as u8 + 1,
+        temporal_id_nesting: head.temporal_id_nesting,
+        chroma_format_idc: u8::try_from(head.chroma_format_idc).ok()?,
         bit_depth_luma_minus8: u8::try_from(luma).ok()?,
         bit_depth_chroma_minus8: u8::try_from(chroma).ok()?,
     })

@@ -336,3 +336,5 @@ impl TsDemuxer {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_changes;

@@ -11,7 +11,7 @@ use super::*;
 use crate::fmp4::{split_all, Limits, Unit};
 
 const BASE_UNIX_MS: u64 = 1_700_000_000_000;
-const PACKET: usize = framing::PACKET;
+pub(super) const PACKET: usize = framing::PACKET;
 
 /// Cut sizes from a fixed xorshift, 1..=2000 bytes: every header split somewhere.
 fn cuts(seed: u64) -> impl Iterator<Item = usize> {
@@ -26,7 +26,7 @@ fn cuts(seed: u64) -> impl Iterator<Item = usize> {
 
 /// Pushes `ts` in random cuts, then finishes. One arrival time for all: the output is then a
 /// function of the bytes alone, whatever the cuts.
-fn package(ts: &[u8], config: PackagerConfig, seed: u64) -> Vec<Bytes> {
+pub(super) fn package(ts: &[u8], config: PackagerConfig, seed: u64) -> Vec<Bytes> {
     let mut d = TsDemuxer::new(config);
     let mut out = Vec::new();
     let mut rest = ts;
@@ -48,7 +48,13 @@ fn package(ts: &[u8], config: PackagerConfig, seed: u64) -> Vec<Bytes> {
 
 /// Writes a transport stream with ffmpeg: `video` codec arguments, AAC audio (unless
 /// `extra`, the output options that follow, say otherwise), 3 s long.
-fn make_ts(dir: &Path, name: &str, video: &[&str], size: &str, extra: &[&str]) -> PathBuf {
+pub(super) fn make_ts(
+    dir: &Path,
+    name: &str,
+    video: &[&str],
+    size: &str,
+    extra: &[&str],
+) -> PathBuf {
     let path = dir.join(name);
     let source = format!("testsrc=size={size}:rate=30");
     let mut args = vec![
@@ -75,8 +81,8 @@ fn make_ts(dir: &Path, name: &str, video: &[&str], size: &str, extra: &[&str]) -
     path
 }
 
-const H264: [&str; 6] = ["-c:v", "libx264", "-bf", "2", "-g", "30"];
-const HEVC: [&str; 4] = [
+pub(super) const H264: [&str; 6] = ["-c:v", "libx264", "-bf", "2", "-g", "30"];
+pub(super) const HEVC: [&str; 4] = [
     "-c:v",
     "libx265",
     "-x265-params",
@@ -85,7 +91,7 @@ const HEVC: [&str; 4] = [
 
 /// Every unit the splitter reads, every part continuing the last one's timeline within its
 /// run (`runs` init sections expected), and the parts written to `out.mp4` for ffprobe.
-fn check(dir: &Path, output: &[Bytes], inits: usize) -> (Vec<Unit>, PathBuf) {
+pub(super) fn check(dir: &Path, output: &[Bytes], inits: usize) -> (Vec<Unit>, PathBuf) {
     let stream = Bytes::from(output.concat());
     let units = split_all(stream.clone(), Limits::default()).unwrap();
     assert_eq!(units.len(), output.len(), "a Bytes is not exactly one unit");
@@ -373,186 +379,6 @@ fn an_adts_frame_split_across_pes_packets_is_kept() {
     let whole = run(false);
     assert_eq!(whole.iter().map(|t| t.1).sum::<u64>(), 40);
     assert_eq!(run(true), whole);
-}
-
-/// PTS crossing 2^33 (26.5 h of 90 kHz) continue the timeline: one run, one init section.
-#[test]
-fn timestamps_continue_across_the_33_bit_wrap() {
-    if !ffmpeg_available() {
-        eprintln!("ffmpeg missing: skipped");
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    // 2^33 ticks is 95,443.72 s: the stream wraps 1.5 s in.
-    let ts = make_ts(
-        dir.path(),
-        "in.ts",
-        &H264,
-        "320x240",
-        &["-output_ts_offset", "95440.8"],
-    );
-    let bytes = std::fs::read(&ts).unwrap();
-    let out = package(&bytes, PackagerConfig::default(), 5);
-    let (units, mp4) = check(dir.path(), &out, 1);
-    let parts = fragments(&units);
-    let first = parts[0].timing.decode_time;
-    assert!(first < 1 << 33 && first > (1 << 33) - 3 * 90_000, "{first}");
-    let mut next = first;
-    for f in &parts {
-        assert_eq!(f.timing.decode_time, next, "a gap or a new run at the wrap");
-        next += f.timing.duration;
-    }
-    assert!(next > (1 << 33) + 90_000, "{next}");
-    let packaged = ffprobe(&mp4);
-    let source = ffprobe(&ts);
-    for (s, p) in source.iter().zip(&packaged) {
-        assert_eq!(s.1, p.1, "{} frames", s.0);
-    }
-}
-
-/// An encoder restart (the same stream sent again: PTS 3 s back, continuity counters
-/// restarting) ends the run: the next starts at its key frame with the new timestamps.
-#[test]
-fn a_restarted_encoder_starts_a_new_run() {
-    if !ffmpeg_available() {
-        eprintln!("ffmpeg missing: skipped");
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let ts = std::fs::read(make_ts(dir.path(), "in.ts", &H264, "320x240", &[])).unwrap();
-    let out = package(&[&ts[..], &ts[..]].concat(), PackagerConfig::default(), 15);
-    let (units, _) = check(dir.path(), &out, 1);
-    let parts = fragments(&units);
-    let back: Vec<usize> = (1..parts.len())
-        .filter(|&i| parts[i].timing.decode_time < parts[i - 1].timing.decode_time)
-        .collect();
-    assert_eq!(back.len(), 1, "one restart");
-    let restart = parts[back[0]];
-    assert!(restart.timing.independent);
-    assert_eq!(restart.timing.decode_time, parts[0].timing.decode_time);
-}
-
-/// The SPS changes mid-stream (a second encoder configuration, timestamps continuing): a
-/// new init section with the new size at the next key frame.
-#[test]
-fn a_changed_sps_makes_a_new_init_section_at_the_key_frame() {
-    if !ffmpeg_available() {
-        eprintln!("ffmpeg missing: skipped");
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let a = make_ts(dir.path(), "a.ts", &H264, "320x240", &[]);
-    let b = make_ts(
-        dir.path(),
-        "b.ts",
-        &H264,
-        "640x360",
-        &["-output_ts_offset", "4"],
-    );
-    let mut bytes = std::fs::read(&a).unwrap();
-    bytes.extend(std::fs::read(&b).unwrap());
-    let out = package(&bytes, PackagerConfig::default(), 9);
-    let (units, _) = check(dir.path(), &out, 2);
-    let inits: Vec<_> = units
-        .iter()
-        .enumerate()
-        .filter_map(|(i, u)| match u {
-            Unit::Init(m) => Some((i, m.init.resolution)),
-            Unit::Fragment(_) => None,
-        })
-        .collect();
-    assert_eq!(inits[0].1, Some((320, 240)));
-    assert_eq!(inits[1].1, Some((640, 360)));
-    let Unit::Fragment(after) = &units[inits[1].0 + 1] else {
-        panic!("an init section not followed by a part")
-    };
-    assert!(after.timing.independent);
-    // One timeline across the change: b's PTS continue a's (3 s later).
-    let before = fragments(&units[..inits[1].0]);
-    let end = before.last().unwrap();
-    let gap = after.timing.decode_time - (end.timing.decode_time + end.timing.duration);
-    assert!(gap < 90_000, "{gap}");
-}
-
-/// CRC-32/MPEG-2 (ISO/IEC 13818-1 Annex A), to rewrite a section.
-fn crc32_mpeg2(data: &[u8]) -> u32 {
-    data.iter().fold(u32::MAX, |mut crc, &b| {
-        crc ^= u32::from(b) << 24;
-        for _ in 0..8 {
-            crc = if crc & 0x8000_0000 != 0 {
-                (crc << 1) ^ 0x04c1_1db7
-            } else {
-                crc << 1
-            };
-        }
-        crc
-    })
-}
-
-/// `ts` with its PMT sections (ffmpeg's PID 0x1000, one packet each) made version 1.
-fn bump_pmt_version(ts: &mut [u8]) {
-    for p in ts.chunks_mut(PACKET) {
-        let pid = (u16::from(p[1] & 0x1f) << 8) | u16::from(p[2]);
-        if pid != 0x1000 || p[1] & 0x40 == 0 || p[3] & 0x20 != 0 {
-            continue;
-        }
-        // Payload: pointer_field, then the section.
-        let at = 5 + usize::from(p[4]);
-        let len = (usize::from(p[at + 1] & 0x0f) << 8) | usize::from(p[at + 2]);
-        p[at + 5] = (p[at + 5] & 0xc1) | (1 << 1);
-        let end = at + 3 + len;
-        let crc = crc32_mpeg2(&p[at..end - 4]);
-        p[end - 4..end].copy_from_slice(&crc.to_be_bytes());
-    }
-}
-
-/// The PMT changes (a new version): H.264 on the video PID becomes HEVC. The change is
-/// followed: a new init section with `hvc1` at the first HEVC key frame.
-#[test]
-fn a_changed_pmt_is_followed() {
-    if !ffmpeg_available() {
-        eprintln!("ffmpeg missing: skipped");
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let a = make_ts(dir.path(), "a.ts", &H264, "320x240", &[]);
-    let b = make_ts(
-        dir.path(),
-        "b.ts",
-        &HEVC,
-        "320x240",
-        &["-output_ts_offset", "4"],
-    );
-    let mut second = std::fs::read(&b).unwrap();
-    bump_pmt_version(&mut second);
-    let mut bytes = std::fs::read(&a).unwrap();
-    bytes.extend(second);
-    let out = package(&bytes, PackagerConfig::default(), 13);
-    let (units, _) = check(dir.path(), &out, 2);
-    let codecs: Vec<&str> = units
-        .iter()
-        .filter_map(|u| match u {
-            Unit::Init(m) => Some(m.init.codecs.as_str()),
-            Unit::Fragment(_) => None,
-        })
-        .collect();
-    assert!(codecs[0].starts_with("avc1."), "{codecs:?}");
-    assert!(codecs[1].starts_with("hvc1."), "{codecs:?}");
-    assert!(codecs[1].ends_with(",mp4a.40.2"), "{codecs:?}");
-    // The HEVC frames, in the parts after the second init section: all of them but the one
-    // whose PES the splice cut.
-    let hevc: u64 = fragments(
-        &units[units
-            .iter()
-            .rposition(|u| matches!(u, Unit::Init(_)))
-            .unwrap()..],
-    )
-    .iter()
-    .flat_map(|f| f.tracks.iter())
-    .filter(|t| t.track_id == 1)
-    .map(|t| t.sample_count)
-    .sum();
-    assert!(hevc >= 89, "{hevc} HEVC frames");
 }
 
 /// The SRT source runs a demuxer per connection on its own task.
