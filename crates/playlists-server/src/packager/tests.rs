@@ -30,10 +30,7 @@ fn package(tags: &[Tag], config: PackagerConfig) -> Vec<Bytes> {
 
 #[test]
 fn h264_with_b_frames_and_aac_from_an_ffmpeg_flv_round_trip() {
-    if !ffmpeg_available() {
-        eprintln!("ffmpeg missing: skipped");
-        return;
-    }
+    require_ffmpeg();
     let dir = tempfile::tempdir().unwrap();
     let flv = dir.path().join("in.flv");
     ffmpeg(&[
@@ -278,10 +275,7 @@ fn round_trip_mp4(source: &std::path::Path, codecs_prefix: &str) {
 
 #[test]
 fn hevc_with_b_frames_over_enhanced_rtmp_round_trip() {
-    if !ffmpeg_available() {
-        eprintln!("ffmpeg missing: skipped");
-        return;
-    }
+    require_ffmpeg();
     let dir = tempfile::tempdir().unwrap();
     let mp4 = dir.path().join("hevc.mp4");
     ffmpeg(&[
@@ -306,10 +300,7 @@ fn hevc_with_b_frames_over_enhanced_rtmp_round_trip() {
 
 #[test]
 fn av1_and_opus_over_enhanced_rtmp_round_trip() {
-    if !ffmpeg_available() {
-        eprintln!("ffmpeg missing: skipped");
-        return;
-    }
+    require_ffmpeg();
     let dir = tempfile::tempdir().unwrap();
     let mp4 = dir.path().join("av1.mp4");
     ffmpeg(&[
@@ -340,10 +331,7 @@ fn av1_and_opus_over_enhanced_rtmp_round_trip() {
 
 #[test]
 fn opus_alone_is_an_audio_only_stream() {
-    if !ffmpeg_available() {
-        eprintln!("ffmpeg missing: skipped");
-        return;
-    }
+    require_ffmpeg();
     let dir = tempfile::tempdir().unwrap();
     let mp4 = dir.path().join("opus.mp4");
     ffmpeg(&[
@@ -448,10 +436,7 @@ fn the_ingest_path_publishes_every_part() {
     use crate::ingest::{Access, IngestConfig, Ingests};
     use crate::part_store::PartStore;
 
-    if !ffmpeg_available() {
-        eprintln!("ffmpeg missing: skipped");
-        return;
-    }
+    require_ffmpeg();
     let dir = tempfile::tempdir().unwrap();
     let flv = dir.path().join("in.flv");
     ffmpeg(&[

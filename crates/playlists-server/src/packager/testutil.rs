@@ -217,8 +217,13 @@ pub fn interleave(tracks: Vec<Vec<Tag>>) -> Vec<Tag> {
     all.into_iter().map(|(_, t)| t).collect()
 }
 
-pub fn ffmpeg_available() -> bool {
-    Command::new("ffmpeg").arg("-version").output().is_ok()
+/// Fails the test when ffmpeg is missing rather than letting it pass untested
+/// (`scripts/test.sh` installs ffmpeg, as the integration tests expect).
+pub fn require_ffmpeg() {
+    assert!(
+        Command::new("ffmpeg").arg("-version").output().is_ok(),
+        "ffmpeg is needed (scripts/test.sh installs it)"
+    );
 }
 
 pub fn ffmpeg(args: &[&str]) {

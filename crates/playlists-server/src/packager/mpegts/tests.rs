@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 
-use super::super::testutil::{ffmpeg, ffmpeg_available, ffprobe, fragments};
+use super::super::testutil::{ffmpeg, ffprobe, fragments, require_ffmpeg};
 use super::*;
 use crate::fmp4::{split_all, Limits, Unit};
 
@@ -110,10 +110,7 @@ pub(super) fn check(dir: &Path, output: &[Bytes], inits: usize) -> (Vec<Unit>, P
 }
 
 fn round_trip(video: &[&str], extra: &[&str], codecs: &str, audio_codec: &str) {
-    if !ffmpeg_available() {
-        eprintln!("ffmpeg missing: skipped");
-        return;
-    }
+    require_ffmpeg();
     let dir = tempfile::tempdir().unwrap();
     let ts = make_ts(dir.path(), "in.ts", video, "320x240", extra);
     let bytes = std::fs::read(&ts).unwrap();
@@ -188,10 +185,7 @@ fn h264_and_opus_from_ffmpeg_mpegts_round_trip() {
 /// unit written reads back and decodes, video resumes at key frames and audio continues.
 #[test]
 fn lost_packets_never_end_the_stream() {
-    if !ffmpeg_available() {
-        eprintln!("ffmpeg missing: skipped");
-        return;
-    }
+    require_ffmpeg();
     let dir = tempfile::tempdir().unwrap();
     let ts = make_ts(dir.path(), "in.ts", &H264, "320x240", &[]);
     let bytes = std::fs::read(&ts).unwrap();
@@ -236,10 +230,7 @@ fn lost_packets_never_end_the_stream() {
 /// frames that fit (video from the next key frame that does).
 #[test]
 fn frames_over_the_limit_are_discarded_and_the_rest_goes_on() {
-    if !ffmpeg_available() {
-        eprintln!("ffmpeg missing: skipped");
-        return;
-    }
+    require_ffmpeg();
     let dir = tempfile::tempdir().unwrap();
     let ts = make_ts(dir.path(), "in.ts", &H264, "320x240", &[]);
     let bytes = std::fs::read(&ts).unwrap();
@@ -272,10 +263,7 @@ fn frames_over_the_limit_are_discarded_and_the_rest_goes_on() {
 /// listed before the AAC one, which is the one packaged.
 #[test]
 fn unsupported_streams_are_ignored() {
-    if !ffmpeg_available() {
-        eprintln!("ffmpeg missing: skipped");
-        return;
-    }
+    require_ffmpeg();
     let dir = tempfile::tempdir().unwrap();
     let ts = make_ts(
         dir.path(),
@@ -305,10 +293,7 @@ fn unsupported_streams_are_ignored() {
 /// same time as with every PTS present.
 #[test]
 fn audio_pes_without_a_pts_continue_the_previous_one() {
-    if !ffmpeg_available() {
-        eprintln!("ffmpeg missing: skipped");
-        return;
-    }
+    require_ffmpeg();
     let dir = tempfile::tempdir().unwrap();
     let ts = std::fs::read(make_ts(dir.path(), "in.ts", &H264, "320x240", &[])).unwrap();
     let mut stripped = ts.clone();

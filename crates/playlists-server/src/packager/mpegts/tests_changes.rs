@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::super::testutil::{ffmpeg_available, ffprobe, fragments};
+use super::super::testutil::{ffprobe, fragments, require_ffmpeg};
 use super::tests::{check, make_ts, package, H264, HEVC, PACKET};
 use super::*;
 use crate::fmp4::Unit;
@@ -22,10 +22,7 @@ fn back_to_back(dir: &Path, a: (&[&str], &str), b: (&[&str], &str)) -> (Vec<u8>,
 /// PTS crossing 2^33 (26.5 h of 90 kHz) continue the timeline: one run, one init section.
 #[test]
 fn timestamps_continue_across_the_33_bit_wrap() {
-    if !ffmpeg_available() {
-        eprintln!("ffmpeg missing: skipped");
-        return;
-    }
+    require_ffmpeg();
     let dir = tempfile::tempdir().unwrap();
     // 2^33 ticks is 95,443.72 s: the stream wraps 1.5 s in.
     let ts = make_ts(
@@ -58,10 +55,7 @@ fn timestamps_continue_across_the_33_bit_wrap() {
 /// restarting) ends the run: the next starts at its key frame with the new timestamps.
 #[test]
 fn a_restarted_encoder_starts_a_new_run() {
-    if !ffmpeg_available() {
-        eprintln!("ffmpeg missing: skipped");
-        return;
-    }
+    require_ffmpeg();
     let dir = tempfile::tempdir().unwrap();
     let ts = std::fs::read(make_ts(dir.path(), "in.ts", &H264, "320x240", &[])).unwrap();
     let out = package(&[&ts[..], &ts[..]].concat(), PackagerConfig::default(), 15);
@@ -80,10 +74,7 @@ fn a_restarted_encoder_starts_a_new_run() {
 /// new init section with the new size at the next key frame.
 #[test]
 fn a_changed_sps_makes_a_new_init_section_at_the_key_frame() {
-    if !ffmpeg_available() {
-        eprintln!("ffmpeg missing: skipped");
-        return;
-    }
+    require_ffmpeg();
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = back_to_back(dir.path(), (&H264, "320x240"), (&H264, "640x360"));
     let bytes = [a, b].concat();
@@ -146,10 +137,7 @@ fn bump_pmt_version(ts: &mut [u8]) {
 /// followed: a new init section with `hvc1` at the first HEVC key frame.
 #[test]
 fn a_changed_pmt_is_followed() {
-    if !ffmpeg_available() {
-        eprintln!("ffmpeg missing: skipped");
-        return;
-    }
+    require_ffmpeg();
     let dir = tempfile::tempdir().unwrap();
     let (a, mut b) = back_to_back(dir.path(), (&H264, "320x240"), (&HEVC, "320x240"));
     bump_pmt_version(&mut b);
