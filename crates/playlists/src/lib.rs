@@ -107,8 +107,8 @@ pub use manifest::{
 };
 pub use options::{Numbering, Options, TargetDuration, MAX_MEASURED_TARGET_DURATION_S};
 pub use registry::{
-    advance_part_limit, group_of, rendition_of, AudioTrack, BlockingRequest, Init, Part, Playlists,
-    Segment, StreamRef, StreamStatus,
+    advance_part_limit, group_of, rendition_of, AudioTrack, BlockingRequest, CompletedSegment,
+    Init, Part, Playlists, Segment, SegmentObserver, StreamRef, StreamStatus,
 };
 pub use uri_query::{append_query, append_query_except, UriQuery};
 pub use wait::{Event, Listener};

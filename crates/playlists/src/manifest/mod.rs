@@ -192,6 +192,16 @@ pub struct SegmentParts {
     pub complete: bool,
     /// Its duration in seconds so far.
     pub duration_secs: f64,
+    /// The date of its first sample (EXT-X-PROGRAM-DATE-TIME), µs since the Unix epoch.
+    pub pdt_unix_us: u64,
+    /// It is preceded by EXT-X-DISCONTINUITY: its timestamps do not continue the previous
+    /// segment's, or its init section differs.
+    pub discontinuity: bool,
+    /// The init section (EXT-X-MAP) its parts need: `init.mp4` for 0, `init-{n}.mp4`
+    /// otherwise.
+    pub init_id: u32,
+    /// The size of its parts together, bytes.
+    pub bytes: u64,
 }
 
 /// Counts of input the builder accepted although it could not list it to the letter of the
@@ -502,6 +512,10 @@ impl M3u8Manifest {
             count: seg.part_count(),
             complete: seg.complete,
             duration_secs: seg.secs(),
+            pdt_unix_us: seg.pdt_us,
+            discontinuity: seg.discontinuity,
+            init_id: seg.init_id,
+            bytes: seg.bytes,
         })
     }
 

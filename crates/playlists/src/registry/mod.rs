@@ -21,9 +21,11 @@
 
 mod input;
 mod listing;
+mod observer;
 mod stream;
 
 pub use input::{group_of, rendition_of, AudioTrack, Init, Part, StreamStatus};
+pub use observer::{CompletedSegment, SegmentObserver};
 pub use stream::{advance_part_limit, BlockingRequest, Segment, StreamRef};
 
 use std::sync::Arc;
@@ -32,11 +34,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::chunk_cache::{ChunkCache, StreamIdx};
 use crate::error::{Error, Result};
 use crate::m3u8_cache::{M3u8Cache, PlaylistVersion, Rendered};
-use crate::manifest::{valid_codecs, M3u8Manifest, PartMeta, PartPosition, RenditionReport, Skip};
+use crate::manifest::{
+    valid_codecs, M3u8Manifest, PartMeta, PartPosition, RenditionReport, SegmentParts, Skip,
+};
 use crate::options::Options;
 use crate::sync::{AtomicU64, Mutex, Ordering, RwLock};
 use crate::uri_query::{append_query_except, UriQuery};
 use crate::wait::Event;
+use bytes::Bytes;
 use tokio::time::Instant;
 
 /// The registry of live streams: at most `num_playlists` of them, each with its chunk ring,
@@ -60,6 +65,9 @@ pub struct Playlists {
     /// The query every URI of a media playlist gets, if the server asked for one
     /// ([`with_uri_query`](Self::with_uri_query)).
     uri_query: Option<Arc<dyn UriQuery>>,
+    /// Told of completed segments and ended streams, if the server asked for it
+    /// ([`with_observer`](Self::with_observer)).
+    observer: Option<Arc<dyn SegmentObserver>>,
 }
 
 /// One stream slot; `StreamIdx::index()` of the chunk cache picks it.
@@ -130,6 +138,7 @@ impl Playlists {
             registering: Mutex::new(()),
             started: Event::new(),
             uri_query: None,
+            observer: None,
         })
     }
 
@@ -144,6 +153,14 @@ impl Playlists {
     #[must_use]
     pub fn with_uri_query(mut self, query: Arc<dyn UriQuery>) -> Self {
         self.uri_query = Some(query);
+        self
+    }
+
+    /// Has `observer` told of every segment completed and every stream ended from now on (see
+    /// [`SegmentObserver`] for when and how). Without one, nothing is collected for it.
+    #[must_use]
+    pub fn with_observer(mut self, observer: Arc<dyn SegmentObserver>) -> Self {
+        self.observer = Some(observer);
         self
     }
 
@@ -215,6 +232,7 @@ impl Playlists {
             Some(id) => self.chunks.add(idx, id, part.bytes)?.id,
             None => self.chunks.append(idx, part.bytes)?.id,
         };
+        let closed;
         let (position, oldest) = {
             let mut state = slot.state.write();
             let st = live_state(&mut state, idx, stream)?;
@@ -225,12 +243,20 @@ impl Playlists {
                 }
                 None => {}
             }
+            let before = st.manifest.last_position();
             let position = st.manifest.push(meta)?;
             st.parts_published += 1;
             st.bytes_published += len;
+            // The part opened a segment: the one before it is complete.
+            closed = before
+                .filter(|b| b.msn != position.msn && self.observer.is_some())
+                .and_then(|b| st.manifest.segment(b.msn));
             (position, st.manifest.oldest_part_id())
         };
         self.publish(slot, &mut writer, idx, position, false)?;
+        if let Some(segment) = closed {
+            self.report_segment(idx, stream, segment);
+        }
         if first_id.is_some() {
             self.started.notify_all();
         }
@@ -257,6 +283,7 @@ impl Playlists {
             .slot(idx)
             .ok_or_else(|| Error::UnknownStream(stream.to_owned()))?;
         let mut writer = slot.writer.lock();
+        let closed;
         let position = {
             let mut state = slot.state.write();
             let st = match state.as_mut() {
@@ -267,12 +294,50 @@ impl Playlists {
                 return Ok(());
             }
             st.ended = true;
+            let open = st
+                .manifest
+                .last_position()
+                .and_then(|last| st.manifest.segment(last.msn))
+                .filter(|s| !s.complete);
             st.manifest.finish();
+            closed = open.and_then(|s| st.manifest.segment(s.msn));
             st.manifest.last_position()
         };
-        match position {
-            Some(position) => self.publish(slot, &mut writer, idx, position, true),
-            None => Ok(()),
+        if let Some(position) = position {
+            self.publish(slot, &mut writer, idx, position, true)?;
+        }
+        if let Some(segment) = closed {
+            self.report_segment(idx, stream, segment);
+        }
+        if let Some(observer) = &self.observer {
+            observer.stream_ended(stream, idx);
+        }
+        Ok(())
+    }
+
+    /// Hands a completed segment, with its bytes, to the observer. Called by its stream's
+    /// publisher (holding the writer lock), so the parts are still in the ring.
+    fn report_segment(&self, idx: StreamIdx, stream: &str, info: SegmentParts) {
+        let Some(observer) = &self.observer else {
+            return;
+        };
+        let parts: Option<Vec<Bytes>> = (0..u64::from(info.count))
+            .map(|i| self.chunks.get(idx, info.first_id + i).map(|c| c.bytes))
+            .collect();
+        let init = self.m3u8.init(idx, info.init_id).map(|c| c.bytes);
+        // Both are there while the publisher holds the writer lock: the segment is the newest
+        // complete one, and its init section the current or the previous one. Should the ring
+        // have been sized below one segment, the segment is not reported rather than torn.
+        if let (Some(parts), Some(init)) = (parts, init) {
+            observer.segment_completed(
+                stream,
+                CompletedSegment {
+                    stream: idx,
+                    info,
+                    parts,
+                    init,
+                },
+            );
         }
     }
 
@@ -284,7 +349,11 @@ impl Playlists {
             .chunks
             .lookup(stream)
             .ok_or_else(|| Error::UnknownStream(stream.to_owned()))?;
-        self.remove_idx(idx)
+        self.remove_idx(idx)?;
+        if let Some(observer) = &self.observer {
+            observer.stream_ended(stream, idx);
+        }
+        Ok(())
     }
 
     fn remove_idx(&self, idx: StreamIdx) -> Result<()> {
