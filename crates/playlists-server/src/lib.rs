@@ -64,6 +64,7 @@ pub mod ingest;
 pub mod packager;
 pub mod part_store;
 pub mod playback;
+pub mod recording;
 pub mod shutdown;
 mod sync;
 pub mod upgrade;

@@ -12,6 +12,7 @@ use playlists_server::ingest::sources::srt::SrtListener;
 use playlists_server::ingest::sources::{demo, stdin};
 use playlists_server::ingest::Ingests;
 use playlists_server::playback::SharedTokens;
+use playlists_server::recording::Recorder;
 use playlists_server::shutdown::Shutdown;
 use playlists_server::upgrade::{self, Predecessor, UpgradeSocket};
 use sd_notify::NotifyState;
@@ -75,6 +76,16 @@ async fn run() -> anyhow::Result<()> {
         // Signed playback: media playlists carry the shared tokens (see `playback`).
         playlists = playlists.with_uri_query(Arc::new(SharedTokens::new(key)));
     }
+    // Recording: every completed segment goes to the recorder's thread.
+    let recorder = match config.recording()? {
+        Some((dir, retention)) => {
+            let recorder = Recorder::start(dir.clone(), retention)
+                .with_context(|| format!("recording into {}", dir.display()))?;
+            playlists = playlists.with_observer(Arc::clone(&recorder) as _);
+            Some(recorder)
+        }
+        None => None,
+    };
     let playlists = Arc::new(playlists);
     let parts = config.part_store()?;
     let ingests = Ingests::new(
@@ -87,6 +98,9 @@ async fn run() -> anyhow::Result<()> {
         .with_parts(parts)
         .with_ingest(Arc::clone(&ingests))
         .with_shutdown(shutdown.clone());
+    if let Some(recorder) = &recorder {
+        state = state.with_recordings(Arc::clone(recorder.recordings()));
+    }
     // RTMP publishing, on its own port; it stops when the server starts shutting down.
     if let Some(rtmp) = rtmp_listener(&config, &ingests, &shutdown).await? {
         tracing::info!("taking RTMP publishing on rtmp://{}/", rtmp.local_addr()?);
@@ -183,6 +197,10 @@ async fn run() -> anyhow::Result<()> {
         let _ = link.await;
     }
     drop(loops);
+    if let Some(recorder) = recorder {
+        // What is queued is written; the open recordings end as stopped by the shutdown.
+        tokio::task::spawn_blocking(move || recorder.close()).await?;
+    }
     tracing::info!("stopped");
     Ok(())
 }

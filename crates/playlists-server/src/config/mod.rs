@@ -9,6 +9,7 @@
 
 mod access;
 mod cli;
+mod recording;
 
 pub use cli::{Cli, Command};
 
@@ -173,6 +174,18 @@ pub struct Config {
     /// disk in the background. DIR's filesystem must support punching holes.
     #[arg(long, value_name = "DIR")]
     pub part_dir: Option<PathBuf>,
+    /// Record every stream into DIR as its segments complete (one file per segment and an
+    /// index), find the recordings again at start, and serve them as VOD HLS under
+    /// /recordings/. Off unless given.
+    #[arg(long, value_name = "DIR")]
+    pub record_dir: Option<PathBuf>,
+    /// Remove recorded segments older than this (`7d`, `12h`); unset keeps them.
+    #[arg(long, value_name = "DURATION")]
+    pub record_max_age: Option<String>,
+    /// Remove the oldest recordings while all of them take more than this (`500G`, `20M`, or
+    /// bytes); unset keeps them.
+    #[arg(long, value_name = "SIZE")]
+    pub record_max_bytes: Option<String>,
 
     /// Held requests (blocking reloads, hinted parts) per stream; more get 503.
     #[arg(long, default_value_t = 20_000)]

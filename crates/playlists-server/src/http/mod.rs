@@ -8,6 +8,7 @@
 //!   router::handle ── route ──▶ playlist.rs  media + multivariant playlists, blocking reload
 //!        │ CORS, metrics    ├─▶ media.rs     init / segment / part, ETag, Range, hinted parts
 //!        │                  ├─▶ page.rs      `GET /` with hls.js
+//!        │                  ├─▶ recordings.rs `/recordings`: recordings as VOD
 //!        │                  ├─▶ scrape.rs    `GET /metrics` (metrics.rs: the counters)
 //!        │                  └─▶ ingest.rs    `PUT`/`POST /ingest/{stream}`: the HTTP push
 //!        │                                   source, an adapter of the ingest layer
@@ -38,6 +39,7 @@ mod options;
 mod page;
 mod playlist;
 mod predecessor;
+mod recordings;
 mod request_head;
 mod route_kind;
 mod router;
@@ -56,6 +58,7 @@ pub use limits::{WaitPermit, Waiting};
 pub use metrics::Metrics;
 pub use options::{HttpOptions, MIN_HEADER_BYTES};
 pub use predecessor::{serve_link, PredecessorLink};
+pub use recordings::RecordingPath;
 pub use route_kind::RouteKind;
 pub use router::{handle, Route};
 pub use server::{serve, serve_on};

@@ -29,6 +29,8 @@ pub enum RouteKind {
     Segment,
     /// A part.
     Part,
+    /// `/recordings` and everything under it.
+    Recording,
     /// `PUT`/`POST /ingest/...`.
     Ingest,
     /// `OPTIONS` (CORS preflight).
@@ -39,7 +41,7 @@ pub enum RouteKind {
 
 impl RouteKind {
     /// Every kind, in index order.
-    pub const ALL: [RouteKind; 14] = [
+    pub const ALL: [RouteKind; 15] = [
         Self::Page,
         Self::Asset,
         Self::Healthz,
@@ -51,6 +53,7 @@ impl RouteKind {
         Self::Init,
         Self::Segment,
         Self::Part,
+        Self::Recording,
         Self::Ingest,
         Self::Preflight,
         Self::Other,
@@ -70,6 +73,7 @@ impl RouteKind {
             Self::Init => "init",
             Self::Segment => "segment",
             Self::Part => "part",
+            Self::Recording => "recording",
             Self::Ingest => "ingest",
             Self::Preflight => "preflight",
             Self::Other => "other",

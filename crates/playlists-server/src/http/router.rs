@@ -16,6 +16,7 @@
 //! | `/{stream}/init.mp4`, `/{stream}/init-{n}.mp4` | init sections |
 //! | `/{stream}/s{msn}.mp4` | a complete segment |
 //! | `/{stream}/p{n}.mp4` | part number `n` of the stream (the hinted one is held until it exists) |
+//! | `/recordings`, `/recordings/{stream}/{id}/…` | recordings, as VOD (`recordings.rs`) |
 //! | `PUT`/`POST /ingest/{stream}` | an encoder's fMP4 byte stream |
 //! | `PUT`/`POST /ingest/{pp}/Streams({track})…` | DASH-IF CMAF ingest (`ingest/cmaf.rs`) |
 //!
@@ -28,6 +29,7 @@ use std::sync::Arc;
 
 use super::body::Body;
 use super::error::HttpError;
+use super::recordings::{self, RecordingPath};
 use super::request_head::RequestHead;
 use super::route_kind::RouteKind;
 use super::{assets, cors, ingest, media, page, playlist, scrape, AppState};
@@ -82,6 +84,10 @@ pub enum Route<'a> {
         /// Its number in the stream (its chunk id).
         number: u64,
     },
+    /// `GET /recordings`: the recordings listing.
+    Recordings,
+    /// A recording's playlist or file.
+    Recording(RecordingPath<'a>),
     /// `/ingest/{stream}` (`PUT`/`POST` only).
     Ingest {
         /// Stream name.
@@ -105,7 +111,11 @@ impl<'a> Route<'a> {
             "/playback-check" => return Self::PlaybackCheck,
             "/assets/hls.min.js" => return Self::HlsJs,
             "/favicon.ico" => return Self::Favicon,
+            "/recordings" => return Self::Recordings,
             _ => {}
+        }
+        if let Some(rest) = path.strip_prefix("/recordings/") {
+            return RecordingPath::parse(rest).map_or(Self::Unknown, Self::Recording);
         }
         if let Some(stream) = path.strip_prefix("/ingest/") {
             return if stream.is_empty() || stream.split('/').count() > 2 {
@@ -290,6 +300,11 @@ fn access_of(route: Route<'_>) -> Option<Access> {
     match route {
         Route::MediaPlaylist { .. } | Route::Multivariant { .. } => Some(Access::Playlist),
         Route::Init { .. } | Route::Segment { .. } | Route::Part { .. } => Some(Access::Media),
+        // A recording's playlist is opened by a viewer token; its files by the same token,
+        // which the playlist passes on (see `recordings.rs`).
+        Route::Recordings => Some(Access::Playlist),
+        Route::Recording(path) if path.file == "index.m3u8" => Some(Access::Playlist),
+        Route::Recording(_) => Some(Access::Media),
         _ => None,
     }
 }
@@ -336,6 +351,7 @@ fn kind_of(method: &Method, route: Route<'_>, blocking: bool) -> RouteKind {
         Route::Init { .. } => RouteKind::Init,
         Route::Segment { .. } => RouteKind::Segment,
         Route::Part { .. } => RouteKind::Part,
+        Route::Recordings | Route::Recording(_) => RouteKind::Recording,
         Route::Ingest { .. } | Route::Unknown => RouteKind::Other,
     }
 }
@@ -376,6 +392,8 @@ async fn dispatch(
             let found = media::part(state, stream, number, headers).await;
             or_predecessor(state, route, req, found).await
         }
+        Route::Recordings => recordings::list(state),
+        Route::Recording(path) => recordings::serve(state, path, req.query()).await,
         Route::Ingest { .. } => Err(HttpError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "ingest takes PUT or POST with an fMP4 body",

@@ -28,6 +28,7 @@ use super::AppState;
 use crate::ingest::sources::rtmp::RtmpStats;
 use crate::ingest::sources::srt::SrtStats;
 use crate::ingest::PUBLISH_DELAY_BUCKETS_US;
+use crate::recording::{Recordings, StopReason};
 
 /// The `Content-Type` of [`render`]'s output.
 pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
@@ -132,6 +133,9 @@ impl Collector for Scrape {
         }
         if let Some(srt) = &state.srt {
             srt_figures(srt, &mut enc)?;
+        }
+        if let Some(recordings) = &state.recordings {
+            recording_figures(recordings, &mut enc)?;
         }
         publish_delays(state, &mut enc)
     }
@@ -311,6 +315,58 @@ fn srt_figures(srt: &SrtStats, enc: &mut DescriptorEncoder) -> std::fmt::Result 
     for (reason, n) in srt.refusals() {
         let labels = [("reason", reason.label())];
         ConstCounter::new(n).encode(family.encode_family(&labels)?)?;
+    }
+    Ok(())
+}
+
+/// The recorder's figures: what it wrote, what it holds, what stopped and what retention
+/// removed.
+fn recording_figures(recordings: &Recordings, enc: &mut DescriptorEncoder) -> std::fmt::Result {
+    let stats = &recordings.stats;
+    counter(
+        enc,
+        "playlists_recording_segments",
+        "Segments written to recordings.",
+        stats.segments(),
+    )?;
+    counter(
+        enc,
+        "playlists_recording_written_bytes",
+        "Bytes written to recordings: segments, init sections and index lines.",
+        stats.bytes_written(),
+    )?;
+    let (count, bytes) = {
+        let catalog = recordings.read();
+        (catalog.recordings.len() as u64, catalog.bytes())
+    };
+    gauge(
+        enc,
+        "playlists_recordings",
+        "Recordings held, growing or ended.",
+        count,
+    )?;
+    gauge(
+        enc,
+        "playlists_recording_disk_bytes",
+        "Bytes the recordings take on disk (segments and init sections).",
+        bytes,
+    )?;
+    counter(
+        enc,
+        "playlists_recordings_deleted",
+        "Recordings removed by retention.",
+        stats.deleted(),
+    )?;
+    let stopped = ConstCounter::new(0u64);
+    let mut family = enc.encode_descriptor(
+        "playlists_recordings_stopped",
+        "Recordings stopped early, by reason (disk_full, write_error, behind: a segment dropped because the disk fell behind); the live streams went on.",
+        None,
+        stopped.metric_type(),
+    )?;
+    for reason in StopReason::ALL {
+        let labels = [("reason", reason.label())];
+        ConstCounter::new(stats.stopped(reason)).encode(family.encode_family(&labels)?)?;
     }
     Ok(())
 }

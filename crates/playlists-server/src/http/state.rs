@@ -44,6 +44,9 @@ pub struct AppState {
     /// The SRT source's figures, exported by `/metrics` ([`AppState::with_srt`]); `None`
     /// without an SRT listener.
     pub srt: Option<Arc<SrtStats>>,
+    /// The recordings served under `/recordings` ([`AppState::with_recordings`]); `None`:
+    /// this origin does not record, and those paths answer 404.
+    pub recordings: Option<Arc<crate::recording::Recordings>>,
     /// Pre-rendered `Cache-Control` values (App. B.1 [docs/conformance.md R27]), so handlers do not
     /// format per request.
     pub(super) cache: CacheControls,
@@ -148,6 +151,7 @@ impl AppState {
             ingests: None,
             rtmp: None,
             srt: None,
+            recordings: None,
             parts: PartStore::heap(),
             waiting: Waiting::new(num, opts.max_waiting_per_stream, opts.max_waiting_total),
             started: Instant::now(),
@@ -178,6 +182,12 @@ impl AppState {
     /// Exports the RTMP listener's figures in `/metrics`.
     pub fn with_rtmp(mut self, stats: Arc<RtmpStats>) -> Self {
         self.rtmp = Some(stats);
+        self
+    }
+
+    /// Serves `recordings` under `/recordings` and lists them on the page and in `/metrics`.
+    pub fn with_recordings(mut self, recordings: Arc<crate::recording::Recordings>) -> Self {
+        self.recordings = Some(recordings);
         self
     }
 

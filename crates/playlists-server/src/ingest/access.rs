@@ -33,7 +33,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use super::{IngestError, RESERVED_GROUP};
+use super::{IngestError, RESERVED_GROUPS};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -113,7 +113,11 @@ pub fn validate_scope(scope: &str) -> Result<(), IngestError> {
         // `live/720p/`: a group scope is one path segment.
         return playlists::chunk_cache::validate_stream_name(&format!("{scope}x")).map_err(invalid);
     }
-    if name.split('/').next() == Some(RESERVED_GROUP) {
+    if name
+        .split('/')
+        .next()
+        .is_some_and(|group| RESERVED_GROUPS.contains(&group))
+    {
         return Err(IngestError::ReservedName(scope.to_owned()));
     }
     Ok(())

@@ -30,7 +30,7 @@ pub enum IngestError {
     },
     /// The name is valid for the library but cannot be served: its group is `ingest`, so its
     /// playlist and media paths would start with `/ingest/`, where encoders push.
-    #[error("invalid stream name `{0}`: the group name `{RESERVED_GROUP}` is reserved for the ingest paths")]
+    #[error("invalid stream name `{0}`: the group names `{RESERVED_GROUP}` and `recordings` are reserved for the ingest and recording paths")]
     ReservedName(String),
     /// A network source presented no credential for the stream (its publish key, its group's,
     /// or the server's ingest token).

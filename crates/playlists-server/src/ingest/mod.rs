@@ -69,5 +69,5 @@ pub use feed::{feed, ChunkSource};
 pub use publish_delay::{PublishDelay, PublishDelaySnapshot, PUBLISH_DELAY_BUCKETS_US};
 pub use restamp::{GroupAnchor, Restamp};
 pub use session::IngestSession;
-pub use sessions::{Access, Ingests, Ownership, RESERVED_GROUP};
+pub use sessions::{Access, Ingests, Ownership, RESERVED_GROUP, RESERVED_GROUPS};
 pub use sources::stdin::ingest_reader;

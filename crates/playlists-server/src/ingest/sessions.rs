@@ -42,6 +42,10 @@ use crate::sync::lock;
 /// the playlist of a stream `ingest` or `ingest/x` could never be requested.
 pub const RESERVED_GROUP: &str = "ingest";
 
+/// Group names no ingested stream may have: [`RESERVED_GROUP`], and `recordings`, under
+/// which recordings are served.
+pub const RESERVED_GROUPS: [&str; 2] = [RESERVED_GROUP, "recordings"];
+
 /// How a session shares its stream with other sessions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ownership {
@@ -515,7 +519,11 @@ fn validate_name(stream: &str) -> Result<(), IngestError> {
             source,
         }
     })?;
-    if stream.split('/').next() == Some(RESERVED_GROUP) {
+    if stream
+        .split('/')
+        .next()
+        .is_some_and(|group| RESERVED_GROUPS.contains(&group))
+    {
         return Err(IngestError::ReservedName(stream.to_owned()));
     }
     Ok(())

@@ -1,0 +1,123 @@
+//! The recording settings (`--record-dir`, `--record-max-age`, `--record-max-bytes`).
+
+use std::path::PathBuf;
+
+use super::{Config, ConfigError};
+use crate::recording::Retention;
+
+impl Config {
+    /// Where to record and what to keep: `None` when `--record-dir` is not given.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] for a retention setting that does not parse, or one given
+    /// without a recording directory.
+    pub fn recording(&self) -> Result<Option<(PathBuf, Retention)>, ConfigError> {
+        let invalid = |name, reason: String| ConfigError::Invalid { name, reason };
+        let max_age = self
+            .record_max_age
+            .as_deref()
+            .map(|age| {
+                humantime::parse_duration(age)
+                    .map_err(|e| invalid("record_max_age", format!("`{age}`: {e}")))
+            })
+            .transpose()?;
+        let max_bytes = self
+            .record_max_bytes
+            .as_deref()
+            .map(|size| parse_size(size).map_err(|reason| invalid("record_max_bytes", reason)))
+            .transpose()?;
+        let retention = Retention { max_age, max_bytes };
+        match &self.record_dir {
+            Some(dir) => Ok(Some((dir.clone(), retention))),
+            None if retention != Retention::default() => Err(invalid(
+                "record_dir",
+                "--record-max-age and --record-max-bytes need --record-dir".to_owned(),
+            )),
+            None => Ok(None),
+        }
+    }
+}
+
+/// `500G`, `20M`, `1.5T`, `4096`: bytes, with an optional binary unit (K, M, G, T = powers
+/// of 1024, an optional trailing `B` or `iB`). Written here: four units do not need a crate.
+fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let t = t
+        .strip_suffix("iB")
+        .or_else(|| t.strip_suffix('B'))
+        .unwrap_or(t);
+    let (number, unit) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&t[..i], c.to_ascii_uppercase()),
+        _ => (t, ' '),
+    };
+    let shift = match unit {
+        ' ' => 0,
+        'K' => 10,
+        'M' => 20,
+        'G' => 30,
+        'T' => 40,
+        _ => return Err(format!("`{text}`: the unit must be K, M, G or T")),
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size (e.g. 500G, 20M, 4096)"))?;
+    let bytes = value * (1u64 << shift) as f64;
+    if !(1.0..1.8e19).contains(&bytes) {
+        return Err(format!(
+            "`{text}`: must be at least 1 byte and below 16 EiB"
+        ));
+    }
+    Ok(bytes as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn sizes_take_binary_units() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("20M"), Ok(20 << 20));
+        assert_eq!(parse_size("500GiB"), Ok(500 << 30));
+        assert_eq!(parse_size("1.5t"), Ok(3 << 39));
+        assert_eq!(parse_size("2KB"), Ok(2048));
+        for bad in ["", "G", "-1G", "0", "12Q", "1e30", "ten"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn retention_needs_a_directory_and_parses() {
+        let config = |args: &[&str]| {
+            Config::load_from(["playlists"].iter().chain(args))
+                .unwrap()
+                .recording()
+        };
+        assert_eq!(config(&[]).unwrap(), None);
+        assert_eq!(
+            config(&[
+                "--record-dir",
+                "/r",
+                "--record-max-age",
+                "2h",
+                "--record-max-bytes",
+                "1G"
+            ])
+            .unwrap(),
+            Some((
+                PathBuf::from("/r"),
+                Retention {
+                    max_age: Some(Duration::from_secs(7200)),
+                    max_bytes: Some(1 << 30)
+                }
+            ))
+        );
+        let err = config(&["--record-max-age", "2h"]).unwrap_err();
+        assert!(err.to_string().contains("--record-dir"), "{err}");
+        let err = config(&["--record-dir", "/r", "--record-max-age", "soon"]).unwrap_err();
+        assert!(err.to_string().contains("soon"), "{err}");
+    }
+}

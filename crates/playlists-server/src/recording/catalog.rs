@@ -1,0 +1,333 @@
+//! [`Catalog`]: every recording the origin holds, in memory, rebuilt from the indexes on disk
+//! at start.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::index::{self, Line, SegmentEntry, INDEX_FILE};
+
+/// Which recording: its stream and its id (its start, `20261207T203132Z`, unique per stream).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RecordingKey {
+    /// The stream's name (`cam1`, `live/720p`).
+    pub stream: String,
+    /// The recording's id.
+    pub id: String,
+}
+
+impl RecordingKey {
+    /// The recording's directory under the recording root: `{stream}/{id}`, with the `/` of a
+    /// rendition's name written `~` (which no stream name contains), so that no stream's
+    /// directory is inside another's.
+    pub fn dir(&self, root: &Path) -> PathBuf {
+        root.join(self.stream.replace('/', "~")).join(&self.id)
+    }
+
+    /// The URL path of its playlist.
+    pub fn playlist_path(&self) -> String {
+        format!("/recordings/{}/{}/index.m3u8", self.stream, self.id)
+    }
+}
+
+/// Where a recording stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordingState {
+    /// Its stream is live and it grows: served as an EVENT playlist.
+    Recording,
+    /// Its stream ended: served as VOD.
+    Finished,
+    /// Recording stopped early (a full disk, a write error, falling behind): served as VOD
+    /// with what was written.
+    Stopped(String),
+    /// Found at start without an end: the origin stopped while recording (a crash, a
+    /// restart). Served as VOD with every segment written before.
+    Interrupted,
+}
+
+impl RecordingState {
+    /// Its name in the JSON listing and the metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Recording => "recording",
+            Self::Finished => "finished",
+            Self::Stopped(_) => "stopped",
+            Self::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// One recording: what its index says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recording {
+    /// When it started, ms since the Unix epoch.
+    pub started_ms: u64,
+    /// When it ended, if it did.
+    pub ended_ms: Option<u64>,
+    /// Where it stands.
+    pub state: RecordingState,
+    /// Its segments, oldest first.
+    pub segments: VecDeque<SegmentEntry>,
+    /// Init sections written, by id, with their sizes.
+    pub inits: BTreeMap<u32, u64>,
+    /// Retention removed segments from its start: its playlist is no longer an EVENT's.
+    pub trimmed: bool,
+}
+
+impl Recording {
+    /// A recording that starts now.
+    pub fn new(started_ms: u64) -> Self {
+        Self {
+            started_ms,
+            ended_ms: None,
+            state: RecordingState::Recording,
+            segments: VecDeque::new(),
+            inits: BTreeMap::new(),
+            trimmed: false,
+        }
+    }
+
+    /// Bytes on disk: segments and init sections (the index is not counted).
+    pub fn bytes(&self) -> u64 {
+        self.segments.iter().map(|s| s.bytes).sum::<u64>() + self.inits.values().sum::<u64>()
+    }
+
+    /// Seconds of media.
+    pub fn duration_secs(&self) -> f64 {
+        self.segments.iter().map(|s| s.duration_us).sum::<u64>() as f64 / 1e6
+    }
+
+    /// Whether it may still grow.
+    pub fn is_live(&self) -> bool {
+        self.state == RecordingState::Recording
+    }
+
+    /// Applies one index line.
+    pub fn apply(&mut self, line: Line) {
+        match line {
+            Line::Start { .. } => {}
+            Line::Init { id, bytes } => {
+                self.inits.insert(id, bytes);
+            }
+            Line::Segment(entry) => self.segments.push_back(entry),
+            Line::Trim { below } => {
+                while self.segments.front().is_some_and(|s| s.msn < below) {
+                    self.segments.pop_front();
+                }
+                self.trimmed = true;
+            }
+            Line::End { at_ms, stopped } => {
+                self.ended_ms = Some(at_ms);
+                self.state = match stopped {
+                    Some(reason) => RecordingState::Stopped(reason),
+                    None => RecordingState::Finished,
+                };
+            }
+        }
+    }
+
+    /// A recording rebuilt from its index lines; `None` when they do not start with
+    /// [`Line::Start`] (not an index of ours). One without an end line is
+    /// [`RecordingState::Interrupted`].
+    pub fn replay(lines: Vec<Line>) -> Option<(String, Self)> {
+        let mut lines = lines.into_iter();
+        let Some(Line::Start { stream, started_ms }) = lines.next() else {
+            return None;
+        };
+        let mut recording = Self::new(started_ms);
+        for line in lines {
+            recording.apply(line);
+        }
+        if recording.state == RecordingState::Recording {
+            recording.state = RecordingState::Interrupted;
+        }
+        Some((stream, recording))
+    }
+}
+
+/// Every recording, by stream and id.
+#[derive(Debug, Default)]
+pub struct Catalog {
+    /// The recordings, ordered by stream, then id (their start).
+    pub recordings: BTreeMap<RecordingKey, Recording>,
+}
+
+/// What [`Catalog::load`] found besides recordings.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct LoadReport {
+    /// Recordings found.
+    pub recordings: usize,
+    /// Segments they hold.
+    pub segments: usize,
+    /// Index lines that did not parse (torn by a crash), skipped.
+    pub torn_lines: usize,
+    /// Files of segments that were being written at a crash, removed.
+    pub partial_files: usize,
+}
+
+impl Catalog {
+    /// Finds every recording under `root` (created if missing) from its index, removing the
+    /// files of segments that were being written when the origin stopped. Directories that
+    /// are not recordings are left alone.
+    ///
+    /// # Errors
+    /// `root` cannot be created or read.
+    pub fn load(root: &Path) -> io::Result<(Self, LoadReport)> {
+        std::fs::create_dir_all(root)?;
+        let mut catalog = Self::default();
+        let mut report = LoadReport::default();
+        for stream_dir in std::fs::read_dir(root)? {
+            let stream_dir = stream_dir?;
+            if !stream_dir.file_type()?.is_dir() {
+                continue;
+            }
+            for rec_dir in std::fs::read_dir(stream_dir.path())? {
+                let rec_dir = rec_dir?;
+                let Some(id) = rec_dir.file_name().to_str().map(str::to_owned) else {
+                    continue;
+                };
+                let path = rec_dir.path();
+                let Ok((lines, torn)) = index::read(&path.join(INDEX_FILE)) else {
+                    continue;
+                };
+                let Some((stream, recording)) = Recording::replay(lines) else {
+                    continue;
+                };
+                let key = RecordingKey { stream, id };
+                // The directory must be the one the key names: an index copied elsewhere
+                // would otherwise be served from the wrong place.
+                if key.dir(root) != path {
+                    continue;
+                }
+                report.torn_lines += torn;
+                report.partial_files += remove_partial(&path);
+                report.recordings += 1;
+                report.segments += recording.segments.len();
+                catalog.recordings.insert(key, recording);
+            }
+        }
+        Ok((catalog, report))
+    }
+
+    /// Total bytes on disk.
+    pub fn bytes(&self) -> u64 {
+        self.recordings.values().map(Recording::bytes).sum()
+    }
+}
+
+/// Removes `*.tmp` files (segments being written at a crash) from a recording's directory.
+fn remove_partial(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter(|e| e.file_name().to_str().is_some_and(|n| n.ends_with(".tmp")))
+        .filter(|e| std::fs::remove_file(e.path()).is_ok())
+        .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn entry(msn: u64) -> SegmentEntry {
+        SegmentEntry {
+            msn,
+            duration_us: 2_000_000,
+            pdt_us: msn * 2_000_000,
+            discontinuity: false,
+            init: 0,
+            bytes: 100,
+        }
+    }
+
+    fn write_index(root: &Path, key: &RecordingKey, lines: &[Line]) -> PathBuf {
+        let dir = key.dir(root);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut file = index::open_append(&dir.join(INDEX_FILE)).unwrap();
+        for line in lines {
+            file.write_all(&line.encode()).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn recordings_are_found_again_with_their_state_trims_and_partial_files_removed() {
+        let root = tempfile::tempdir().unwrap();
+        let start = |stream: &str| Line::Start {
+            stream: stream.into(),
+            started_ms: 5,
+        };
+        let finished = RecordingKey {
+            stream: "live/720p".into(),
+            id: "20261207T203132Z".into(),
+        };
+        write_index(
+            root.path(),
+            &finished,
+            &[
+                start("live/720p"),
+                Line::Init { id: 0, bytes: 50 },
+                Line::Segment(entry(1)),
+                Line::Segment(entry(2)),
+                Line::Segment(entry(3)),
+                Line::Trim { below: 2 },
+                Line::End {
+                    at_ms: 9,
+                    stopped: None,
+                },
+            ],
+        );
+        let crashed = RecordingKey {
+            stream: "cam".into(),
+            id: "20261207T203133Z".into(),
+        };
+        let dir = write_index(
+            root.path(),
+            &crashed,
+            &[
+                start("cam"),
+                Line::Init { id: 0, bytes: 50 },
+                Line::Segment(entry(7)),
+            ],
+        );
+        std::fs::write(dir.join("8.m4s.tmp"), b"half a segment").unwrap();
+        // Not recordings: a stray file, an empty directory, an index naming another stream.
+        std::fs::write(root.path().join("notes.txt"), b"").unwrap();
+        std::fs::create_dir_all(root.path().join("cam/empty")).unwrap();
+        write_index(
+            root.path(),
+            &RecordingKey {
+                stream: "cam".into(),
+                id: "copied".into(),
+            },
+            &[start("other")],
+        );
+
+        let (catalog, report) = Catalog::load(root.path()).unwrap();
+        assert_eq!(
+            report,
+            LoadReport {
+                recordings: 2,
+                segments: 3,
+                torn_lines: 0,
+                partial_files: 1
+            }
+        );
+        let rec = &catalog.recordings[&finished];
+        assert_eq!(rec.state, RecordingState::Finished);
+        assert!(rec.trimmed);
+        assert_eq!(
+            rec.segments.iter().map(|s| s.msn).collect::<Vec<_>>(),
+            [2, 3]
+        );
+        assert_eq!(rec.bytes(), 250);
+        let rec = &catalog.recordings[&crashed];
+        assert_eq!(rec.state, RecordingState::Interrupted);
+        assert_eq!(rec.segments.len(), 1);
+        assert!(!dir.join("8.m4s.tmp").exists());
+    }
+}

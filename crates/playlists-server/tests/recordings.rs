@@ -1,0 +1,412 @@
+//! Recordings (`--record-dir`) with the binary and real ffmpeg: a stream is recorded as it
+//! goes and served as VOD when it ends, frame for frame; `kill -9` of the origin loses at most
+//! the segment being written, and the recording is found again at start; a full recording
+//! disk stops the recording, never the live stream.
+
+mod common;
+mod origin;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use http::StatusCode;
+use serde_json::Value;
+
+/// A running `playlists` binary and every line it logged.
+struct Origin {
+    child: Child,
+    addr: SocketAddr,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Origin {
+    /// Starts the binary with `args`, its stdin from `stdin`.
+    fn start(args: &[&str], stdin: Stdio) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_playlists"))
+            .args(["--listen", "127.0.0.1:0", "--ingest-grace-secs", "1"])
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env("RUST_LOG", "info")
+            .env_remove("PLAYLISTS_INGEST_TOKEN")
+            .env_remove("PLAYLISTS_INGEST_SECRET")
+            .stdin(stdin)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let lines = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("http://").nth(1) {
+                    let _ = tx.send(rest.trim_end_matches('/').to_owned());
+                }
+                lines.lock().unwrap().push(line);
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the binary logs its address")
+            .parse()
+            .unwrap();
+        Self { child, addr, log }
+    }
+
+    fn logged(&self, needle: &str) -> bool {
+        self.log.lock().unwrap().iter().any(|l| l.contains(needle))
+    }
+
+    async fn get(&self, path: &str) -> origin::Resp {
+        origin::get(self.addr, path, &[]).await
+    }
+
+    /// The recordings listing.
+    async fn recordings(&self) -> Vec<Value> {
+        let resp = self.get("/recordings").await;
+        assert_eq!(resp.status, StatusCode::OK, "{}", resp.text());
+        let listing: Value = serde_json::from_slice(&resp.body).unwrap();
+        listing["recordings"].as_array().unwrap().clone()
+    }
+
+    /// Polls the listing until `done` holds for it (at most `within`).
+    async fn wait_for(&self, within: Duration, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let deadline = Instant::now() + within;
+        loop {
+            let list = self.recordings().await;
+            if done(&list) {
+                return list;
+            }
+            assert!(Instant::now() < deadline, "recordings now: {list:#?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Origin {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// ffmpeg encoding `secs` of the common test pattern (30 fps, 1 s GOP) as fMP4 on stdout,
+/// in real time when `realtime`.
+fn encoder(secs: u32, realtime: bool) -> Child {
+    assert!(common::have_ffmpeg(), "these tests need ffmpeg on PATH");
+    let mut args = common::live_encoder_args(secs, false);
+    if realtime {
+        args.insert(0, "-re".to_owned());
+    }
+    Command::new("ffmpeg")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap()
+}
+
+/// Packets of each kind (`video`, `audio`) ffprobe reads from `url`, start to end.
+fn probe_packets(url: &str) -> (usize, usize) {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "packet=codec_type",
+            "-of",
+            "csv=p=0",
+            url,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ffprobe {url}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    (
+        text.lines().filter(|l| l.starts_with("video")).count(),
+        text.lines().filter(|l| l.starts_with("audio")).count(),
+    )
+}
+
+fn segments_of(playlist: &str) -> Vec<&str> {
+    playlist
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_is_recorded_and_served_as_vod_frame_for_frame_and_a_restart_is_a_new_recording() {
+    let dir = tempfile::tempdir().unwrap();
+    let record_dir = dir.path().to_str().unwrap();
+    let mut ffmpeg = encoder(6, false);
+    let stdin = Stdio::from(ffmpeg.stdout.take().unwrap());
+    let origin = Origin::start(
+        &["--record-dir", record_dir, "ingest", "--stream", "cam"],
+        stdin,
+    );
+    let list = origin
+        .wait_for(Duration::from_secs(30), |l| {
+            l.first().is_some_and(|r| r["state"] == "finished")
+        })
+        .await;
+    assert!(ffmpeg.wait().unwrap().success());
+    let rec = &list[0];
+    assert_eq!(rec["stream"], "cam");
+    let url = rec["url"].as_str().unwrap().to_owned();
+    assert!(url.starts_with("/recordings/cam/"), "{url}");
+    let duration = rec["duration_s"].as_f64().unwrap();
+    assert!((duration - 6.0).abs() < 0.1, "{duration} s recorded");
+
+    let playlist = origin.get(&url).await;
+    assert_eq!(playlist.status, StatusCode::OK);
+    assert_eq!(
+        playlist.header("content-type"),
+        Some("application/vnd.apple.mpegurl")
+    );
+    let text = playlist.text();
+    assert!(text.contains("#EXT-X-PLAYLIST-TYPE:VOD\n"), "{text}");
+    assert!(text.ends_with("#EXT-X-ENDLIST\n"), "{text}");
+    // The recording's segments are the live stream's, byte for byte.
+    let live = origin.get("/cam/index.m3u8").await.text();
+    let base = url.trim_end_matches("index.m3u8");
+    for name in segments_of(&text) {
+        let msn = name.trim_end_matches(".m4s");
+        let recorded = origin.get(&format!("{base}{name}")).await;
+        assert_eq!(recorded.status, StatusCode::OK);
+        assert!(live.contains(&format!("\ns{msn}.mp4\n")), "{live}");
+        let served = origin.get(&format!("/cam/s{msn}.mp4")).await;
+        assert_eq!(recorded.body, served.body, "segment {msn}");
+    }
+    // Every frame the encoder made: 6 s at 30 fps, and 6 s of 48 kHz AAC (1024 a frame).
+    let (video, audio) = probe_packets(&format!("http://{}{url}", origin.addr));
+    assert_eq!(video, 180);
+    assert!((281..=283).contains(&audio), "{audio} audio frames");
+    // Files the index does not name are not served.
+    for path in [
+        format!("{base}index.jsonl"),
+        format!("{base}..%2F..%2Fetc%2Fpasswd"),
+        "/recordings/cam/nothing/index.m3u8".to_owned(),
+    ] {
+        assert_eq!(
+            origin.get(&path).await.status,
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+    assert!(origin.logged("recording finished"));
+
+    // The stream again under its name: a second recording, the first one unchanged.
+    let mut again = encoder(3, false);
+    let mut body = Vec::new();
+    std::io::Read::read_to_end(again.stdout.as_mut().unwrap(), &mut body).unwrap();
+    assert!(again.wait().unwrap().success());
+    let put = put(origin.addr, "/ingest/cam", body).await;
+    assert_eq!(put, StatusCode::OK);
+    let list = origin
+        .wait_for(Duration::from_secs(30), |l| {
+            l.len() == 2 && l.iter().all(|r| r["state"] == "finished")
+        })
+        .await;
+    assert_ne!(list[0]["id"], list[1]["id"]);
+    assert!((list[0]["duration_s"].as_f64().unwrap() - 3.0).abs() < 0.1);
+    assert_eq!(list[1]["url"].as_str(), Some(url.as_str()));
+    assert!((list[1]["duration_s"].as_f64().unwrap() - 6.0).abs() < 0.1);
+}
+
+/// One PUT of `body`, answered with its status.
+async fn put(addr: SocketAddr, path: &str, body: Vec<u8>) -> StatusCode {
+    use http_body_util::Full;
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let req = http::Request::put(path)
+        .header("host", addr.to_string())
+        .body(Full::new(bytes::Bytes::from(body)))
+        .unwrap();
+    sender.send_request(req).await.unwrap().status()
+}
+
+/// The complete segments a live playlist lists.
+fn complete_segments(playlist: &str) -> usize {
+    playlist
+        .lines()
+        .filter(|l| l.starts_with("#EXTINF"))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_loses_at_most_the_segment_being_written_and_the_recording_is_found_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let record_dir = dir.path().to_str().unwrap();
+    let mut ffmpeg = encoder(30, true);
+    let stdin = Stdio::from(ffmpeg.stdout.take().unwrap());
+    let mut origin = Origin::start(
+        &["--record-dir", record_dir, "ingest", "--stream", "cam"],
+        stdin,
+    );
+    origin
+        .wait_for(Duration::from_secs(30), |l| {
+            l.first().is_some_and(|r| r["segments"].as_u64() >= Some(4))
+        })
+        .await;
+    let live = origin.get("/cam/index.m3u8").await.text();
+    let before = complete_segments(&live);
+    // SIGKILL: no shutdown, no flush.
+    origin.child.kill().unwrap();
+    origin.child.wait().unwrap();
+    let _ = ffmpeg.kill();
+    let _ = ffmpeg.wait();
+
+    let restarted = Origin::start(&["--record-dir", record_dir], Stdio::null());
+    assert!(restarted.logged("recordings found"));
+    let list = restarted.recordings().await;
+    assert_eq!(list.len(), 1, "{list:#?}");
+    let rec = &list[0];
+    assert_eq!(rec["state"], "interrupted");
+    let kept = rec["segments"].as_u64().unwrap() as usize;
+    assert!(
+        kept + 1 >= before,
+        "{kept} segments recorded of the {before} the live playlist completed"
+    );
+    // Served as VOD, every segment whole.
+    let url = rec["url"].as_str().unwrap();
+    let text = restarted.get(url).await.text();
+    assert!(text.ends_with("#EXT-X-ENDLIST\n"), "{text}");
+    assert_eq!(segments_of(&text).len(), kept);
+    let (video, _) = probe_packets(&format!("http://{}{url}", restarted.addr));
+    let seconds = rec["duration_s"].as_f64().unwrap();
+    assert_eq!(
+        video as f64,
+        (seconds * 30.0).round(),
+        "every recorded second has its 30 frames"
+    );
+    // No half-written file was left behind.
+    let leftovers = walk(dir.path())
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "tmp"))
+        .count();
+    assert_eq!(leftovers, 0);
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// A tmpfs of `size` mounted at a new directory, unmounted on drop.
+struct SmallDisk(tempfile::TempDir);
+
+impl SmallDisk {
+    fn mount(size: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(
+            status.success(),
+            "mounting a small tmpfs needs root (CI runs as root)"
+        );
+        Self(dir)
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.0.path()).status();
+    }
+}
+
+fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_recording_disk_stops_the_recording_and_the_live_stream_goes_on() {
+    // About three segments of the test pattern (~40 KB each).
+    let disk = SmallDisk::mount("128k");
+    let record_dir = disk.0.path().to_str().unwrap();
+    let mut ffmpeg = encoder(12, true);
+    let stdin = Stdio::from(ffmpeg.stdout.take().unwrap());
+    let origin = Origin::start(
+        &["--record-dir", record_dir, "ingest", "--stream", "cam"],
+        stdin,
+    );
+    let list = origin
+        .wait_for(Duration::from_secs(30), |l| {
+            l.first().is_some_and(|r| r["state"] == "stopped")
+        })
+        .await;
+    let rec = &list[0];
+    assert!(
+        rec["reason"].as_str().unwrap().contains("disk is full"),
+        "{rec:#?}"
+    );
+    assert!(origin.logged("recording stopped; the live stream goes on"));
+    let metrics = origin.get("/metrics").await.text();
+    assert_eq!(
+        metric(
+            &metrics,
+            "playlists_recordings_stopped_total{reason=\"disk_full\"}"
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
+    // The live stream keeps publishing after the recording stopped.
+    let last_msn = |p: &str| {
+        p.lines()
+            .filter_map(|l| l.strip_prefix("s").and_then(|r| r.strip_suffix(".mp4")))
+            .filter_map(|n| n.parse::<u64>().ok())
+            .max()
+    };
+    let at_stop = last_msn(&origin.get("/cam/index.m3u8").await.text()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let now = last_msn(&origin.get("/cam/index.m3u8").await.text()).unwrap();
+        if now >= at_stop + 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the live stream stalled at {now}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // What was recorded before the disk filled is served.
+    let url = rec["url"].as_str().unwrap();
+    let text = origin.get(url).await.text();
+    assert!(text.ends_with("#EXT-X-ENDLIST\n"), "{text}");
+    for name in segments_of(&text) {
+        let base = url.trim_end_matches("index.m3u8");
+        assert_eq!(
+            origin.get(&format!("{base}{name}")).await.status,
+            StatusCode::OK
+        );
+    }
+    let _ = ffmpeg.kill();
+    let _ = ffmpeg.wait();
+}
