@@ -4,7 +4,7 @@
 use playlists::chunk_cache::validate_stream_name;
 use playlists::{BlockingRequest, Skip};
 use playlists_server::http::{parse_directives, DeliveryDirectives, DirectiveError, Route};
-use playlists_server::ingest::Secret;
+use playlists_server::ingest::{Secret, RESERVED_GROUPS};
 use playlists_server::playback::{token_param, Access, PlaybackKey};
 
 use super::hash;
@@ -87,6 +87,8 @@ fn route_path(route: &Route<'_>) -> Option<String> {
         Route::Segment { stream, msn } => format!("/{stream}/s{msn}.mp4"),
         Route::Part { stream, number } => format!("/{stream}/p{number}.mp4"),
         Route::Ingest { stream } => format!("/ingest/{stream}"),
+        Route::Recordings => "/recordings".to_owned(),
+        Route::Recording(p) => format!("/recordings/{}/{}/{}", p.stream, p.id, p.file),
         Route::Unknown => return None,
     })
 }
@@ -145,8 +147,10 @@ fn routes_back(name: &str, h: u64) {
     // A stream whose group is `ingest` would have playlist paths under `/ingest/`, which
     // route to ingest (`GET /ingest/index.m3u8` is an ingest of the stream `index.m3u8`); the
     // server refuses to ingest such a stream (`ingest::RESERVED_GROUP`). Its ingest path still
-    // routes; its other paths are skipped.
-    let under_ingest = name == "ingest" || name.starts_with("ingest/");
+    // routes; its other paths are skipped. Likewise `recordings` (`ingest::RESERVED_GROUPS`),
+    // whose paths are the recordings'.
+    let group = name.split('/').next().unwrap_or(name);
+    let under_ingest = RESERVED_GROUPS.contains(&group);
     let number = [0, h >> 7, u64::MAX][(h % 3) as usize];
     let id = [1, (h as u32) | 1, u32::MAX][((h >> 2) % 3) as usize];
     let mut routes = vec![Route::Ingest { stream: name }];
