@@ -88,7 +88,7 @@ fn route_path(route: &Route<'_>) -> Option<String> {
         Route::Part { stream, number } => format!("/{stream}/p{number}.mp4"),
         Route::Ingest { stream } => format!("/ingest/{stream}"),
         Route::Recordings => "/recordings".to_owned(),
-        Route::Recording(p) => format!("/recordings/{}/{}/{}", p.stream, p.id, p.file),
+        Route::Recording(rest) => format!("/recordings/{rest}"),
         Route::Unknown => return None,
     })
 }

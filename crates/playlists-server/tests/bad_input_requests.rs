@@ -153,6 +153,10 @@ async fn very_long_names_are_404_with_a_short_reason_or_431() {
         // The group `ingest` could never be played: its paths are the ingest paths.
         ("/ingest/ingest", "the group name `ingest` is reserved"),
         ("/ingest/ingest/720p", "the group name `ingest` is reserved"),
+        (
+            "/ingest/recordings",
+            "the group name `recordings` is reserved",
+        ),
         // More than `group/rendition`, or empty: refused by the router, with the same words.
         ("/ingest/a/b/c", "ingest takes `/ingest/{stream}`"),
         ("/ingest/a//b", "ingest takes `/ingest/{stream}`"),

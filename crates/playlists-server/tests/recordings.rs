@@ -203,6 +203,9 @@ async fn a_stream_is_recorded_and_served_as_vod_frame_for_frame_and_a_restart_is
         );
     }
     assert!(origin.logged("recording finished"));
+    // The page lists it, playable.
+    let page = origin.get("/").await.text();
+    assert!(page.contains(&format!("data-vod=\"{url}\"")), "{page}");
 
     // The stream again under its name: a second recording, the first one unchanged.
     let mut again = encoder(3, false);

@@ -70,6 +70,7 @@ pub fn render(state: &AppState) -> Response<Body> {
             last = last,
         );
     }
+    recordings(state, &mut html);
     // `maxLiveSyncPlaybackRate`: hls.js plays up to 1.5× while it is further behind live than
     // its target (and more than 1 s is buffered), so a viewer who fell behind (a stall, an
     // origin restart: docs/latency.md) catches up; at hls.js's default 1 it never does. The
@@ -85,7 +86,17 @@ pub fn render(state: &AppState) -> Response<Body> {
             "    const hls = new Hls({{ lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.5 }});\n",
             "    hls.loadSource(src);\n    hls.attachMedia(video);\n",
             "  }} else if (video.canPlayType('application/vnd.apple.mpegurl')) {{\n",
-            "    video.src = src;\n  }}\n}}\n</script>\n</body>\n</html>\n"
+            "    video.src = src;\n  }}\n}}\n",
+            // A recording loads when it is first played: the page may list many.
+            "for (const video of document.querySelectorAll('video[data-vod]')) {{\n",
+            "  const src = video.dataset.vod + (token ? '?token=' + encodeURIComponent(token) : '');\n",
+            "  video.addEventListener('play', () => {{\n",
+            "    if (video.dataset.loaded) return;\n    video.dataset.loaded = '1';\n",
+            "    if (window.Hls && Hls.isSupported()) {{\n",
+            "      const hls = new Hls();\n      hls.loadSource(src);\n      hls.attachMedia(video);\n",
+            "      hls.on(Hls.Events.MANIFEST_PARSED, () => video.play());\n",
+            "    }} else {{ video.src = src; video.play(); }}\n  }}, {{ once: true }});\n}}\n",
+            "</script>\n</body>\n</html>\n"
         ),
         script = escape(&script),
     );
@@ -97,6 +108,46 @@ pub fn render(state: &AppState) -> Response<Body> {
     );
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
+}
+
+/// Recordings shown on the page, newest first; `/recordings` lists them all.
+const PAGE_RECORDINGS: usize = 20;
+
+/// The recordings section (with `--record-dir`): each recording's playlist, state and length,
+/// playable in the page.
+fn recordings(state: &AppState, html: &mut String) {
+    let Some(recordings) = &state.recordings else {
+        return;
+    };
+    let list = recordings.list();
+    let _ = write!(
+        html,
+        "<h1>Recordings</h1>\n<p>{} in all (<a href=\"/recordings\">/recordings</a>, JSON).</p>\n",
+        list.len()
+    );
+    for r in list.iter().take(PAGE_RECORDINGS) {
+        let reason = r
+            .reason
+            .as_deref()
+            .map(|why| format!(": {}", escape(why)))
+            .unwrap_or_default();
+        let _ = write!(
+            html,
+            concat!(
+                "<section>\n<h2>{stream} <small>{id}</small></h2>\n",
+                "<p><a href=\"{url}\">{url}</a> ({state}{reason}; {secs:.0} s, {segments} segments)</p>\n",
+                "<video controls preload=\"none\" playsinline data-vod=\"{url}\"></video>\n",
+                "</section>\n"
+            ),
+            stream = escape(&r.stream),
+            id = escape(&r.id),
+            url = escape(&r.url),
+            state = r.state,
+            reason = reason,
+            secs = r.duration_s,
+            segments = r.segments,
+        );
+    }
 }
 
 /// HTML-escapes text for element content and double-quoted attributes.

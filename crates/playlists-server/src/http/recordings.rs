@@ -71,12 +71,14 @@ pub fn list(state: &AppState) -> Result<Response<Body>, HttpError> {
     ))
 }
 
-/// `GET /recordings/{stream}/{id}/{file}`.
+/// `GET /recordings/{stream}/{id}/{file}`; `rest` is what follows `/recordings/`.
 pub async fn serve(
     state: &AppState,
-    path: RecordingPath<'_>,
+    rest: &str,
     query: Option<&str>,
 ) -> Result<Response<Body>, HttpError> {
+    let path = RecordingPath::parse(rest)
+        .ok_or_else(|| HttpError::not_found(format!("`/recordings/{rest}`")))?;
     let recordings = recordings(state)?;
     let key = RecordingKey {
         stream: path.stream.to_owned(),

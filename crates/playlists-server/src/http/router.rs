@@ -86,8 +86,9 @@ pub enum Route<'a> {
     },
     /// `GET /recordings`: the recordings listing.
     Recordings,
-    /// A recording's playlist or file.
-    Recording(RecordingPath<'a>),
+    /// A recording's playlist or file: what follows `/recordings/`, a valid
+    /// [`RecordingPath`] (kept as text: a parsed one would enlarge every request's future).
+    Recording(&'a str),
     /// `/ingest/{stream}` (`PUT`/`POST` only).
     Ingest {
         /// Stream name.
@@ -115,7 +116,10 @@ impl<'a> Route<'a> {
             _ => {}
         }
         if let Some(rest) = path.strip_prefix("/recordings/") {
-            return RecordingPath::parse(rest).map_or(Self::Unknown, Self::Recording);
+            return match RecordingPath::parse(rest) {
+                Some(_) => Self::Recording(rest),
+                None => Self::Unknown,
+            };
         }
         if let Some(stream) = path.strip_prefix("/ingest/") {
             return if stream.is_empty() || stream.split('/').count() > 2 {
@@ -303,7 +307,7 @@ fn access_of(route: Route<'_>) -> Option<Access> {
         // A recording's playlist is opened by a viewer token; its files by the same token,
         // which the playlist passes on (see `recordings.rs`).
         Route::Recordings => Some(Access::Playlist),
-        Route::Recording(path) if path.file == "index.m3u8" => Some(Access::Playlist),
+        Route::Recording(path) if path.ends_with("/index.m3u8") => Some(Access::Playlist),
         Route::Recording(_) => Some(Access::Media),
         _ => None,
     }
@@ -393,7 +397,8 @@ async fn dispatch(
             or_predecessor(state, route, req, found).await
         }
         Route::Recordings => recordings::list(state),
-        Route::Recording(path) => recordings::serve(state, path, req.query()).await,
+        // Boxed: a file read's state would otherwise enlarge every request's future.
+        Route::Recording(path) => Box::pin(recordings::serve(state, path, req.query())).await,
         Route::Ingest { .. } => Err(HttpError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "ingest takes PUT or POST with an fMP4 body",

@@ -4,8 +4,6 @@ use std::time::Duration;
 
 use crate::fmp4::Fmp4Error;
 
-use super::RESERVED_GROUP;
-
 /// Why an ingest session ended early. [`IngestError::kind`] classifies it for a transport.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -30,7 +28,10 @@ pub enum IngestError {
     },
     /// The name is valid for the library but cannot be served: its group is `ingest`, so its
     /// playlist and media paths would start with `/ingest/`, where encoders push.
-    #[error("invalid stream name `{0}`: the group names `{RESERVED_GROUP}` and `recordings` are reserved for the ingest and recording paths")]
+    #[error(
+        "invalid stream name `{0}`: the group name `{group}` is reserved for the ingest and recording paths",
+        group = playlists::group_of(.0)
+    )]
     ReservedName(String),
     /// A network source presented no credential for the stream (its publish key, its group's,
     /// or the server's ingest token).
