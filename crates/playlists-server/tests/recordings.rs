@@ -1,7 +1,8 @@
 //! Recordings (`--record-dir`) with the binary and real ffmpeg: a stream is recorded as it
 //! goes and served as VOD when it ends, frame for frame; `kill -9` of the origin loses at most
 //! the segment being written, and the recording is found again at start; a full recording
-//! disk stops the recording, never the live stream.
+//! disk stops the recording, never the live stream; a DVR window (`--dvr-window`) lists
+//! segments no longer in memory and serves them from the recording.
 
 mod common;
 mod origin;
@@ -412,4 +413,79 @@ async fn a_full_recording_disk_stops_the_recording_and_the_live_stream_goes_on()
     }
     let _ = ffmpeg.kill();
     let _ = ffmpeg.wait();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dvr_window_lists_segments_beyond_memory_and_serves_them_from_the_recording() {
+    let dir = tempfile::tempdir().unwrap();
+    let record_dir = dir.path().to_str().unwrap();
+    let mut ffmpeg = encoder(40, false);
+    let stdin = Stdio::from(ffmpeg.stdout.take().unwrap());
+    // A live window of 4 segments (8 s; with the 12 s Skip Boundary about 7 stay in
+    // memory) and a DVR window of 30 s.
+    let origin = Origin::start(
+        &[
+            "--record-dir",
+            record_dir,
+            "--dvr-window",
+            "30s",
+            "--max-segments",
+            "4",
+            "ingest",
+            "--stream",
+            "cam",
+        ],
+        stdin,
+    );
+    let list = origin
+        .wait_for(Duration::from_secs(30), |l| {
+            l.first().is_some_and(|r| r["state"] == "finished")
+        })
+        .await;
+    assert!(ffmpeg.wait().unwrap().success());
+    let recording = list[0]["url"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches("index.m3u8")
+        .to_owned();
+
+    let live = origin.get("/cam/index.m3u8").await.text();
+    assert!(live.ends_with("#EXT-X-ENDLIST\n"), "{live}");
+    let listed: Vec<u64> = live
+        .lines()
+        .filter_map(|l| l.strip_prefix('s').and_then(|r| r.strip_suffix(".mp4")))
+        .map(|n| n.parse().unwrap())
+        .collect();
+    let seconds = complete_segments(&live) as f64 * 2.0;
+    assert!(
+        (30.0..=34.0).contains(&seconds),
+        "{seconds} s listed: the DVR window and the open segment\n{live}"
+    );
+    assert!(listed.len() >= 15, "{live}");
+    assert_eq!(
+        live.lines()
+            .find_map(|l| l.strip_prefix("#EXT-X-MEDIA-SEQUENCE:"))
+            .and_then(|n| n.parse().ok()),
+        listed.first().copied()
+    );
+    // Every listed segment is served, the old ones from the recording, byte for byte.
+    for msn in &listed {
+        let served = origin.get(&format!("/cam/s{msn}.mp4")).await;
+        assert_eq!(
+            served.status,
+            StatusCode::OK,
+            "s{msn}.mp4: {}",
+            served.text()
+        );
+        let recorded = origin.get(&format!("{recording}{msn}.m4s")).await;
+        assert_eq!(served.body, recorded.body, "segment {msn}");
+    }
+    // ffprobe reads the whole window: 30 frames a second.
+    let (video, _) = probe_packets(&format!("http://{}/cam/index.m3u8", origin.addr));
+    let listed_s: f64 = live
+        .lines()
+        .filter_map(|l| l.strip_prefix("#EXTINF:"))
+        .map(|d| d.trim_end_matches(',').parse::<f64>().unwrap())
+        .sum();
+    assert_eq!(video as f64, (listed_s * 30.0).round());
 }

@@ -100,7 +100,7 @@ pub mod wait;
 pub use chunk_cache::{Chunk, ChunkCache, StreamIdx};
 pub use error::{Error, Result};
 pub use hash::xxh3_64;
-pub use m3u8_cache::{M3u8Cache, PlaylistVersion, Rendered};
+pub use m3u8_cache::{FullPlaylist, M3u8Cache, PlaylistVersion, Rendered};
 pub use manifest::{
     render_multivariant, AudioRendition, Bandwidth, M3u8Manifest, PartMeta, PartPosition,
     PartTiming, RenditionReport, SegmentParts, Skip, Variant,

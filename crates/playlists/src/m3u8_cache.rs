@@ -20,6 +20,7 @@
 //! held for a binary search, and serves the `Bytes` inside without copying.
 
 use std::collections::VecDeque;
+use std::sync::OnceLock;
 
 use bytes::Bytes;
 
@@ -53,13 +54,76 @@ impl Rendered {
     }
 }
 
+/// A version's full playlist: rendered and compressed at publish, or, for a stream with a DVR
+/// window ([`Options::dvr_window_ms`](crate::Options::dvr_window_ms)), kept as three pieces
+/// (the header, the archive's lines shared by every version, the live window) and assembled
+/// and compressed on first use. A DVR playlist lists hours of segments that change once a
+/// segment, and players reload it with delta updates: rendering and compressing it for every
+/// part would cost milliseconds a part, for a text few requests ask for.
+///
+/// Reads as the [`Rendered`] it stands for (`Deref`).
+#[derive(Debug, Clone)]
+pub struct FullPlaylist {
+    pieces: Option<[Bytes; 3]>,
+    rendered: OnceLock<Rendered>,
+}
+
+impl FullPlaylist {
+    /// The playlist `head`, `archive`, `live` concatenated, assembled when first read.
+    pub fn assembled(head: Bytes, archive: Bytes, live: Bytes) -> Self {
+        Self {
+            pieces: Some([head, archive, live]),
+            rendered: OnceLock::new(),
+        }
+    }
+
+    /// The playlist, rendered (on first use for an assembled one: a concatenation, a hash
+    /// and a gzip, once per version).
+    pub fn get(&self) -> &Rendered {
+        self.rendered.get_or_init(|| {
+            let pieces = self.pieces.as_ref().map_or(&[][..], |p| &p[..]);
+            Rendered::new(pieces.concat())
+        })
+    }
+
+    /// Whether it is assembled on first use (a DVR playlist).
+    pub fn is_deferred(&self) -> bool {
+        self.pieces.is_some()
+    }
+}
+
+impl From<Rendered> for FullPlaylist {
+    fn from(rendered: Rendered) -> Self {
+        Self {
+            pieces: None,
+            rendered: OnceLock::from(rendered),
+        }
+    }
+}
+
+impl std::ops::Deref for FullPlaylist {
+    type Target = Rendered;
+
+    fn deref(&self) -> &Rendered {
+        self.get()
+    }
+}
+
+impl PartialEq for FullPlaylist {
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get()
+    }
+}
+
+impl Eq for FullPlaylist {}
+
 /// A playlist as it was after the part at `position` was published.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlaylistVersion {
     /// The newest part this version lists; the key blocking requests are answered by.
     pub position: PartPosition,
     /// The full media playlist.
-    pub full: Rendered,
+    pub full: FullPlaylist,
     /// The delta playlist (EXT-X-SKIP, §4.4.5.2), present once the playlist advertises
     /// CAN-SKIP-UNTIL.
     pub delta: Option<Rendered>,
@@ -293,7 +357,7 @@ mod tests {
         );
         PlaylistVersion {
             position,
-            full: Rendered::new(text.into_bytes()),
+            full: Rendered::new(text.into_bytes()).into(),
             delta: None,
             finished,
             target_duration_s: 2,

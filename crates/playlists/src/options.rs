@@ -46,6 +46,13 @@ pub struct Options {
     /// [`Numbering::WallClock`], so that a stream that starts again under its name (after an
     /// origin restart) numbers above what players saw before.
     pub numbering: Numbering,
+    /// A DVR window, ms: segments stay listed this long after they end, without EXT-X-PART
+    /// tags and without their parts in memory (the parts of the live window, `max_segments`,
+    /// are all that is kept), so players can seek back while the live edge stays
+    /// low-latency. A server serves the older segments from a store of its own
+    /// ([`SegmentObserver`](crate::SegmentObserver) hands it every segment). Delta updates
+    /// skip the whole DVR part. Default `None`: a live window only.
+    pub dvr_window_ms: Option<u64>,
 }
 
 impl Default for Options {
@@ -59,6 +66,7 @@ impl Default for Options {
             part_target_ms: 200,
             playlist_versions: 64,
             numbering: Numbering::default(),
+            dvr_window_ms: None,
         }
     }
 }

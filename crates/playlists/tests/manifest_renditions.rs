@@ -19,6 +19,7 @@ fn options() -> Options {
         playlist_versions: 16,
         // Numbered from 0, so that tests name positions (docs/conformance.md R34).
         numbering: playlists::Numbering::FromZero,
+        dvr_window_ms: None,
     }
 }
 

@@ -22,6 +22,7 @@ fn options() -> Options {
         playlist_versions: 16,
         // Numbered from 0 so that tests name positions; R34's test uses the default.
         numbering: playlists::Numbering::FromZero,
+        dvr_window_ms: None,
     }
 }
 

@@ -186,6 +186,11 @@ pub struct Config {
     /// bytes); unset keeps them.
     #[arg(long, value_name = "SIZE")]
     pub record_max_bytes: Option<String>,
+    /// A DVR window (`2h`, `30m`): media playlists list every segment of it, with EXT-X-PART
+    /// tags still only near the live edge, so players can seek back; segments no longer in
+    /// memory are served from the recording. Needs --record-dir. Unset: a live window only.
+    #[arg(long, value_name = "DURATION")]
+    pub dvr_window: Option<String>,
 
     /// Held requests (blocking reloads, hinted parts) per stream; more get 503.
     #[arg(long, default_value_t = 20_000)]
@@ -386,6 +391,12 @@ impl Config {
             // From the first segment's date: a restarted origin numbers above what its
             // players saw before the restart (docs/conformance.md R34).
             numbering: playlists::Numbering::WallClock,
+            // Checked by `recording()`, which the binary calls before serving.
+            dvr_window_ms: self
+                .dvr_window
+                .as_deref()
+                .and_then(|w| humantime::parse_duration(w).ok())
+                .map(|w| w.as_millis() as u64),
         }
     }
 

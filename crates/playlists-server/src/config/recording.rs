@@ -26,6 +26,21 @@ impl Config {
             .as_deref()
             .map(|size| parse_size(size).map_err(|reason| invalid("record_max_bytes", reason)))
             .transpose()?;
+        if let Some(window) = self.dvr_window.as_deref() {
+            let parsed = humantime::parse_duration(window)
+                .map_err(|e| invalid("dvr_window", format!("`{window}`: {e}")))?;
+            if parsed.is_zero() {
+                return Err(invalid("dvr_window", format!("`{window}` is no window")));
+            }
+            if self.record_dir.is_none() {
+                return Err(invalid(
+                    "dvr_window",
+                    "--dvr-window needs --record-dir: segments that left memory are served \
+                     from the recording"
+                        .to_owned(),
+                ));
+            }
+        }
         let retention = Retention { max_age, max_bytes };
         match &self.record_dir {
             Some(dir) => Ok(Some((dir.clone(), retention))),
@@ -119,5 +134,11 @@ mod tests {
         assert!(err.to_string().contains("--record-dir"), "{err}");
         let err = config(&["--record-dir", "/r", "--record-max-age", "soon"]).unwrap_err();
         assert!(err.to_string().contains("soon"), "{err}");
+        let err = config(&["--dvr-window", "2h"]).unwrap_err();
+        assert!(err.to_string().contains("--record-dir"), "{err}");
+        let dvr =
+            Config::load_from(["playlists", "--record-dir", "/r", "--dvr-window", "2h"]).unwrap();
+        assert!(dvr.recording().is_ok());
+        assert_eq!(dvr.library_options().dvr_window_ms, Some(7_200_000));
     }
 }

@@ -126,7 +126,7 @@ fn content_type(state: &AppState, stream: &StreamRef<'_>) -> HeaderValue {
 
 /// The response for a cached resource made of `pieces`, honouring `If-None-Match` and one
 /// `Range`.
-fn respond(
+pub(super) fn respond(
     state: &AppState,
     stream: &StreamRef<'_>,
     pieces: &[Bytes],

@@ -126,6 +126,37 @@ pub async fn serve(
     ))
 }
 
+/// `GET /{stream}/s{msn}.mp4` for a segment of the DVR window that is no longer in memory
+/// (the library lists it, [`StreamRef::is_archived`](playlists::StreamRef::is_archived)):
+/// served from the stream's recording, as the live segment would be. `not_found` when it is
+/// neither archived nor recorded.
+pub async fn archived_segment(
+    state: &AppState,
+    name: &str,
+    msn: u64,
+    headers: &http::HeaderMap,
+    not_found: HttpError,
+) -> Result<Response<Body>, HttpError> {
+    let (Some(recordings), Some(stream)) = (&state.recordings, state.playlists.stream(name)) else {
+        return Err(not_found);
+    };
+    if !stream.is_archived(msn) {
+        return Err(not_found);
+    }
+    let Some(file) = recordings.recorded_segment(name, msn) else {
+        return Err(not_found);
+    };
+    let bytes = Bytes::from(tokio::fs::read(&file.path).await.map_err(|_| not_found)?);
+    let hash = playlists::xxh3_64(&bytes);
+    Ok(super::media::respond(
+        state,
+        &stream,
+        std::slice::from_ref(&bytes),
+        hash,
+        headers,
+    ))
+}
+
 fn answer(body: Bytes, content_type: &'static str, cache: HeaderValue) -> Response<Body> {
     let mut resp = Response::new(Body::one(body));
     let h = resp.headers_mut();

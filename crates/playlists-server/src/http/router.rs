@@ -384,13 +384,15 @@ async fn dispatch(
             or_predecessor(state, route, req, media::init(state, stream, id, headers)).await
         }
         Route::Segment { stream, msn } => {
-            or_predecessor(
-                state,
-                route,
-                req,
-                media::segment(state, stream, msn, headers),
-            )
-            .await
+            let found = match media::segment(state, stream, msn, headers) {
+                // A DVR segment no longer in memory: from the recording. Boxed: a file
+                // read's state would otherwise enlarge every request's future.
+                Err(e) if e.status == StatusCode::NOT_FOUND && state.recordings.is_some() => {
+                    Box::pin(recordings::archived_segment(state, stream, msn, headers, e)).await
+                }
+                found => found,
+            };
+            or_predecessor(state, route, req, found).await
         }
         Route::Part { stream, number } => {
             let found = media::part(state, stream, number, headers).await;

@@ -271,6 +271,32 @@ impl Recordings {
     }
 }
 
+impl Recordings {
+    /// Segment `msn` of `stream`'s newest recording that holds it: where a DVR window's
+    /// segments are served from once they left memory.
+    pub fn recorded_segment(&self, stream: &str, msn: u64) -> Option<RecordedFile> {
+        let catalog = self.read();
+        let from = RecordingKey {
+            stream: stream.to_owned(),
+            id: String::new(),
+        };
+        catalog
+            .recordings
+            .range(from..)
+            .take_while(|(key, _)| key.stream == stream)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .find_map(|(key, rec)| {
+                let i = rec.segments.binary_search_by_key(&msn, |s| s.msn).ok()?;
+                Some(RecordedFile {
+                    path: key.dir(&self.root).join(format!("{msn}.m4s")),
+                    bytes: rec.segments[i].bytes,
+                })
+            })
+    }
+}
+
 /// A canonical decimal (no sign, no leading zero).
 fn canonical(s: &str) -> Option<u64> {
     let ok = !s.is_empty()

@@ -30,6 +30,7 @@ pub fn options() -> Options {
         playlist_versions: 64,
         // Numbered from 0, so that tests name positions (docs/conformance.md R34).
         numbering: playlists::Numbering::FromZero,
+        dvr_window_ms: None,
     }
 }
 

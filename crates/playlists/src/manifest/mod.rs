@@ -64,6 +64,7 @@
 //! [`PartTiming::wallclock_ms`], or at the end of the previous segment when that is absent or
 //! later (dates never go backwards, so the mapping never becomes ambiguous).
 
+mod archive;
 mod bandwidth;
 mod multivariant;
 mod numbers;
@@ -356,6 +357,9 @@ pub struct M3u8Manifest {
     /// ([`wait_for_grid`](Self::wait_for_grid)).
     waits_for_grid: bool,
     finished: bool,
+    /// The DVR window's segments before the live window ([`archive`]), when
+    /// [`Options::dvr_window_ms`] is set.
+    archive: Option<archive::Archive>,
     /// `(decode_time + duration, duration, timescale)` of the newest part.
     last_part: Option<(u64, u64, u32)>,
     last_id: Option<u64>,
@@ -393,6 +397,7 @@ impl M3u8Manifest {
             shares_timeline: false,
             waits_for_grid: false,
             finished: false,
+            archive: opts.dvr_window_ms.map(archive::Archive::new),
             last_part: None,
             last_id: None,
             anomalies: Anomalies::default(),
@@ -528,7 +533,18 @@ impl M3u8Manifest {
 
     /// The Media Sequence Number of the first listed segment (EXT-X-MEDIA-SEQUENCE).
     pub fn media_sequence(&self) -> u64 {
-        self.listed().next().map_or(0, |s| s.msn)
+        self.archive
+            .as_ref()
+            .and_then(archive::Archive::first_msn)
+            .or_else(|| self.listed().next().map(|s| s.msn))
+            .unwrap_or(0)
+    }
+
+    /// Whether segment `msn` is listed in the DVR archive: listed, but its parts are no
+    /// longer kept ([`segment`](Self::segment) does not know it); a server serves it from its
+    /// own store.
+    pub fn is_archived(&self, msn: u64) -> bool {
+        self.archive.as_ref().is_some_and(|a| a.contains(msn))
     }
 
     /// EXT-X-DISCONTINUITY-SEQUENCE.

@@ -13,6 +13,8 @@
 //! caller's buffer and allocates nothing else.
 
 use std::io::{self, Write};
+
+use bytes::Bytes;
 use std::time::{Duration, UNIX_EPOCH};
 
 use super::numbers::{write_duration, write_millis};
@@ -22,7 +24,7 @@ use super::{M3u8Manifest, PartEntry, RenditionReport, Segment, Skip};
 const LAST_PRINTABLE_US: u64 = 253_402_300_799_999_000;
 
 /// The MAP URI of init section `init_id`: `init.mp4`, then `init-{n}.mp4`.
-struct InitUri(u32);
+pub(super) struct InitUri(pub(super) u32);
 
 impl std::fmt::Display for InitUri {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -51,13 +53,62 @@ impl M3u8Manifest {
     /// order given.
     pub fn render(&self, skip: Skip, reports: &[RenditionReport], out: &mut Vec<u8>) {
         // io::Write into a Vec never fails.
-        let _ = self.write_media(skip, reports, out);
+        let _ = self.write_media(skip, reports, true, out);
+    }
+
+    /// Appends the full playlist to `out` without the DVR archive's lines
+    /// ([`Options::dvr_window_ms`](crate::Options::dvr_window_ms)), and returns where in
+    /// `out` they belong: the full playlist is `out[..at]`, then
+    /// [`archive_text`](Self::archive_text), then `out[at..]`. `None` (and the whole playlist
+    /// in `out`) when nothing is archived. For a server that publishes a version per part:
+    /// the archive's lines (hours of segments) are shared by every version, not copied into
+    /// each.
+    pub fn render_split(&self, reports: &[RenditionReport], out: &mut Vec<u8>) -> Option<usize> {
+        let archived = self.archive.as_ref().is_some_and(|a| a.len() > 0);
+        let start = out.len();
+        // io::Write into a Vec never fails.
+        let _ = self.write_media(Skip::No, reports, !archived, out);
+        archived.then(|| self.archive_at(&out[start..]) + start)
+    }
+
+    /// Where the archive's lines go in a playlist rendered without them: after the header,
+    /// before the first line of a segment or a hint (the header's tags are all `#EXT-X-`
+    /// tags this module writes before any segment).
+    fn archive_at(&self, text: &[u8]) -> usize {
+        const HEADER: [&[u8]; 6] = [
+            b"#EXTM3U",
+            b"#EXT-X-VERSION:",
+            b"#EXT-X-TARGETDURATION:",
+            b"#EXT-X-SERVER-CONTROL:",
+            b"#EXT-X-PART-INF:",
+            b"#EXT-X-MEDIA-SEQUENCE:",
+        ];
+        let mut at = 0;
+        for line in text.split_inclusive(|&b| b == b'\n') {
+            let header = HEADER.iter().any(|h| line.starts_with(h))
+                || line.starts_with(b"#EXT-X-DISCONTINUITY-SEQUENCE:");
+            if !header {
+                break;
+            }
+            at += line.len();
+        }
+        at
+    }
+
+    /// The DVR archive's lines (see [`render_split`](Self::render_split)) and a generation
+    /// that changes whenever they do; `None` without a DVR window or while nothing is
+    /// archived.
+    pub fn archive_text(&self) -> Option<(u64, Bytes)> {
+        let archive = self.archive.as_ref().filter(|a| a.len() > 0)?;
+        let (generation, text) = archive.text();
+        Some((generation, text.clone()))
     }
 
     fn write_media(
         &self,
         skip: Skip,
         reports: &[RenditionReport],
+        inline_archive: bool,
         out: &mut Vec<u8>,
     ) -> io::Result<()> {
         let skipped = if skip == Skip::No {
@@ -66,10 +117,11 @@ impl M3u8Manifest {
             self.skippable_segments()
         };
         let delta = skipped > 0;
+        let archived = self.archive.as_ref().map_or(0, |a| a.len());
         let td = self.td();
         let version = if delta {
             VERSION_WITH_SKIP
-        } else if self.listed().next().is_some() {
+        } else if archived > 0 || self.listed().next().is_some() {
             VERSION_WITH_MAP
         } else {
             // Nothing to list yet, so no EXT-X-MAP: nothing needs more than version 1.
@@ -83,7 +135,11 @@ impl M3u8Manifest {
         write!(out, "\n#EXT-X-MEDIA-SEQUENCE:{}\n", self.media_sequence())?;
         // §4.4.3.3: before the first segment and before any EXT-X-DISCONTINUITY; §6.2.2: needed
         // once a removed segment could have carried one. Skipping does not change it (§4.4.5.2).
-        if self.discontinuity_sequence > 0 || self.listed().any(|s| s.discontinuity) {
+        let archive_discontinuity = self.archive.as_ref().is_some_and(|a| a.has_discontinuity());
+        if self.discontinuity_sequence > 0
+            || archive_discontinuity
+            || self.listed().any(|s| s.discontinuity)
+        {
             writeln!(
                 out,
                 "#EXT-X-DISCONTINUITY-SEQUENCE:{}",
@@ -97,7 +153,18 @@ impl M3u8Manifest {
         // of the end.
         let parts_from_us = self.end_us().saturating_sub(3 * u64::from(td) * 1_000_000);
         let mut map = None;
-        for seg in self.listed().skip(skipped) {
+        // The archive is skipped whole by a delta update (only segments past the Skip
+        // Boundary are archived); in a full playlist it comes first.
+        let live_skipped = skipped.saturating_sub(archived);
+        if let (false, Some(archive)) = (delta, &self.archive) {
+            if archived > 0 {
+                if inline_archive {
+                    out.extend_from_slice(archive.text().1);
+                }
+                map = archive.last_init();
+            }
+        }
+        for seg in self.listed().skip(live_skipped) {
             // The first segment written (after a skip too) gets every tag it needs:
             // DISCONTINUITY, MAP and the date, all before its first EXT-X-PART (§4.4.4.9).
             if seg.discontinuity {
@@ -159,9 +226,12 @@ impl M3u8Manifest {
     pub(super) fn skippable(&self) -> usize {
         let end_us = self.end_us();
         let boundary = self.skip_boundary_us();
-        self.listed()
-            .take_while(|s| s.complete && end_us - s.end_us() > boundary)
-            .count()
+        let archived = self.archive.as_ref().map_or(0, |a| a.len());
+        archived
+            + self
+                .listed()
+                .take_while(|s| s.complete && end_us - s.end_us() > boundary)
+                .count()
     }
 }
 
@@ -169,12 +239,12 @@ impl M3u8Manifest {
 #[derive(Debug, Clone, Default)]
 pub(super) struct SegmentText {
     /// `#EXT-X-PROGRAM-DATE-TIME:…` (§4.4.4.6).
-    date: Vec<u8>,
+    pub(super) date: Vec<u8>,
     /// One `#EXT-X-PART:…` per part (§4.4.4.9), listed near the live edge only
     /// (§6.2.2 [docs/conformance.md R18]).
     parts: Vec<u8>,
     /// `#EXTINF:…,` and the URI line, once the segment is complete (§4.4.4.1).
-    extinf: Vec<u8>,
+    pub(super) extinf: Vec<u8>,
 }
 
 impl SegmentText {

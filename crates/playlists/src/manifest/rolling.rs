@@ -342,6 +342,7 @@ impl M3u8Manifest {
     /// (§6.2.2 [docs/conformance.md R21]).
     fn slide_window(&mut self) {
         let min_us = 3 * u64::from(self.td()) * 1_000_000;
+        let mut archived = false;
         loop {
             let open = usize::from(self.segments.back().is_some_and(|s| !s.complete));
             let complete_listed = self.segments.len() - self.first_listed - open;
@@ -353,6 +354,19 @@ impl M3u8Manifest {
             if self.window_us - first_us < min_us {
                 break;
             }
+            if self.archive.is_some() {
+                // DVR: it stays listed, in the archive, once it is past the Skip Boundary
+                // (so that delta updates skip the whole archive); its parts are released.
+                if self.end_us() - first.end_us() <= self.skip_boundary_us() {
+                    break;
+                }
+                self.window_us -= first_us;
+                if let (Some(seg), Some(archive)) = (self.segments.pop_front(), &mut self.archive) {
+                    archive.push(&seg);
+                    archived = true;
+                }
+                continue;
+            }
             if first.discontinuity {
                 self.discontinuity_sequence += 1;
             }
@@ -360,6 +374,14 @@ impl M3u8Manifest {
             self.first_listed += 1;
         }
         self.longest_window_us = self.longest_window_us.max(self.window_us);
+        let end_us = self.end_us();
+        if let Some(archive) = &mut self.archive {
+            let before = archive.len();
+            self.discontinuity_sequence += archive.trim(end_us);
+            if archived || archive.len() != before {
+                archive.rebuild();
+            }
+        }
     }
 
     /// Forgets retired segments once no client may still ask for them: a segment's URI stays

@@ -10,8 +10,10 @@ impl M3u8Manifest {
         let s = s.clamp(1, self.max_target_duration_s);
         self.target_duration_s = Some(s);
         let skip_boundary_ms = 6 * u64::from(s) * 1000;
-        self.skip_advertised =
-            (self.max_segments as u64).saturating_mul(self.segment_min_ms) > skip_boundary_ms;
+        // With a DVR window the playlist always reaches past the boundary, and delta updates
+        // are what keep its reloads small.
+        self.skip_advertised = self.archive.is_some()
+            || (self.max_segments as u64).saturating_mul(self.segment_min_ms) > skip_boundary_ms;
     }
 
     /// Takes `s` as the target duration if the stream has none yet: a rendition joining a

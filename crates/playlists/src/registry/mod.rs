@@ -33,7 +33,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::chunk_cache::{ChunkCache, StreamIdx};
 use crate::error::{Error, Result};
-use crate::m3u8_cache::{M3u8Cache, PlaylistVersion, Rendered};
+use crate::m3u8_cache::{FullPlaylist, M3u8Cache, PlaylistVersion, Rendered};
 use crate::manifest::{
     valid_codecs, M3u8Manifest, PartMeta, PartPosition, RenditionReport, SegmentParts, Skip,
 };
@@ -93,6 +93,26 @@ struct Writer {
     last_delta_len: usize,
     /// xxh3 of the current init section's bytes, to tell a changed init from a repeated one.
     init_hash: Option<u64>,
+    /// The DVR archive's lines with the URI query applied, for the archive generation and
+    /// query they were made for: rewritten once per change, not per part.
+    archive: Option<(u64, Option<String>, Bytes)>,
+}
+
+impl Writer {
+    /// The archive's lines `(generation, text)` with `query` on every URI.
+    fn archive_text(&mut self, (generation, text): (u64, Bytes), query: Option<&str>) -> Bytes {
+        if let Some((g, q, bytes)) = &self.archive {
+            if *g == generation && q.as_deref() == query {
+                return bytes.clone();
+            }
+        }
+        let bytes = match query {
+            Some(q) => Bytes::from(append_query_except(&text, q, &[])),
+            None => text,
+        };
+        self.archive = Some((generation, query.map(str::to_owned), bytes.clone()));
+        bytes
+    }
 }
 
 /// The part of a stream readers look at.
@@ -522,13 +542,32 @@ impl Playlists {
             };
             let query = self.uri_query.as_ref().and_then(|q| q.query(&st.name));
             let query = query.as_deref();
-            let full = render(
-                &st.manifest,
-                Skip::No,
-                &reports,
-                query,
-                &mut writer.last_len,
-            );
+            let full = match st.manifest.archive_text() {
+                // DVR: the archive's lines are shared by every version (see `FullPlaylist`).
+                Some(archive) => {
+                    let mut buf = Vec::with_capacity(writer.last_len + 512);
+                    let at = st.manifest.render_split(&reports, &mut buf).unwrap_or(0);
+                    writer.last_len = buf.len();
+                    let live = buf.split_off(at);
+                    let (head, live) = match query {
+                        Some(q) => (
+                            append_query_except(&buf, q, &["EXT-X-RENDITION-REPORT"]),
+                            append_query_except(&live, q, &["EXT-X-RENDITION-REPORT"]),
+                        ),
+                        None => (buf, live),
+                    };
+                    let archive = writer.archive_text(archive, query);
+                    FullPlaylist::assembled(head.into(), archive, live.into())
+                }
+                None => render(
+                    &st.manifest,
+                    Skip::No,
+                    &reports,
+                    query,
+                    &mut writer.last_len,
+                )
+                .into(),
+            };
             // `_HLS_skip=YES` and `v2` are answered with this one delta (see `Skip::V2`); while
             // nothing is past the Skip Boundary there is none, and both get the full playlist.
             let delta = (st.manifest.skippable_segments() > 0 && !finished).then(|| {

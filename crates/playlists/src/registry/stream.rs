@@ -266,6 +266,14 @@ impl<'a> StreamRef<'a> {
         })
     }
 
+    /// Whether segment `msn` is listed in the DVR window without its parts
+    /// ([`M3u8Manifest::is_archived`](crate::M3u8Manifest::is_archived)): a server serves it
+    /// from its own store.
+    pub fn is_archived(&self, msn: u64) -> bool {
+        self.with_state(|st| st.manifest.is_archived(msn))
+            .unwrap_or(false)
+    }
+
     /// Init section `id` (`init.mp4` is 0, `init-{id}.mp4` the later ones), as a [`Chunk`]
     /// whose `id` is the init id and whose hash is its ETag.
     pub fn init(&self, id: u32) -> Option<Chunk> {

@@ -33,6 +33,7 @@ pub fn small_options() -> Options {
         playlist_versions: 8,
         // Numbered from 0, so that tests name positions (docs/conformance.md R34).
         numbering: playlists::Numbering::FromZero,
+        dvr_window_ms: None,
     }
 }
 

@@ -30,6 +30,7 @@ pub(crate) fn opts(td: u32, part_ms: u32, segment_min_ms: u64, max_segments: usi
         playlist_versions: 4,
         // Numbers from 0, so that tests can name positions; R34's tests use the default.
         numbering: crate::Numbering::FromZero,
+        dvr_window_ms: None,
     }
 }
 
