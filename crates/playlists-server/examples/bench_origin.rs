@@ -27,6 +27,7 @@ use playlists_server::http::{serve_on, AppState, HttpOptions};
 use playlists_server::ingest::Secret;
 use playlists_server::part_store::{ArenaOptions, PartStore};
 use playlists_server::playback::{self, PlaybackKey, SharedTokens};
+use playlists_server::recording::{Recorder, Retention};
 use tokio::io::AsyncBufReadExt;
 
 #[derive(Debug, Parser)]
@@ -63,6 +64,10 @@ struct Args {
     /// Sign playback with this secret (the server's `--playback-secret`).
     #[arg(long)]
     playback_secret: Option<String>,
+    /// Record the stream into this directory (the server's `--record-dir`), to measure what
+    /// recording costs delivery.
+    #[arg(long)]
+    record_dir: Option<std::path::PathBuf>,
 }
 
 fn part(i: u64, bytes: Bytes) -> Part {
@@ -132,6 +137,11 @@ async fn run(args: Args) -> Result<()> {
     let mut playlists = Playlists::new(opts)?;
     if let Some(key) = &key {
         playlists = playlists.with_uri_query(Arc::new(SharedTokens::new(key.clone())));
+    }
+    if let Some(dir) = &args.record_dir {
+        let recorder = Recorder::start(dir.clone(), Retention::default())
+            .with_context(|| format!("recording into {}", dir.display()))?;
+        playlists = playlists.with_observer(recorder);
     }
     let playlists = Arc::new(playlists);
     let http = HttpOptions {

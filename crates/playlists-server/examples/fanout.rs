@@ -35,6 +35,14 @@ struct Args {
     /// the share of a held request's cost that is the idle connection itself.
     #[arg(long)]
     connect_only: bool,
+    /// Parts the origin publishes before the requests are held; the published one is the
+    /// next. 10 (or any multiple of 5) makes that publish complete a segment, which a
+    /// recording origin then writes to disk.
+    #[arg(long, default_value_t = 12)]
+    parts: u64,
+    /// Have the origin record into this directory (`bench_origin --record-dir`).
+    #[arg(long)]
+    record_dir: Option<std::path::PathBuf>,
     /// Record the origin with `perf record -g` from just before the publish until every answer
     /// is in, into this file (for tuning; needs perf).
     #[arg(long)]
@@ -119,8 +127,14 @@ fn main() -> Result<()> {
 }
 
 async fn run(args: Args) -> Result<()> {
-    let mut origin = tokio::process::Command::new(&args.origin_bin)
-        .args(["--parts", "12", "--part-bytes", "30000", "--count-heap"])
+    let mut command = tokio::process::Command::new(&args.origin_bin);
+    command
+        .args(["--parts", &args.parts.to_string()])
+        .args(["--part-bytes", "30000", "--count-heap"]);
+    if let Some(dir) = &args.record_dir {
+        command.arg("--record-dir").arg(dir);
+    }
+    let mut origin = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .kill_on_drop(true)
