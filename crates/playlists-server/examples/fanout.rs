@@ -128,9 +128,11 @@ fn main() -> Result<()> {
 
 async fn run(args: Args) -> Result<()> {
     let mut command = tokio::process::Command::new(&args.origin_bin);
-    command
-        .args(["--parts", &args.parts.to_string()])
-        .args(["--part-bytes", "30000", "--count-heap"]);
+    command.args(["--parts", &args.parts.to_string()]).args([
+        "--part-bytes",
+        "30000",
+        "--count-heap",
+    ]);
     if let Some(dir) = &args.record_dir {
         command.arg("--record-dir").arg(dir);
     }

@@ -26,9 +26,10 @@ use bytes::Bytes;
 
 use crate::chunk_cache::{Chunk, StreamIdx};
 use crate::error::{Error, Result};
-use crate::manifest::PartPosition;
+use crate::manifest::{ArchiveText, PartPosition};
 use crate::options::Options;
 use crate::sync::{Arc, RwLock};
+use crate::uri_query::append_query_except;
 
 /// One encoding pair of a rendered playlist.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,47 +56,78 @@ impl Rendered {
 }
 
 /// A version's full playlist: rendered and compressed at publish, or, for a stream with a DVR
-/// window ([`Options::dvr_window_ms`](crate::Options::dvr_window_ms)), kept as three pieces
-/// (the header, the archive's lines shared by every version, the live window) and assembled
-/// and compressed on first use. A DVR playlist lists hours of segments that change once a
-/// segment, and players reload it with delta updates: rendering and compressing it for every
-/// part would cost milliseconds a part, for a text few requests ask for.
+/// window ([`Options::dvr_window_ms`](crate::Options::dvr_window_ms)), kept as its header, a
+/// snapshot of the archive ([`ArchiveText`], shared by every version made while it did not
+/// change) and the live window's lines, and written and compressed on first use. A DVR
+/// playlist lists hours of segments, and players reload it with delta updates: writing and
+/// compressing it for every part would cost milliseconds a part, for a text few requests ask
+/// for. Once written, a version holds its text (about 100 bytes a segment, and a tenth of that
+/// gzip'd) until it leaves the version ring.
 ///
 /// Reads as the [`Rendered`] it stands for (`Deref`).
 #[derive(Debug, Clone)]
 pub struct FullPlaylist {
-    pieces: Option<[Bytes; 3]>,
+    deferred: Option<Deferred>,
     rendered: OnceLock<Rendered>,
 }
 
+/// What a DVR playlist is assembled from.
+#[derive(Debug, Clone)]
+struct Deferred {
+    head: Bytes,
+    archive: Arc<ArchiveText>,
+    /// The query every URI gets (signed playback), applied to the archive's lines when
+    /// assembled.
+    query: Option<String>,
+    live: Bytes,
+}
+
 impl FullPlaylist {
-    /// The playlist `head`, `archive`, `live` concatenated, assembled when first read.
-    pub fn assembled(head: Bytes, archive: Bytes, live: Bytes) -> Self {
+    /// The playlist `head`, then `archive`'s lines with `query` on their URIs, then `live`,
+    /// assembled when first read.
+    pub(crate) fn deferred(
+        head: Bytes,
+        archive: Arc<ArchiveText>,
+        query: Option<String>,
+        live: Bytes,
+    ) -> Self {
         Self {
-            pieces: Some([head, archive, live]),
+            deferred: Some(Deferred {
+                head,
+                archive,
+                query,
+                live,
+            }),
             rendered: OnceLock::new(),
         }
     }
 
-    /// The playlist, rendered (on first use for an assembled one: a concatenation, a hash
-    /// and a gzip, once per version).
+    /// The playlist, rendered (on first use for an assembled one: the archive's lines
+    /// written, a hash and a gzip, once per version).
     pub fn get(&self) -> &Rendered {
         self.rendered.get_or_init(|| {
-            let pieces = self.pieces.as_ref().map_or(&[][..], |p| &p[..]);
-            Rendered::new(pieces.concat())
+            let Some(d) = &self.deferred else {
+                return Rendered::new(Vec::new());
+            };
+            let mut archive = Vec::new();
+            d.archive.write(&mut archive);
+            if let Some(q) = &d.query {
+                archive = append_query_except(&archive, q, &[]);
+            }
+            Rendered::new([&d.head[..], &archive[..], &d.live[..]].concat())
         })
     }
 
     /// Whether it is assembled on first use (a DVR playlist).
     pub fn is_deferred(&self) -> bool {
-        self.pieces.is_some()
+        self.deferred.is_some()
     }
 }
 
 impl From<Rendered> for FullPlaylist {
     fn from(rendered: Rendered) -> Self {
         Self {
-            pieces: None,
+            deferred: None,
             rendered: OnceLock::from(rendered),
         }
     }

@@ -172,7 +172,7 @@ fn the_assembled_playlist_is_the_whole_render() {
             let mut split = Vec::new();
             let assembled = match m.render_split(&[], &mut split) {
                 Some(at) => {
-                    let (_, archive) = m.archive_text().unwrap();
+                    let archive = m.archive_text().unwrap();
                     [&split[..at], &archive[..], &split[at..]].concat()
                 }
                 None => split,
@@ -183,5 +183,35 @@ fn the_assembled_playlist_is_the_whole_render() {
                 "after part {n}"
             );
         }
+    }
+}
+
+#[derive(Debug)]
+struct Token;
+
+impl playlists::UriQuery for Token {
+    fn query(&self, _stream: &str) -> Option<String> {
+        Some("token=1.ab".to_owned())
+    }
+}
+
+#[test]
+fn every_uri_of_the_archive_carries_the_query_too() {
+    let p = Playlists::new(options())
+        .unwrap()
+        .with_uri_query(std::sync::Arc::new(Token));
+    for n in 0..400 {
+        p.add("cam", part(n, n * 200, "init a")).unwrap();
+    }
+    let v = p.stream("cam").unwrap().playlist().unwrap();
+    let full = String::from_utf8(v.full.plain.to_vec()).unwrap();
+    let uris: Vec<&str> = full
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .chain(full.lines().filter_map(|l| l.split("URI=\"").nth(1)))
+        .collect();
+    assert!(uris.len() > 60, "{full}");
+    for uri in uris {
+        assert!(uri.contains("?token=1.ab"), "{uri} in\n{full}");
     }
 }

@@ -12,18 +12,24 @@
 //!
 //! A segment is archived when it leaves the live window (`max_segments`) and lies past the
 //! Skip Boundary; its parts leave the chunk cache then, so a stream's memory is its live
-//! window whatever the DVR window. Its lines (date, EXTINF, URI; DISCONTINUITY and MAP where
-//! needed) are kept as text, and the archive's text is rebuilt once per change (once per
-//! segment), not per part: a full playlist is the header, the archive's text, then the live
-//! window's lines ([`M3u8Manifest::render_split`]).
+//! window whatever the DVR window. Its lines (date, EXTINF, URI) are kept as text. Nothing of
+//! the archive is written per part: a playlist version takes a snapshot ([`ArchiveText`]:
+//! blocks of segments, immutable and shared, so a snapshot costs a few reference counts, not
+//! a copy of hours of lines), and the full playlist, the header, the archive's lines, then the
+//! live window's ([`M3u8Manifest::render_split`]), is written from it when first asked for.
 
 use std::collections::VecDeque;
 use std::io::Write;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
 use super::render::InitUri;
 use super::Segment;
+
+/// Archived segments per shared block: a snapshot clones one reference per block and copies
+/// at most a block's worth of entry headers.
+const BLOCK: usize = 256;
 
 /// One archived segment.
 #[derive(Debug, Clone)]
@@ -34,7 +40,7 @@ struct Archived {
     discontinuity: bool,
     init_id: u32,
     /// Its date, EXTINF and URI lines.
-    text: Vec<u8>,
+    text: Bytes,
 }
 
 /// The archived segments of one stream, oldest first.
@@ -42,60 +48,52 @@ struct Archived {
 pub(super) struct Archive {
     /// How much media it lists, µs.
     window_us: u64,
-    segments: VecDeque<Archived>,
-    /// Every segment's lines in order, with DISCONTINUITY and MAP where they belong; rebuilt
-    /// when the archive changes.
-    text: Bytes,
-    /// Bumped at every change of `text`, so a renderer can cache what it derives from it.
-    generation: u64,
+    /// Full blocks, immutable once full, shared with snapshots.
+    blocks: VecDeque<Arc<[Archived]>>,
+    /// Entries of `blocks[0]` already trimmed away.
+    skip: usize,
+    /// The newest entries, not yet a block.
+    tail: Vec<Archived>,
+    /// Entries carrying EXT-X-DISCONTINUITY, so a render need not look.
+    discontinuities: usize,
+    /// The snapshot of the current state, made after each change.
+    snapshot: Arc<ArchiveText>,
 }
 
-impl Archive {
-    pub(super) fn new(window_ms: u64) -> Self {
-        Self {
-            window_us: window_ms.saturating_mul(1000),
-            segments: VecDeque::new(),
-            text: Bytes::new(),
-            generation: 0,
-        }
+/// The archive at one moment: what a playlist version lists before its live window. Shared by
+/// every version made while the archive did not change.
+#[derive(Debug, Default)]
+pub struct ArchiveText {
+    blocks: Vec<Arc<[Archived]>>,
+    skip: usize,
+    tail: Arc<[Archived]>,
+}
+
+impl ArchiveText {
+    fn iter(&self) -> impl Iterator<Item = &Archived> {
+        self.blocks
+            .iter()
+            .flat_map(|b| b.iter())
+            .skip(self.skip)
+            .chain(self.tail.iter())
     }
 
-    /// Takes `segment`, which left the live window (complete, so its text has its EXTINF).
-    pub(super) fn push(&mut self, segment: &Segment) {
-        let mut text = Vec::with_capacity(segment.text.date.len() + segment.text.extinf.len());
-        text.extend_from_slice(&segment.text.date);
-        text.extend_from_slice(&segment.text.extinf);
-        self.segments.push_back(Archived {
-            msn: segment.msn,
-            end_us: segment.end_us(),
-            discontinuity: segment.discontinuity,
-            init_id: segment.init_id,
-            text,
-        });
+    /// Segments listed.
+    pub fn len(&self) -> usize {
+        self.blocks.iter().map(|b| b.len()).sum::<usize>() - self.skip + self.tail.len()
     }
 
-    /// Drops the segments that ended more than the DVR window before `end_us`; returns how
-    /// many of them carried EXT-X-DISCONTINUITY (for DISCONTINUITY-SEQUENCE, §6.2.2).
-    pub(super) fn trim(&mut self, end_us: u64) -> u64 {
-        let mut discontinuities = 0;
-        while let Some(first) = self.segments.front() {
-            if end_us.saturating_sub(first.end_us) <= self.window_us {
-                break;
-            }
-            discontinuities += u64::from(first.discontinuity);
-            self.segments.pop_front();
-        }
-        discontinuities
+    /// Whether it lists nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
-    /// Rebuilds the text after pushes and trims. The first segment gets a MAP (and its
-    /// DISCONTINUITY, if it has one: §4.4.4.3 allows it first); later ones a MAP only where
-    /// the init section changes.
-    pub(super) fn rebuild(&mut self) {
-        let len: usize = self.segments.iter().map(|s| s.text.len() + 48).sum();
-        let mut out = Vec::with_capacity(len);
+    /// Appends the lines: the first segment gets a MAP (and its DISCONTINUITY, if it has one:
+    /// §4.4.4.3 allows it first); later ones a MAP only where the init section changes.
+    pub fn write(&self, out: &mut Vec<u8>) {
+        out.reserve(self.len() * 96);
         let mut map = None;
-        for s in &self.segments {
+        for s in self.iter() {
             if s.discontinuity {
                 out.extend_from_slice(b"#EXT-X-DISCONTINUITY\n");
             }
@@ -106,37 +104,120 @@ impl Archive {
             }
             out.extend_from_slice(&s.text);
         }
-        self.text = Bytes::from(out);
-        self.generation += 1;
+    }
+
+    /// The init section of the newest segment: the live window's first segment needs a MAP
+    /// only if it differs.
+    pub(super) fn last_init(&self) -> Option<u32> {
+        self.tail
+            .last()
+            .or_else(|| self.blocks.last().and_then(|b| b.last()))
+            .map(|s| s.init_id)
+    }
+}
+
+impl Archive {
+    pub(super) fn new(window_ms: u64) -> Self {
+        Self {
+            window_us: window_ms.saturating_mul(1000),
+            blocks: VecDeque::new(),
+            skip: 0,
+            tail: Vec::new(),
+            discontinuities: 0,
+            snapshot: Arc::default(),
+        }
+    }
+
+    /// Takes `segment`, which left the live window (complete, so its text has its EXTINF).
+    pub(super) fn push(&mut self, segment: &Segment) {
+        let text = [&segment.text.date[..], &segment.text.extinf[..]].concat();
+        self.discontinuities += usize::from(segment.discontinuity);
+        self.tail.push(Archived {
+            msn: segment.msn,
+            end_us: segment.end_us(),
+            discontinuity: segment.discontinuity,
+            init_id: segment.init_id,
+            text: Bytes::from(text),
+        });
+        if self.tail.len() == BLOCK {
+            self.blocks.push_back(std::mem::take(&mut self.tail).into());
+        }
+    }
+
+    /// Drops the segments that ended more than the DVR window before `end_us`; returns how
+    /// many of them carried EXT-X-DISCONTINUITY (for DISCONTINUITY-SEQUENCE, §6.2.2).
+    pub(super) fn trim(&mut self, end_us: u64) -> u64 {
+        let mut discontinuities = 0;
+        while let Some(first) = self.first() {
+            if end_us.saturating_sub(first.end_us) <= self.window_us {
+                break;
+            }
+            discontinuities += u64::from(first.discontinuity);
+            self.discontinuities -= usize::from(first.discontinuity);
+            match self.blocks.front() {
+                Some(block) => {
+                    self.skip += 1;
+                    if self.skip == block.len() {
+                        self.blocks.pop_front();
+                        self.skip = 0;
+                    }
+                }
+                None => {
+                    self.tail.remove(0);
+                }
+            }
+        }
+        discontinuities
+    }
+
+    /// Makes the snapshot of the current state, after pushes and trims: a reference per
+    /// block and the tail's entries (reference counts), once per change.
+    pub(super) fn refresh(&mut self) {
+        self.snapshot = Arc::new(ArchiveText {
+            blocks: self.blocks.iter().cloned().collect(),
+            skip: self.skip,
+            tail: self.tail.as_slice().into(),
+        });
     }
 
     pub(super) fn len(&self) -> usize {
-        self.segments.len()
+        self.snapshot.len()
+    }
+
+    fn first(&self) -> Option<&Archived> {
+        match self.blocks.front() {
+            Some(block) => block.get(self.skip),
+            None => self.tail.first(),
+        }
+    }
+
+    fn last(&self) -> Option<&Archived> {
+        self.tail
+            .last()
+            .or_else(|| self.blocks.back().and_then(|b| b.last()))
     }
 
     pub(super) fn first_msn(&self) -> Option<u64> {
-        self.segments.front().map(|s| s.msn)
+        self.first().map(|s| s.msn)
     }
 
-    /// The init section of the newest archived segment: the live window's first segment
-    /// needs a MAP only if it differs.
     pub(super) fn last_init(&self) -> Option<u32> {
-        self.segments.back().map(|s| s.init_id)
+        self.snapshot.last_init()
     }
 
     pub(super) fn has_discontinuity(&self) -> bool {
-        self.segments.iter().any(|s| s.discontinuity)
+        self.discontinuities > 0
     }
 
     pub(super) fn contains(&self, msn: u64) -> bool {
-        match (self.segments.front(), self.segments.back()) {
+        match (self.first(), self.last()) {
             (Some(first), Some(last)) => (first.msn..=last.msn).contains(&msn),
             _ => false,
         }
     }
 
-    /// The archive's lines, and the generation they belong to.
-    pub(super) fn text(&self) -> (u64, &Bytes) {
-        (self.generation, &self.text)
+    /// The current snapshot.
+    pub(super) fn snapshot(&self) -> &Arc<ArchiveText> {
+        &self.snapshot
     }
 }

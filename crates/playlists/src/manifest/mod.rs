@@ -73,6 +73,7 @@ mod rolling;
 mod target_duration;
 mod timeline;
 
+pub use archive::ArchiveText;
 pub use bandwidth::Bandwidth;
 pub use multivariant::{
     attribute_safe, render_multivariant, valid_codecs, AudioRendition, Variant,

@@ -14,9 +14,12 @@
 
 use std::io::{self, Write};
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use std::time::{Duration, UNIX_EPOCH};
 
+use super::archive::ArchiveText;
 use super::numbers::{write_duration, write_millis};
 use super::{M3u8Manifest, PartEntry, RenditionReport, Segment, Skip};
 
@@ -95,13 +98,22 @@ impl M3u8Manifest {
         at
     }
 
-    /// The DVR archive's lines (see [`render_split`](Self::render_split)) and a generation
-    /// that changes whenever they do; `None` without a DVR window or while nothing is
-    /// archived.
-    pub fn archive_text(&self) -> Option<(u64, Bytes)> {
-        let archive = self.archive.as_ref().filter(|a| a.len() > 0)?;
-        let (generation, text) = archive.text();
-        Some((generation, text.clone()))
+    /// The DVR archive's lines (see [`render_split`](Self::render_split)); `None` without a
+    /// DVR window or while nothing is archived.
+    pub fn archive_text(&self) -> Option<Bytes> {
+        let archive = self.archive()?;
+        let mut out = Vec::new();
+        archive.write(&mut out);
+        Some(Bytes::from(out))
+    }
+
+    /// The DVR archive as it is now, shared (see [`ArchiveText`]); `None` without a DVR
+    /// window or while nothing is archived.
+    pub(crate) fn archive(&self) -> Option<Arc<ArchiveText>> {
+        self.archive
+            .as_ref()
+            .filter(|a| a.len() > 0)
+            .map(|a| Arc::clone(a.snapshot()))
     }
 
     fn write_media(
@@ -159,7 +171,7 @@ impl M3u8Manifest {
         if let (false, Some(archive)) = (delta, &self.archive) {
             if archived > 0 {
                 if inline_archive {
-                    out.extend_from_slice(archive.text().1);
+                    archive.snapshot().write(out);
                 }
                 map = archive.last_init();
             }

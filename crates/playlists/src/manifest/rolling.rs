@@ -379,7 +379,7 @@ impl M3u8Manifest {
             let before = archive.len();
             self.discontinuity_sequence += archive.trim(end_us);
             if archived || archive.len() != before {
-                archive.rebuild();
+                archive.refresh();
             }
         }
     }

@@ -93,26 +93,6 @@ struct Writer {
     last_delta_len: usize,
     /// xxh3 of the current init section's bytes, to tell a changed init from a repeated one.
     init_hash: Option<u64>,
-    /// The DVR archive's lines with the URI query applied, for the archive generation and
-    /// query they were made for: rewritten once per change, not per part.
-    archive: Option<(u64, Option<String>, Bytes)>,
-}
-
-impl Writer {
-    /// The archive's lines `(generation, text)` with `query` on every URI.
-    fn archive_text(&mut self, (generation, text): (u64, Bytes), query: Option<&str>) -> Bytes {
-        if let Some((g, q, bytes)) = &self.archive {
-            if *g == generation && q.as_deref() == query {
-                return bytes.clone();
-            }
-        }
-        let bytes = match query {
-            Some(q) => Bytes::from(append_query_except(&text, q, &[])),
-            None => text,
-        };
-        self.archive = Some((generation, query.map(str::to_owned), bytes.clone()));
-        bytes
-    }
 }
 
 /// The part of a stream readers look at.
@@ -542,8 +522,9 @@ impl Playlists {
             };
             let query = self.uri_query.as_ref().and_then(|q| q.query(&st.name));
             let query = query.as_deref();
-            let full = match st.manifest.archive_text() {
-                // DVR: the archive's lines are shared by every version (see `FullPlaylist`).
+            let full = match st.manifest.archive() {
+                // DVR: the archive is shared by every version and written into a full
+                // playlist only when one is asked for (see `FullPlaylist`).
                 Some(archive) => {
                     let mut buf = Vec::with_capacity(writer.last_len + 512);
                     let at = st.manifest.render_split(&reports, &mut buf).unwrap_or(0);
@@ -556,8 +537,12 @@ impl Playlists {
                         ),
                         None => (buf, live),
                     };
-                    let archive = writer.archive_text(archive, query);
-                    FullPlaylist::assembled(head.into(), archive, live.into())
+                    FullPlaylist::deferred(
+                        head.into(),
+                        archive,
+                        query.map(str::to_owned),
+                        live.into(),
+                    )
                 }
                 None => render(
                     &st.manifest,
