@@ -489,3 +489,55 @@ async fn a_dvr_window_lists_segments_beyond_memory_and_serves_them_from_the_reco
         .sum();
     assert_eq!(video as f64, (listed_s * 30.0).round());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_push_lists_every_segment_from_its_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let record_dir = dir.path().to_str().unwrap();
+    let origin = Origin::start(
+        &["--record-dir", record_dir, "--max-segments", "4"],
+        Stdio::null(),
+    );
+    let mut ffmpeg = encoder(40, false);
+    let mut body = Vec::new();
+    std::io::Read::read_to_end(ffmpeg.stdout.as_mut().unwrap(), &mut body).unwrap();
+    assert!(ffmpeg.wait().unwrap().success());
+    for (query, want) in [
+        ("?playlist_type=vod", StatusCode::BAD_REQUEST),
+        ("?playlist_type=event", StatusCode::OK),
+    ] {
+        let status = put(origin.addr, &format!("/ingest/show{query}"), body.clone()).await;
+        assert_eq!(status, want, "{query}");
+    }
+    let live = origin.get("/show/index.m3u8").await.text();
+    assert!(live.contains("#EXT-X-PLAYLIST-TYPE:EVENT\n"), "{live}");
+    // Every segment of the 40 s from the first, which the recording starts with.
+    let list = origin
+        .wait_for(Duration::from_secs(30), |l| !l.is_empty())
+        .await;
+    let recording = list[0]["url"].as_str().unwrap().replace("index.m3u8", "");
+    let recorded = origin.get(&format!("{recording}index.m3u8")).await.text();
+    let first_recorded = segments_of(&recorded)[0]
+        .trim_end_matches(".m4s")
+        .to_owned();
+    assert_eq!(
+        live.lines()
+            .find_map(|l| l.strip_prefix("#EXT-X-MEDIA-SEQUENCE:")),
+        Some(first_recorded.as_str())
+    );
+    let seconds: f64 = live
+        .lines()
+        .filter_map(|l| l.strip_prefix("#EXTINF:"))
+        .map(|d| d.trim_end_matches(',').parse::<f64>().unwrap())
+        .sum();
+    assert!(seconds >= 37.0, "{seconds} s listed\n{live}");
+    for line in live.lines().filter(|l| l.starts_with('s')) {
+        let served = origin.get(&format!("/show/{line}")).await;
+        assert_eq!(served.status, StatusCode::OK, "{line}");
+    }
+
+    // Without recording there is nowhere to serve old segments from: refused.
+    let plain = Origin::start(&[], Stdio::null());
+    let status = put(plain.addr, "/ingest/show?playlist_type=event", body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}

@@ -215,3 +215,35 @@ fn every_uri_of_the_archive_carries_the_query_too() {
         assert!(uri.contains("?token=1.ab"), "{uri} in\n{full}");
     }
 }
+
+#[test]
+fn an_event_lists_everything_from_its_start_and_the_next_run_is_live_again() {
+    let p = Playlists::new(Options {
+        dvr_window_ms: None,
+        ..options()
+    })
+    .unwrap();
+    p.set_event("show", true);
+    for n in 0..1001 {
+        p.add("show", part(n, n * 200, "init a")).unwrap();
+    }
+    let v = p.stream("show").unwrap().playlist().unwrap();
+    let full = String::from_utf8(v.full.plain.to_vec()).unwrap();
+    assert!(full.contains("#EXT-X-PLAYLIST-TYPE:EVENT\n"), "{full}");
+    assert_eq!(tag(&full, "#EXT-X-MEDIA-SEQUENCE:"), Some("0"));
+    assert_eq!(segment_uris(&full), (0..200).collect::<Vec<_>>());
+    assert!(full.contains("CAN-SKIP-UNTIL="));
+    // Reloads stay small: the delta carries the type and the live edge only.
+    let delta = String::from_utf8(v.delta.as_ref().unwrap().plain.to_vec()).unwrap();
+    assert!(delta.contains("#EXT-X-PLAYLIST-TYPE:EVENT\n"));
+    assert!(segment_uris(&delta).len() <= 8, "{delta}");
+    // Ended, and started again without asking: a live window only.
+    p.fin("show").unwrap();
+    for n in 0..100 {
+        p.add("show", part(n, n * 200, "init a")).unwrap();
+    }
+    let v = p.stream("show").unwrap().playlist().unwrap();
+    let full = String::from_utf8(v.full.plain.to_vec()).unwrap();
+    assert!(!full.contains("PLAYLIST-TYPE"));
+    assert!(segment_uris(&full).len() <= 12, "{full}");
+}

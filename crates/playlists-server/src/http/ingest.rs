@@ -9,6 +9,8 @@
 //! no header (the form a stream key takes in RTMP URLs). The query is never logged: nothing
 //! here logs more than the stream name, and a refusal is logged by the ingest layer, which
 //! never sees the URL. The
+//! `?playlist_type=event` makes the stream's run an EVENT playlist (every segment listed from
+//! its start; with `--record-dir` only). The
 //! answer comes when the body ends (200 with the number of parts), when the input is refused
 //! (401/400/409/413/503, see [`status_for`](super::status_for)), when no part completes
 //! within the ingest layer's stall limit (408), or when the server shuts down (503).
@@ -54,7 +56,11 @@ where
         token: token.as_deref(),
         peer: head.peer,
     };
+    let event = playlist_type(state, head)?;
     let session = ingests.admit(stream, access).await?;
+    // Decided per session: the next run of the stream is an event or not (a run that goes on
+    // after a reconnect keeps what it started as).
+    state.playlists.set_event(stream, event);
     let _counted = state.ingest_request();
     let stall = Some(ingests.config().stall_after);
     let parts = feed(session, &mut RequestBody(body), stall, &state.shutdown)
@@ -71,6 +77,32 @@ where
     );
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(resp)
+}
+
+/// Whether the push asks for an EVENT playlist (`?playlist_type=event`: every segment listed
+/// from the start, §4.4.3.5). Segments past the live window are served from the recording,
+/// so this needs `--record-dir`.
+fn playlist_type(state: &AppState, head: &RequestHead) -> Result<bool, HttpError> {
+    let value = head.query().and_then(|q| {
+        q.split('&')
+            .find_map(|pair| pair.strip_prefix("playlist_type="))
+    });
+    match value {
+        None => Ok(false),
+        Some("event") if state.recordings.is_some() => Ok(true),
+        Some("event") => Err(HttpError::new(
+            StatusCode::BAD_REQUEST,
+            "playlist_type=event needs the origin to record (--record-dir): segments past the \
+             live window are served from the recording",
+        )),
+        Some(other) => Err(HttpError::new(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "playlist_type `{}`: the only type is `event`",
+                other.chars().take(32).collect::<String>()
+            ),
+        )),
+    }
 }
 
 /// The credential a request presents: the `Authorization: Bearer` header's, else the `token`

@@ -361,6 +361,8 @@ pub struct M3u8Manifest {
     /// The DVR window's segments before the live window ([`archive`]), when
     /// [`Options::dvr_window_ms`] is set.
     archive: Option<archive::Archive>,
+    /// An EVENT playlist ([`keep_everything`](Self::keep_everything)).
+    event: bool,
     /// `(decode_time + duration, duration, timescale)` of the newest part.
     last_part: Option<(u64, u64, u32)>,
     last_id: Option<u64>,
@@ -399,6 +401,7 @@ impl M3u8Manifest {
             waits_for_grid: false,
             finished: false,
             archive: opts.dvr_window_ms.map(archive::Archive::new),
+            event: false,
             last_part: None,
             last_id: None,
             anomalies: Anomalies::default(),
@@ -539,6 +542,24 @@ impl M3u8Manifest {
             .and_then(archive::Archive::first_msn)
             .or_else(|| self.listed().next().map(|s| s.msn))
             .unwrap_or(0)
+    }
+
+    /// Makes this an EVENT playlist (§4.4.3.5 `EXT-X-PLAYLIST-TYPE:EVENT`): every segment stays
+    /// listed from the stream's start, those past the live window without their parts, as in a
+    /// DVR window that never ends; segments are only ever appended. Call it before the first
+    /// render.
+    pub fn keep_everything(&mut self) {
+        self.archive = Some(archive::Archive::new(u64::MAX));
+        self.event = true;
+        if let Some(td) = self.target_duration_s {
+            // SERVER-CONTROL follows: delta updates are what keep an event's reloads small.
+            self.set_target_duration(td);
+        }
+    }
+
+    /// Whether it is an EVENT playlist ([`keep_everything`](Self::keep_everything)).
+    pub fn is_event(&self) -> bool {
+        self.event
     }
 
     /// Whether segment `msn` is listed in the DVR archive: listed, but its parts are no

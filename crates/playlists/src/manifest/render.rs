@@ -78,10 +78,11 @@ impl M3u8Manifest {
     /// before the first line of a segment or a hint (the header's tags are all `#EXT-X-`
     /// tags this module writes before any segment).
     fn archive_at(&self, text: &[u8]) -> usize {
-        const HEADER: [&[u8]; 6] = [
+        const HEADER: [&[u8]; 7] = [
             b"#EXTM3U",
             b"#EXT-X-VERSION:",
             b"#EXT-X-TARGETDURATION:",
+            b"#EXT-X-PLAYLIST-TYPE:",
             b"#EXT-X-SERVER-CONTROL:",
             b"#EXT-X-PART-INF:",
             b"#EXT-X-MEDIA-SEQUENCE:",
@@ -141,6 +142,9 @@ impl M3u8Manifest {
         };
         out.extend_from_slice(b"#EXTM3U\n#EXT-X-VERSION:");
         write!(out, "{version}\n#EXT-X-TARGETDURATION:{td}\n")?;
+        if self.event {
+            out.extend_from_slice(b"#EXT-X-PLAYLIST-TYPE:EVENT\n");
+        }
         self.write_server_control(out)?;
         out.extend_from_slice(b"#EXT-X-PART-INF:PART-TARGET=");
         write_millis(out, u64::from(self.part_target_ms))?;

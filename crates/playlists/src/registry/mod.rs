@@ -68,6 +68,8 @@ pub struct Playlists {
     /// Told of completed segments and ended streams, if the server asked for it
     /// ([`with_observer`](Self::with_observer)).
     observer: Option<Arc<dyn SegmentObserver>>,
+    /// Streams whose next run is an EVENT playlist ([`set_event`](Self::set_event)).
+    events: Mutex<std::collections::HashSet<String>>,
 }
 
 /// One stream slot; `StreamIdx::index()` of the chunk cache picks it.
@@ -139,6 +141,7 @@ impl Playlists {
             started: Event::new(),
             uri_query: None,
             observer: None,
+            events: Mutex::new(std::collections::HashSet::new()),
         })
     }
 
@@ -162,6 +165,20 @@ impl Playlists {
     pub fn with_observer(mut self, observer: Arc<dyn SegmentObserver>) -> Self {
         self.observer = Some(observer);
         self
+    }
+
+    /// Whether the next run of `stream` (the next time it starts: now, if it has not published
+    /// yet or has ended) is an EVENT playlist ([`M3u8Manifest::keep_everything`]): every
+    /// segment listed from its start, `EXT-X-PLAYLIST-TYPE:EVENT`. A run that is live keeps
+    /// what it started as. The parts of segments past the live window are not kept, so a
+    /// server serves those segments from its own store ([`SegmentObserver`]).
+    pub fn set_event(&self, stream: &str, event: bool) {
+        let mut events = self.events.lock();
+        if event {
+            events.insert(stream.to_owned());
+        } else {
+            events.remove(stream);
+        }
     }
 
     /// The options this instance was built with.
@@ -462,6 +479,9 @@ impl Playlists {
         let mut first_id = None;
         if let Some(start_ms) = start_ms {
             let mut manifest = M3u8Manifest::new(&self.opts, start_ms)?;
+            if self.events.lock().remove(name) {
+                manifest.keep_everything();
+            }
             first_id = Some(self.opts.numbering.first_part(start_ms));
             if rendition_of(name).is_some() {
                 manifest.share_timeline();
