@@ -3,14 +3,15 @@
 //! `playlists ingest-key`, and credentials kept out of the log.
 
 mod origin;
+mod spawned;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use http::StatusCode;
+use spawned::start_logged;
 
 /// Starts the binary and returns it with the address it logged.
 fn start(args: &[&str], stdin: Stdio) -> (Child, SocketAddr) {
@@ -21,42 +22,6 @@ fn start(args: &[&str], stdin: Stdio) -> (Child, SocketAddr) {
 fn start_with_env(args: &[&str], stdin: Stdio, env: &[(&str, &str)]) -> (Child, SocketAddr) {
     let (child, addr, _log) = start_logged(args, stdin, "info", env);
     (child, addr)
-}
-
-/// [`start`], logging at `level`, with every line the binary logs (collected as it goes).
-fn start_logged(
-    args: &[&str],
-    stdin: Stdio,
-    level: &str,
-    env: &[(&str, &str)],
-) -> (Child, SocketAddr, Arc<Mutex<Vec<String>>>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_playlists"))
-        .args(args)
-        .envs(env.iter().copied())
-        .env("NO_COLOR", "1")
-        .env("RUST_LOG", level)
-        .env_remove("PLAYLISTS_INGEST_TOKEN")
-        .env_remove("PLAYLISTS_INGEST_SECRET")
-        .stdin(stdin)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let lines = Arc::clone(&log);
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("http://").nth(1) {
-                let _ = tx.send(rest.trim_end_matches('/').to_owned());
-            }
-            lines.lock().unwrap().push(line);
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("the binary logs its address");
-    (child, addr.parse().unwrap(), log)
 }
 
 /// Runs the binary to its exit (at most 20 s): its status, stdout and stderr.

@@ -6,12 +6,11 @@
 
 mod common;
 mod origin;
+mod spawned;
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use http::StatusCode;
@@ -21,41 +20,37 @@ use serde_json::Value;
 struct Origin {
     child: Child,
     addr: SocketAddr,
-    log: Arc<Mutex<Vec<String>>>,
+    log: spawned::Log,
 }
 
 impl Origin {
     /// Starts the binary with `args`, its stdin from `stdin`.
     fn start(args: &[&str], stdin: Stdio) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_playlists"))
-            .args(["--listen", "127.0.0.1:0", "--ingest-grace-secs", "1"])
-            .args(args)
-            .env("NO_COLOR", "1")
-            .env("RUST_LOG", "info")
-            .env_remove("PLAYLISTS_INGEST_TOKEN")
-            .env_remove("PLAYLISTS_INGEST_SECRET")
-            .stdin(stdin)
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let lines = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("http://").nth(1) {
-                    let _ = tx.send(rest.trim_end_matches('/').to_owned());
-                }
-                lines.lock().unwrap().push(line);
-            }
-        });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("the binary logs its address")
-            .parse()
-            .unwrap();
+        let args: Vec<&str> = ["--listen", "127.0.0.1:0", "--ingest-grace-secs", "1"]
+            .into_iter()
+            .chain(args.iter().copied())
+            .collect();
+        let (child, addr, log) = spawned::start_logged(&args, stdin, "info", &[]);
         Self { child, addr, log }
+    }
+
+    /// The binary recording into `record_dir` (with `extra` flags) what ffmpeg encodes of
+    /// `secs` seconds, as the stream `cam` from its stdin; and the encoder.
+    fn ingesting(record_dir: &str, secs: u32, realtime: bool, extra: &[&str]) -> (Self, Child) {
+        let mut ffmpeg = encoder(secs, realtime);
+        let stdin = Stdio::from(ffmpeg.stdout.take().unwrap());
+        let mut args = vec!["--record-dir", record_dir];
+        args.extend_from_slice(extra);
+        args.extend(["ingest", "--stream", "cam"]);
+        (Self::start(&args, stdin), ffmpeg)
+    }
+
+    /// Polls the listing until the newest recording is in `state` (at most 30 s).
+    async fn wait_state(&self, state: &str) -> Vec<Value> {
+        self.wait_for(Duration::from_secs(30), |l| {
+            l.first().is_some_and(|r| r["state"] == state)
+        })
+        .await
     }
 
     fn logged(&self, needle: &str) -> bool {
@@ -148,17 +143,8 @@ fn segments_of(playlist: &str) -> Vec<&str> {
 async fn a_stream_is_recorded_and_served_as_vod_frame_for_frame_and_a_restart_is_a_new_recording() {
     let dir = tempfile::tempdir().unwrap();
     let record_dir = dir.path().to_str().unwrap();
-    let mut ffmpeg = encoder(6, false);
-    let stdin = Stdio::from(ffmpeg.stdout.take().unwrap());
-    let origin = Origin::start(
-        &["--record-dir", record_dir, "ingest", "--stream", "cam"],
-        stdin,
-    );
-    let list = origin
-        .wait_for(Duration::from_secs(30), |l| {
-            l.first().is_some_and(|r| r["state"] == "finished")
-        })
-        .await;
+    let (origin, mut ffmpeg) = Origin::ingesting(record_dir, 6, false, &[]);
+    let list = origin.wait_state("finished").await;
     assert!(ffmpeg.wait().unwrap().success());
     let rec = &list[0];
     assert_eq!(rec["stream"], "cam");
@@ -242,6 +228,15 @@ async fn put(addr: SocketAddr, path: &str, body: Vec<u8>) -> StatusCode {
     sender.send_request(req).await.unwrap().status()
 }
 
+/// Seconds of media a playlist lists (its EXTINFs).
+fn listed_seconds(playlist: &str) -> f64 {
+    playlist
+        .lines()
+        .filter_map(|l| l.strip_prefix("#EXTINF:"))
+        .map(|d| d.trim_end_matches(',').parse::<f64>().unwrap())
+        .sum()
+}
+
 /// The complete segments a live playlist lists.
 fn complete_segments(playlist: &str) -> usize {
     playlist
@@ -254,12 +249,7 @@ fn complete_segments(playlist: &str) -> usize {
 async fn kill_9_loses_at_most_the_segment_being_written_and_the_recording_is_found_again() {
     let dir = tempfile::tempdir().unwrap();
     let record_dir = dir.path().to_str().unwrap();
-    let mut ffmpeg = encoder(30, true);
-    let stdin = Stdio::from(ffmpeg.stdout.take().unwrap());
-    let mut origin = Origin::start(
-        &["--record-dir", record_dir, "ingest", "--stream", "cam"],
-        stdin,
-    );
+    let (mut origin, mut ffmpeg) = Origin::ingesting(record_dir, 30, true, &[]);
     origin
         .wait_for(Duration::from_secs(30), |l| {
             l.first().is_some_and(|r| r["segments"].as_u64() >= Some(4))
@@ -354,17 +344,8 @@ async fn a_full_recording_disk_stops_the_recording_and_the_live_stream_goes_on()
     // About three segments of the test pattern (~40 KB each).
     let disk = SmallDisk::mount("128k");
     let record_dir = disk.0.path().to_str().unwrap();
-    let mut ffmpeg = encoder(12, true);
-    let stdin = Stdio::from(ffmpeg.stdout.take().unwrap());
-    let origin = Origin::start(
-        &["--record-dir", record_dir, "ingest", "--stream", "cam"],
-        stdin,
-    );
-    let list = origin
-        .wait_for(Duration::from_secs(30), |l| {
-            l.first().is_some_and(|r| r["state"] == "stopped")
-        })
-        .await;
+    let (origin, mut ffmpeg) = Origin::ingesting(record_dir, 12, true, &[]);
+    let list = origin.wait_state("stopped").await;
     let rec = &list[0];
     assert!(
         rec["reason"].as_str().unwrap().contains("disk is full"),
@@ -419,29 +400,15 @@ async fn a_full_recording_disk_stops_the_recording_and_the_live_stream_goes_on()
 async fn a_dvr_window_lists_segments_beyond_memory_and_serves_them_from_the_recording() {
     let dir = tempfile::tempdir().unwrap();
     let record_dir = dir.path().to_str().unwrap();
-    let mut ffmpeg = encoder(40, false);
-    let stdin = Stdio::from(ffmpeg.stdout.take().unwrap());
     // A live window of 4 segments (8 s; with the 12 s Skip Boundary about 7 stay in
     // memory) and a DVR window of 30 s.
-    let origin = Origin::start(
-        &[
-            "--record-dir",
-            record_dir,
-            "--dvr-window",
-            "30s",
-            "--max-segments",
-            "4",
-            "ingest",
-            "--stream",
-            "cam",
-        ],
-        stdin,
+    let (origin, mut ffmpeg) = Origin::ingesting(
+        record_dir,
+        40,
+        false,
+        &["--dvr-window", "30s", "--max-segments", "4"],
     );
-    let list = origin
-        .wait_for(Duration::from_secs(30), |l| {
-            l.first().is_some_and(|r| r["state"] == "finished")
-        })
-        .await;
+    let list = origin.wait_state("finished").await;
     assert!(ffmpeg.wait().unwrap().success());
     let recording = list[0]["url"]
         .as_str()
@@ -482,11 +449,7 @@ async fn a_dvr_window_lists_segments_beyond_memory_and_serves_them_from_the_reco
     }
     // ffprobe reads the whole window: 30 frames a second.
     let (video, _) = probe_packets(&format!("http://{}/cam/index.m3u8", origin.addr));
-    let listed_s: f64 = live
-        .lines()
-        .filter_map(|l| l.strip_prefix("#EXTINF:"))
-        .map(|d| d.trim_end_matches(',').parse::<f64>().unwrap())
-        .sum();
+    let listed_s: f64 = listed_seconds(&live);
     assert_eq!(video as f64, (listed_s * 30.0).round());
 }
 
@@ -525,11 +488,7 @@ async fn an_event_push_lists_every_segment_from_its_start() {
             .find_map(|l| l.strip_prefix("#EXT-X-MEDIA-SEQUENCE:")),
         Some(first_recorded.as_str())
     );
-    let seconds: f64 = live
-        .lines()
-        .filter_map(|l| l.strip_prefix("#EXTINF:"))
-        .map(|d| d.trim_end_matches(',').parse::<f64>().unwrap())
-        .sum();
+    let seconds: f64 = listed_seconds(&live);
     assert!(seconds >= 37.0, "{seconds} s listed\n{live}");
     for line in live.lines().filter(|l| l.starts_with('s')) {
         let served = origin.get(&format!("/show/{line}")).await;
