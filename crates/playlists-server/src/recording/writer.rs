@@ -132,8 +132,9 @@ impl SegmentObserver for Recorder {
             segment,
             gap,
         };
-        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = self.queue.try_send(job)
-        {
+        // Disconnected: the recorder was closed (the origin is stopping); nothing is recorded
+        // any more, and nothing fell behind.
+        if let Err(TrySendError::Full(_)) = self.queue.try_send(job) {
             self.recordings.stats.count_stop(StopReason::Behind);
             lock(&self.lost).insert(stream.to_owned());
         }
@@ -519,5 +520,88 @@ mod tests {
     #[test]
     fn states_have_labels() {
         assert_eq!(RecordingState::Interrupted.label(), "interrupted");
+    }
+
+    fn segment(idx: StreamIdx, msn: u64) -> CompletedSegment {
+        CompletedSegment {
+            stream: idx,
+            info: playlists::SegmentParts {
+                msn,
+                first_id: msn * 5,
+                count: 1,
+                complete: true,
+                duration_secs: 2.0,
+                pdt_unix_us: 1_796_675_492_000_000 + msn * 2_000_000,
+                discontinuity: false,
+                init_id: 0,
+                bytes: 4,
+            },
+            parts: vec![bytes::Bytes::from(format!("s{msn:03}"))],
+            init: bytes::Bytes::from_static(b"init"),
+        }
+    }
+
+    fn states(recordings: &Recordings) -> Vec<(RecordingState, Vec<u64>)> {
+        recordings
+            .read()
+            .recordings
+            .values()
+            .map(|r| (r.state.clone(), r.segments.iter().map(|s| s.msn).collect()))
+            .collect()
+    }
+
+    #[test]
+    fn a_gap_a_write_error_and_a_new_run_each_end_a_recording_and_none_has_a_hole() {
+        let root = tempfile::tempdir().unwrap();
+        let recordings = Arc::new(Recordings::new(root.path().to_owned(), Default::default()));
+        let mut writer = Writer {
+            recordings: Arc::clone(&recordings),
+            retention: Retention::default(),
+            open: HashMap::new(),
+            pending_ends: Arc::default(),
+        };
+        let chunks = playlists::ChunkCache::with_capacity(1, 4).unwrap();
+        let first_run = chunks.register("cam").unwrap();
+        writer.segment("cam", &segment(first_run, 1), false);
+        writer.segment("cam", &segment(first_run, 2), false);
+        // Segment 3 was dropped from a full queue: 4 comes with the gap flagged.
+        writer.segment("cam", &segment(first_run, 4), true);
+        writer.segment("cam", &segment(first_run, 5), false);
+        let behind = RecordingState::Stopped(StopReason::Behind.message().to_owned());
+        assert_eq!(
+            states(&recordings),
+            [
+                (behind.clone(), vec![1, 2]),
+                (RecordingState::Recording, vec![4, 5])
+            ]
+        );
+        // Its directory gone (a write error): stopped, and the run's later segments ignored.
+        let open = writer.open["cam"].key.dir(root.path());
+        std::fs::remove_dir_all(&open).unwrap();
+        writer.segment("cam", &segment(first_run, 6), false);
+        writer.segment("cam", &segment(first_run, 7), false);
+        assert!(matches!(
+            &states(&recordings)[1],
+            (RecordingState::Stopped(reason), msns)
+                if reason.starts_with(StopReason::WriteError.message()) && msns == &[4, 5]
+        ));
+        assert_eq!(recordings.stats.stopped(StopReason::WriteError), 1);
+        // The run ends, the stream starts again: a new recording.
+        writer.ended("cam", first_run);
+        chunks.fin(first_run).unwrap();
+        let second_run = chunks.register("cam").unwrap();
+        writer.segment("cam", &segment(second_run, 100), false);
+        writer.ended("cam", second_run);
+        let all = states(&recordings);
+        assert_eq!(all.len(), 3);
+        assert_eq!(all[2], (RecordingState::Finished, vec![100]));
+        // The finished one is found again as it was.
+        let (catalog, _) = super::super::Catalog::load(root.path()).unwrap();
+        let found: Vec<_> = catalog
+            .recordings
+            .values()
+            .map(|r| r.state.clone())
+            .collect();
+        assert_eq!(found, [behind, RecordingState::Finished]);
     }
 }
