@@ -89,12 +89,17 @@ impl Recording {
 
     /// Bytes on disk: segments and init sections (the index is not counted).
     pub fn bytes(&self) -> u64 {
-        self.segments.iter().map(|s| s.bytes).sum::<u64>() + self.inits.values().sum::<u64>()
+        // Saturating: an index is read from disk, and a damaged one must not panic the origin.
+        let segments = self.segments.iter().map(|s| s.bytes);
+        segments
+            .chain(self.inits.values().copied())
+            .fold(0, u64::saturating_add)
     }
 
     /// Seconds of media.
     pub fn duration_secs(&self) -> f64 {
-        self.segments.iter().map(|s| s.duration_us).sum::<u64>() as f64 / 1e6
+        let us = self.segments.iter().map(|s| s.duration_us);
+        us.fold(0, u64::saturating_add) as f64 / 1e6
     }
 
     /// Whether it may still grow.
@@ -211,7 +216,8 @@ impl Catalog {
 
     /// Total bytes on disk.
     pub fn bytes(&self) -> u64 {
-        self.recordings.values().map(Recording::bytes).sum()
+        let bytes = self.recordings.values().map(Recording::bytes);
+        bytes.fold(0, u64::saturating_add)
     }
 }
 
@@ -252,6 +258,69 @@ mod tests {
             file.write_all(&line.encode()).unwrap();
         }
         dir
+    }
+
+    use proptest::strategy::Strategy as _;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// An index damaged in any way (garbage lines, extreme numbers, lines out of order) is
+        /// read without a panic, and what it yields is listed, rendered, served and retained
+        /// without one either.
+        #[test]
+        fn any_index_loads_and_serves_without_a_panic(
+            lines in proptest::collection::vec(
+                proptest::prop_oneof![
+                    (proptest::prelude::any::<u64>(), proptest::prelude::any::<u64>(),
+                     proptest::prelude::any::<u64>(), proptest::prelude::any::<bool>(),
+                     proptest::prelude::any::<u32>(), proptest::prelude::any::<u64>())
+                        .prop_map(|(msn, duration_us, pdt_us, discontinuity, init, bytes)| {
+                            Line::Segment(SegmentEntry {
+                                msn, duration_us, pdt_us, discontinuity, init, bytes,
+                            }).encode()
+                        }),
+                    (proptest::prelude::any::<u32>(), proptest::prelude::any::<u64>())
+                        .prop_map(|(id, bytes)| Line::Init { id, bytes }.encode()),
+                    proptest::prelude::any::<u64>()
+                        .prop_map(|below| Line::Trim { below }.encode()),
+                    (proptest::prelude::any::<u64>(), proptest::prelude::any::<bool>())
+                        .prop_map(|(at_ms, stopped)| Line::End {
+                            at_ms,
+                            stopped: stopped.then(|| "x".to_owned()),
+                        }.encode()),
+                    proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+                ],
+                0..40,
+            ),
+            started_ms in proptest::prelude::any::<u64>(),
+            now_ms in proptest::prelude::any::<u64>(),
+        ) {
+            let root = tempfile::tempdir().unwrap();
+            let key = RecordingKey { stream: "cam".into(), id: "r".into() };
+            let dir = key.dir(root.path());
+            std::fs::create_dir_all(&dir).unwrap();
+            let mut bytes = Line::Start { stream: "cam".into(), started_ms }.encode();
+            for line in &lines {
+                bytes.extend_from_slice(line);
+            }
+            std::fs::write(dir.join(INDEX_FILE), &bytes).unwrap();
+            let (catalog, _) = Catalog::load(root.path()).unwrap();
+            let _ = catalog.bytes();
+            let retention = super::super::Retention {
+                max_age: Some(std::time::Duration::from_secs(3600)),
+                max_bytes: Some(1 << 20),
+            };
+            let _ = retention.plan(&catalog, now_ms);
+            for rec in catalog.recordings.values() {
+                let _ = super::super::vod::render(rec, Some("token=1.a"));
+                let _ = rec.duration_secs();
+            }
+            let recordings = super::super::Recordings::new(root.path().to_owned(), catalog);
+            let _ = recordings.list();
+            let _ = recordings.file(&key, "7.m4s");
+            let _ = recordings.recorded_segment("cam", 7);
+        }
     }
 
     #[test]

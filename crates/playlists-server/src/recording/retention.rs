@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::catalog::{Catalog, RecordingKey};
+use super::index::SegmentEntry;
 
 /// How long and how much is kept; `None` keeps everything.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -38,22 +39,25 @@ impl Retention {
         // What each recording keeps after the age rule: (key, live, kept segments' (msn,
         // date, bytes)), oldest first.
         let mut kept = Vec::new();
-        let cutoff_us = self
-            .max_age
-            .map(|age| now_ms.saturating_sub(age.as_millis() as u64) * 1000);
+        let cutoff_us = self.max_age.map(|age| {
+            now_ms
+                .saturating_sub(age.as_millis() as u64)
+                .saturating_mul(1000)
+        });
         for (key, rec) in &catalog.recordings {
             let old = cutoff_us.map_or(0, |cutoff| {
                 rec.segments
                     .iter()
-                    .take_while(|s| s.pdt_us + s.duration_us <= cutoff)
+                    .take_while(|s| s.pdt_us.saturating_add(s.duration_us) <= cutoff)
                     .count()
             });
             let rest: Vec<_> = rec.segments.iter().skip(old).collect();
             if rest.is_empty()
                 && !rec.is_live()
                 && (old > 0
-                    || cutoff_us
-                        .is_some_and(|c| rec.ended_ms.unwrap_or(rec.started_ms) * 1000 <= c))
+                    || cutoff_us.is_some_and(|c| {
+                        rec.ended_ms.unwrap_or(rec.started_ms).saturating_mul(1000) <= c
+                    }))
             {
                 actions.push(Action::Delete(key.clone()));
                 continue;
@@ -64,7 +68,7 @@ impl Retention {
                     below: rest.first().map_or(u64::MAX, |s| s.msn),
                 });
             }
-            let inits: u64 = rec.inits.values().sum();
+            let inits = rec.inits.values().fold(0u64, |a, b| a.saturating_add(*b));
             kept.push((key, rec.is_live(), rest, inits));
         }
         let Some(max_bytes) = self.max_bytes else {
@@ -72,8 +76,8 @@ impl Retention {
         };
         let mut total: u64 = kept
             .iter()
-            .map(|(_, _, segs, inits)| inits + segs.iter().map(|s| s.bytes).sum::<u64>())
-            .sum();
+            .map(|(_, _, segs, inits)| inits.saturating_add(bytes_of(segs)))
+            .fold(0, u64::saturating_add);
         // Oldest first: by the date of the first segment kept (a recording without any, by
         // nothing: it goes first).
         kept.sort_by_key(|(_, _, segs, _)| segs.first().map_or(0, |s| s.pdt_us));
@@ -82,7 +86,7 @@ impl Retention {
                 break;
             }
             if !live {
-                total -= inits + segs.iter().map(|s| s.bytes).sum::<u64>();
+                total = total.saturating_sub(inits.saturating_add(bytes_of(&segs)));
                 actions.retain(|a| !matches!(a, Action::Trim { key: k, .. } if k == key));
                 actions.push(Action::Delete(key.clone()));
                 continue;
@@ -93,7 +97,7 @@ impl Retention {
                 if total <= max_bytes {
                     break;
                 }
-                total -= s.bytes;
+                total = total.saturating_sub(s.bytes);
                 below = Some(s.msn + 1);
             }
             if let Some(below) = below {
@@ -106,6 +110,14 @@ impl Retention {
         }
         actions
     }
+}
+
+/// The bytes of `segments`, saturating (indexes come from disk).
+fn bytes_of(segments: &[&SegmentEntry]) -> u64 {
+    segments
+        .iter()
+        .map(|s| s.bytes)
+        .fold(0, u64::saturating_add)
 }
 
 #[cfg(test)]

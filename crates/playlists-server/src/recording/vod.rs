@@ -22,7 +22,7 @@ pub fn render(recording: &Recording, query: Option<&str>) -> String {
     let target = recording
         .segments
         .iter()
-        .map(|s| (s.duration_us + 500_000) / 1_000_000)
+        .map(|s| s.duration_us.saturating_add(500_000) / 1_000_000)
         .max()
         .unwrap_or(1)
         .max(1);
