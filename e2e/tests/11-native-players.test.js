@@ -261,8 +261,13 @@ describe('native players on a two-rendition group', { timeout: 240_000 }, () => 
     assert.ok(firstHigh > 0, 'the picture switched to 720p');
     assert.equal(shown.at(-1).height, 720, 'and stayed there');
     assert.ok(atSwitch.extraS >= -0.2, `no media shown twice at the switch: ${JSON.stringify(atSwitch)}`);
-    assert.ok(atSwitch.skippedS <= readahead + 0.3,
-      `the media skipped at the switch (${atSwitch.skippedS} s) is no more than the read-ahead mpv dropped (${readahead} s)`);
+    // The new rendition's picture can only start at a key frame: where the dropped read-ahead
+    // ends between two, mpv resumes at the next, up to one GOP (1 s here) later. Six CI runs
+    // skipped 1.89–1.92 s with 2.45–2.67 s read ahead, one 2.92 s with 2.43 s: the next key
+    // frame. 0.3 s more is the 100 ms sampling.
+    const gopS = 1;
+    assert.ok(atSwitch.skippedS <= readahead + gopS + 0.3,
+      `the media skipped at the switch (${atSwitch.skippedS} s) is no more than the read-ahead mpv dropped (${readahead} s) and one GOP`);
     // Samples are 100 ms apart: a hole shows as media time stepping half a second or more
     // ahead of the wall clock, media shown twice as a step back.
     assert.deepEqual(elsewhere.filter((x) => x.extraS >= 0.5), [], 'no hole in the media besides the switch');
