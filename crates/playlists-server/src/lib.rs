@@ -68,3 +68,12 @@ pub mod recording;
 pub mod shutdown;
 mod sync;
 pub mod upgrade;
+
+/// A canonical decimal: digits only, no leading zero except for `0` itself. URL paths name
+/// numbers (segments, parts, init sections) this way only: one resource, one URL.
+pub(crate) fn canonical<T: std::str::FromStr>(s: &str) -> Option<T> {
+    let ok = !s.is_empty()
+        && s.bytes().all(|b| b.is_ascii_digit())
+        && (s.len() == 1 || !s.starts_with('0'));
+    ok.then(|| s.parse().ok()).flatten()
+}

@@ -33,6 +33,7 @@ use super::recordings::{self, RecordingPath};
 use super::request_head::RequestHead;
 use super::route_kind::RouteKind;
 use super::{assets, cors, ingest, media, page, playlist, scrape, AppState};
+use crate::canonical;
 use crate::playback::Access;
 use http::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode};
@@ -155,14 +156,6 @@ impl<'a> Route<'a> {
         }
         Self::Unknown
     }
-}
-
-/// A canonical decimal: digits only, no leading zero except for `0` itself.
-fn canonical<T: std::str::FromStr>(s: &str) -> Option<T> {
-    let ok = !s.is_empty()
-        && s.bytes().all(|b| b.is_ascii_digit())
-        && (s.len() == 1 || !s.starts_with('0'));
-    ok.then(|| s.parse().ok()).flatten()
 }
 
 /// Answers one request. Never fails: every refusal is a response (see `error.rs`).

@@ -33,7 +33,15 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use super::{IngestError, RESERVED_GROUPS};
+use super::IngestError;
+
+/// The group name no ingested stream may have: `/ingest/…` paths are where encoders push, so
+/// the playlist of a stream `ingest` or `ingest/x` could never be requested.
+pub const RESERVED_GROUP: &str = "ingest";
+
+/// Group names no ingested stream may have: [`RESERVED_GROUP`], and `recordings`, under
+/// which recordings are served.
+pub const RESERVED_GROUPS: [&str; 2] = [RESERVED_GROUP, "recordings"];
 
 type HmacSha256 = Hmac<Sha256>;
 

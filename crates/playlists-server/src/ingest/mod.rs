@@ -59,7 +59,10 @@ mod sessions;
 pub mod sources;
 
 pub(crate) use access::{decode_hex, push_hex};
-pub use access::{publish_key, token_from_query, validate_scope, Credentials, Secret};
+pub use access::{
+    publish_key, token_from_query, validate_scope, Credentials, Secret, RESERVED_GROUP,
+    RESERVED_GROUPS,
+};
 pub use config::IngestConfig;
 pub use error::{IngestError, IngestErrorKind};
 pub use failures::{
@@ -69,5 +72,5 @@ pub use feed::{feed, ChunkSource};
 pub use publish_delay::{PublishDelay, PublishDelaySnapshot, PUBLISH_DELAY_BUCKETS_US};
 pub use restamp::{GroupAnchor, Restamp};
 pub use session::IngestSession;
-pub use sessions::{Access, Ingests, Ownership, RESERVED_GROUP, RESERVED_GROUPS};
+pub use sessions::{Access, Ingests, Ownership};
 pub use sources::stdin::ingest_reader;

@@ -32,19 +32,11 @@ use tokio::time::Instant;
 
 use super::{
     AuthFailures, GroupAnchor, IngestConfig, IngestError, IngestSession, PublishDelay,
-    PublishDelaySnapshot, Restamp,
+    PublishDelaySnapshot, Restamp, RESERVED_GROUPS,
 };
 use crate::fmp4::Splitter;
 use crate::part_store::PartStore;
 use crate::sync::lock;
-
-/// The group name no ingested stream may have: `/ingest/…` paths are where encoders push, so
-/// the playlist of a stream `ingest` or `ingest/x` could never be requested.
-pub const RESERVED_GROUP: &str = "ingest";
-
-/// Group names no ingested stream may have: [`RESERVED_GROUP`], and `recordings`, under
-/// which recordings are served.
-pub const RESERVED_GROUPS: [&str; 2] = [RESERVED_GROUP, "recordings"];
 
 /// How a session shares its stream with other sessions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

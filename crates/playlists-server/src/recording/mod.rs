@@ -42,12 +42,15 @@
 //! than `--record-max-age` and the oldest recordings beyond `--record-max-bytes`.
 
 mod catalog;
+mod files;
 mod index;
 mod retention;
 pub mod vod;
 mod writer;
 
 use std::path::{Path, PathBuf};
+
+use crate::canonical;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -256,11 +259,11 @@ impl Recordings {
         let bytes = if let Some(id) = name
             .strip_prefix("init-")
             .and_then(|n| n.strip_suffix(".mp4"))
-            .and_then(canonical)
+            .and_then(canonical::<u32>)
         {
-            *rec.inits.get(&u32::try_from(id).ok()?)?
+            *rec.inits.get(&id)?
         } else {
-            let msn = name.strip_suffix(".m4s").and_then(canonical)?;
+            let msn: u64 = name.strip_suffix(".m4s").and_then(canonical)?;
             let i = rec.segments.binary_search_by_key(&msn, |s| s.msn).ok()?;
             rec.segments[i].bytes
         };
@@ -295,14 +298,6 @@ impl Recordings {
                 })
             })
     }
-}
-
-/// A canonical decimal (no sign, no leading zero).
-fn canonical(s: &str) -> Option<u64> {
-    let ok = !s.is_empty()
-        && s.bytes().all(|b| b.is_ascii_digit())
-        && (s.len() == 1 || !s.starts_with('0'));
-    ok.then(|| s.parse().ok()).flatten()
 }
 
 #[cfg(test)]

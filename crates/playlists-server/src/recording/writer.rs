@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use playlists::{CompletedSegment, SegmentObserver, StreamIdx};
 
 use super::catalog::{Recording, RecordingKey};
+use super::files::{recording_id, write_file};
 use super::index::{self, Line, SegmentEntry, INDEX_FILE};
 use super::retention::{Action, Retention};
 use super::{Recordings, StopReason};
@@ -465,57 +466,10 @@ fn write_segment(
     Ok(())
 }
 
-/// Writes `name` in `dir` from `chunks`: to `name.tmp`, renamed when complete, so that a
-/// file under its real name is always whole. Not synced: a process crash keeps what the page
-/// cache holds; a power loss may lose the last seconds (the index names only renamed files,
-/// so it stays consistent with what survived).
-fn write_file(dir: &Path, name: &str, chunks: &[bytes::Bytes]) -> io::Result<()> {
-    let tmp = dir.join(format!("{name}.tmp"));
-    let written = (|| {
-        let mut file = File::create(&tmp)?;
-        for chunk in chunks {
-            file.write_all(chunk)?;
-        }
-        std::fs::rename(&tmp, dir.join(name))
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written
-}
-
-/// A recording's id from its first segment's date: `20261207T203132Z`.
-fn recording_id(pdt_us: u64) -> String {
-    let at = UNIX_EPOCH + Duration::from_micros(pdt_us);
-    humantime::format_rfc3339_seconds(at)
-        .to_string()
-        .replace(['-', ':'], "")
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::RecordingState;
     use super::*;
-
-    #[test]
-    fn a_recording_is_named_after_its_first_date() {
-        assert_eq!(recording_id(1_796_675_492_123_000), "20261207T203132Z");
-    }
-
-    #[test]
-    fn only_whole_files_get_their_name() {
-        let dir = tempfile::tempdir().unwrap();
-        write_file(
-            dir.path(),
-            "1.m4s",
-            &[bytes::Bytes::from("ab"), "cd".into()],
-        )
-        .unwrap();
-        assert_eq!(std::fs::read(dir.path().join("1.m4s")).unwrap(), b"abcd");
-        assert!(!dir.path().join("1.m4s.tmp").exists());
-        let err = write_file(&dir.path().join("missing"), "2.m4s", &[]).unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::NotFound);
-    }
 
     #[test]
     fn states_have_labels() {

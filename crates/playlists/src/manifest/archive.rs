@@ -25,7 +25,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::render::InitUri;
-use super::Segment;
+use super::{M3u8Manifest, Segment};
 
 /// Archived segments per shared block: a snapshot clones one reference per block and copies
 /// at most a block's worth of entry headers.
@@ -219,5 +219,33 @@ impl Archive {
     /// The current snapshot.
     pub(super) fn snapshot(&self) -> &Arc<ArchiveText> {
         &self.snapshot
+    }
+}
+
+/// The DVR window and EVENT playlists, as the builder exposes them.
+impl M3u8Manifest {
+    /// Makes this an EVENT playlist (§4.4.3.5 `EXT-X-PLAYLIST-TYPE:EVENT`): every segment stays
+    /// listed from the stream's start, those past the live window without their parts, as in a
+    /// DVR window that never ends; segments are only ever appended. Call it before the first
+    /// render.
+    pub fn keep_everything(&mut self) {
+        self.archive = Some(Archive::new(u64::MAX));
+        self.event = true;
+        if let Some(td) = self.target_duration_s {
+            // SERVER-CONTROL follows: delta updates are what keep an event's reloads small.
+            self.set_target_duration(td);
+        }
+    }
+
+    /// Whether it is an EVENT playlist ([`keep_everything`](Self::keep_everything)).
+    pub fn is_event(&self) -> bool {
+        self.event
+    }
+
+    /// Whether segment `msn` is listed in the DVR archive: listed, but its parts are no
+    /// longer kept ([`segment`](Self::segment) does not know it); a server serves it from its
+    /// own store.
+    pub fn is_archived(&self, msn: u64) -> bool {
+        self.archive.as_ref().is_some_and(|a| a.contains(msn))
     }
 }

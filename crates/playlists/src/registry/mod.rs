@@ -22,6 +22,7 @@
 mod input;
 mod listing;
 mod observer;
+mod rendering;
 mod stream;
 
 pub use input::{group_of, rendition_of, AudioTrack, Init, Part, StreamStatus};
@@ -33,15 +34,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::chunk_cache::{ChunkCache, StreamIdx};
 use crate::error::{Error, Result};
-use crate::m3u8_cache::{FullPlaylist, M3u8Cache, PlaylistVersion, Rendered};
-use crate::manifest::{
-    valid_codecs, M3u8Manifest, PartMeta, PartPosition, RenditionReport, SegmentParts, Skip,
-};
+use crate::m3u8_cache::{M3u8Cache, PlaylistVersion};
+use crate::manifest::{valid_codecs, M3u8Manifest, PartMeta, PartPosition, Skip};
 use crate::options::Options;
 use crate::sync::{AtomicU64, Mutex, Ordering, RwLock};
-use crate::uri_query::{append_query_except, UriQuery};
+use crate::uri_query::UriQuery;
 use crate::wait::Event;
-use bytes::Bytes;
+use rendering::{render, render_full};
 use tokio::time::Instant;
 
 /// The registry of live streams: at most `num_playlists` of them, each with its chunk ring,
@@ -157,28 +156,6 @@ impl Playlists {
     pub fn with_uri_query(mut self, query: Arc<dyn UriQuery>) -> Self {
         self.uri_query = Some(query);
         self
-    }
-
-    /// Has `observer` told of every segment completed and every stream ended from now on (see
-    /// [`SegmentObserver`] for when and how). Without one, nothing is collected for it.
-    #[must_use]
-    pub fn with_observer(mut self, observer: Arc<dyn SegmentObserver>) -> Self {
-        self.observer = Some(observer);
-        self
-    }
-
-    /// Whether the next run of `stream` (the next time it starts: now, if it has not published
-    /// yet or has ended) is an EVENT playlist ([`M3u8Manifest::keep_everything`]): every
-    /// segment listed from its start, `EXT-X-PLAYLIST-TYPE:EVENT`. A run that is live keeps
-    /// what it started as. The parts of segments past the live window are not kept, so a
-    /// server serves those segments from its own store ([`SegmentObserver`]).
-    pub fn set_event(&self, stream: &str, event: bool) {
-        let mut events = self.events.lock();
-        if event {
-            events.insert(stream.to_owned());
-        } else {
-            events.remove(stream);
-        }
     }
 
     /// The options this instance was built with.
@@ -330,32 +307,6 @@ impl Playlists {
             observer.stream_ended(stream, idx);
         }
         Ok(())
-    }
-
-    /// Hands a completed segment, with its bytes, to the observer. Called by its stream's
-    /// publisher (holding the writer lock), so the parts are still in the ring.
-    fn report_segment(&self, idx: StreamIdx, stream: &str, info: SegmentParts) {
-        let Some(observer) = &self.observer else {
-            return;
-        };
-        let parts: Option<Vec<Bytes>> = (0..u64::from(info.count))
-            .map(|i| self.chunks.get(idx, info.first_id + i).map(|c| c.bytes))
-            .collect();
-        let init = self.m3u8.init(idx, info.init_id).map(|c| c.bytes);
-        // Both are there while the publisher holds the writer lock: the segment is the newest
-        // complete one, and its init section the current or the previous one. Should the ring
-        // have been sized below one segment, the segment is not reported rather than torn.
-        if let (Some(parts), Some(init)) = (parts, init) {
-            observer.segment_completed(
-                stream,
-                CompletedSegment {
-                    stream: idx,
-                    info,
-                    parts,
-                    init,
-                },
-            );
-        }
     }
 
     /// Frees `stream`'s slot: its parts, playlists and name are forgotten at once (without
@@ -542,37 +493,7 @@ impl Playlists {
             };
             let query = self.uri_query.as_ref().and_then(|q| q.query(&st.name));
             let query = query.as_deref();
-            let full = match st.manifest.archive() {
-                // DVR: the archive is shared by every version and written into a full
-                // playlist only when one is asked for (see `FullPlaylist`).
-                Some(archive) => {
-                    let mut buf = Vec::with_capacity(writer.last_len + 512);
-                    let at = st.manifest.render_split(&reports, &mut buf).unwrap_or(0);
-                    writer.last_len = buf.len();
-                    let live = buf.split_off(at);
-                    let (head, live) = match query {
-                        Some(q) => (
-                            append_query_except(&buf, q, &["EXT-X-RENDITION-REPORT"]),
-                            append_query_except(&live, q, &["EXT-X-RENDITION-REPORT"]),
-                        ),
-                        None => (buf, live),
-                    };
-                    FullPlaylist::deferred(
-                        head.into(),
-                        archive,
-                        query.map(str::to_owned),
-                        live.into(),
-                    )
-                }
-                None => render(
-                    &st.manifest,
-                    Skip::No,
-                    &reports,
-                    query,
-                    &mut writer.last_len,
-                )
-                .into(),
-            };
+            let full = render_full(&st.manifest, &reports, query, &mut writer.last_len);
             // `_HLS_skip=YES` and `v2` are answered with this one delta (see `Skip::V2`); while
             // nothing is past the Skip Boundary there is none, and both get the full playlist.
             let delta = (st.manifest.skippable_segments() > 0 && !finished).then(|| {
@@ -638,25 +559,6 @@ fn live_state<'a>(
             generation: idx.generation(),
         }),
     }
-}
-
-/// Renders into a buffer sized from the previous render (`last_len`), which becomes the
-/// published bytes (one allocation per version, no copy; one more with a `query`), and
-/// compresses it once.
-fn render(
-    manifest: &M3u8Manifest,
-    skip: Skip,
-    reports: &[RenditionReport],
-    query: Option<&str>,
-    last_len: &mut usize,
-) -> Rendered {
-    let mut buf = Vec::with_capacity(*last_len + 512);
-    manifest.render(skip, reports, &mut buf);
-    if let Some(query) = query {
-        buf = append_query_except(&buf, query, &["EXT-X-RENDITION-REPORT"]);
-    }
-    *last_len = buf.len();
-    Rendered::new(buf)
 }
 
 /// The wall-clock time of `part`'s first sample when its source gives none: a live source
