@@ -69,8 +69,8 @@ fn find_again() {
 fn bytes_written() {
     let parts: u64 = if full() { 3_000 } else { 30 };
     let root = tempfile::tempdir().expect("a temporary directory");
-    let recorder =
-        Recorder::start(root.path().to_owned(), Retention::default()).expect("the recorder starts");
+    let recorder = Recorder::start(root.path().to_owned(), Retention::default(), None)
+        .expect("the recorder starts");
     let playlists = Playlists::new(Options::default())
         .expect("the default options")
         .with_observer(Arc::clone(&recorder) as Arc<dyn SegmentObserver>);

@@ -139,7 +139,7 @@ async fn run(args: Args) -> Result<()> {
         playlists = playlists.with_uri_query(Arc::new(SharedTokens::new(key.clone())));
     }
     if let Some(dir) = &args.record_dir {
-        let recorder = Recorder::start(dir.clone(), Retention::default())
+        let recorder = Recorder::start(dir.clone(), Retention::default(), None)
             .with_context(|| format!("recording into {}", dir.display()))?;
         playlists = playlists.with_observer(recorder);
     }

@@ -12,6 +12,7 @@ use playlists_server::ingest::sources::srt::SrtListener;
 use playlists_server::ingest::sources::{demo, stdin};
 use playlists_server::ingest::Ingests;
 use playlists_server::playback::SharedTokens;
+use playlists_server::recording::archive::Archive;
 use playlists_server::recording::Recorder;
 use playlists_server::shutdown::Shutdown;
 use playlists_server::upgrade::{self, Predecessor, UpgradeSocket};
@@ -79,7 +80,15 @@ async fn run() -> anyhow::Result<()> {
     // Recording: every completed segment goes to the recorder's thread.
     let recorder = match config.recording()? {
         Some((dir, retention)) => {
-            let recorder = Recorder::start(dir.clone(), retention)
+            let archive = match config.archive()? {
+                Some(settings) => {
+                    let store = settings.store().context("the archive")?;
+                    tracing::info!(bucket = %settings.bucket, prefix = %settings.prefix, "archiving recordings");
+                    Some(Archive::new(store, &settings.prefix))
+                }
+                None => None,
+            };
+            let recorder = Recorder::start(dir.clone(), retention, archive)
                 .with_context(|| format!("recording into {}", dir.display()))?;
             playlists = playlists.with_observer(Arc::clone(&recorder) as _);
             Some(recorder)
@@ -199,11 +208,23 @@ async fn run() -> anyhow::Result<()> {
     drop(loops);
     if let Some(recorder) = recorder {
         // What is queued is written; the open recordings end as stopped by the shutdown.
+        let archive = recorder.recordings().archive().cloned();
         tokio::task::spawn_blocking(move || recorder.close()).await?;
+        // Their final indexes and what is still queued go up, for a while: anything left is
+        // compared with the store and uploaded at the next start.
+        if let Some(archive) = archive {
+            let left = archive.drain(SHUTDOWN_UPLOADS).await;
+            if left > 0 {
+                tracing::warn!(left, "archive uploads left for the next start");
+            }
+        }
     }
     tracing::info!("stopped");
     Ok(())
 }
+
+/// How long a stopping origin waits for the archive's uploads.
+const SHUTDOWN_UPLOADS: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The listening socket: taken over from the origin running at `--upgrade-socket`, if one
 /// does (`upgrade`), else bound to `--listen`.

@@ -6,138 +6,14 @@
 
 mod common;
 mod origin;
+mod recorder;
 mod spawned;
 
-use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use http::StatusCode;
-use serde_json::Value;
-
-/// A running `playlists` binary and every line it logged.
-struct Origin {
-    child: Child,
-    addr: SocketAddr,
-    log: spawned::Log,
-}
-
-impl Origin {
-    /// Starts the binary with `args`, its stdin from `stdin`.
-    fn start(args: &[&str], stdin: Stdio) -> Self {
-        let args: Vec<&str> = ["--listen", "127.0.0.1:0", "--ingest-grace-secs", "1"]
-            .into_iter()
-            .chain(args.iter().copied())
-            .collect();
-        let (child, addr, log) = spawned::start_logged(&args, stdin, "info", &[]);
-        Self { child, addr, log }
-    }
-
-    /// The binary recording into `record_dir` (with `extra` flags) what ffmpeg encodes of
-    /// `secs` seconds, as the stream `cam` from its stdin; and the encoder.
-    fn ingesting(record_dir: &str, secs: u32, realtime: bool, extra: &[&str]) -> (Self, Child) {
-        let mut ffmpeg = encoder(secs, realtime);
-        let stdin = Stdio::from(ffmpeg.stdout.take().unwrap());
-        let mut args = vec!["--record-dir", record_dir];
-        args.extend_from_slice(extra);
-        args.extend(["ingest", "--stream", "cam"]);
-        (Self::start(&args, stdin), ffmpeg)
-    }
-
-    /// Polls the listing until the newest recording is in `state` (at most 30 s).
-    async fn wait_state(&self, state: &str) -> Vec<Value> {
-        self.wait_for(Duration::from_secs(30), |l| {
-            l.first().is_some_and(|r| r["state"] == state)
-        })
-        .await
-    }
-
-    fn logged(&self, needle: &str) -> bool {
-        self.log.lock().unwrap().iter().any(|l| l.contains(needle))
-    }
-
-    async fn get(&self, path: &str) -> origin::Resp {
-        origin::get(self.addr, path, &[]).await
-    }
-
-    /// The recordings listing.
-    async fn recordings(&self) -> Vec<Value> {
-        let resp = self.get("/recordings").await;
-        assert_eq!(resp.status, StatusCode::OK, "{}", resp.text());
-        let listing: Value = serde_json::from_slice(&resp.body).unwrap();
-        listing["recordings"].as_array().unwrap().clone()
-    }
-
-    /// Polls the listing until `done` holds for it (at most `within`).
-    async fn wait_for(&self, within: Duration, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-        let deadline = Instant::now() + within;
-        loop {
-            let list = self.recordings().await;
-            if done(&list) {
-                return list;
-            }
-            assert!(Instant::now() < deadline, "recordings now: {list:#?}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-impl Drop for Origin {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// ffmpeg encoding `secs` of the common test pattern (30 fps, 1 s GOP) as fMP4 on stdout,
-/// in real time when `realtime`.
-fn encoder(secs: u32, realtime: bool) -> Child {
-    assert!(common::have_ffmpeg(), "these tests need ffmpeg on PATH");
-    let mut args = common::live_encoder_args(secs, false);
-    if realtime {
-        args.insert(0, "-re".to_owned());
-    }
-    Command::new("ffmpeg")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap()
-}
-
-/// Packets of each kind (`video`, `audio`) ffprobe reads from `url`, start to end.
-fn probe_packets(url: &str) -> (usize, usize) {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "packet=codec_type",
-            "-of",
-            "csv=p=0",
-            url,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "ffprobe {url}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
-    (
-        text.lines().filter(|l| l.starts_with("video")).count(),
-        text.lines().filter(|l| l.starts_with("audio")).count(),
-    )
-}
-
-fn segments_of(playlist: &str) -> Vec<&str> {
-    playlist
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .collect()
-}
+use recorder::{encoder, metric, probe_packets, put, segments_of, walk, Origin};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_is_recorded_and_served_as_vod_frame_for_frame_and_a_restart_is_a_new_recording() {
@@ -212,22 +88,6 @@ async fn a_stream_is_recorded_and_served_as_vod_frame_for_frame_and_a_restart_is
     assert!((list[1]["duration_s"].as_f64().unwrap() - 6.0).abs() < 0.1);
 }
 
-/// One PUT of `body`, answered with its status.
-async fn put(addr: SocketAddr, path: &str, body: Vec<u8>) -> StatusCode {
-    use http_body_util::Full;
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
-            .await
-            .unwrap();
-    tokio::spawn(conn);
-    let req = http::Request::put(path)
-        .header("host", addr.to_string())
-        .body(Full::new(bytes::Bytes::from(body)))
-        .unwrap();
-    sender.send_request(req).await.unwrap().status()
-}
-
 /// Seconds of media a playlist lists (its EXTINFs).
 fn listed_seconds(playlist: &str) -> f64 {
     playlist
@@ -294,19 +154,6 @@ async fn kill_9_loses_at_most_the_segment_being_written_and_the_recording_is_fou
     assert_eq!(leftovers, 0);
 }
 
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
-}
-
 /// A tmpfs of `size` mounted at a new directory, unmounted on drop.
 struct SmallDisk(tempfile::TempDir);
 
@@ -330,13 +177,6 @@ impl Drop for SmallDisk {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg(self.0.path()).status();
     }
-}
-
-fn metric(text: &str, name: &str) -> Option<f64> {
-    text.lines()
-        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -191,6 +191,25 @@ pub struct Config {
     /// memory are served from the recording. Needs --record-dir. Unset: a live window only.
     #[arg(long, value_name = "DURATION")]
     pub dvr_window: Option<String>,
+    /// Upload every recording to an S3-compatible store, `s3://bucket/prefix`, and serve
+    /// recordings no longer on the local disk from it; retention then bounds the local disk
+    /// only. Needs --record-dir. Endpoint, region and credentials: the flags below, or the
+    /// standard AWS_* environment variables.
+    #[arg(long, value_name = "URL")]
+    pub archive: Option<String>,
+    /// The archive's endpoint (`http://127.0.0.1:3900`); unset: AWS_ENDPOINT_URL, or AWS S3.
+    #[arg(long, value_name = "URL")]
+    pub archive_endpoint: Option<String>,
+    /// The archive's region; unset: AWS_REGION, or us-east-1.
+    #[arg(long, value_name = "REGION")]
+    pub archive_region: Option<String>,
+    /// The archive's access key id; unset: AWS_ACCESS_KEY_ID.
+    #[arg(long, value_name = "ID")]
+    pub archive_access_key_id: Option<String>,
+    /// The archive's secret access key; unset: AWS_SECRET_ACCESS_KEY (better: a flag shows
+    /// in the process list, the environment and the configuration file do not).
+    #[arg(long, value_name = "SECRET")]
+    pub archive_secret_access_key: Option<String>,
 
     /// Held requests (blocking reloads, hinted parts) per stream; more get 503.
     #[arg(long, default_value_t = 20_000)]

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use super::{Config, ConfigError};
+use crate::recording::archive::ArchiveSettings;
 use crate::recording::Retention;
 
 impl Config {
@@ -50,6 +51,52 @@ impl Config {
             )),
             None => Ok(None),
         }
+    }
+}
+
+impl Config {
+    /// The archive (`--archive` and its flags): `None` when `--archive` is not given.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] for a URL that is not `s3://bucket[/prefix]`, an archive
+    /// without a recording directory, or archive flags without `--archive`.
+    pub fn archive(&self) -> Result<Option<ArchiveSettings>, ConfigError> {
+        let invalid = |reason: String| ConfigError::Invalid {
+            name: "archive",
+            reason,
+        };
+        let Some(url) = &self.archive else {
+            let flags = [
+                &self.archive_endpoint,
+                &self.archive_region,
+                &self.archive_access_key_id,
+                &self.archive_secret_access_key,
+            ];
+            if flags.iter().any(|f| f.is_some()) {
+                return Err(invalid(
+                    "--archive-endpoint, --archive-region and the archive's credentials need \
+                     --archive"
+                        .to_owned(),
+                ));
+            }
+            return Ok(None);
+        };
+        if self.record_dir.is_none() {
+            return Err(invalid(
+                "--archive needs --record-dir: the local recordings are what is uploaded"
+                    .to_owned(),
+            ));
+        }
+        let mut settings = ArchiveSettings::parse(url).map_err(|e| invalid(e.to_string()))?;
+        settings.endpoint.clone_from(&self.archive_endpoint);
+        settings.region.clone_from(&self.archive_region);
+        settings
+            .access_key_id
+            .clone_from(&self.archive_access_key_id);
+        settings
+            .secret_access_key
+            .clone_from(&self.archive_secret_access_key);
+        Ok(Some(settings))
     }
 }
 
@@ -140,5 +187,36 @@ mod tests {
             Config::load_from(["playlists", "--record-dir", "/r", "--dvr-window", "2h"]).unwrap();
         assert!(dvr.recording().is_ok());
         assert_eq!(dvr.library_options().dvr_window_ms, Some(7_200_000));
+    }
+
+    #[test]
+    fn an_archive_needs_a_recording_directory_and_an_s3_url() {
+        let archive = |args: &[&str]| {
+            Config::load_from(["playlists"].iter().chain(args))
+                .unwrap()
+                .archive()
+        };
+        assert!(archive(&[]).unwrap().is_none());
+        let settings = archive(&[
+            "--record-dir",
+            "/r",
+            "--archive",
+            "s3://recordings/origin-1",
+            "--archive-endpoint",
+            "http://127.0.0.1:3900",
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(settings.bucket, "recordings");
+        assert_eq!(settings.prefix, "origin-1");
+        assert_eq!(settings.endpoint.as_deref(), Some("http://127.0.0.1:3900"));
+        for (args, says) in [
+            (&["--archive", "s3://recordings"][..], "--record-dir"),
+            (&["--record-dir", "/r", "--archive", "/tmp/x"][..], "s3://"),
+            (&["--archive-region", "eu"][..], "need --archive"),
+        ] {
+            let err = archive(args).unwrap_err().to_string();
+            assert!(err.contains(says), "{args:?}: {err}");
+        }
     }
 }

@@ -116,9 +116,9 @@ pub async fn serve(
     }
     let file = recordings.file(&key, path.file).ok_or_else(missing)?;
     // Retention may have removed it between the catalog and the read: then it is a 404 too.
-    let bytes = tokio::fs::read(&file.path).await.map_err(|_| missing())?;
+    let bytes = recordings.contents(&file).await.ok_or_else(missing)?;
     Ok(answer(
-        Bytes::from(bytes),
+        bytes,
         // As the live segments and init sections are served.
         "video/mp4",
         // A recorded file never changes; it may only go (retention).
@@ -146,7 +146,9 @@ pub async fn archived_segment(
     let Some(file) = recordings.recorded_segment(name, msn) else {
         return Err(not_found);
     };
-    let bytes = Bytes::from(tokio::fs::read(&file.path).await.map_err(|_| not_found)?);
+    let Some(bytes) = recordings.contents(&file).await else {
+        return Err(not_found);
+    };
     let hash = playlists::xxh3_64(&bytes);
     Ok(super::media::respond(
         state,

@@ -28,6 +28,7 @@ use super::AppState;
 use crate::ingest::sources::rtmp::RtmpStats;
 use crate::ingest::sources::srt::SrtStats;
 use crate::ingest::PUBLISH_DELAY_BUCKETS_US;
+use crate::recording::archive::ArchiveStats;
 use crate::recording::{Recordings, StopReason};
 
 /// The `Content-Type` of [`render`]'s output.
@@ -368,7 +369,44 @@ fn recording_figures(recordings: &Recordings, enc: &mut DescriptorEncoder) -> st
         let labels = [("reason", reason.label())];
         ConstCounter::new(stats.stopped(reason)).encode(family.encode_family(&labels)?)?;
     }
+    if let Some(archive) = recordings.archive() {
+        archive_figures(&archive.stats, enc)?;
+    }
     Ok(())
+}
+
+/// The archive's figures: uploads done, failed and waiting, and files served from it.
+fn archive_figures(stats: &ArchiveStats, enc: &mut DescriptorEncoder) -> std::fmt::Result {
+    counter(
+        enc,
+        "playlists_archive_uploaded",
+        "Recording files uploaded to the archive.",
+        stats.uploaded(),
+    )?;
+    counter(
+        enc,
+        "playlists_archive_uploaded_bytes",
+        "Bytes uploaded to the archive.",
+        stats.uploaded_bytes(),
+    )?;
+    counter(
+        enc,
+        "playlists_archive_upload_failures",
+        "Upload attempts that failed; each is retried with backoff.",
+        stats.failures(),
+    )?;
+    gauge(
+        enc,
+        "playlists_archive_pending",
+        "Recording files waiting on the local disk for their upload.",
+        stats.pending(),
+    )?;
+    counter(
+        enc,
+        "playlists_archive_served",
+        "Recording files served from the archive (no longer on the local disk).",
+        stats.served(),
+    )
 }
 
 /// The ingest-to-publish histogram of every stream with ingest state, and its maximum.

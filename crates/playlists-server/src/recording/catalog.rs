@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::io;
 use std::path::{Path, PathBuf};
 
+use super::archive::Item;
 use super::index::{self, Line, SegmentEntry, INDEX_FILE};
 
 /// Which recording: its stream and its id (its start, `20261207T203132Z`, unique per stream).
@@ -72,6 +73,25 @@ pub struct Recording {
     pub inits: BTreeMap<u32, u64>,
     /// Retention removed segments from its start: its playlist is no longer an EVENT's.
     pub trimmed: bool,
+    /// Segments numbered below this have no local file: the archive holds them
+    /// ([`Line::Evict`]); `u64::MAX`: no file of it is local. 0 without an archive.
+    pub evicted_below: u64,
+    /// What the archive holds of it, when there is one (not indexed: found again at start).
+    pub archive: ArchiveState,
+}
+
+/// What the archive holds of a recording, as far as this process knows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ArchiveState {
+    /// Compared with the archive: the recording was started by this process, or listed in
+    /// the archive since the start. Until then nothing of it counts as archived.
+    pub known: bool,
+    /// Init sections and segments queued for upload and not yet uploaded.
+    pub pending: std::collections::BTreeSet<Item>,
+    /// Changes of the index that the archive's copy must catch up with ...
+    pub index_version: u64,
+    /// ... and the change the archive's copy has.
+    pub index_archived: u64,
 }
 
 impl Recording {
@@ -84,7 +104,45 @@ impl Recording {
             segments: VecDeque::new(),
             inits: BTreeMap::new(),
             trimmed: false,
+            evicted_below: 0,
+            archive: ArchiveState::default(),
         }
+    }
+
+    /// Bytes on the local disk: what [`Recording::bytes`] counts, less what only the
+    /// archive holds.
+    pub fn local_bytes(&self) -> u64 {
+        if self.evicted_below == u64::MAX {
+            return 0;
+        }
+        let segments = self.segments.iter().filter(|s| s.msn >= self.evicted_below);
+        let inits = self.inits.values().copied();
+        segments
+            .map(|s| s.bytes)
+            .chain(inits)
+            .fold(0, u64::saturating_add)
+    }
+
+    /// Every segment numbered below this is in the archive (0 while that is not known).
+    pub fn archived_below(&self) -> u64 {
+        if !self.archive.known {
+            return 0;
+        }
+        let mut pending = self.archive.pending.iter();
+        pending
+            .find_map(|item| match item {
+                Item::Segment(msn) => Some(*msn),
+                _ => None,
+            })
+            .unwrap_or(u64::MAX)
+    }
+
+    /// The archive holds all of it, its final index included: its local files may go.
+    pub fn fully_archived(&self) -> bool {
+        self.archive.known
+            && !self.is_live()
+            && self.archive.pending.is_empty()
+            && self.archive.index_archived >= self.archive.index_version
     }
 
     /// Bytes on disk: segments and init sections (the index is not counted).
@@ -121,6 +179,7 @@ impl Recording {
                 }
                 self.trimmed = true;
             }
+            Line::Evict { below } => self.evicted_below = self.evicted_below.max(below),
             Line::End { at_ms, stopped } => {
                 self.ended_ms = Some(at_ms);
                 self.state = match stopped {
@@ -214,9 +273,9 @@ impl Catalog {
         Ok((catalog, report))
     }
 
-    /// Total bytes on disk.
+    /// Total bytes on the local disk.
     pub fn bytes(&self) -> u64 {
-        let bytes = self.recordings.values().map(Recording::bytes);
+        let bytes = self.recordings.values().map(Recording::local_bytes);
         bytes.fold(0, u64::saturating_add)
     }
 }
@@ -316,7 +375,7 @@ mod tests {
                 let _ = super::super::vod::render(rec, Some("token=1.a"));
                 let _ = rec.duration_secs();
             }
-            let recordings = super::super::Recordings::new(root.path().to_owned(), catalog);
+            let recordings = super::super::Recordings::new(root.path().to_owned(), catalog, None);
             let _ = recordings.list();
             let _ = recordings.file(&key, "7.m4s");
             let _ = recordings.recorded_segment("cam", 7);
@@ -398,5 +457,46 @@ mod tests {
         assert_eq!(rec.state, RecordingState::Interrupted);
         assert_eq!(rec.segments.len(), 1);
         assert!(!dir.join("8.m4s.tmp").exists());
+    }
+
+    #[test]
+    fn evictions_are_replayed_and_only_what_the_archive_holds_counts_as_archived() {
+        let mut lines = vec![
+            Line::Start {
+                stream: "cam".into(),
+                started_ms: 0,
+            },
+            Line::Init { id: 0, bytes: 10 },
+        ];
+        lines.extend((1..=4).map(|msn| Line::Segment(entry(msn))));
+        lines.push(Line::Evict { below: 3 });
+        let (_, mut rec) = Recording::replay(lines).unwrap();
+        assert_eq!(rec.evicted_below, 3);
+        assert_eq!(rec.bytes(), 410);
+        assert_eq!(rec.local_bytes(), 210);
+        // Unknown until compared with the archive: nothing is archived.
+        assert_eq!(rec.archived_below(), 0);
+        assert!(!rec.fully_archived());
+        rec.archive.known = true;
+        rec.archive
+            .pending
+            .extend([Item::Init(0), Item::Segment(4)]);
+        assert_eq!(rec.archived_below(), 4);
+        assert!(!rec.fully_archived());
+        rec.archive.pending.clear();
+        assert_eq!(rec.archived_below(), u64::MAX);
+        // Its final index must be uploaded too.
+        rec.archive.index_version = 2;
+        rec.archive.index_archived = 1;
+        assert!(!rec.fully_archived());
+        rec.archive.index_archived = 2;
+        assert!(rec.fully_archived());
+        rec.apply(Line::Evict { below: u64::MAX });
+        assert_eq!(rec.local_bytes(), 0);
+        assert_eq!(
+            rec.segments.len(),
+            4,
+            "evicted segments stay in the recording"
+        );
     }
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, UNIX_EPOCH};
 /// file under its real name is always whole. Not synced: a process crash keeps what the page
 /// cache holds; a power loss may lose the last seconds (the index names only renamed files,
 /// so it stays consistent with what survived).
-pub(super) fn write_file(dir: &Path, name: &str, chunks: &[bytes::Bytes]) -> io::Result<()> {
+pub(crate) fn write_file(dir: &Path, name: &str, chunks: &[bytes::Bytes]) -> io::Result<()> {
     let tmp = dir.join(format!("{name}.tmp"));
     let written = (|| {
         let mut file = File::create(&tmp)?;

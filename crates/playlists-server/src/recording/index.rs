@@ -53,6 +53,13 @@ pub enum Line {
         /// The first segment kept.
         below: u64,
     },
+    /// The local files of segments numbered below `below` were removed once the archive
+    /// held them (`u64::MAX`: every file, init sections too); the segments stay in the
+    /// recording, served from the archive.
+    Evict {
+        /// The first segment whose file is still on the local disk.
+        below: u64,
+    },
     /// The recording ended: its stream ended, or recording it stopped.
     End {
         /// When, ms since the Unix epoch.
@@ -80,9 +87,17 @@ impl Line {
 /// # Errors
 /// Reading the file failed.
 pub fn read(path: &Path) -> io::Result<(Vec<Line>, usize)> {
+    parse(BufReader::with_capacity(64 * 1024, File::open(path)?))
+}
+
+/// Parses an index from `reader`, as [`read`] does a file (an archived copy, say).
+///
+/// # Errors
+/// Reading failed.
+pub fn parse(reader: impl BufRead) -> io::Result<(Vec<Line>, usize)> {
     let mut lines = Vec::new();
     let mut skipped = 0;
-    for line in BufReader::with_capacity(64 * 1024, File::open(path)?).split(b'\n') {
+    for line in reader.split(b'\n') {
         let line = line?;
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;

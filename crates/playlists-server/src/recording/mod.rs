@@ -40,7 +40,14 @@
 //! `playlists_recordings_stopped_total{reason}`; so does a disk too slow for the queue. The
 //! live stream never waits for the disk. Retention ([`Retention`]) removes segments older
 //! than `--record-max-age` and the oldest recordings beyond `--record-max-bytes`.
+//!
+//! ## The archive
+//!
+//! With `--archive s3://bucket/prefix` every file is also uploaded to an S3-compatible store,
+//! the local disk serving as the spool, and files retention removed from the disk are served
+//! from the store (see [`archive`]).
 
+pub mod archive;
 mod catalog;
 mod files;
 mod index;
@@ -49,12 +56,15 @@ pub mod vod;
 mod writer;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use bytes::Bytes;
 
 use crate::canonical;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use archive::Archive;
 
-pub use catalog::{Catalog, LoadReport, Recording, RecordingKey, RecordingState};
+pub use catalog::{ArchiveState, Catalog, LoadReport, Recording, RecordingKey, RecordingState};
 pub use index::{Line, SegmentEntry};
 pub use retention::{Action, Retention};
 pub use writer::Recorder;
@@ -64,6 +74,8 @@ pub use writer::Recorder;
 pub struct Recordings {
     root: PathBuf,
     catalog: RwLock<Catalog>,
+    /// Where recordings are uploaded, and read back from once not on the local disk.
+    archive: Option<Arc<Archive>>,
     /// Counters for `/metrics`.
     pub stats: RecordingStats,
 }
@@ -181,25 +193,53 @@ pub struct Summary {
     pub duration_s: f64,
     /// Segments it holds.
     pub segments: usize,
-    /// Bytes on disk.
+    /// Its bytes (segments and init sections), on the local disk or in the archive.
     pub bytes: u64,
+    /// With an archive: whether it holds all of the recording.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archived: Option<bool>,
 }
 
 /// A file of a recording that delivery may serve.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedFile {
-    /// Where it is.
+    /// Its recording.
+    pub key: RecordingKey,
+    /// Its name in the recording (`{msn}.m4s`, `init-{n}.mp4`).
+    pub name: String,
+    /// Where it is on the local disk, unless only the archive holds it.
     pub path: PathBuf,
     /// Its size, as indexed.
     pub bytes: u64,
 }
 
 impl Recordings {
-    fn new(root: PathBuf, catalog: Catalog) -> Self {
+    fn new(root: PathBuf, catalog: Catalog, archive: Option<Arc<Archive>>) -> Self {
         Self {
             root,
             catalog: RwLock::new(catalog),
+            archive,
             stats: RecordingStats::default(),
+        }
+    }
+
+    /// The archive, when there is one.
+    pub fn archive(&self) -> Option<&Arc<Archive>> {
+        self.archive.as_ref()
+    }
+
+    /// A recorded file's bytes: from the local disk, or from the archive once retention
+    /// removed it there. `None` when neither holds it (retention removed it meanwhile).
+    pub async fn contents(&self, file: &RecordedFile) -> Option<Bytes> {
+        match tokio::fs::read(&file.path).await {
+            Ok(bytes) => Some(Bytes::from(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.archive.as_ref()?.read(&file.key, &file.name).await
+            }
+            Err(e) => {
+                tracing::warn!(file = %file.path.display(), error = %e, "reading a recording");
+                None
+            }
         }
     }
 
@@ -237,6 +277,7 @@ impl Recordings {
                 duration_s: (rec.duration_secs() * 1000.0).round() / 1000.0,
                 segments: rec.segments.len(),
                 bytes: rec.bytes(),
+                archived: self.archive.as_ref().map(|_| rec.fully_archived()),
             })
             .collect();
         out.sort_by(|a, b| b.started_ms.cmp(&a.started_ms).then(a.url.cmp(&b.url)));
@@ -268,6 +309,8 @@ impl Recordings {
             rec.segments[i].bytes
         };
         Some(RecordedFile {
+            key: key.clone(),
+            name: name.to_owned(),
             path: key.dir(&self.root).join(name),
             bytes,
         })
@@ -292,8 +335,11 @@ impl Recordings {
             .rev()
             .find_map(|(key, rec)| {
                 let i = rec.segments.binary_search_by_key(&msn, |s| s.msn).ok()?;
+                let name = format!("{msn}.m4s");
                 Some(RecordedFile {
-                    path: key.dir(&self.root).join(format!("{msn}.m4s")),
+                    key: key.clone(),
+                    path: key.dir(&self.root).join(&name),
+                    name,
                     bytes: rec.segments[i].bytes,
                 })
             })
@@ -324,7 +370,7 @@ mod tests {
             });
         }
         catalog.recordings.insert(key.clone(), rec);
-        let recordings = Recordings::new("/rec".into(), catalog);
+        let recordings = Recordings::new("/rec".into(), catalog, None);
         let file = recordings.file(&key, "9.m4s").unwrap();
         assert_eq!(
             file.path,

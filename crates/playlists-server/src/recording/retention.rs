@@ -6,7 +6,9 @@ use std::time::Duration;
 use super::catalog::{Catalog, RecordingKey};
 use super::index::SegmentEntry;
 
-/// How long and how much is kept; `None` keeps everything.
+/// How long and how much is kept; `None` keeps everything. With an archive the bounds are
+/// the local disk's: the writer removes only files the archive holds, and the recordings keep
+/// their segments (see [`archive`](super::archive)).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Retention {
     /// Segments older than this (by their date) are removed; a recording left with none that
@@ -45,13 +47,21 @@ impl Retention {
                 .saturating_mul(1000)
         });
         for (key, rec) in &catalog.recordings {
-            let old = cutoff_us.map_or(0, |cutoff| {
+            // What only the archive holds is not the local disk's to count or remove.
+            if rec.evicted_below == u64::MAX {
+                continue;
+            }
+            let local = || {
                 rec.segments
                     .iter()
+                    .skip_while(|s| s.msn < rec.evicted_below)
+            };
+            let old = cutoff_us.map_or(0, |cutoff| {
+                local()
                     .take_while(|s| s.pdt_us.saturating_add(s.duration_us) <= cutoff)
                     .count()
             });
-            let rest: Vec<_> = rec.segments.iter().skip(old).collect();
+            let rest: Vec<_> = local().skip(old).collect();
             if rest.is_empty()
                 && !rec.is_live()
                 && (old > 0
@@ -251,6 +261,40 @@ mod tests {
                 },
                 Action::Delete(key("new")),
             ]
+        );
+    }
+
+    #[test]
+    fn what_only_the_archive_holds_is_neither_counted_nor_removed_again() {
+        let mut old = rec(0, 10, RecordingState::Finished);
+        old.evicted_below = u64::MAX;
+        let mut live = rec(50, 10, RecordingState::Recording);
+        // Its first six segments' files went: 4 × 100 bytes and the init section are local.
+        live.evicted_below = 6;
+        let c = catalog(vec![("old", old), ("live", live)]);
+        let plan = |max_bytes, max_age| {
+            Retention {
+                max_age,
+                max_bytes: Some(max_bytes),
+            }
+            .plan(&c, 1_000_000)
+        };
+        assert_eq!(c.bytes(), 410);
+        assert_eq!(plan(410, None), []);
+        assert_eq!(
+            plan(300, None),
+            [Action::Trim {
+                key: key("live"),
+                below: 8
+            }]
+        );
+        // By age, too, only the local segments are old: the trim starts past the evicted.
+        assert_eq!(
+            plan(10_000, Some(Duration::from_secs(1000 - 66))),
+            [Action::Trim {
+                key: key("live"),
+                below: 8
+            }]
         );
     }
 }

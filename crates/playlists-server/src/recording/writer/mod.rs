@@ -11,12 +11,15 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use playlists::{CompletedSegment, SegmentObserver, StreamIdx};
 
+use super::archive::{Archive, Item};
 use super::catalog::{Recording, RecordingKey};
 use super::files::{recording_id, write_file};
 use super::index::{self, Line, SegmentEntry, INDEX_FILE};
-use super::retention::{Action, Retention};
+use super::retention::Retention;
 use super::{Recordings, StopReason};
 use crate::sync::lock;
+
+mod retain;
 
 /// Segments waiting for the disk, across all streams, before new ones are dropped (and the
 /// recordings they belong to end: a recording has no holes). At 2 s segments that is
@@ -25,6 +28,10 @@ const QUEUE: usize = 256;
 
 /// How often retention runs.
 const RETENTION_EVERY: Duration = Duration::from_secs(5);
+
+/// How often a growing recording's index is uploaded to the archive (and when it ends): an
+/// archive read without the local disk has the recording up to this long ago.
+const INDEX_UPLOAD_EVERY: Duration = Duration::from_secs(30);
 
 /// What the writer thread is asked to do.
 #[derive(Debug)]
@@ -69,11 +76,16 @@ pub struct Recorder {
 
 impl Recorder {
     /// Finds the recordings under `root` again (see [`Catalog::load`](super::Catalog::load))
-    /// and starts the writer thread.
+    /// and starts the writer thread; with an `archive`, also its uploads (on the current
+    /// Tokio runtime, which must exist then).
     ///
     /// # Errors
     /// `root` cannot be created or read, or the thread cannot be started.
-    pub fn start(root: PathBuf, retention: Retention) -> io::Result<Arc<Self>> {
+    pub fn start(
+        root: PathBuf,
+        retention: Retention,
+        archive: Option<Arc<Archive>>,
+    ) -> io::Result<Arc<Self>> {
         let started = Instant::now();
         let (catalog, report) = super::Catalog::load(&root)?;
         tracing::info!(
@@ -85,7 +97,10 @@ impl Recorder {
             took_ms = started.elapsed().as_millis() as u64,
             "recordings found"
         );
-        let recordings = Arc::new(Recordings::new(root, catalog));
+        let recordings = Arc::new(Recordings::new(root, catalog, archive.clone()));
+        if let Some(archive) = &archive {
+            archive.start(&recordings);
+        }
         let (queue, jobs) = mpsc::sync_channel(QUEUE);
         let pending_ends = Arc::new(Mutex::new(Vec::new()));
         let mut writer = Writer {
@@ -162,6 +177,9 @@ struct Open {
     index: File,
     /// Recording stopped (a write error): the run's further segments are not written.
     stopped: bool,
+    /// When its index was last queued for the archive (`None`: not yet; its first segment
+    /// queues it, so that the store knows of the recording from its start).
+    index_queued: Option<Instant>,
 }
 
 /// The writer thread's state.
@@ -296,10 +314,13 @@ impl Writer {
         .encode();
         index.write_all(&start)?;
         self.recordings.stats.add_written(start.len());
+        let mut recording = Recording::new(started_ms);
+        // Everything the archive will hold of it goes through this process's queue.
+        recording.archive.known = true;
         self.recordings
             .write()
             .recordings
-            .insert(key.clone(), Recording::new(started_ms));
+            .insert(key.clone(), recording);
         tracing::info!(%stream, recording = %key.id, "recording started");
         Ok(Open {
             idx: first.stream,
@@ -307,6 +328,7 @@ impl Writer {
             dir,
             index,
             stopped: false,
+            index_queued: None,
         })
     }
 
@@ -330,6 +352,7 @@ impl Writer {
         if let Some(rec) = self.recordings.write().recordings.get_mut(&key) {
             rec.apply(end);
         }
+        queue_upload(&self.recordings, &key, Item::Index);
     }
 
     /// `stream`'s run `idx` ended: so does its recording (if it was not stopped before).
@@ -355,62 +378,10 @@ impl Writer {
             if let Some(rec) = self.recordings.write().recordings.get_mut(&open.key) {
                 rec.apply(end);
             }
+            queue_upload(&self.recordings, &open.key, Item::Index);
             tracing::info!(%stream, recording = %open.key.id, "recording finished");
         }
         self.open.remove(stream);
-    }
-
-    /// Applies the retention policy.
-    fn retain(&mut self) {
-        let actions = {
-            let catalog = self.recordings.read();
-            self.retention.plan(&catalog, now_ms())
-        };
-        for action in actions {
-            match action {
-                Action::Delete(key) => {
-                    self.recordings.write().recordings.remove(&key);
-                    let dir = key.dir(self.recordings.root());
-                    if let Err(e) = std::fs::remove_dir_all(&dir) {
-                        tracing::warn!(dir = %dir.display(), error = %e, "removing a recording");
-                    }
-                    self.recordings.stats.count_deleted();
-                }
-                Action::Trim { key, below } => self.trim(&key, below),
-            }
-        }
-    }
-
-    /// Removes `key`'s segments numbered below `below`: indexed first, then deleted, so a
-    /// crash in between leaves files no index names rather than an index naming no file.
-    fn trim(&mut self, key: &RecordingKey, below: u64) {
-        let dir = key.dir(self.recordings.root());
-        let line = Line::Trim { below }.encode();
-        let indexed = match self.open.values_mut().find(|o| &o.key == key) {
-            Some(open) => open.index.write_all(&line),
-            None => index::open_append(&dir.join(INDEX_FILE)).and_then(|mut f| f.write_all(&line)),
-        };
-        if let Err(e) = indexed {
-            tracing::warn!(dir = %dir.display(), error = %e, "retention could not index a trim");
-            return;
-        }
-        let removed: Vec<u64> = {
-            let mut catalog = self.recordings.write();
-            let Some(rec) = catalog.recordings.get_mut(key) else {
-                return;
-            };
-            let removed = rec
-                .segments
-                .iter()
-                .take_while(|s| s.msn < below)
-                .map(|s| s.msn)
-                .collect();
-            rec.apply(Line::Trim { below });
-            removed
-        };
-        for msn in removed {
-            let _ = std::fs::remove_file(dir.join(format!("{msn}.m4s")));
-        }
     }
 }
 
@@ -444,6 +415,7 @@ fn write_segment(
         if let Some(rec) = recordings.write().recordings.get_mut(&open.key) {
             rec.apply(line);
         }
+        queue_upload(recordings, &open.key, Item::Init(info.init_id));
     }
     write_file(&open.dir, &format!("{}.m4s", info.msn), &segment.parts)?;
     let line = Line::Segment(SegmentEntry {
@@ -463,99 +435,33 @@ fn write_segment(
     if let Some(rec) = recordings.write().recordings.get_mut(&open.key) {
         rec.apply(line);
     }
+    queue_upload(recordings, &open.key, Item::Segment(info.msn));
+    if open
+        .index_queued
+        .is_none_or(|at| at.elapsed() >= INDEX_UPLOAD_EVERY)
+    {
+        open.index_queued = Some(Instant::now());
+        queue_upload(recordings, &open.key, Item::Index);
+    }
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::super::RecordingState;
-    use super::*;
-
-    #[test]
-    fn states_have_labels() {
-        assert_eq!(RecordingState::Interrupted.label(), "interrupted");
-    }
-
-    fn segment(idx: StreamIdx, msn: u64) -> CompletedSegment {
-        CompletedSegment {
-            stream: idx,
-            info: playlists::SegmentParts {
-                msn,
-                first_id: msn * 5,
-                count: 1,
-                complete: true,
-                duration_secs: 2.0,
-                pdt_unix_us: 1_796_675_492_000_000 + msn * 2_000_000,
-                discontinuity: false,
-                init_id: 0,
-                bytes: 4,
-            },
-            parts: vec![bytes::Bytes::from(format!("s{msn:03}"))],
-            init: bytes::Bytes::from_static(b"init"),
+/// Queues a file of `key` for the archive, if there is one: marked pending first, so that
+/// retention keeps it on disk until the upload is done.
+fn queue_upload(recordings: &Recordings, key: &RecordingKey, item: Item) {
+    let Some(archive) = recordings.archive() else {
+        return;
+    };
+    if let Some(rec) = recordings.write().recordings.get_mut(key) {
+        match item {
+            Item::Index => rec.archive.index_version += 1,
+            item => {
+                rec.archive.pending.insert(item);
+            }
         }
     }
-
-    fn states(recordings: &Recordings) -> Vec<(RecordingState, Vec<u64>)> {
-        recordings
-            .read()
-            .recordings
-            .values()
-            .map(|r| (r.state.clone(), r.segments.iter().map(|s| s.msn).collect()))
-            .collect()
-    }
-
-    #[test]
-    fn a_gap_a_write_error_and_a_new_run_each_end_a_recording_and_none_has_a_hole() {
-        let root = tempfile::tempdir().unwrap();
-        let recordings = Arc::new(Recordings::new(root.path().to_owned(), Default::default()));
-        let mut writer = Writer {
-            recordings: Arc::clone(&recordings),
-            retention: Retention::default(),
-            open: HashMap::new(),
-            pending_ends: Arc::default(),
-        };
-        let chunks = playlists::ChunkCache::with_capacity(1, 4).unwrap();
-        let first_run = chunks.register("cam").unwrap();
-        writer.segment("cam", &segment(first_run, 1), false);
-        writer.segment("cam", &segment(first_run, 2), false);
-        // Segment 3 was dropped from a full queue: 4 comes with the gap flagged.
-        writer.segment("cam", &segment(first_run, 4), true);
-        writer.segment("cam", &segment(first_run, 5), false);
-        let behind = RecordingState::Stopped(StopReason::Behind.message().to_owned());
-        assert_eq!(
-            states(&recordings),
-            [
-                (behind.clone(), vec![1, 2]),
-                (RecordingState::Recording, vec![4, 5])
-            ]
-        );
-        // Its directory gone (a write error): stopped, and the run's later segments ignored.
-        let open = writer.open["cam"].key.dir(root.path());
-        std::fs::remove_dir_all(&open).unwrap();
-        writer.segment("cam", &segment(first_run, 6), false);
-        writer.segment("cam", &segment(first_run, 7), false);
-        assert!(matches!(
-            &states(&recordings)[1],
-            (RecordingState::Stopped(reason), msns)
-                if reason.starts_with(StopReason::WriteError.message()) && msns == &[4, 5]
-        ));
-        assert_eq!(recordings.stats.stopped(StopReason::WriteError), 1);
-        // The run ends, the stream starts again: a new recording.
-        writer.ended("cam", first_run);
-        chunks.fin(first_run).unwrap();
-        let second_run = chunks.register("cam").unwrap();
-        writer.segment("cam", &segment(second_run, 100), false);
-        writer.ended("cam", second_run);
-        let all = states(&recordings);
-        assert_eq!(all.len(), 3);
-        assert_eq!(all[2], (RecordingState::Finished, vec![100]));
-        // The finished one is found again as it was.
-        let (catalog, _) = super::super::Catalog::load(root.path()).unwrap();
-        let found: Vec<_> = catalog
-            .recordings
-            .values()
-            .map(|r| r.state.clone())
-            .collect();
-        assert_eq!(found, [behind, RecordingState::Finished]);
-    }
+    archive.enqueue(key, item);
 }
+
+#[cfg(test)]
+mod tests;
