@@ -751,3 +751,54 @@ async fn ffmpeg_over_rtmp_becomes_a_playlist_with_parts() {
         "audio and video start apart: {report}"
     );
 }
+
+/// `playlist_type=event` in the stream key makes the run an EVENT playlist, as HTTP ingest's
+/// query does; only an origin that records takes it, and no other type is taken.
+#[tokio::test]
+async fn ffmpeg_asks_for_an_event_run_in_its_stream_key() {
+    if !common::have_ffmpeg() {
+        eprintln!("ffmpeg not found; skipped");
+        return;
+    }
+    let publish = |server: &Server, query: &str| {
+        let url = format!("rtmp://{}/live/show?token={TOKEN}&{query}", server.rtmp);
+        let run = ffmpeg_publish(2, &url).output();
+        async move {
+            let out = tokio::time::timeout(Duration::from_secs(30), run)
+                .await
+                .expect("ffmpeg ends")
+                .unwrap();
+            (
+                out.status.success(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        }
+    };
+    // This origin does not record: there is nowhere to serve an event's old segments from.
+    let plain = server().await;
+    let (ok, stderr) = publish(&plain, "playlist_type=event").await;
+    assert!(!ok);
+    assert!(stderr.contains("needs the origin to record"), "{stderr}");
+
+    let recording = server_with(
+        RtmpConfig::default(),
+        IngestConfig {
+            events: true,
+            ..with_token()
+        },
+    )
+    .await;
+    let (ok, stderr) = publish(&recording, "playlist_type=vod").await;
+    assert!(!ok);
+    assert!(stderr.contains("the only type"), "{stderr}");
+    let (ok, stderr) = publish(&recording, "playlist_type=event").await;
+    assert!(ok, "{stderr}");
+    let playlist = origin::get(recording.http, "/live/show/index.m3u8", &[]).await;
+    assert_eq!(playlist.status, 200);
+    assert!(
+        playlist.text().contains("#EXT-X-PLAYLIST-TYPE:EVENT\n"),
+        "{}",
+        playlist.text()
+    );
+    recording.wait_refusals("bad_name", 1).await;
+}

@@ -104,6 +104,7 @@ impl Config {
             stall_after: Duration::from_secs(self.idle_timeout_secs),
             credentials: self.ingest_credentials(),
             restamp: !self.keep_timestamps,
+            events: self.record_dir.is_some(),
             ..crate::ingest::IngestConfig::default()
         })
     }

@@ -29,7 +29,7 @@ use super::body::Body;
 use super::error::HttpError;
 use super::request_head::RequestHead;
 use super::AppState;
-use crate::ingest::{feed, token_from_query, Access, ChunkSource};
+use crate::ingest::{event_from_query, feed, token_from_query, Access, ChunkSource, Ownership};
 
 /// Reads `body` into a new ingest session of `stream`.
 pub async fn ingest<B>(
@@ -56,11 +56,12 @@ where
         token: token.as_deref(),
         peer: head.peer,
     };
-    let event = playlist_type(state, head)?;
-    let session = ingests.admit(stream, access).await?;
-    // Decided per session: the next run of the stream is an event or not (a run that goes on
-    // after a reconnect keeps what it started as).
-    state.playlists.set_event(stream, event);
+    let event = head
+        .query()
+        .map_or(Ok(false), |q| event_from_query(stream, q))?;
+    let session = ingests
+        .admit_run(stream, access, Ownership::Exclusive, event)
+        .await?;
     let _counted = state.ingest_request();
     let stall = Some(ingests.config().stall_after);
     let parts = feed(session, &mut RequestBody(body), stall, &state.shutdown)
@@ -77,32 +78,6 @@ where
     );
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(resp)
-}
-
-/// Whether the push asks for an EVENT playlist (`?playlist_type=event`: every segment listed
-/// from the start, §4.4.3.5). Segments past the live window are served from the recording,
-/// so this needs `--record-dir`.
-fn playlist_type(state: &AppState, head: &RequestHead) -> Result<bool, HttpError> {
-    let value = head.query().and_then(|q| {
-        q.split('&')
-            .find_map(|pair| pair.strip_prefix("playlist_type="))
-    });
-    match value {
-        None => Ok(false),
-        Some("event") if state.recordings.is_some() => Ok(true),
-        Some("event") => Err(HttpError::new(
-            StatusCode::BAD_REQUEST,
-            "playlist_type=event needs the origin to record (--record-dir): segments past the \
-             live window are served from the recording",
-        )),
-        Some(other) => Err(HttpError::new(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "playlist_type `{}`: the only type is `event`",
-                other.chars().take(32).collect::<String>()
-            ),
-        )),
-    }
 }
 
 /// The credential a request presents: the `Authorization: Bearer` header's, else the `token`

@@ -32,6 +32,9 @@ pub struct IngestConfig {
     /// alignment relies on (docs/conformance.md R26). Default on; off keeps the encoder's
     /// timestamps (`--keep-timestamps`).
     pub restamp: bool,
+    /// Publishers may ask for an EVENT playlist (`playlist_type=event`): the origin records,
+    /// so the segments an event lists past the live window can be served. Default off.
+    pub events: bool,
 }
 
 impl Default for IngestConfig {
@@ -43,6 +46,7 @@ impl Default for IngestConfig {
             limits: Limits::default(),
             credentials: Credentials::default(),
             restamp: true,
+            events: false,
         }
     }
 }

@@ -33,6 +33,20 @@ pub enum IngestError {
         group = playlists::group_of(.0)
     )]
     ReservedName(String),
+    /// A publisher asked for a playlist type other than `event`.
+    #[error("stream `{stream}`: playlist_type `{asked}`: the only type a live run may ask for is `event`")]
+    PlaylistType {
+        /// The stream.
+        stream: String,
+        /// The type asked for (at most 32 characters of it).
+        asked: String,
+    },
+    /// A publisher asked for an EVENT playlist of an origin that does not record.
+    #[error(
+        "stream `{0}`: playlist_type=event needs the origin to record (--record-dir): segments \
+         past the live window are served from the recording"
+    )]
+    EventNeedsRecording(String),
     /// A network source presented no credential for the stream (its publish key, its group's,
     /// or the server's ingest token).
     #[error("publishing `{0}` needs a publish key for it or the server's ingest token")]
@@ -123,6 +137,8 @@ impl IngestError {
             Self::Fmp4 { .. }
             | Self::Closed(_)
             | Self::ReservedName(_)
+            | Self::PlaylistType { .. }
+            | Self::EventNeedsRecording(_)
             | Self::NoHeader(_)
             | Self::UnsupportedMedia { .. } => IngestErrorKind::BadInput,
             Self::Unauthorized(_) => IngestErrorKind::Unauthorized,
@@ -148,12 +164,14 @@ impl IngestError {
             | Self::Read { stream, .. }
             | Self::Stalled { stream, .. }
             | Self::Stopped { stream, .. }
+            | Self::PlaylistType { stream, .. }
             | Self::UnsupportedMedia { stream, .. } => stream,
             Self::Busy(s)
             | Self::Superseded(s)
             | Self::Closed(s)
             | Self::ReservedName(s)
             | Self::NoHeader(s)
+            | Self::EventNeedsRecording(s)
             | Self::Unauthorized(s) => s,
         }
     }

@@ -52,6 +52,7 @@ mod config;
 mod error;
 mod failures;
 mod feed;
+mod playlist_type;
 mod publish_delay;
 mod restamp;
 mod session;
@@ -69,6 +70,7 @@ pub use failures::{
     delay_after, AuthFailures, FIRST_DELAY, FREE_FAILURES, MAX_ADDRESSES, MAX_DELAY,
 };
 pub use feed::{feed, ChunkSource};
+pub use playlist_type::event_from_query;
 pub use publish_delay::{PublishDelay, PublishDelaySnapshot, PUBLISH_DELAY_BUCKETS_US};
 pub use restamp::{GroupAnchor, Restamp};
 pub use session::IngestSession;

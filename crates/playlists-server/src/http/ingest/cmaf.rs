@@ -51,7 +51,7 @@ use super::super::request_head::RequestHead;
 use super::super::AppState;
 use super::{credential, RequestBody};
 use crate::fmp4::{Fmp4Error, FourCC};
-use crate::ingest::{feed, Access, ChunkSource, IngestError, Ownership};
+use crate::ingest::{event_from_query, feed, Access, ChunkSource, IngestError, Ownership};
 
 /// The longest manifest read (and dropped): a DASH MPD of a few tracks is a few KiB.
 const MAX_MANIFEST_BYTES: usize = 1 << 20;
@@ -267,8 +267,12 @@ where
             .map_err(refusal)?;
         return Ok(ok(format!("`{stream}` may be published here\n")));
     }
+    let event = head
+        .query()
+        .map_or(Ok(false), |q| event_from_query(&stream, q))
+        .map_err(refusal)?;
     let mut session = ingests
-        .admit_as(&stream, access, Ownership::Redundant)
+        .admit_run(&stream, access, Ownership::Redundant, event)
         .await
         .map_err(refusal)?;
     let _counted = state.ingest_request();

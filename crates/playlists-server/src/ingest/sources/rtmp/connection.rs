@@ -16,7 +16,7 @@ use super::protocol::{Event, RtmpProtocol, BAD_NAME, FAILED, REJECTED};
 use super::stats::Gauge;
 use super::{RtmpError, Shared};
 use crate::ingest::sources::rate::{RateLimit, BURST};
-use crate::ingest::{Access, IngestErrorKind, IngestSession};
+use crate::ingest::{Access, IngestErrorKind, IngestSession, Ownership};
 
 /// Bytes read from the socket at once: the most one [`RtmpProtocol::feed`] takes.
 const READ_BYTES: usize = 64 * 1024;
@@ -192,7 +192,7 @@ async fn admit(
     };
     shared
         .ingests
-        .admit(&name.stream, access)
+        .admit_run(&name.stream, access, Ownership::Exclusive, name.event)
         .await
         .map_err(RtmpError::Refused)
 }

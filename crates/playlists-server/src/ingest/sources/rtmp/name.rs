@@ -13,10 +13,12 @@
 //! The credential is the `token` parameter of a query on the key (`720p?token=KEY`: OBS
 //! sends its stream key field as is, ffmpeg the URL's query as part of the key), or on the
 //! app when the key is empty (ffmpeg's one-component URL `rtmp://host/cam1?token=KEY`).
+//! `playlist_type=event` in the same query makes the run an EVENT playlist, as for HTTP
+//! ingest (`720p?token=KEY&playlist_type=event`).
 
 use std::borrow::Cow;
 
-use crate::ingest::token_from_query;
+use crate::ingest::{event_from_query, token_from_query};
 
 /// The stream a publish request names and the credential it presents.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +28,8 @@ pub struct PublishName {
     pub stream: String,
     /// The `token` of the query, percent-decoded. Never logged.
     pub token: Option<String>,
+    /// The query asks for an EVENT playlist (`playlist_type=event`).
+    pub event: bool,
 }
 
 /// Why a publish request names no stream.
@@ -34,12 +38,16 @@ pub enum NameError {
     /// Neither the app nor the stream key names anything.
     #[error("the publish request names no stream (an empty app and stream key)")]
     Empty,
+    /// The query asks for a playlist type that is not `event` (the ingest layer's words).
+    #[error("{0}")]
+    PlaylistType(String),
 }
 
 /// The stream `app` and `key` name (see the module docs) and the credential of their query.
 ///
 /// # Errors
-/// [`NameError::Empty`] when both are empty once their queries are cut off.
+/// [`NameError::Empty`] when both are empty once their queries are cut off;
+/// [`NameError::PlaylistType`] for a `playlist_type` other than `event`.
 pub fn publish_name(app: &str, key: &str) -> Result<PublishName, NameError> {
     let (app, app_query) = split_query(app);
     let (key, key_query) = split_query(key);
@@ -55,7 +63,17 @@ pub fn publish_name(app: &str, key: &str) -> Result<PublishName, NameError> {
         .and_then(token_from_query)
         .or_else(|| app_query.and_then(token_from_query))
         .map(Cow::into_owned);
-    Ok(PublishName { stream, token })
+    let event = [key_query, app_query]
+        .into_iter()
+        .flatten()
+        .map(|query| event_from_query(&stream, query))
+        .try_fold(false, |any, event| event.map(|e| any || e))
+        .map_err(|e| NameError::PlaylistType(e.to_string()))?;
+    Ok(PublishName {
+        stream,
+        token,
+        event,
+    })
 }
 
 fn split_query(s: &str) -> (&str, Option<&str>) {
@@ -103,5 +121,20 @@ mod tests {
         );
         assert_eq!(name("live", "720p?mytoken=k").1, None);
         assert_eq!(name("live", "720p?token=%zz").1, None);
+    }
+
+    #[test]
+    fn an_event_run_is_asked_in_the_key_or_the_app_query() {
+        let event = |app, key| publish_name(app, key).map(|n| n.event);
+        assert_eq!(event("live", "720p?token=k&playlist_type=event"), Ok(true));
+        assert_eq!(event("show?playlist_type=event", ""), Ok(true));
+        assert_eq!(event("live", "720p?token=k"), Ok(false));
+        let Err(NameError::PlaylistType(reason)) = event("live", "720p?playlist_type=vod") else {
+            panic!("a VOD run is refused");
+        };
+        assert!(
+            reason.contains("`vod`") && reason.contains("live/720p"),
+            "{reason}"
+        );
     }
 }

@@ -16,7 +16,7 @@ use super::stats::{Gauge, Losses};
 use super::stream_id::{self, Request};
 use super::{Shared, SrtError};
 use crate::ingest::sources::rate::{RateLimit, BURST};
-use crate::ingest::{Access, IngestSession};
+use crate::ingest::{Access, IngestSession, Ownership};
 use crate::packager::PackagerConfig;
 
 /// How long closing a connection may take (SRT's shutdown is one packet; a caller that does
@@ -134,7 +134,7 @@ async fn check(
     };
     let session = shared
         .ingests
-        .admit(&name.stream, access)
+        .admit_run(&name.stream, access, Ownership::Exclusive, name.event)
         .await
         .map_err(SrtError::Refused)?;
     Ok((session, key))

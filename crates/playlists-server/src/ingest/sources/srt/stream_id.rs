@@ -10,6 +10,7 @@
 //! | `#!::r=live/720p,m=publish` | publish `live/720p` (SRT's access-control syntax) |
 //! | `#!::r=live/720p,m=publish,token=KEY` | the same, with a credential (a custom key) |
 //! | `#!::r=live/720p?token=KEY,m=publish` | the same |
+//! | `publish:live/720p?playlist_type=event`, `#!::r=live/720p,m=publish,playlist_type=event` | publish, the run an EVENT playlist (as HTTP ingest's `?playlist_type=event`) |
 //! | `#!::r=live/720p` or `m=request` | play: refused, playback is over HLS |
 //!
 //! The access-control form is the SRT project's "Access Control" guideline: `#!::` and then
@@ -17,12 +18,13 @@
 //! (mode: `request`, the default, `publish` or `bidirectional`), `t` (type: `stream`, the
 //! default, `file` or `auth`), `u` (user), `h` (host) and `s` (session id). Only `stream`
 //! connections are served; `u`, `h` and `s` are not used. Unknown keys are ignored, as the
-//! guideline asks, except `token`, the credential.
+//! guideline asks, except `token`, the credential, and `playlist_type`.
 //!
 //! The resource name and the credential then follow RTMP's (and HTTP ingest's) rules
 //! ([`publish_name`]): `live/720p` is the stream `live/720p`, `?token=` percent-decoded.
 
-use crate::ingest::sources::rtmp::name::{publish_name, PublishName};
+use crate::ingest::event_from_query;
+use crate::ingest::sources::rtmp::name::{publish_name, NameError, PublishName};
 
 /// What a stream id asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +60,9 @@ pub enum StreamIdError {
     /// The name is empty once its query is cut off.
     #[error("stream id names no stream")]
     Empty,
+    /// A playlist type other than `event` (the ingest layer's words).
+    #[error("{0}")]
+    PlaylistType(String),
 }
 
 /// The request `stream_id` makes (see the module docs).
@@ -77,6 +82,7 @@ fn access_control(entries: &str) -> Result<Request, StreamIdError> {
     let mut resource = None;
     let mut publish = false;
     let mut token = None;
+    let mut event = None;
     for entry in entries.split(',') {
         let (key, value) = entry
             .split_once('=')
@@ -92,6 +98,7 @@ fn access_control(entries: &str) -> Result<Request, StreamIdError> {
             }
             "t" if value != "stream" => return Err(StreamIdError::Type(value.to_owned())),
             "token" => token = Some(value),
+            "playlist_type" => event = Some(value),
             _ => {}
         }
     }
@@ -99,13 +106,21 @@ fn access_control(entries: &str) -> Result<Request, StreamIdError> {
     if !publish {
         return Ok(Request::Play(resource.to_owned()));
     }
-    named(resource, token).map(Request::Publish)
+    let mut named = named(resource, token)?;
+    if let Some(asked) = event {
+        named.event = event_from_query(&named.stream, &format!("playlist_type={asked}"))
+            .map_err(|e| StreamIdError::PlaylistType(e.to_string()))?;
+    }
+    Ok(Request::Publish(named))
 }
 
 /// `name` (with its `?token=` query, if any) by the shared name rules; a `token` entry of
 /// the access-control form wins over the query's.
 fn named(name: &str, token: Option<&str>) -> Result<PublishName, StreamIdError> {
-    let mut named = publish_name("", name).map_err(|_| StreamIdError::Empty)?;
+    let mut named = publish_name("", name).map_err(|e| match e {
+        NameError::Empty => StreamIdError::Empty,
+        NameError::PlaylistType(reason) => StreamIdError::PlaylistType(reason),
+    })?;
     if let Some(token) = token {
         named.token = Some(token.to_owned());
     }
@@ -191,5 +206,26 @@ mod tests {
         assert_eq!(parse(Some("#!::m=publish")), Err(StreamIdError::NoResource));
         assert_eq!(parse(Some("#!::r")), Err(StreamIdError::Entry("r".into())));
         assert_eq!(parse(Some("#!::r=,m=publish")), Err(StreamIdError::Empty));
+    }
+
+    #[test]
+    fn an_event_run_is_asked_in_either_form() {
+        let event = |id| match parse(Some(id)) {
+            Ok(Request::Publish(n)) => Ok(n.event),
+            Ok(other) => panic!("{id}: {other:?}"),
+            Err(e) => Err(e),
+        };
+        assert_eq!(event("publish:show?playlist_type=event"), Ok(true));
+        assert_eq!(event("#!::r=show,m=publish,playlist_type=event"), Ok(true));
+        assert_eq!(event("#!::r=show,m=publish"), Ok(false));
+        for id in [
+            "publish:show?playlist_type=vod",
+            "#!::r=show,m=publish,playlist_type=live",
+        ] {
+            assert!(
+                matches!(event(id), Err(StreamIdError::PlaylistType(ref r)) if r.contains("`event`")),
+                "{id}"
+            );
+        }
     }
 }
