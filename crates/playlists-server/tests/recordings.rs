@@ -66,6 +66,19 @@ async fn a_stream_is_recorded_and_served_as_vod_frame_for_frame_and_a_restart_is
         );
     }
     assert!(origin.logged("recording finished"));
+    // Recorded files go out with sendfile from their files, not read into memory.
+    let sent = |text: String| metric(&text, "playlists_http_sendfile_bytes_total").unwrap();
+    let before = sent(origin.get("/metrics").await.text());
+    let mut recorded_bytes = 0;
+    for name in segments_of(&text) {
+        recorded_bytes += origin.get(&format!("{base}{name}")).await.body.len();
+    }
+    let after = sent(origin.get("/metrics").await.text());
+    assert!(
+        after - before >= recorded_bytes as f64,
+        "{} bytes sent with sendfile for {recorded_bytes} recorded",
+        after - before
+    );
     // The page lists it, playable.
     let page = origin.get("/").await.text();
     assert!(page.contains(&format!("data-vod=\"{url}\"")), "{page}");

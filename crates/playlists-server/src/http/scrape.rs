@@ -80,7 +80,7 @@ impl Collector for Scrape {
             counter(
                 &mut enc,
                 "playlists_http_sendfile_bytes",
-                "Part bytes sent with sendfile from the part arena (not copied into sockets).",
+                "Bytes sent with sendfile (not copied into sockets): parts from the part arena, and recorded segments and init sections from their files.",
                 a.sent_bytes,
             )?;
             gauge(

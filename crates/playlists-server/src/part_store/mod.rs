@@ -22,6 +22,8 @@ use std::path::PathBuf;
 
 #[cfg(target_os = "linux")]
 mod arena;
+#[cfg(target_os = "linux")]
+mod mapped;
 mod store;
 #[cfg(target_os = "linux")]
 mod stream;
@@ -29,7 +31,18 @@ mod stream;
 #[cfg(target_os = "linux")]
 pub use arena::{largest_folio_bytes, ArenaWriter, PartArena};
 #[cfg(target_os = "linux")]
+pub use mapped::map_file;
+#[cfg(target_os = "linux")]
 pub use stream::ZeroCopyStream;
+
+/// The bytes of the file at `path`, read (where files cannot be mapped).
+///
+/// # Errors
+/// Reading the file failed.
+#[cfg(not(target_os = "linux"))]
+pub fn map_file(path: &std::path::Path) -> std::io::Result<bytes::Bytes> {
+    std::fs::read(path).map(bytes::Bytes::from)
+}
 
 #[cfg(not(target_os = "linux"))]
 mod fallback;

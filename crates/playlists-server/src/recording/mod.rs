@@ -62,6 +62,7 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use bytes::Bytes;
 
 use crate::canonical;
+use crate::part_store::map_file;
 use archive::Archive;
 
 pub use catalog::{ArchiveState, Catalog, LoadReport, Recording, RecordingKey, RecordingState};
@@ -228,11 +229,17 @@ impl Recordings {
         self.archive.as_ref()
     }
 
-    /// A recorded file's bytes: from the local disk, or from the archive once retention
-    /// removed it there. `None` when neither holds it (retention removed it meanwhile).
+    /// A recorded file's bytes: from the local disk (mapped, not read: delivery sends them
+    /// with `sendfile`, see [`map_file`]), or from the archive once retention removed them
+    /// there. `None` when neither holds it (retention removed it meanwhile).
     pub async fn contents(&self, file: &RecordedFile) -> Option<Bytes> {
-        match tokio::fs::read(&file.path).await {
-            Ok(bytes) => Some(Bytes::from(bytes)),
+        let path = file.path.clone();
+        // Opening and mapping touch the disk: off the event loop.
+        let mapped = tokio::task::spawn_blocking(move || map_file(&path))
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        match mapped {
+            Ok(bytes) => Some(bytes),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 self.archive.as_ref()?.read(&file.key, &file.name).await
             }
