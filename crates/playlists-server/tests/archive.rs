@@ -72,6 +72,16 @@ async fn wait_metric(origin: &Origin, name: &str, at_least: f64) {
     }
 }
 
+/// Polls the listing until the newest recording finished and the store holds all of it.
+async fn wait_archived(origin: &Origin, within: Duration) -> Vec<serde_json::Value> {
+    origin
+        .wait_for(within, |l| {
+            l.first()
+                .is_some_and(|r| r["state"] == "finished" && r["archived"] == true)
+        })
+        .await
+}
+
 /// The files left in a recording directory.
 fn local_names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = walk(dir)
@@ -126,12 +136,7 @@ async fn a_recording_is_uploaded_its_local_files_go_and_it_is_served_from_the_st
     let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
     let (origin, mut ffmpeg) =
         Origin::ingesting_env(dir.path().to_str().unwrap(), 6, false, &extra, &s3.env());
-    let list = origin
-        .wait_for(Duration::from_secs(30), |l| {
-            l.first()
-                .is_some_and(|r| r["state"] == "finished" && r["archived"] == true)
-        })
-        .await;
+    let list = wait_archived(&origin, Duration::from_secs(30)).await;
     assert!(ffmpeg.wait().unwrap().success());
     let url = list[0]["url"].as_str().unwrap().to_owned();
     assert!((list[0]["duration_s"].as_f64().unwrap() - 6.0).abs() < 0.1);
@@ -220,12 +225,7 @@ async fn the_store_killed_mid_upload_and_away_for_seconds_loses_nothing_and_live
 
     // Back on the same port with the same data: everything queued goes up.
     s3.restart();
-    let list = origin
-        .wait_for(Duration::from_secs(60), |l| {
-            l.first()
-                .is_some_and(|r| r["state"] == "finished" && r["archived"] == true)
-        })
-        .await;
+    let list = wait_archived(&origin, Duration::from_secs(60)).await;
     assert!(ffmpeg.wait().unwrap().success());
     assert!(origin.logged("the archive takes uploads again"));
     let url = list[0]["url"].as_str().unwrap().to_owned();
