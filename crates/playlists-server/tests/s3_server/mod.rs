@@ -1,7 +1,7 @@
 //! A real S3-compatible server for the archive tests, started on loopback ports of its own,
 //! killed and started again on the same ports and data by the tests:
 //! * `s3s-fs`, an S3 server over a directory, from crates.io (`scripts/test.sh` installs it;
-//!   it builds in under two minutes, so CI runs the tests against it);
+//!   it builds in about a minute, so CI runs the tests against it);
 //! * Garage, a distributed object store, as one node (`scripts/test-archive-garage.sh`
 //!   installs it from crates.io and runs these tests against it: its build takes about
 //!   eight minutes on two cores, more than CI's budget has room for).
