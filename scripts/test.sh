@@ -19,14 +19,8 @@ if ! python3 -c 'import m3u8' >/dev/null 2>&1; then
   python3 -m pip install --quiet --disable-pip-version-check m3u8
 fi
 
-# s3s-fs: the S3-compatible server the archive tests (tests/archive.rs) start on loopback.
-# Pinned: 0.14 is the newest release that builds with this project's toolchain. Built
-# unoptimised: about one minute of compiling on 2 cores instead of two, and the tests move
-# kilobytes. (scripts/test-archive-garage.sh runs the same tests against Garage.)
-if [ -z "${PLAYLISTS_S3_SERVER:-}" ] && ! command -v s3s-fs >/dev/null 2>&1 \
-    && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/s3s-fs" ]; then
-  cargo install s3s-fs --version 0.14.1 --features binary --locked --quiet --debug
-fi
+# s3s-fs: the S3-compatible server of the archive tests.
+scripts/install-s3s-fs.sh
 
 cargo test --workspace --all-targets "$@"
 # Doc tests (the crate-level example among them) are not part of --all-targets.
