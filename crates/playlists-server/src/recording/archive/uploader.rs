@@ -168,7 +168,7 @@ where
             Ok(value) => return value,
             Err(e) => {
                 if !warned {
-                    tracing::warn!(error = ?e, "{what}: the archive does not answer; retrying");
+                    tracing::warn!(error = %e, "{what}: the archive does not answer; retrying");
                     warned = true;
                 }
                 tokio::time::sleep(delay).await;
