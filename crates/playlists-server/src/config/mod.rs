@@ -10,6 +10,7 @@
 mod access;
 mod cli;
 mod recording;
+mod sources;
 
 pub use cli::{Cli, Command};
 
@@ -22,8 +23,6 @@ use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser};
 use serde::{Deserialize, Serialize};
 
 use crate::http::{HttpOptions, StaticAsset, MIN_HEADER_BYTES};
-use crate::ingest::sources::rtmp::RtmpConfig;
-use crate::ingest::sources::srt::{Passphrase, SrtConfig};
 use crate::part_store::{ArenaOptions, PartArena, PartStore};
 
 /// Most event loops `--threads` may ask for: far more than any machine has cores, and each is
@@ -191,10 +190,9 @@ pub struct Config {
     /// memory are served from the recording. Needs --record-dir. Unset: a live window only.
     #[arg(long, value_name = "DURATION")]
     pub dvr_window: Option<String>,
-    /// Upload every recording to an S3-compatible store, `s3://bucket/prefix`, and serve
-    /// recordings no longer on the local disk from it; retention then bounds the local disk
-    /// only. Needs --record-dir. Endpoint, region and credentials: the flags below, or the
-    /// standard AWS_* environment variables.
+    /// Upload recordings to an S3-compatible store (`s3://bucket/prefix`; needs --record-dir)
+    /// and serve from it what retention, which then bounds the local disk only, removed there.
+    /// Endpoint, region and credentials: the flags below, or the standard AWS_* variables.
     #[arg(long, value_name = "URL")]
     pub archive: Option<String>,
     /// The archive's endpoint (`http://127.0.0.1:3900`); unset: AWS_ENDPOINT_URL, or AWS S3.
@@ -206,8 +204,7 @@ pub struct Config {
     /// The archive's access key id; unset: AWS_ACCESS_KEY_ID.
     #[arg(long, value_name = "ID")]
     pub archive_access_key_id: Option<String>,
-    /// The archive's secret access key; unset: AWS_SECRET_ACCESS_KEY (better: a flag shows
-    /// in the process list, the environment and the configuration file do not).
+    /// The archive's secret access key; unset: AWS_SECRET_ACCESS_KEY (a flag shows in `ps`).
     #[arg(long, value_name = "SECRET")]
     pub archive_secret_access_key: Option<String>,
 
@@ -417,79 +414,6 @@ impl Config {
                 .and_then(|w| humantime::parse_duration(w).ok())
                 .map(|w| w.as_millis() as u64),
         }
-    }
-
-    /// Where RTMP publishing is taken: `--rtmp-listen`, else 127.0.0.1:1935 with `--demo`
-    /// (`true`: only if that port is free), else nowhere.
-    pub fn rtmp_listen(&self) -> Option<(SocketAddr, bool)> {
-        match (self.rtmp_listen, self.demo) {
-            (Some(addr), _) => Some((addr, false)),
-            (None, true) => Some((SocketAddr::from(([127, 0, 0, 1], DEMO_RTMP_PORT)), true)),
-            (None, false) => None,
-        }
-    }
-
-    /// The RTMP source's limits.
-    ///
-    /// # Errors
-    /// [`ConfigError::Invalid`] for a limit of 0.
-    pub fn rtmp_config(&self) -> Result<RtmpConfig, ConfigError> {
-        let invalid = |name| ConfigError::Invalid {
-            name,
-            reason: "must be above 0".to_owned(),
-        };
-        if self.rtmp_max_message_bytes == 0 {
-            return Err(invalid("rtmp_max_message_bytes"));
-        }
-        if self.rtmp_max_mbits == 0 {
-            return Err(invalid("rtmp_max_mbits"));
-        }
-        if self.rtmp_max_connections == 0 {
-            return Err(invalid("rtmp_max_connections"));
-        }
-        Ok(RtmpConfig {
-            max_message_bytes: self.rtmp_max_message_bytes,
-            max_bitrate: self.rtmp_max_mbits.saturating_mul(1_000_000),
-            max_connections: self.rtmp_max_connections,
-            // The process of an upgrade binds the port beside this one (see `upgrade`).
-            reuse_port: self.upgrade_socket.is_some(),
-            ..RtmpConfig::default()
-        })
-    }
-
-    /// The SRT source's settings and limits.
-    ///
-    /// # Errors
-    /// [`ConfigError::Invalid`] for a limit of 0, a latency over 10 s, or a passphrase SRT
-    /// does not take (the message does not repeat it).
-    pub fn srt_config(&self) -> Result<SrtConfig, ConfigError> {
-        let invalid = |name, reason: &str| ConfigError::Invalid {
-            name,
-            reason: reason.to_owned(),
-        };
-        if self.srt_max_mbits == 0 {
-            return Err(invalid("srt_max_mbits", "must be above 0"));
-        }
-        if self.srt_max_connections == 0 {
-            return Err(invalid("srt_max_connections", "must be above 0"));
-        }
-        if !(1..=10_000).contains(&self.srt_latency_ms) {
-            return Err(invalid("srt_latency_ms", "must be 1 to 10000"));
-        }
-        let passphrase = match self.srt_passphrase.as_deref().filter(|s| !s.is_empty()) {
-            Some(p) => Some(Passphrase::new(p).map_err(|reason| ConfigError::Invalid {
-                name: "srt_passphrase",
-                reason,
-            })?),
-            None => None,
-        };
-        Ok(SrtConfig {
-            latency: Duration::from_millis(self.srt_latency_ms),
-            passphrase,
-            max_bitrate: self.srt_max_mbits.saturating_mul(1_000_000),
-            max_connections: self.srt_max_connections,
-            ..SrtConfig::default()
-        })
     }
 
     /// The HTTP layer's options. Reads the TLS and hls.js files named by the settings.
