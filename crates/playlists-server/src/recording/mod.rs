@@ -63,7 +63,7 @@ use bytes::Bytes;
 
 use crate::canonical;
 use crate::part_store::map_file;
-use archive::Archive;
+use archive::{Archive, Item};
 
 pub use catalog::{ArchiveState, Catalog, LoadReport, Recording, RecordingKey, RecordingState};
 pub use index::{Line, SegmentEntry};
@@ -233,12 +233,7 @@ impl Recordings {
     /// with `sendfile`, see [`map_file`]), or from the archive once retention removed them
     /// there. `None` when neither holds it (retention removed it meanwhile).
     pub async fn contents(&self, file: &RecordedFile) -> Option<Bytes> {
-        let path = file.path.clone();
-        // Opening and mapping touch the disk: off the event loop.
-        let mapped = tokio::task::spawn_blocking(move || map_file(&path))
-            .await
-            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
-        match mapped {
+        match map_off_loop(file.path.clone()).await {
             Ok(bytes) => Some(bytes),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 self.archive.as_ref()?.read(&file.key, &file.name).await
@@ -324,6 +319,14 @@ impl Recordings {
     }
 }
 
+/// [`map_file`] on a blocking thread: opening and mapping touch the disk, which the event
+/// loop must not wait for.
+pub(crate) async fn map_off_loop(path: PathBuf) -> std::io::Result<Bytes> {
+    tokio::task::spawn_blocking(move || map_file(&path))
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+}
+
 impl Recordings {
     /// Segment `msn` of `stream`'s newest recording that holds it: where a DVR window's
     /// segments are served from once they left memory.
@@ -342,7 +345,7 @@ impl Recordings {
             .rev()
             .find_map(|(key, rec)| {
                 let i = rec.segments.binary_search_by_key(&msn, |s| s.msn).ok()?;
-                let name = format!("{msn}.m4s");
+                let name = Item::Segment(msn).file_name();
                 Some(RecordedFile {
                     key: key.clone(),
                     path: key.dir(&self.root).join(&name),

@@ -16,7 +16,7 @@ use tokio::task::JoinSet;
 use super::Archive;
 use crate::recording::catalog::{Recording, RecordingKey};
 use crate::recording::index::{self, Line, INDEX_FILE};
-use crate::recording::Recordings;
+use crate::recording::{map_off_loop, Recordings};
 
 /// Uploads under way at once: enough to keep a remote store's round trips from serialising
 /// a busy origin's segments, few enough not to crowd the live traffic.
@@ -91,8 +91,9 @@ async fn upload(archive: Arc<Archive>, recordings: Arc<Recordings>, job: Upload)
             .recordings
             .get(&job.key)
             .map_or(0, |r| r.archive.index_version);
-        let bytes = match tokio::fs::read(&path).await {
-            Ok(bytes) => Bytes::from(bytes),
+        // Mapped, not read: the upload takes the page cache's bytes without a copy on the heap.
+        let bytes = match map_off_loop(path.clone()).await {
+            Ok(bytes) => bytes,
             Err(e) => {
                 // Its recording was removed (by hand, or the file never was complete):
                 // nothing is left to upload.

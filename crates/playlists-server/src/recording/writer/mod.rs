@@ -400,7 +400,7 @@ fn write_segment(
     if !has_init {
         write_file(
             &open.dir,
-            &format!("init-{}.mp4", info.init_id),
+            &Item::Init(info.init_id).file_name(),
             std::slice::from_ref(&segment.init),
         )?;
         let line = Line::Init {
@@ -417,7 +417,11 @@ fn write_segment(
         }
         queue_upload(recordings, &open.key, Item::Init(info.init_id));
     }
-    write_file(&open.dir, &format!("{}.m4s", info.msn), &segment.parts)?;
+    write_file(
+        &open.dir,
+        &Item::Segment(info.msn).file_name(),
+        &segment.parts,
+    )?;
     let line = Line::Segment(SegmentEntry {
         msn: info.msn,
         duration_us: (info.duration_secs * 1e6).round() as u64,

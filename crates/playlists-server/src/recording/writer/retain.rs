@@ -120,7 +120,7 @@ impl Writer {
             removed
         };
         for msn in removed {
-            let _ = std::fs::remove_file(dir.join(format!("{msn}.m4s")));
+            let _ = std::fs::remove_file(dir.join(Item::Segment(msn).file_name()));
         }
     }
 }
